@@ -1,0 +1,60 @@
+using Akka.Actor;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Trace;
+
+namespace DaxSim.Actors.Device;
+
+// DeviceActor models the DAX device's free-space allocator: one free list shared by every
+// file. Freed blocks go on top and are taken first, so a block freed by one file is soon
+// reused by another; that reuse is what turns a missed pin into visible corruption (DMA
+// landing in another file's data).
+//
+// Takes:  Allocate, Free (from inodes).
+// Sends:  Allocated / AllocationFailed, FreeAck; BlockAssigned / BlockReleased to pages.
+public sealed class DeviceActor : ReceiveActor
+{
+    private readonly SimEnvironment _env;
+    private readonly Stack<PageId> _free;
+
+    /// <param name="free">The free blocks, the one to hand out first at the front.</param>
+    public DeviceActor(SimEnvironment env, IEnumerable<PageId> free)
+    {
+        _env = env;
+        _free = new Stack<PageId>(free.Reverse());
+        Receive<Allocate>(HandleAllocate);
+        Receive<Free>(HandleFree);
+    }
+
+    public static Props Props(SimEnvironment env, IEnumerable<PageId> free) =>
+        Akka.Actor.Props.Create(() => new DeviceActor(env, free.ToArray()));
+
+    private void HandleAllocate(Allocate m)
+    {
+        if (_free.Count < m.Count)
+        {
+            Sender.Tell(new AllocationFailed(m.Seq), Self);
+            return;
+        }
+        var blocks = new PageId[m.Count];
+        for (var i = 0; i < m.Count; i++)
+        {
+            var block = _free.Pop();
+            blocks[i] = block;
+            _env.Trace.Emit(new BlockAllocated(block, m.File));
+            _env.Directory.Page(block).Tell(new BlockAssigned(block, m.File), Self);
+        }
+        Sender.Tell(new Allocated(blocks, m.Seq), Self);
+    }
+
+    private void HandleFree(Free m)
+    {
+        foreach (var block in m.Blocks)
+        {
+            _free.Push(block);
+            _env.Trace.Emit(new BlockFreed(block, m.File));
+            _env.Directory.Page(block).Tell(new BlockReleased(block), Self);
+        }
+        Sender.Tell(new FreeAck(m.Seq), Self);
+    }
+}

@@ -1,0 +1,437 @@
+using Akka.Actor;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Trace;
+using Lock = DaxSim.Protocol.Messages.Lock;
+
+namespace DaxSim.Actors.Inode;
+
+// InodeActor models the XFS inode of one file: its size, its extent map (page index →
+// device block), its two reader/writer locks (IOLOCK, MMAPLOCK; FIFO) and its pNFS
+// layout leases.
+//
+// Takes:  Lock, Unlock (tasks); MapBlock (its mapping, for faults); ChangeExtents (a task
+//         that holds both locks exclusive and has broken layouts); AcquireLease,
+//         ReturnLease, BreakLease (tasks).
+// Sends:  LockGranted, ExtentsChanged, lease replies and RecallLease to tasks;
+//         BlockMapped / MapBlockFailed to the mapping; Invalidate to the mapping and
+//         Allocate / Free to the device while it changes the layout.
+//
+// A layout change is a short conversation: unmap and delete the DAX entries first
+// (truncate_pagecache_range), then free the blocks, then update the map and the size, as
+// xfs_setattr_size and the xfs_*_file_space functions do. One change or block lookup
+// runs at a time; the others wait in arrival order. Locks and leases are answered
+// throughout.
+public sealed class InodeActor : ReceiveActor, IWithTimers
+{
+    private sealed record LeaseBreakTimedOut(int Generation);
+
+    private readonly SimEnvironment _env;
+    private readonly FileId _file;
+    private readonly FifoRwLock _ioLock = new();
+    private readonly FifoRwLock _mmapLock = new();
+    private readonly SortedDictionary<int, PageId> _extents;
+    private int _size;
+
+    // The one layout conversation in progress: the reply it waits for and what to do then.
+    private long _seq;
+    private long _awaitSeq = -1;
+    private Action<IReply>? _continuation;
+    private readonly Queue<(object Message, IActorRef Sender)> _deferred = new();
+
+    private readonly List<TaskId> _leaseHolders = [];
+    private readonly List<(TaskId Task, long Seq)> _leaseBreakWaiters = [];
+    private bool _breakingLeases;
+    private int _leaseBreakGeneration;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public InodeActor(SimEnvironment env, FileId file, IReadOnlyDictionary<int, PageId> extents)
+    {
+        _env = env;
+        _file = file;
+        _size = env.Scenario.File(file).Pages;
+        _extents = new SortedDictionary<int, PageId>(extents.ToDictionary(e => e.Key, e => e.Value));
+
+        Receive<Lock>(HandleLock);
+        Receive<Unlock>(HandleUnlock);
+        Receive<MapBlock>(m => RunOrDefer(m, HandleMapBlock));
+        Receive<ChangeExtents>(m => RunOrDefer(m, HandleChangeExtents));
+        Receive<AcquireLease>(HandleAcquireLease);
+        Receive<ReturnLease>(HandleReturnLease);
+        Receive<BreakLease>(HandleBreakLease);
+        Receive<LeaseBreakTimedOut>(HandleLeaseBreakTimedOut);
+        Receive<IReply>(HandleReply);
+    }
+
+    public static Props Props(SimEnvironment env, FileId file, IReadOnlyDictionary<int, PageId> extents) =>
+        Akka.Actor.Props.Create(() => new InodeActor(env, file, extents));
+
+    private ITraceSink Trace => _env.Trace;
+
+    // --- locks ------------------------------------------------------------------------
+
+    private FifoRwLock LockOf(LockKind kind) => kind == LockKind.IoLock ? _ioLock : _mmapLock;
+
+    private void HandleLock(Lock m)
+    {
+        Trace.Emit(new LockRequested(_file, m.Kind, m.Mode, m.Task));
+        Grant(m.Kind, LockOf(m.Kind).Acquire(m.Task, m.Mode, m.Seq));
+    }
+
+    private void HandleUnlock(Unlock m)
+    {
+        var (granted, released, withdrawn) = LockOf(m.Kind).Release(m.Task);
+        if (released is { } mode)
+        {
+            Trace.Emit(new LockReleased(_file, m.Kind, mode, m.Task));
+        }
+        else if (withdrawn)
+        {
+            Trace.Emit(new LockWithdrawn(_file, m.Kind, m.Task));
+        }
+        Grant(m.Kind, granted);
+    }
+
+    private void Grant(LockKind kind, List<FifoRwLock.Request> granted)
+    {
+        foreach (var r in granted)
+        {
+            Trace.Emit(new LockAcquired(_file, kind, r.Mode, r.Task));
+            _env.Directory.Task(r.Task).Tell(new LockGranted(_file, kind, r.Mode, r.Seq), Self);
+        }
+    }
+
+    // --- one layout conversation at a time ----------------------------------------------
+
+    private void RunOrDefer<T>(T message, Action<T> handler) where T : notnull
+    {
+        if (_continuation is not null)
+        {
+            _deferred.Enqueue((message, Sender));
+            return;
+        }
+        handler(message);
+    }
+
+    private void Ask(IActorRef target, Func<long, object> request, Action<IReply> then)
+    {
+        _awaitSeq = ++_seq;
+        _continuation = then;
+        target.Tell(request(_awaitSeq), Self);
+    }
+
+    private void HandleReply(IReply reply)
+    {
+        if (reply.Seq != _awaitSeq || _continuation is null)
+        {
+            return;
+        }
+        var then = _continuation;
+        _continuation = null;
+        _awaitSeq = -1;
+        then(reply);
+        while (_continuation is null && _deferred.Count > 0)
+        {
+            var (message, sender) = _deferred.Dequeue();
+            switch (message)
+            {
+                case MapBlock mb:
+                    HandleMapBlock(mb, sender);
+                    break;
+                case ChangeExtents ce:
+                    HandleChangeExtents(ce, sender);
+                    break;
+            }
+        }
+    }
+
+    // --- faults -------------------------------------------------------------------------
+
+    private void HandleMapBlock(MapBlock m) => HandleMapBlock(m, Sender);
+
+    private void HandleMapBlock(MapBlock m, IActorRef mapping)
+    {
+        if (m.Index >= _size)
+        {
+            mapping.Tell(new MapBlockFailed(_file, m.Index, Errno.SIGBUS, m.Seq), Self);
+            return;
+        }
+        if (_extents.TryGetValue(m.Index, out var block))
+        {
+            mapping.Tell(new BlockMapped(_file, m.Index, block, m.Seq), Self);
+            return;
+        }
+        // A write fault on a hole allocates the block (page_mkwrite → iomap_begin).
+        AllocateInto([m.Index], error =>
+        {
+            mapping.Tell(error == Errno.Ok
+                ? new BlockMapped(_file, m.Index, _extents[m.Index], m.Seq)
+                : new MapBlockFailed(_file, m.Index, error, m.Seq), Self);
+        });
+    }
+
+    // --- layout changes -------------------------------------------------------------------
+
+    private void HandleChangeExtents(ChangeExtents m) => HandleChangeExtents(m, Sender);
+
+    private void HandleChangeExtents(ChangeExtents m, IActorRef task)
+    {
+        void Done(Errno result, int first, int last)
+        {
+            if (result == Errno.Ok)
+            {
+                Trace.Emit(new LayoutChanged(_file, m.Op, m.Task, first, last, _size));
+            }
+            task.Tell(new ExtentsChanged(_file, result, _size, m.Seq), Self);
+        }
+
+        var r = m.Range;
+        switch (m.Op)
+        {
+            case OpKind.Truncate:
+                Truncate(m.NewSize, () => Done(Errno.Ok, m.NewSize, int.MaxValue));
+                break;
+            case OpKind.PunchHole:
+                RemoveRange(r.First, r.Last, () => Done(Errno.Ok, r.First, r.Last));
+                break;
+            case OpKind.ZeroRange:
+                RemoveRange(r.First, r.Last, () => AllocateInto(Holes(r), e =>
+                {
+                    GrowTo(r.Last + 1, e);
+                    Done(e, r.First, r.Last);
+                }));
+                break;
+            case OpKind.CollapseRange:
+                // xfs_collapse_file_space refuses a range that reaches EOF.
+                if (r.Last + 1 >= _size)
+                {
+                    Done(Errno.EINVAL, 1, 0);
+                    break;
+                }
+                Unmap(r.First, int.MaxValue, () => FreeRange(r.First, r.Last, () =>
+                {
+                    Shift(r.Last + 1, -r.Count);
+                    SetSize(_size - r.Count);
+                    Done(Errno.Ok, r.First, int.MaxValue);
+                }));
+                break;
+            case OpKind.InsertRange:
+                if (r.First >= _size)
+                {
+                    Done(Errno.EINVAL, 1, 0);
+                    break;
+                }
+                Unmap(r.First, int.MaxValue, () =>
+                {
+                    Shift(r.First, r.Count);
+                    SetSize(_size + r.Count);
+                    Done(Errno.Ok, r.First, int.MaxValue);
+                });
+                break;
+            case OpKind.Fallocate:
+                AllocateInto(Holes(r), e =>
+                {
+                    GrowTo(r.Last + 1, e);
+                    Done(e, 1, 0);
+                });
+                break;
+            default:
+                throw new InvalidOperationException($"{m.Op} does not change extents");
+        }
+    }
+
+    // xfs_setattr_size: the new size first, then unmap and delete the DAX entries past it
+    // (truncate_setsize → truncate_pagecache), then free the blocks (xfs_itruncate_extents).
+    private void Truncate(int newSize, Action then)
+    {
+        var shrinking = newSize < _size;
+        SetSize(newSize);
+        if (!shrinking)
+        {
+            then();
+            return;
+        }
+        Unmap(newSize, int.MaxValue, () => FreeRange(newSize, int.MaxValue, then));
+    }
+
+    // xfs_free_file_space: unmap and delete the range's entries, then free its blocks.
+    private void RemoveRange(int first, int last, Action then) =>
+        Unmap(first, last, () => FreeRange(first, last, then));
+
+    private void Unmap(int first, int last, Action then) =>
+        Ask(_env.Directory.Mapping(_file), seq => new Invalidate(_file, first, last, DeleteEntries: true, seq),
+            _ => then());
+
+    private void FreeRange(int first, int last, Action then)
+    {
+        var blocks = new List<PageId>();
+        foreach (var (index, block) in _extents.Where(e => e.Key >= first && e.Key <= last).ToList())
+        {
+            _extents.Remove(index);
+            Trace.Emit(new ExtentRemoved(_file, index, block));
+            blocks.Add(block);
+        }
+        if (blocks.Count == 0)
+        {
+            then();
+            return;
+        }
+        Ask(_env.Directory.Device, seq => new Free(_file, blocks, seq), _ => then());
+    }
+
+    private void AllocateInto(List<int> indices, Action<Errno> then)
+    {
+        if (indices.Count == 0)
+        {
+            then(Errno.Ok);
+            return;
+        }
+        Ask(_env.Directory.Device, seq => new Allocate(_file, indices.Count, seq), reply =>
+        {
+            if (reply is not Allocated allocated)
+            {
+                then(Errno.ENOSPC);
+                return;
+            }
+            for (var i = 0; i < indices.Count; i++)
+            {
+                _extents[indices[i]] = allocated.Blocks[i];
+                Trace.Emit(new ExtentMapped(_file, indices[i], allocated.Blocks[i]));
+            }
+            then(Errno.Ok);
+        });
+    }
+
+    private List<int> Holes(PageRange range)
+    {
+        var holes = new List<int>();
+        for (var i = range.First; i <= range.Last; i++)
+        {
+            if (!_extents.ContainsKey(i))
+            {
+                holes.Add(i);
+            }
+        }
+        return holes;
+    }
+
+    // Moves every extent at or after `from` by `delta` pages (collapse: down, insert: up).
+    private void Shift(int from, int delta)
+    {
+        var moving = _extents.Where(e => e.Key >= from).ToList();
+        foreach (var (index, _) in moving)
+        {
+            _extents.Remove(index);
+        }
+        foreach (var (index, block) in moving)
+        {
+            _extents[index + delta] = block;
+            Trace.Emit(new ExtentMoved(_file, index, index + delta, block));
+        }
+    }
+
+    private void GrowTo(int size, Errno allocation)
+    {
+        if (allocation == Errno.Ok && size > _size)
+        {
+            SetSize(size);
+        }
+    }
+
+    private void SetSize(int size)
+    {
+        _size = size;
+        Trace.Emit(new SizeChanged(_file, size));
+    }
+
+    // --- pNFS layout leases ------------------------------------------------------------------
+
+    private void HandleAcquireLease(AcquireLease m)
+    {
+        if (_breakingLeases)
+        {
+            Sender.Tell(new LeaseDenied(_file, Errno.EAGAIN, m.Seq), Self);
+            return;
+        }
+        if (!_leaseHolders.Contains(m.Task))
+        {
+            _leaseHolders.Add(m.Task);
+        }
+        Trace.Emit(new LeaseTaken(_file, m.Task));
+        Sender.Tell(new LeaseGranted(_file, m.Seq), Self);
+    }
+
+    // break_layout(inode, blocking): recall every holder; a blocking break waits until
+    // they have all returned their layouts or the lease-break time has run out.
+    private void HandleBreakLease(BreakLease m)
+    {
+        if (_leaseHolders.Count == 0)
+        {
+            Sender.Tell(new LeaseBreakResult(_file, Errno.Ok, m.Seq), Self);
+            return;
+        }
+        StartRecall();
+        if (!m.Blocking)
+        {
+            Sender.Tell(new LeaseBreakResult(_file, Errno.EWOULDBLOCK, m.Seq), Self);
+            return;
+        }
+        _leaseBreakWaiters.Add((m.Task, m.Seq));
+        Trace.Emit(new LeaseBreakWaiting(_file, m.Task));
+    }
+
+    private void StartRecall()
+    {
+        if (_breakingLeases)
+        {
+            return;
+        }
+        _breakingLeases = true;
+        foreach (var holder in _leaseHolders)
+        {
+            Trace.Emit(new LeaseRecalled(_file, holder));
+            _env.Directory.Task(holder).Tell(new RecallLease(_file, holder), Self);
+        }
+        Timers.StartSingleTimer("lease-break", new LeaseBreakTimedOut(++_leaseBreakGeneration),
+            _env.Limits.LeaseBreakTime);
+    }
+
+    private void HandleReturnLease(ReturnLease m)
+    {
+        if (!_leaseHolders.Remove(m.Task))
+        {
+            return;
+        }
+        Trace.Emit(new LeaseReleased(_file, m.Task, Revoked: false));
+        if (_leaseHolders.Count == 0)
+        {
+            EndLeaseBreak();
+        }
+    }
+
+    private void HandleLeaseBreakTimedOut(LeaseBreakTimedOut m)
+    {
+        if (m.Generation != _leaseBreakGeneration || !_breakingLeases)
+        {
+            return;
+        }
+        foreach (var holder in _leaseHolders)
+        {
+            Trace.Emit(new LeaseReleased(_file, holder, Revoked: true));
+        }
+        _leaseHolders.Clear();
+        EndLeaseBreak();
+    }
+
+    private void EndLeaseBreak()
+    {
+        _breakingLeases = false;
+        Timers.Cancel("lease-break");
+        foreach (var (task, seq) in _leaseBreakWaiters)
+        {
+            _env.Directory.Task(task).Tell(new LeaseBreakResult(_file, Errno.Ok, seq), Self);
+        }
+        _leaseBreakWaiters.Clear();
+    }
+}

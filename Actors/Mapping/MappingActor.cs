@@ -1,0 +1,248 @@
+using Akka.Actor;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Trace;
+
+namespace DaxSim.Actors.Mapping;
+
+// MappingActor models a DAX file's address space (struct address_space): its DAX
+// entries (page index → device page), each task's mmap of the file and the PTEs the
+// task has through it. It is the authority on PTEs: the GUP fast path re-checks here,
+// and dax_layout_busy_page unmaps here before it looks for busy pages.
+//
+// Takes:  MapFile, UnmapFile (mmap, munmap); Fault (the GUP slow path, under MMAPLOCK
+//         shared); RecheckPte (the fast path); FindBusyPage (the layout break);
+//         Invalidate (the inode, during a layout change).
+// Sends:  MapBlock to the inode for a fault; QueryRefcount to pages during the busy-page
+//         scan; PtesZapped to every task whose PTEs it removed; the replies.
+public sealed class MappingActor : ReceiveActor
+{
+    private sealed record PendingFault(Fault Request, IActorRef Task);
+
+    private sealed record Scan(FindBusyPage Request, IActorRef Task, List<(int Index, PageId Page)> Entries)
+    {
+        public int Next { get; set; }
+        public long QuerySeq { get; set; }
+        public bool Unmapped { get; init; }
+    }
+
+    private readonly SimEnvironment _env;
+    private readonly FileId _file;
+    private readonly SortedDictionary<int, PageId> _entries = new();
+    private readonly SortedDictionary<TaskId, PageRange> _vmas = new();
+    private readonly SortedDictionary<TaskId, SortedDictionary<int, PageId>> _ptes = new();
+    private readonly Dictionary<long, PendingFault> _pendingFaults = new();
+    private readonly Queue<(FindBusyPage Request, IActorRef Task)> _scanQueue = new();
+    private Scan? _scan;
+    private long _seq;
+
+    public MappingActor(SimEnvironment env, FileId file)
+    {
+        _env = env;
+        _file = file;
+        Receive<MapFile>(HandleMapFile);
+        Receive<UnmapFile>(HandleUnmapFile);
+        Receive<Fault>(HandleFault);
+        Receive<BlockMapped>(HandleBlockMapped);
+        Receive<MapBlockFailed>(HandleMapBlockFailed);
+        Receive<RecheckPte>(HandleRecheckPte);
+        Receive<Invalidate>(HandleInvalidate);
+        Receive<FindBusyPage>(HandleFindBusyPage);
+        Receive<RefcountReport>(HandleRefcountReport);
+    }
+
+    public static Props Props(SimEnvironment env, FileId file) =>
+        Akka.Actor.Props.Create(() => new MappingActor(env, file));
+
+    private ITraceSink Trace => _env.Trace;
+
+    private void HandleMapFile(MapFile m)
+    {
+        _vmas[m.Task] = m.Range;
+        Sender.Tell(new MapFileAck(_file, m.Seq), Self);
+    }
+
+    private void HandleUnmapFile(UnmapFile m)
+    {
+        if (_ptes.TryGetValue(m.Task, out var ptes))
+        {
+            foreach (var (index, page) in ptes)
+            {
+                Trace.Emit(new PteZapped(_file, index, m.Task, page));
+            }
+            _ptes.Remove(m.Task);
+        }
+        _vmas.Remove(m.Task);
+        Sender.Tell(new UnmapFileAck(_file, m.Seq), Self);
+    }
+
+    // --- faults (the GUP slow path) -------------------------------------------------------
+
+    private void HandleFault(Fault m)
+    {
+        if (!_vmas.TryGetValue(m.Task, out var vma) || !vma.Contains(m.Index))
+        {
+            Sender.Tell(new FaultFailed(_file, m.Index, Errno.EFAULT, m.Seq), Self);
+            return;
+        }
+        if (_entries.TryGetValue(m.Index, out var page))
+        {
+            InstallPte(m.Task, m.Index, page);
+            Sender.Tell(new FaultAck(_file, m.Index, page, m.Seq), Self);
+            return;
+        }
+        var seq = ++_seq;
+        _pendingFaults[seq] = new PendingFault(m, Sender);
+        _env.Directory.Inode(_file).Tell(new MapBlock(_file, m.Index, seq), Self);
+    }
+
+    private void HandleBlockMapped(BlockMapped m)
+    {
+        if (!_pendingFaults.Remove(m.Seq, out var pending))
+        {
+            return;
+        }
+        var fault = pending.Request;
+        if (!_entries.TryGetValue(fault.Index, out var page))
+        {
+            page = m.Block;
+            _entries[fault.Index] = page;
+            Trace.Emit(new EntryInserted(_file, fault.Index, page));
+        }
+        // The task may have been killed (and unmapped) while the block was looked up.
+        if (!_vmas.ContainsKey(fault.Task))
+        {
+            pending.Task.Tell(new FaultFailed(_file, fault.Index, Errno.EFAULT, fault.Seq), Self);
+            return;
+        }
+        InstallPte(fault.Task, fault.Index, page);
+        pending.Task.Tell(new FaultAck(_file, fault.Index, page, fault.Seq), Self);
+    }
+
+    private void HandleMapBlockFailed(MapBlockFailed m)
+    {
+        if (_pendingFaults.Remove(m.Seq, out var pending))
+        {
+            pending.Task.Tell(new FaultFailed(_file, pending.Request.Index, m.Error, pending.Request.Seq), Self);
+        }
+    }
+
+    private void InstallPte(TaskId task, int index, PageId page)
+    {
+        if (!_ptes.TryGetValue(task, out var ptes))
+        {
+            ptes = new SortedDictionary<int, PageId>();
+            _ptes[task] = ptes;
+        }
+        ptes[index] = page;
+        Trace.Emit(new PteInstalled(_file, index, task, page));
+    }
+
+    // --- the GUP fast path's re-check ---------------------------------------------------------
+
+    private void HandleRecheckPte(RecheckPte m)
+    {
+        var present = _ptes.TryGetValue(m.Task, out var ptes) && ptes.TryGetValue(m.Index, out var page) &&
+                      page == m.Page;
+        Trace.Emit(new PteRechecked(_file, m.Index, m.Task, present));
+        Sender.Tell(new PteStatus(_file, m.Index, present, m.Seq), Self);
+    }
+
+    // --- unmapping ------------------------------------------------------------------------------
+
+    // unmap_mapping_range over [first, last], and with deleteEntries the DAX entries too.
+    private void HandleInvalidate(Invalidate m)
+    {
+        ZapPtes(m.First, m.Last);
+        if (m.DeleteEntries)
+        {
+            foreach (var (index, page) in _entries.Where(e => e.Key >= m.First && e.Key <= m.Last).ToList())
+            {
+                _entries.Remove(index);
+                Trace.Emit(new EntryDeleted(_file, index, page));
+            }
+        }
+        Sender.Tell(new InvalidateAck(_file, m.Seq), Self);
+    }
+
+    private void ZapPtes(int first, int last)
+    {
+        foreach (var (task, ptes) in _ptes)
+        {
+            var zapped = false;
+            foreach (var (index, page) in ptes.Where(p => p.Key >= first && p.Key <= last).ToList())
+            {
+                ptes.Remove(index);
+                Trace.Emit(new PteZapped(_file, index, task, page));
+                zapped = true;
+            }
+            if (zapped)
+            {
+                _env.Directory.Task(task).Tell(new PtesZapped(_file, first, last, task), Self);
+            }
+        }
+    }
+
+    // --- dax_layout_busy_page ---------------------------------------------------------------
+
+    private void HandleFindBusyPage(FindBusyPage m)
+    {
+        _scanQueue.Enqueue((m, Sender));
+        if (_scan is null)
+        {
+            StartNextScan();
+        }
+    }
+
+    private void StartNextScan()
+    {
+        if (!_scanQueue.TryDequeue(out var next))
+        {
+            return;
+        }
+        // Unmap every PTE first, so that new get_user_pages must fault and block on
+        // MMAPLOCK, which the caller holds exclusive; then look for an elevated refcount.
+        var unmap = _env.Policy.UnmapBeforeBusyScan;
+        if (unmap)
+        {
+            ZapPtes(0, int.MaxValue);
+        }
+        _scan = new Scan(next.Request, next.Task, _entries.Select(e => (e.Key, e.Value)).ToList()) { Unmapped = unmap };
+        ContinueScan();
+    }
+
+    private void ContinueScan()
+    {
+        var scan = _scan!;
+        if (scan.Next < scan.Entries.Count)
+        {
+            var page = scan.Entries[scan.Next].Page;
+            scan.QuerySeq = ++_seq;
+            _env.Directory.Page(page).Tell(new QueryRefcount(page, scan.QuerySeq), Self);
+            return;
+        }
+        Trace.Emit(new BusyScanDone(_file, scan.Request.Task, null, 0, scan.Unmapped));
+        scan.Task.Tell(new NoBusyPage(_file, scan.Request.Seq), Self);
+        _scan = null;
+        StartNextScan();
+    }
+
+    private void HandleRefcountReport(RefcountReport m)
+    {
+        if (_scan is not { } scan || m.Seq != scan.QuerySeq)
+        {
+            return;
+        }
+        var (index, page) = scan.Entries[scan.Next];
+        if (_env.Policy.IsBusy(m.Refcount))
+        {
+            Trace.Emit(new BusyScanDone(_file, scan.Request.Task, page, m.Refcount, scan.Unmapped));
+            scan.Task.Tell(new BusyPageFound(_file, page, index, m.Refcount, scan.Request.Seq), Self);
+            _scan = null;
+            StartNextScan();
+            return;
+        }
+        scan.Next++;
+        ContinueScan();
+    }
+}

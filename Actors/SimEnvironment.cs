@@ -1,0 +1,83 @@
+using Akka.Actor;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+using DaxSim.Protocol.Trace;
+
+namespace DaxSim.Actors;
+
+/// <summary>
+/// What every actor of one simulated run shares, all of it read-only: the scenario, the
+/// protocol variant's switches, where trace events go, how to reach the other entities,
+/// and how the runtime wants child actors deployed (the deterministic runtime puts them
+/// on its own dispatcher and mailbox).
+/// </summary>
+public sealed class SimEnvironment(
+    Scenario scenario,
+    ProtocolPolicy policy,
+    ITraceSink trace,
+    IEntityDirectory directory,
+    Func<Props, Props>? deploy = null)
+{
+    public Scenario Scenario { get; } = scenario;
+
+    public ProtocolPolicy Policy { get; } = policy;
+
+    public ITraceSink Trace { get; } = trace;
+
+    public IEntityDirectory Directory { get; } = directory;
+
+    public Limits Limits => Scenario.Limits;
+
+    public Props Deploy(Props props) => deploy is null ? props : deploy(props);
+}
+
+/// <summary>Resolves entity ids to actor references: local children, or shard regions in a cluster.</summary>
+public interface IEntityDirectory
+{
+    IActorRef Inode(FileId file);
+
+    IActorRef Mapping(FileId file);
+
+    IActorRef Page(PageId page);
+
+    IActorRef Task(TaskId task);
+
+    IActorRef Device { get; }
+
+    IActorRef Root { get; }
+}
+
+/// <summary>
+/// The directory of a run whose entities are all children of one SimulationRoot. The root
+/// fills it while it creates them, before any protocol message is sent.
+/// </summary>
+public sealed class LocalDirectory : IEntityDirectory
+{
+    private IActorRef[] _inodes = [];
+    private IActorRef[] _mappings = [];
+    private IActorRef[] _pages = [];
+    private IActorRef[] _tasks = [];
+
+    public IActorRef Device { get; private set; } = ActorRefs.Nobody;
+
+    public IActorRef Root { get; private set; } = ActorRefs.Nobody;
+
+    public IActorRef Inode(FileId file) => _inodes[file.Value];
+
+    public IActorRef Mapping(FileId file) => _mappings[file.Value];
+
+    public IActorRef Page(PageId page) => _pages[page.Value];
+
+    public IActorRef Task(TaskId task) => _tasks[task.Value];
+
+    internal void Fill(IActorRef root, IActorRef device, IActorRef[] inodes, IActorRef[] mappings, IActorRef[] pages,
+        IActorRef[] tasks)
+    {
+        Root = root;
+        Device = device;
+        _inodes = inodes;
+        _mappings = mappings;
+        _pages = pages;
+        _tasks = tasks;
+    }
+}

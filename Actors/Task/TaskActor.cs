@@ -1,0 +1,381 @@
+using Akka.Actor;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Scenarios;
+using DaxSim.Protocol.Trace;
+using Kill = DaxSim.Protocol.Messages.Kill;
+using Lock = DaxSim.Protocol.Messages.Lock;
+
+namespace DaxSim.Actors.Task;
+
+// TaskActor models a user thread: it runs its scenario steps as system calls, one at a
+// time, each written as a coroutine (see TaskActor.Syscalls.cs, .Gup.cs, .BreakLayouts.cs)
+// that reads like the kernel code it models. A coroutine yields an Await whenever it
+// needs another actor's answer or a timer; the actor resumes it when the awaited reply
+// arrives. Between two resumptions the actor still takes the messages that may come at
+// any time: PtesZapped (its PTE view shrinks), RecallLease, Signal and Kill.
+//
+// Takes:  StartTask, Signal, Kill, PtesZapped, RecallLease, and the replies to its own
+//         requests (matched by sequence number; stale ones are dropped).
+// Sends:  Lock / Unlock, MapFile / UnmapFile, Fault, RecheckPte, FindBusyPage, GetPage /
+//         PutPage / WaitIdle / CancelWait / DmaWrite, ChangeExtents, lease messages, and
+//         TaskFinished to the root.
+//
+// Signals: an interruptible wait in progress ends with EINTR; otherwise the signal stays
+// pending until the current operation returns, and an interruptible wait started
+// meanwhile ends at once. Kill: like SIGKILL, it takes effect at the next killable point
+// (an interruptible wait, the DIO's I/O, a lease hold, between the pages of
+// get_user_pages, or the end of the operation); the task then exits and, as process
+// exit does, releases its pins, mappings, locks, waits and leases.
+public sealed partial class TaskActor : ReceiveActor, IWithTimers
+{
+    /// <summary>What a coroutine is waiting for: a named state, as a kernel task would be in.</summary>
+    private enum WaitState
+    {
+        WaitingForLock,
+        WaitingForReply,
+        WaitingForIdle,
+        WaitingForIo,
+        WaitingForLeaseBreak,
+        Sleeping,
+        HoldingLease,
+    }
+
+    private sealed record Await(long Seq, WaitState State, bool Interruptible, bool Killable, FileId? Lease = null);
+
+    /// <summary>Yielded between units of work that a fatal signal may end (fatal_signal_pending).</summary>
+    private sealed class KillPoint
+    {
+        public static readonly KillPoint Instance = new();
+    }
+
+    /// <summary>What an interrupted wait resumes with instead of a reply.</summary>
+    private sealed class Interrupted
+    {
+        public static readonly Interrupted Instance = new();
+    }
+
+    /// <summary>A timer of this task went off.</summary>
+    private sealed record Wakeup(long Seq) : IReply;
+
+    /// <summary>A value a coroutine hands back to its caller (iterators cannot have out parameters).</summary>
+    private sealed class Box<T>(T value)
+    {
+        public T Value { get; set; } = value;
+    }
+
+    private readonly SimEnvironment _env;
+    private readonly TaskId _id;
+    private readonly TaskSpec _spec;
+
+    // The thread's view of the world: its mmaps and the PTEs it last knew of.
+    private readonly Dictionary<FileId, PageRange> _vmas = new();
+    private readonly Dictionary<(FileId File, int Index), PageId> _ptes = new();
+
+    // What exit must give back.
+    private readonly Dictionary<(FileId File, LockKind Kind), bool> _locks = new();
+    private readonly List<PageId> _pins = [];
+    private readonly List<FileId> _leases = [];
+    private PageId? _sleepingOn;
+
+    // The coroutine machinery.
+    private readonly Stack<IEnumerator<object>> _stack = new();
+    private Await? _await;
+    private object? _reply;
+    private long _seq;
+    private bool _signalPending;
+    private bool _killPending;
+    private bool _finished;
+
+    // The program counter: iteration of the task, step, repeat of the step.
+    private int _iteration;
+    private int _step;
+    private int _stepRepeat;
+    private Box<Errno>? _opResult;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public TaskActor(SimEnvironment env, TaskId id)
+    {
+        _env = env;
+        _id = id;
+        _spec = env.Scenario.Task(id);
+        Receive<StartTask>(_ => StartNextOp());
+        Receive<Signal>(HandleSignal);
+        Receive<Kill>(HandleKill);
+        Receive<PtesZapped>(HandlePtesZapped);
+        Receive<RecallLease>(HandleRecallLease);
+        Receive<IReply>(HandleReply);
+    }
+
+    public static Props Props(SimEnvironment env, TaskId id) => Akka.Actor.Props.Create(() => new TaskActor(env, id));
+
+    private ProtocolPolicy Policy => _env.Policy;
+
+    private ITraceSink Trace => _env.Trace;
+
+    private IEntityDirectory Dir => _env.Directory;
+
+    // --- the program ------------------------------------------------------------------
+
+    private Step CurrentStep => _spec.Steps[_step];
+
+    private void StartNextOp()
+    {
+        if (!_finished && _stack.Count == 0 && BeginOp())
+        {
+            Resume();
+        }
+    }
+
+    /// <summary>Pushes the next step's system call; false when the program is done.</summary>
+    private bool BeginOp()
+    {
+        if (_iteration >= _spec.Repeat)
+        {
+            Finish(killed: false);
+            return false;
+        }
+        var step = CurrentStep;
+        _opResult = new Box<Errno>(Errno.Ok);
+        Trace.Emit(new OpStarted(_id, step.Op, step.Target, _step, _iteration));
+        _stack.Push(Syscall(step, _opResult).GetEnumerator());
+        return true;
+    }
+
+    private void OpReturned()
+    {
+        var step = CurrentStep;
+        Trace.Emit(new OpCompleted(_id, step.Op, _opResult!.Value));
+        // The return to user space delivers the pending signal; the handler returns and
+        // the program goes on with its next step.
+        _signalPending = false;
+        if (++_stepRepeat >= step.Repeat)
+        {
+            _stepRepeat = 0;
+            if (++_step >= _spec.Steps.Count)
+            {
+                _step = 0;
+                _iteration++;
+            }
+        }
+    }
+
+    private void Resume()
+    {
+        while (!_finished)
+        {
+            if (_stack.Count == 0)
+            {
+                OpReturned();
+                if (_killPending)
+                {
+                    Die();
+                    return;
+                }
+                if (!BeginOp())
+                {
+                    return;
+                }
+                continue;
+            }
+            var top = _stack.Peek();
+            if (!top.MoveNext())
+            {
+                _stack.Pop();
+                continue;
+            }
+            switch (top.Current)
+            {
+                case Await a when _killPending && a.Killable:
+                    Die();
+                    return;
+                case Await { Interruptible: true } when _signalPending:
+                    // schedule() in TASK_INTERRUPTIBLE with a signal pending returns at once.
+                    _reply = Interrupted.Instance;
+                    continue;
+                case Await a:
+                    _await = a;
+                    return;
+                case KillPoint when _killPending:
+                    Die();
+                    return;
+                case KillPoint:
+                    continue;
+                case IEnumerable<object> callee:
+                    _stack.Push(callee.GetEnumerator());
+                    continue;
+                default:
+                    throw new InvalidOperationException($"a coroutine yielded {top.Current}");
+            }
+        }
+    }
+
+    private void Continue(object reply)
+    {
+        _await = null;
+        _reply = reply;
+        Resume();
+    }
+
+    private void HandleReply(IReply reply)
+    {
+        if (_await is null || reply.Seq != _await.Seq || _finished)
+        {
+            return;
+        }
+        if (reply is LockGranted g)
+        {
+            _locks[(g.File, g.Kind)] = true;
+        }
+        Continue(reply);
+    }
+
+    private void Finish(bool killed)
+    {
+        _finished = true;
+        Trace.Emit(new TaskEnded(_id, killed));
+        Dir.Root.Tell(new TaskFinished(_id, killed), Self);
+    }
+
+    // --- messages that may come at any time ------------------------------------------------
+
+    private void HandlePtesZapped(PtesZapped m)
+    {
+        foreach (var key in _ptes.Keys.Where(k => k.File == m.File && k.Index >= m.First && k.Index <= m.Last)
+                     .ToList())
+        {
+            _ptes.Remove(key);
+        }
+    }
+
+    private void HandleRecallLease(RecallLease m)
+    {
+        if (_await is { State: WaitState.HoldingLease } a && a.Lease == m.File)
+        {
+            Continue(m);
+        }
+    }
+
+    private void HandleSignal(Signal m)
+    {
+        if (_finished)
+        {
+            return;
+        }
+        var interrupts = _await is { Interruptible: true };
+        Trace.Emit(new SignalReceived(_id, interrupts));
+        if (interrupts)
+        {
+            Continue(Interrupted.Instance);
+            return;
+        }
+        _signalPending = true;
+    }
+
+    private void HandleKill(Kill m)
+    {
+        if (_finished)
+        {
+            return;
+        }
+        _killPending = true;
+        if (_await is { Killable: true })
+        {
+            Die();
+        }
+    }
+
+    // do_exit: the thread stops where it is, and everything it holds is given back.
+    private void Die()
+    {
+        if (_sleepingOn is { } page)
+        {
+            Dir.Page(page).Tell(new CancelWait(page, _id), Self);
+            Trace.Emit(new WaitEnded(page, _id, WaitEnd.Killed));
+            _sleepingOn = null;
+        }
+        foreach (var (file, kind) in _locks.Keys)
+        {
+            Dir.Inode(file).Tell(new Unlock(file, _id, kind), Self);
+        }
+        _locks.Clear();
+        foreach (var pin in _pins)
+        {
+            Dir.Page(pin).Tell(new PutPage(pin, _id), Self);
+        }
+        _pins.Clear();
+        foreach (var file in _leases)
+        {
+            Dir.Inode(file).Tell(new ReturnLease(file, _id), Self);
+        }
+        _leases.Clear();
+        foreach (var file in _vmas.Keys)
+        {
+            Dir.Mapping(file).Tell(new UnmapFile(file, _id, 0), Self);
+        }
+        _vmas.Clear();
+        _ptes.Clear();
+        if (_stack.Count > 0)
+        {
+            Trace.Emit(new OpCompleted(_id, CurrentStep.Op, Errno.KILLED));
+        }
+        foreach (var frame in _stack)
+        {
+            frame.Dispose();
+        }
+        _stack.Clear();
+        _await = null;
+        Finish(killed: true);
+    }
+
+    // --- primitives the coroutines use ---------------------------------------------------
+
+    private long NextSeq() => ++_seq;
+
+    private Await Request(IActorRef to, object message, long seq, WaitState state = WaitState.WaitingForReply)
+    {
+        to.Tell(message, Self);
+        return new Await(seq, state, Interruptible: false, Killable: false);
+    }
+
+    private Await Timer(TimeSpan delay, WaitState state, bool interruptible, FileId? lease = null)
+    {
+        var seq = NextSeq();
+        // One timer at a time: a task waits for one thing at a time.
+        Timers.StartSingleTimer("timer", new Wakeup(seq), delay);
+        return new Await(seq, state, interruptible, Killable: true, lease);
+    }
+
+    /// <summary>xfs_ilock: request the lock and wait (uninterruptibly) until it is granted.</summary>
+    private Await Lock(FileId file, LockKind kind, LockMode mode)
+    {
+        var seq = NextSeq();
+        _locks[(file, kind)] = false;
+        return Request(Dir.Inode(file), new Lock(file, _id, kind, mode, seq), seq, WaitState.WaitingForLock);
+    }
+
+    /// <summary>xfs_iunlock.</summary>
+    private void Unlock(FileId file, LockKind kind)
+    {
+        _locks.Remove((file, kind));
+        Dir.Inode(file).Tell(new Unlock(file, _id, kind), Self);
+    }
+
+    /// <summary>get_page: take a reference and wait for the page to confirm it.</summary>
+    private Await GetPage(PageId page, FileId file, int index)
+    {
+        var seq = NextSeq();
+        _pins.Add(page);
+        return Request(Dir.Page(page), new GetPage(page, _id, file, index, seq), seq);
+    }
+
+    /// <summary>put_page.</summary>
+    private void PutPage(PageId page)
+    {
+        _pins.Remove(page);
+        Dir.Page(page).Tell(new PutPage(page, _id), Self);
+    }
+
+    private T Reply<T>() => (T)_reply!;
+}

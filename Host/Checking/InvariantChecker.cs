@@ -1,0 +1,682 @@
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Scenarios;
+using DaxSim.Protocol.Trace;
+
+namespace DaxSim.Host.Checking;
+
+/// <summary>
+/// The safety and liveness monitors of shared/DESIGN.md section 3. It keeps its own model
+/// of the world (refcounts, pins, block owners, PTEs and DAX entries, lock holders and
+/// queues, sleepers, leases, operations in flight), built from trace events alone, and
+/// checks the invariants on every event. It always uses the true kernel semantics (idle
+/// at refcount 1), whatever the variant under test does.
+///
+/// Safety: S1 use-after-free, S2 refcount, S3 locks, S4 mappings: checked as each event
+/// arrives. Liveness: L1 deadlock (a wait-for cycle; or, at quiescence, work left that
+/// nothing can advance), L2 lost wakeup (at quiescence, a sleeper on an idle page), L3
+/// bounded completion (deadlines the runtime polls as time advances).
+///
+/// Wait-for cycles are looked for only when the runtime says no message is in flight
+/// (CheckDeadlocks): a task releases a lock by sending Unlock, so between the send and
+/// the inode taking it the model would show an edge that is already going away.
+/// </summary>
+public sealed class InvariantChecker
+{
+    private const int IdleRefcount = 1;
+
+    private sealed class OpInFlight(OpKind op, FileId? file, int step, int iteration, long start, long own)
+    {
+        public OpKind Op { get; } = op;
+        public FileId? File { get; } = file;
+        public int Step { get; } = step;
+        public int Iteration { get; } = iteration;
+        public long Start { get; } = start;
+        public long Own { get; } = own;
+        public HashSet<long> BlockingPins { get; } = [];
+        public long? UnblockedAt { get; set; }
+    }
+
+    private sealed class LockState
+    {
+        public readonly List<(TaskId Task, LockMode Mode)> Holders = [];
+        public readonly List<(TaskId Task, LockMode Mode)> Queue = [];
+    }
+
+    private readonly Scenario _scenario;
+    private readonly Func<long> _now;
+    private readonly bool _recordOps;
+
+    private readonly int[] _refcount;
+    private readonly (FileId File, int Index)?[] _owner;
+    private readonly bool[] _allocated;
+    // Pins by (task, page): how many references, and the file they were taken through.
+    private readonly Dictionary<long, (int Count, FileId File)> _pins = new();
+    private readonly HashSet<long>[] _pinsByFile;
+    private readonly List<OpInFlight> _blockedOps = [];
+    private readonly int[] _size;
+    private readonly SortedDictionary<int, int>[] _pteCount;
+    private readonly SortedSet<int>[] _entries;
+    private readonly LockState[,] _locks;
+    private readonly PageId?[] _sleepingOn;
+    private readonly FileId?[] _leaseBreakOn;
+    private readonly List<TaskId>[] _leaseHolders;
+    private readonly OpInFlight?[] _ops;
+    private readonly bool[] _ended;
+    private readonly List<OpRecord> _completed = [];
+    private int _endedCount;
+
+    public InvariantChecker(Scenario scenario, Func<long> now, bool recordOps)
+    {
+        _scenario = scenario;
+        _now = now;
+        _recordOps = recordOps;
+        var blocks = scenario.Device.Blocks;
+        var files = scenario.Files.Count;
+        var tasks = scenario.Tasks.Count;
+        _refcount = Enumerable.Repeat(IdleRefcount, blocks).ToArray();
+        _owner = new (FileId, int)?[blocks];
+        _allocated = new bool[blocks];
+        _pinsByFile = Enumerable.Range(0, files).Select(_ => new HashSet<long>()).ToArray();
+        _size = scenario.Files.Select(f => f.Pages).ToArray();
+        _pteCount = Enumerable.Range(0, files).Select(_ => new SortedDictionary<int, int>()).ToArray();
+        _entries = Enumerable.Range(0, files).Select(_ => new SortedSet<int>()).ToArray();
+        _locks = new LockState[files, 2];
+        for (var f = 0; f < files; f++)
+        {
+            _locks[f, 0] = new LockState();
+            _locks[f, 1] = new LockState();
+        }
+        _sleepingOn = new PageId?[tasks];
+        _leaseBreakOn = new FileId?[tasks];
+        _leaseHolders = Enumerable.Range(0, files).Select(_ => new List<TaskId>()).ToArray();
+        _ops = new OpInFlight?[tasks];
+        _ended = new bool[tasks];
+    }
+
+    public Violation? Violation { get; private set; }
+
+    /// <summary>An actor threw (a bug in DaxSim, not a finding).</summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>Stop the run: a violation or an internal failure.</summary>
+    public bool Stopped => Violation is not null || Failure is not null;
+
+    public bool AllTasksEnded => _endedCount == _scenario.Tasks.Count;
+
+    public IReadOnlyList<OpRecord> CompletedOps => _completed;
+
+    public long OpsCompleted { get; private set; }
+
+    /// <summary>True while some task holds a pin on a page: the outstanding pins, for progress displays.</summary>
+    public int PinsOutstanding => _pins.Count;
+
+    // --- names, for messages ---------------------------------------------------------------
+
+    private string T(TaskId t) => $"task-{_scenario.TaskName(t)}";
+
+    private string F(FileId f) => $"'{_scenario.FileName(f)}'";
+
+    private static string P(PageId p) => $"page-{p.Value}";
+
+    private static string LockName(LockKind k) => k == LockKind.IoLock ? "IOLOCK" : "MMAPLOCK";
+
+    private static long PinKey(TaskId t, PageId p) => ((long)t.Value << 32) | (uint)p.Value;
+
+    private static TaskId PinTask(long key) => new((int)(key >> 32));
+
+    private static PageId PinPage(long key) => new((int)(key & 0xffffffff));
+
+    private void Fail(string invariant, Verdict verdict, string description, IEnumerable<string> actors,
+        IEnumerable<string>? waitFor = null, long? at = null)
+    {
+        Violation ??= new Violation(invariant, verdict, at ?? _now(), description, actors.Distinct().ToList(),
+            (waitFor ?? []).ToList());
+    }
+
+    // --- events ------------------------------------------------------------------------------
+
+    public void Observe(TraceEvent e)
+    {
+        switch (e)
+        {
+            case PageGot m:
+                OnPageGot(m);
+                break;
+            case PagePut m:
+                OnPagePut(m);
+                break;
+            case LockRequested m:
+                OnLockRequested(m);
+                break;
+            case LockAcquired m:
+                OnLockAcquired(m);
+                break;
+            case LockReleased m:
+                RemoveHolder(m.File, m.Kind, m.Task);
+                break;
+            case LockWithdrawn m:
+                _locks[m.File.Value, (int)m.Kind].Queue.RemoveAll(q => q.Task == m.Task);
+                break;
+            case WaitSleeping m:
+                _sleepingOn[m.Task.Value] = m.Page;
+                break;
+            case WaitEnded m when m.How != WaitEnd.AlreadyIdle:
+                _sleepingOn[m.Task.Value] = null;
+                break;
+            case DmaLanded m:
+                OnDmaLanded(m);
+                break;
+            case PteInstalled m:
+                Count(_pteCount[m.File.Value], m.Index, +1);
+                break;
+            case PteZapped m:
+                Count(_pteCount[m.File.Value], m.Index, -1);
+                break;
+            case EntryInserted m:
+                _entries[m.File.Value].Add(m.Index);
+                break;
+            case EntryDeleted m:
+                _entries[m.File.Value].Remove(m.Index);
+                break;
+            case ExtentMapped m:
+                _owner[m.Block.Value] = (m.File, m.Index);
+                break;
+            case ExtentRemoved m:
+                _owner[m.Block.Value] = null;
+                break;
+            case ExtentMoved m:
+                _owner[m.Block.Value] = (m.File, m.To);
+                break;
+            case SizeChanged m:
+                _size[m.File.Value] = m.Size;
+                break;
+            case LayoutChanged m:
+                OnLayoutChanged(m);
+                break;
+            case BlockAllocated m:
+                OnBlockAllocated(m);
+                break;
+            case BlockFreed m:
+                OnBlockFreed(m);
+                break;
+            case LeaseTaken m:
+                _leaseHolders[m.File.Value].Add(m.Task);
+                break;
+            case LeaseReleased m:
+                _leaseHolders[m.File.Value].Remove(m.Task);
+                break;
+            case LeaseBreakWaiting m:
+                _leaseBreakOn[m.Task.Value] = m.File;
+                break;
+            case LeaseBreakDone m:
+                _leaseBreakOn[m.Task.Value] = null;
+                break;
+            case OpStarted m:
+                OnOpStarted(m);
+                break;
+            case OpCompleted m:
+                OnOpCompleted(m);
+                break;
+            case ActorFailed m:
+                Failure ??= m.Error;
+                break;
+            case TaskEnded m:
+                if (!_ended[m.Task.Value])
+                {
+                    _ended[m.Task.Value] = true;
+                    _endedCount++;
+                }
+                break;
+        }
+    }
+
+    // --- S1 and S2: pins, blocks, DMA ---------------------------------------------------------
+
+    private void OnPageGot(PageGot m)
+    {
+        _refcount[m.Page.Value]++;
+        CheckRefcountAgrees(m.Page, m.Refcount);
+        var key = PinKey(m.Task, m.Page);
+        _pins[key] = (_pins.TryGetValue(key, out var pin) ? pin.Count + 1 : 1, m.File);
+        _pinsByFile[m.File.Value].Add(key);
+    }
+
+    private void OnPagePut(PagePut m)
+    {
+        var key = PinKey(m.Task, m.Page);
+        if (!_pins.TryGetValue(key, out var pin))
+        {
+            Fail("S2", Verdict.Safety, $"{T(m.Task)} put {P(m.Page)} without a reference of its own to drop",
+                [T(m.Task), P(m.Page)]);
+            return;
+        }
+        var p = m.Page.Value;
+        _refcount[p]--;
+        CheckRefcountAgrees(m.Page, m.Refcount);
+        if (_refcount[p] < IdleRefcount)
+        {
+            Fail("S2", Verdict.Safety, $"{P(m.Page)}'s refcount dropped to {_refcount[p]}, below the idle count 1",
+                [T(m.Task), P(m.Page)]);
+        }
+        if (pin.Count > 1)
+        {
+            _pins[key] = (pin.Count - 1, pin.File);
+            return;
+        }
+        _pins.Remove(key);
+        _pinsByFile[pin.File.Value].Remove(key);
+        PinGone(key);
+    }
+
+    private void CheckRefcountAgrees(PageId page, int reported)
+    {
+        if (_refcount[page.Value] != reported)
+        {
+            throw new InvalidOperationException(
+                $"{P(page)} reports refcount {reported}, the checker counted {_refcount[page.Value]}");
+        }
+    }
+
+    private IEnumerable<string> PinnerActors(PageId page) =>
+        _pins.Keys.Where(k => PinPage(k) == page).Select(k => T(PinTask(k))).Distinct();
+
+    private string Pinners(PageId page) => string.Join(", ", PinnerActors(page));
+
+    private void OnBlockFreed(BlockFreed m)
+    {
+        _allocated[m.Block.Value] = false;
+        if (_refcount[m.Block.Value] > IdleRefcount)
+        {
+            Fail("S1", Verdict.Safety,
+                $"{F(m.File)} freed block {m.Block.Value} while {P(m.Block)} has refcount {_refcount[m.Block.Value]}" +
+                $" (pinned by {Pinners(m.Block)})",
+                [P(m.Block), $"inode-{_scenario.FileName(m.File)}", "device", .. PinnerActors(m.Block)]);
+        }
+    }
+
+    private void OnBlockAllocated(BlockAllocated m)
+    {
+        _allocated[m.Block.Value] = true;
+        if (_refcount[m.Block.Value] > IdleRefcount)
+        {
+            Fail("S1", Verdict.Safety,
+                $"block {m.Block.Value} was reallocated to {F(m.File)} while {P(m.Block)} has refcount " +
+                $"{_refcount[m.Block.Value]} (pinned by {Pinners(m.Block)})",
+                [P(m.Block), "device", .. PinnerActors(m.Block)]);
+        }
+    }
+
+    private void OnDmaLanded(DmaLanded m)
+    {
+        var owner = _owner[m.Page.Value];
+        if (owner is { } o && o.File == m.File && o.Index == m.Index)
+        {
+            return;
+        }
+        var now = owner is { } x ? $"now belongs to {F(x.File)} page {x.Index}" : "is now free";
+        Fail("S1", Verdict.Safety,
+            $"DMA of {T(m.Task)} meant for {F(m.File)} page {m.Index} landed in block {m.Page.Value}, which {now}",
+            [T(m.Task), P(m.Page)]);
+    }
+
+    // --- S3: locks ----------------------------------------------------------------------------------
+
+    private void OnLockRequested(LockRequested m) =>
+        _locks[m.File.Value, (int)m.Kind].Queue.Add((m.Task, m.Mode));
+
+    private void OnLockAcquired(LockAcquired m)
+    {
+        var state = _locks[m.File.Value, (int)m.Kind];
+        state.Queue.RemoveAll(q => q.Task == m.Task);
+        var conflicts = state.Holders.FindIndex(h => m.Mode == LockMode.Exclusive || h.Mode == LockMode.Exclusive);
+        if (conflicts >= 0)
+        {
+            var conflict = state.Holders[conflicts];
+            Fail("S3", Verdict.Safety,
+                $"{T(m.Task)} got {LockName(m.Kind)} of {F(m.File)} {m.Mode.ToString().ToLowerInvariant()} " +
+                $"while {T(conflict.Task)} holds it {conflict.Mode.ToString().ToLowerInvariant()}",
+                [T(m.Task), T(conflict.Task), $"inode-{_scenario.FileName(m.File)}"]);
+        }
+        state.Holders.Add((m.Task, m.Mode));
+    }
+
+    private void RemoveHolder(FileId file, LockKind kind, TaskId task) =>
+        _locks[file.Value, (int)kind].Holders.RemoveAll(h => h.Task == task);
+
+    // --- S4: mappings -------------------------------------------------------------------------------
+
+    private void OnLayoutChanged(LayoutChanged m)
+    {
+        var f = m.File.Value;
+        var pte = _pteCount[f].Keys.FirstOrDefault(i => (i >= m.First && i <= m.Last) || i >= m.Size, -1);
+        var entry = _entries[f].FirstOrDefault(i => (i >= m.First && i <= m.Last) || i >= m.Size, -1);
+        if (pte >= 0 || entry >= 0)
+        {
+            var what = pte >= 0 ? $"a PTE for page {pte}" : $"a DAX entry for page {entry}";
+            Fail("S4", Verdict.Safety,
+                $"after {T(m.Task)}'s {m.Op.JsonName()} of {F(m.File)} (size {m.Size}) there is still {what}",
+                [T(m.Task), $"mapping-{_scenario.FileName(m.File)}"]);
+        }
+    }
+
+    private static void Count(SortedDictionary<int, int> counts, int index, int delta)
+    {
+        var n = counts.GetValueOrDefault(index) + delta;
+        if (n == 0)
+        {
+            counts.Remove(index);
+        }
+        else
+        {
+            counts[index] = n;
+        }
+    }
+
+    // --- operations, and L3 -------------------------------------------------------------------------
+
+    private void OnOpStarted(OpStarted m)
+    {
+        var step = _scenario.Task(m.Task).Steps[m.Step];
+        var own = step switch
+        {
+            DioReadStep s => s.IoTime,
+            DioWriteStep s => s.IoTime,
+            SleepStep s => s.For,
+            HoldLeaseStep s => s.For,
+            _ => TimeSpan.Zero,
+        };
+        var now = _now();
+        var op = new OpInFlight(m.Op, m.File, m.Step, m.Iteration, now, own.Ticks);
+        if (m.File is { } file)
+        {
+            foreach (var key in _pinsByFile[file.Value])
+            {
+                if (PinTask(key) != m.Task)
+                {
+                    op.BlockingPins.Add(key);
+                }
+            }
+        }
+        if (op.BlockingPins.Count == 0)
+        {
+            op.UnblockedAt = now;
+        }
+        else
+        {
+            _blockedOps.Add(op);
+        }
+        _ops[m.Task.Value] = op;
+    }
+
+    private void PinGone(long key)
+    {
+        for (var i = _blockedOps.Count - 1; i >= 0; i--)
+        {
+            var op = _blockedOps[i];
+            if (op.BlockingPins.Remove(key) && op.BlockingPins.Count == 0)
+            {
+                op.UnblockedAt = _now();
+                _blockedOps.RemoveAt(i);
+            }
+        }
+    }
+
+    private void OnOpCompleted(OpCompleted m)
+    {
+        var op = _ops[m.Task.Value];
+        _ops[m.Task.Value] = null;
+        OpsCompleted++;
+        if (op is { UnblockedAt: null })
+        {
+            _blockedOps.Remove(op);
+        }
+        if (op is null || !_recordOps)
+        {
+            return;
+        }
+        _completed.Add(new OpRecord(_scenario.TaskName(m.Task), m.Op.JsonName(),
+            op.File is { } f ? _scenario.FileName(f) : null, op.Step, op.Iteration, op.Start, _now(),
+            m.Result.Name()));
+    }
+
+    private long Deadline(OpInFlight op) => op.UnblockedAt is { } unblocked
+        ? Math.Max(unblocked, op.Start + op.Own) + _scenario.Limits.OpBound.Ticks
+        : long.MaxValue;
+
+    /// <summary>The earliest time at which an operation in flight breaks L3, or null.</summary>
+    public long? NextDeadline
+    {
+        get
+        {
+            long? next = null;
+            foreach (var op in _ops)
+            {
+                if (op is not null)
+                {
+                    var d = Deadline(op);
+                    if (d != long.MaxValue && (next is null || d < next))
+                    {
+                        next = d;
+                    }
+                }
+            }
+            return next;
+        }
+    }
+
+    /// <summary>L3: report an operation still in flight past its deadline at <paramref name="now"/>.</summary>
+    public void CheckDeadlines(long now)
+    {
+        for (var t = 0; t < _ops.Length; t++)
+        {
+            if (_ops[t] is not { } op || Deadline(op) > now)
+            {
+                continue;
+            }
+            var task = new TaskId(t);
+            var waited = TimeSpan.FromTicks(now - op.Start);
+            var since = TimeSpan.FromTicks(now - Math.Max(op.UnblockedAt!.Value, op.Start + op.Own));
+            var what = op.File is { } f ? $"{op.Op.JsonName()} of {F(f)}" : op.Op.JsonName();
+            Fail("L3", Verdict.Liveness,
+                $"{T(task)}'s {what} has run for {Durations.Format(Round(waited))}, " +
+                $"{Durations.Format(Round(since))} of it after the pins that blocked it were gone " +
+                $"(limits.opBound {Durations.Format(_scenario.Limits.OpBound)})",
+                [T(task)], WaitChain(task), now);
+            return;
+        }
+    }
+
+    /// <summary>L3 for the whole run: limits.virtualTime ran out with work left.</summary>
+    public void TimeLimitReached(long now)
+    {
+        var waiting = Enumerable.Range(0, _ops.Length).Where(t => !_ended[t]).Select(t => new TaskId(t)).ToList();
+        Fail("L3", Verdict.Liveness,
+            $"limits.virtualTime ({Durations.Format(_scenario.Limits.VirtualTime)}) ran out with " +
+            $"{waiting.Count} task(s) unfinished: {string.Join(", ", waiting.Select(T))}",
+            waiting.Select(T), waiting.SelectMany(WaitChain), now);
+    }
+
+    /// <summary>L3: the delivery budget ran out without finishing (a livelock, time not advancing).</summary>
+    public void DeliveryLimitReached(long deliveries)
+    {
+        var waiting = Enumerable.Range(0, _ops.Length).Where(t => !_ended[t]).Select(t => new TaskId(t)).ToList();
+        Fail("L3", Verdict.Liveness,
+            $"limits.maxDeliveries ({deliveries}) messages were delivered and " +
+            $"{waiting.Count} task(s) are still unfinished: {string.Join(", ", waiting.Select(T))}",
+            waiting.Select(T), waiting.SelectMany(WaitChain));
+    }
+
+    private static TimeSpan Round(TimeSpan t) => TimeSpan.FromTicks(t.Ticks);
+
+    // --- L1 and L2: waits ----------------------------------------------------------------------------
+
+    /// <summary>Who <paramref name="task"/> waits for, with the reason, under the current model.</summary>
+    private IEnumerable<(TaskId Holder, string Why)> WaitsFor(TaskId task)
+    {
+        for (var f = 0; f < _scenario.Files.Count; f++)
+        {
+            for (var k = 0; k < 2; k++)
+            {
+                var state = _locks[f, k];
+                var position = state.Queue.FindIndex(q => q.Task == task);
+                if (position < 0)
+                {
+                    continue;
+                }
+                var mode = state.Queue[position].Mode;
+                var lockName = $"{LockName((LockKind)k)} of {F(new FileId(f))}";
+                foreach (var h in state.Holders)
+                {
+                    if (mode == LockMode.Exclusive || h.Mode == LockMode.Exclusive)
+                    {
+                        yield return (h.Task, $"{T(task)} waits for {lockName}, held by {T(h.Task)}");
+                    }
+                }
+                for (var i = 0; i < position; i++)
+                {
+                    var ahead = state.Queue[i];
+                    if (mode == LockMode.Exclusive || ahead.Mode == LockMode.Exclusive)
+                    {
+                        yield return (ahead.Task,
+                            $"{T(task)} waits for {lockName}, queued behind {T(ahead.Task)}'s request");
+                    }
+                }
+            }
+        }
+        if (_sleepingOn[task.Value] is { } page)
+        {
+            foreach (var key in _pins.Keys)
+            {
+                if (PinPage(key) == page && PinTask(key) != task)
+                {
+                    yield return (PinTask(key),
+                        $"{T(task)} waits for {P(page)} to go idle, pinned by {T(PinTask(key))}");
+                }
+            }
+        }
+        if (_leaseBreakOn[task.Value] is { } leased)
+        {
+            foreach (var holder in _leaseHolders[leased.Value])
+            {
+                yield return (holder, $"{T(task)} waits for the layout lease on {F(leased)} held by {T(holder)}");
+            }
+        }
+    }
+
+    /// <summary>L1: look for a wait-for cycle. Call only when no message is in flight.</summary>
+    public void CheckDeadlocks()
+    {
+        for (var t = 0; t < _ended.Length && Violation is null; t++)
+        {
+            if (!_ended[t])
+            {
+                CheckForDeadlock(new TaskId(t));
+            }
+        }
+    }
+
+    private void CheckForDeadlock(TaskId start)
+    {
+        if (Violation is not null)
+        {
+            return;
+        }
+        var path = new List<(TaskId Task, string Why)>();
+        var onPath = new HashSet<TaskId>();
+        var done = new HashSet<TaskId>();
+        if (FindCycle(start, path, onPath, done) is { } cycle)
+        {
+            Fail("L1", Verdict.Liveness,
+                $"deadlock: {string.Join(" → ", cycle.Select(c => T(c.Task)).Append(T(cycle[0].Task)))}",
+                cycle.Select(c => T(c.Task)), cycle.Select(c => c.Why));
+        }
+    }
+
+    private List<(TaskId Task, string Why)>? FindCycle(TaskId task, List<(TaskId Task, string Why)> path,
+        HashSet<TaskId> onPath, HashSet<TaskId> done)
+    {
+        if (!done.Add(task))
+        {
+            return null;
+        }
+        onPath.Add(task);
+        foreach (var (next, why) in WaitsFor(task).ToList())
+        {
+            path.Add((task, why));
+            if (onPath.Contains(next))
+            {
+                var from = path.FindIndex(p => p.Task == next);
+                return path.GetRange(from, path.Count - from);
+            }
+            if (FindCycle(next, path, onPath, done) is { } cycle)
+            {
+                return cycle;
+            }
+            path.RemoveAt(path.Count - 1);
+        }
+        onPath.Remove(task);
+        return null;
+    }
+
+    private IEnumerable<string> WaitChain(TaskId task)
+    {
+        var seen = new HashSet<TaskId>();
+        var frontier = new Queue<TaskId>([task]);
+        while (frontier.TryDequeue(out var t))
+        {
+            if (!seen.Add(t))
+            {
+                continue;
+            }
+            foreach (var (next, why) in WaitsFor(t).ToList())
+            {
+                yield return why;
+                frontier.Enqueue(next);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Nothing can run and no timer is due: the end of the run. Work left means L2 (a
+    /// sleeper on an idle page) or L1 (a cycle, or waits nothing can end); otherwise the
+    /// final state must be clean (S2: every pin given back).
+    /// </summary>
+    public void AtQuiescence()
+    {
+        if (Violation is not null)
+        {
+            return;
+        }
+        for (var t = 0; t < _sleepingOn.Length; t++)
+        {
+            if (_sleepingOn[t] is { } page && _refcount[page.Value] == IdleRefcount)
+            {
+                Fail("L2", Verdict.Liveness,
+                    $"{T(new TaskId(t))} sleeps waiting for {P(page)} to go idle; the page is idle (refcount 1) " +
+                    "and no wake-up is on its way",
+                    [T(new TaskId(t)), P(page)], [$"{T(new TaskId(t))} waits for {P(page)} (refcount 1)"]);
+                return;
+            }
+        }
+        var stuck = Enumerable.Range(0, _ended.Length).Where(t => !_ended[t]).Select(t => new TaskId(t)).ToList();
+        if (stuck.Count > 0)
+        {
+            foreach (var task in stuck)
+            {
+                CheckForDeadlock(task);
+            }
+            Fail("L1", Verdict.Liveness,
+                $"nothing can run and {stuck.Count} task(s) are unfinished: {string.Join(", ", stuck.Select(T))}",
+                stuck.Select(T), stuck.SelectMany(WaitChain));
+            return;
+        }
+        foreach (var key in _pins.Keys)
+        {
+            Fail("S2", Verdict.Safety,
+                $"{T(PinTask(key))} ended still holding a reference on {P(PinPage(key))}",
+                [T(PinTask(key)), P(PinPage(key))]);
+            return;
+        }
+    }
+}

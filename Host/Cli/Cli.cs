@@ -1,0 +1,386 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Reflection;
+using DaxSim.Host.Checking;
+using DaxSim.Host.Deterministic;
+using DaxSim.Host.Explore;
+using DaxSim.Host.Local;
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+
+namespace DaxSim.Host.Cli;
+
+/// <summary>
+/// The `daxsim` command line (shared/DESIGN.md section 5): run, explore, replay.
+/// Exit codes: 0 no violation, 1 safety violation, 3 liveness violation, 2 bad input or
+/// usage; 70 when DaxSim itself fails.
+/// </summary>
+public sealed class Cli(TextWriter stdout, TextWriter stderr)
+{
+    public const int ExitUsage = 2;
+    public const int ExitInternal = 70;
+    public const string DefaultScenario = "generic-503-punch.json";
+
+    private static readonly string[] Runtimes = ["local", "deterministic", "cluster"];
+    private static readonly string[] Strategies = ["random"];
+
+    public int Invoke(string[] args)
+    {
+        try
+        {
+            return Dispatch(args);
+        }
+        catch (InputException e)
+        {
+            stderr.WriteLine($"daxsim: {e.Message}");
+            return ExitUsage;
+        }
+        catch (ScenarioException e)
+        {
+            foreach (var error in e.Errors)
+            {
+                stderr.WriteLine($"daxsim: {error}");
+            }
+            return ExitUsage;
+        }
+    }
+
+    private int Dispatch(string[] args)
+    {
+        var file = new Argument<string?>("FILE")
+        {
+            Description = $"Scenario file (JSON). Without one, the embedded default ({DefaultScenario}) runs.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var seed = new Option<ulong>("--seed") { Description = "The 64-bit seed of every random choice.", DefaultValueFactory = _ => 1 };
+        var variant = new Option<string?>("--variant")
+        {
+            Description = $"Protocol variant: {string.Join(", ", Variants.AllNames)}. Default: the scenario's, else mainline.",
+        };
+        var runtime = new Option<string>("--runtime")
+        {
+            Description = "deterministic (seeded scheduler, virtual time), local (ActorSystem, real threads) or cluster.",
+            DefaultValueFactory = _ => "local",
+        };
+        var report = new Option<string?>("--report") { Description = "Write the JSON report (also a replayable trace) here." };
+        var traceText = new Option<string?>("--trace-text") { Description = "Write every delivery and event, as text, here." };
+
+        var run = new Command("run", "Run a scenario once and check every invariant on every event.")
+        {
+            file, seed, variant, runtime, report, traceText,
+        };
+
+        var exploreFile = new Argument<string>("FILE") { Description = "Scenario file (JSON)." };
+        var seeds = new Option<long>("--seeds") { Description = "How many seeds to try.", Required = true };
+        var exploreSeed = new Option<ulong>("--seed") { Description = "The first seed.", DefaultValueFactory = _ => 1 };
+        var strategy = new Option<string>("--strategy")
+        {
+            Description = $"Scheduling strategy: {string.Join(", ", Strategies)}.",
+            DefaultValueFactory = _ => "random",
+        };
+        var workers = new Option<int>("--workers")
+        {
+            Description = "Seeds run in parallel (default: one per core).",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        };
+        var explore = new Command("explore", "Run a scenario over many seeds on the deterministic runtime; stop at the first violation.")
+        {
+            exploreFile, seeds, exploreSeed, variant, strategy, report, workers,
+        };
+
+        var trace = new Argument<string>("TRACE") { Description = "A report written by run or explore (--report)." };
+        var replay = new Command("replay", "Re-run a recorded deterministic run and check it gives the same result.")
+        {
+            trace, report, traceText,
+        };
+
+        var root = new RootCommand("DaxSim: the Linux DAX layout-break protocol as Akka.NET actors.")
+        {
+            run, explore, replay,
+        };
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                stderr.WriteLine($"daxsim: {error.Message}");
+            }
+            stderr.WriteLine("Try 'daxsim --help'.");
+            return ExitUsage;
+        }
+        var command = parsed.CommandResult.Command;
+        if (command == run)
+        {
+            return Run(LoadScenario(parsed.GetValue(file)), parsed.GetValue(seed), parsed.GetValue(variant),
+                parsed.GetValue(runtime)!, parsed.GetValue(report), parsed.GetValue(traceText));
+        }
+        if (command == explore)
+        {
+            var count = parsed.GetValue(seeds);
+            if (count < 1)
+            {
+                throw new InputException($"--seeds must be at least 1, not {count}");
+            }
+            var k = parsed.GetValue(workers);
+            if (k < 1 || k > 256)
+            {
+                throw new InputException($"--workers must be between 1 and 256, not {k}");
+            }
+            return Explore(LoadScenario(parsed.GetValue(exploreFile)), parsed.GetValue(exploreSeed), count,
+                parsed.GetValue(variant), parsed.GetValue(strategy)!, parsed.GetValue(report), k);
+        }
+        if (command == replay)
+        {
+            return Replay(parsed.GetValue(trace)!, parsed.GetValue(report), parsed.GetValue(traceText));
+        }
+        // No command: the root's own action prints help (or the version).
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+
+    // --- scenarios and flags -------------------------------------------------------------------
+
+    public static Scenario LoadScenario(string? path)
+    {
+        if (path is not null)
+        {
+            return ScenarioLoader.LoadFile(path);
+        }
+        using var stream = typeof(Cli).Assembly.GetManifestResourceStream($"DaxSim.Host.{DefaultScenario}")
+                           ?? throw new InvalidOperationException("the embedded default scenario is missing");
+        using var reader = new StreamReader(stream);
+        return ScenarioLoader.Parse(reader.ReadToEnd(), $"(embedded) {DefaultScenario}");
+    }
+
+    private static Variant ResolveVariant(Scenario scenario, string? flag)
+    {
+        if (flag is null)
+        {
+            return scenario.Variant ?? Variant.Mainline;
+        }
+        return Variants.TryParse(flag, out var v)
+            ? v
+            : throw new InputException($"--variant: unknown variant '{flag}'; known: {string.Join(", ", Variants.AllNames)}");
+    }
+
+    private static void CheckChoice(string flag, string value, string[] allowed)
+    {
+        if (!allowed.Contains(value))
+        {
+            throw new InputException($"{flag}: unknown value '{value}'; known: {string.Join(", ", allowed)}");
+        }
+    }
+
+    private static void CheckWritable(string? path, string flag)
+    {
+        if (path is null)
+        {
+            return;
+        }
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is null || !Directory.Exists(dir))
+        {
+            throw new InputException($"{flag}: the directory of '{path}' does not exist");
+        }
+        if (Directory.Exists(path))
+        {
+            throw new InputException($"{flag}: '{path}' is a directory");
+        }
+    }
+
+    // --- run -----------------------------------------------------------------------------------
+
+    private int Run(Scenario scenario, ulong seed, string? variantFlag, string runtime, string? reportPath,
+        string? traceTextPath)
+    {
+        var variant = ResolveVariant(scenario, variantFlag);
+        CheckChoice("--runtime", runtime, Runtimes);
+        CheckWritable(reportPath, "--report");
+        CheckWritable(traceTextPath, "--trace-text");
+        if (runtime == "cluster")
+        {
+            throw new InputException("--runtime cluster is not available in this build yet; use local or deterministic");
+        }
+        CheckFaults(scenario);
+        var settings = new RunSettings { Seed = seed, Variant = variant, RecordTrace = traceTextPath is not null };
+        PrintHeader("run", scenario, runtime, variant, seed, "random");
+        RunResult result;
+        if (runtime == "deterministic")
+        {
+            using var det = new DeterministicRuntime();
+            result = det.Run(scenario, settings);
+        }
+        else
+        {
+            result = new LocalRuntime().Run(scenario, settings);
+        }
+        return Finish(scenario, result, reportPath, traceTextPath,
+            runtime == "deterministic" ? ReplayCommand(scenario, reportPath, seed, variant) : null);
+    }
+
+    private static void CheckFaults(Scenario scenario)
+    {
+        var unsupported = scenario.Faults.FirstOrDefault(f => f is not (SignalFault or KillFault));
+        if (unsupported is not null)
+        {
+            throw new InputException(
+                $"{scenario.Source}: fault '{FaultKind(unsupported)}' needs the cluster runtime, which this build does not have yet");
+        }
+    }
+
+    private static string FaultKind(FaultSpec f) => f switch
+    {
+        CrashNodeFault => "crashNode",
+        PartitionFault => "partition",
+        HealFault => "heal",
+        MessageFault m => m.Kind.ToString().ToLowerInvariant(),
+        _ => f.GetType().Name,
+    };
+
+    // --- explore -------------------------------------------------------------------------------
+
+    private int Explore(Scenario scenario, ulong firstSeed, long seeds, string? variantFlag, string strategy,
+        string? reportPath, int workers)
+    {
+        var variant = ResolveVariant(scenario, variantFlag);
+        CheckChoice("--strategy", strategy, Strategies);
+        CheckWritable(reportPath, "--report");
+        CheckFaults(scenario);
+        PrintHeader("explore", scenario, "deterministic", variant, firstSeed, strategy);
+        stdout.WriteLine($"  seeds {firstSeed}..{firstSeed + (ulong)seeds - 1} ({seeds}), {workers} worker(s)");
+        var explorer = new Explorer(scenario, variant, strategy, workers)
+        {
+            Progress = (done, elapsed) => stderr.WriteLine(
+                $"  ... {done} seeds, {done / Math.Max(elapsed.TotalSeconds, 1e-9):F0} seeds/s"),
+        };
+        var outcome = explorer.Explore(firstSeed, seeds);
+        var rate = outcome.SeedsRun / Math.Max(outcome.Elapsed.TotalSeconds, 1e-9);
+        stdout.WriteLine(
+            $"  {outcome.SeedsRun} seeds in {outcome.Elapsed.TotalSeconds:F2} s ({rate:F0} seeds/s, " +
+            $"{outcome.Deliveries / Math.Max(outcome.Elapsed.TotalSeconds, 1e-9) / 1e6:F2} M messages/s)");
+        if (outcome.Finding is not { } finding)
+        {
+            stdout.WriteLine($"verdict: clean on all {outcome.SeedsRun} seeds (expected {scenario.Expect.JsonName()})");
+            return 0;
+        }
+        // Run the finding again with everything recorded, for the report and the replay.
+        using var det = new DeterministicRuntime();
+        var full = det.Run(scenario, new RunSettings { Seed = finding.Seed, Variant = variant, Strategy = strategy });
+        if (full.TraceHash != finding.TraceHash)
+        {
+            throw new InvalidOperationException(
+                $"seed {finding.Seed} gave a different trace when run again ({Report.Hex(full.TraceHash)} vs " +
+                $"{Report.Hex(finding.TraceHash)}): the deterministic runtime is not deterministic");
+        }
+        reportPath ??= $"daxsim-{scenario.Name}-{variant.Name()}-seed{finding.Seed}.json";
+        stdout.WriteLine($"first violating seed: {finding.Seed}");
+        return Finish(scenario, full, reportPath, null, $"daxsim replay {reportPath}");
+    }
+
+    // --- replay --------------------------------------------------------------------------------
+
+    private int Replay(string path, string? reportPath, string? traceTextPath)
+    {
+        var file = ReplayFile.Load(path);
+        CheckWritable(reportPath, "--report");
+        CheckWritable(traceTextPath, "--trace-text");
+        var settings = file.Settings with { RecordTrace = traceTextPath is not null };
+        PrintHeader("replay", file.Scenario, "deterministic", settings.Variant, settings.Seed, settings.Strategy);
+        using var det = new DeterministicRuntime();
+        var result = det.Run(file.Scenario, settings);
+        var code = Finish(file.Scenario, result, reportPath, traceTextPath, null);
+        var hash = Report.Hex(result.TraceHash);
+        var same = hash == file.TraceHash && result.Verdict.JsonName() == file.Verdict &&
+                   result.Violation?.Invariant == file.Invariant;
+        stdout.WriteLine(same
+            ? $"replay: identical to the recorded run (trace {hash})"
+            : $"replay: DIFFERS from the recorded run: verdict {result.Verdict.JsonName()} vs {file.Verdict}, " +
+              $"trace {hash} vs {file.TraceHash}");
+        return code;
+    }
+
+    // --- output ------------------------------------------------------------------------------
+
+    private void PrintHeader(string what, Scenario scenario, string runtime, Variant variant, ulong seed,
+        string strategy)
+    {
+        stdout.WriteLine($"daxsim {what} {scenario.Name}  ({scenario.Source})");
+        stdout.WriteLine($"  runtime {runtime}, variant {variant.Name()}, seed {seed}" +
+                         (runtime == "deterministic" ? $", strategy {strategy}" : ""));
+        stdout.WriteLine($"  {scenario.Files.Count} file(s), {scenario.Tasks.Count} task(s), " +
+                         $"{scenario.Device.Blocks} device blocks, {scenario.Faults.Count} fault(s), " +
+                         $"expect {scenario.Expect.JsonName()}");
+    }
+
+    private string ReplayCommand(Scenario scenario, string? reportPath, ulong seed, Variant variant) =>
+        reportPath is not null
+            ? $"daxsim replay {reportPath}"
+            : $"daxsim run {scenario.Source} --runtime deterministic --seed {seed} --variant {variant.Name()}";
+
+    private int Finish(Scenario scenario, RunResult result, string? reportPath, string? traceTextPath,
+        string? replay)
+    {
+        var seconds = TimeSpan.FromTicks(result.EndTime).TotalSeconds;
+        var clock = result.Runtime == "deterministic" ? "simulated" : "elapsed";
+        stdout.WriteLine(
+            $"  {result.OpsCompleted} operations, {clock} time {seconds.ToString("0.######", CultureInfo.InvariantCulture)} s" +
+            (result.Deliveries > 0 ? $", {result.Deliveries} messages" : "") +
+            $", wall {result.WallTime.TotalSeconds:F2} s");
+        if (result.Violation is { } v)
+        {
+            PrintViolation(v, result);
+        }
+        var expected = result.Verdict == scenario.Expect ? "as expected" : $"expected {scenario.Expect.JsonName()}";
+        stdout.WriteLine($"verdict: {result.Verdict.JsonName()} ({expected})");
+        if (replay is not null && result.Violation is not null)
+        {
+            stdout.WriteLine($"  replay: {replay}");
+        }
+        if (reportPath is not null)
+        {
+            Report.Write(reportPath, Report.ToJson(scenario, result));
+            stdout.WriteLine($"  report: {reportPath}");
+        }
+        if (traceTextPath is not null && result.TraceText is { } text)
+        {
+            WriteWhole(traceTextPath, text);
+            stdout.WriteLine($"  trace: {traceTextPath}");
+        }
+        return result.Verdict.ExitCode();
+    }
+
+    private void PrintViolation(Violation v, RunResult result)
+    {
+        stdout.WriteLine($"VIOLATION {v.Invariant} ({Violation.Title(v.Invariant)}) at " +
+                         $"{TraceLog.FormatTime(v.Time)}, seed {result.Seed}, variant {result.Variant.Name()}");
+        stdout.WriteLine($"  {v.Description}");
+        if (v.Actors.Count > 0)
+        {
+            stdout.WriteLine($"  actors: {string.Join(", ", v.Actors)}");
+        }
+        foreach (var edge in v.WaitFor)
+        {
+            stdout.WriteLine($"  wait-for: {edge}");
+        }
+        var messages = Report.MessagesInvolving(v, result.TraceTail).TakeLast(12).ToList();
+        if (messages.Count > 0)
+        {
+            stdout.WriteLine("  last messages of those actors:");
+            foreach (var line in messages)
+            {
+                stdout.WriteLine($"    {line}");
+            }
+        }
+    }
+
+    private static void WriteWhole(string path, string text)
+    {
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    public static string Version =>
+        typeof(Cli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+}

@@ -1,0 +1,112 @@
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace DaxSim.Host.Cli;
+
+/// <summary>A run to replay, read from a report written by `daxsim run` or `daxsim explore`.</summary>
+public sealed record ReplayFile(Scenario Scenario, RunSettings Settings, string TraceHash, string Verdict,
+    string? Invariant)
+{
+    public static ReplayFile Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InputException($"{path}: cannot read the trace: {e.Message}");
+        }
+        JObject root;
+        try
+        {
+            using var reader = new JsonTextReader(new StringReader(text)) { DateParseHandling = DateParseHandling.None };
+            root = JObject.Load(reader, new JsonLoadSettings { LineInfoHandling = LineInfoHandling.Load });
+        }
+        catch (JsonReaderException e)
+        {
+            throw new InputException($"{path}:{e.LineNumber}:{e.LinePosition}: not a DaxSim trace: {Clean(e.Message)}");
+        }
+        if (root["replay"] is not JObject replay)
+        {
+            var runtime = root["runtime"]?.Type == JTokenType.String ? (string?)root["runtime"] : null;
+            throw new InputException(runtime is "local" or "cluster"
+                ? $"{path}: this report comes from the {runtime} runtime, whose thread interleaving cannot be " +
+                  "replayed; run the scenario with --runtime deterministic to get a replayable trace"
+                : $"{path}:1:1: not a DaxSim trace: it has no \"replay\" section");
+        }
+        var scenarioText = Field<string>(path, replay, "scenarioText", JTokenType.String);
+        var source = replay["scenarioSource"]?.Type == JTokenType.String ? (string)replay["scenarioSource"]! : path;
+        Scenario scenario;
+        try
+        {
+            scenario = ScenarioLoader.Parse(scenarioText, $"{path} (scenario from {source})");
+        }
+        catch (ScenarioException e)
+        {
+            throw new InputException(e.Message);
+        }
+        var variantName = Field<string>(path, replay, "variant", JTokenType.String);
+        if (!Variants.TryParse(variantName, out var variant))
+        {
+            throw Error(path, replay["variant"]!, $"unknown variant '{variantName}'");
+        }
+        var seedToken = replay["seed"];
+        if (seedToken is not { Type: JTokenType.Integer } || seedToken.Value<decimal>() < 0 ||
+            seedToken.Value<decimal>() > ulong.MaxValue)
+        {
+            throw Error(path, seedToken ?? replay, "\"seed\" must be a non-negative integer");
+        }
+        List<int>? schedule = null;
+        if (replay["schedule"] is JArray choices)
+        {
+            schedule = [];
+            foreach (var c in choices)
+            {
+                if (c.Type != JTokenType.Integer || c.Value<long>() < 0 || c.Value<long>() > int.MaxValue)
+                {
+                    throw Error(path, c, "every scheduling choice must be a non-negative integer");
+                }
+                schedule.Add(c.Value<int>());
+            }
+        }
+        var settings = new RunSettings
+        {
+            Seed = seedToken.Value<ulong>(),
+            Variant = variant,
+            Strategy = Field<string>(path, replay, "strategy", JTokenType.String),
+            Schedule = schedule,
+        };
+        return new ReplayFile(scenario, settings, Field<string>(path, replay, "traceHash", JTokenType.String),
+            root["verdict"]?.Type == JTokenType.String ? (string)root["verdict"]! : "",
+            root["violation"] is JObject v && v["invariant"]?.Type == JTokenType.String
+                ? (string)v["invariant"]!
+                : null);
+    }
+
+    private static T Field<T>(string path, JObject obj, string name, JTokenType type)
+    {
+        var token = obj[name];
+        if (token is null || token.Type != type)
+        {
+            throw Error(path, token ?? obj, $"\"{name}\" is missing or not a {type.ToString().ToLowerInvariant()}");
+        }
+        return token.Value<T>()!;
+    }
+
+    private static InputException Error(string path, JToken at, string message)
+    {
+        var info = (IJsonLineInfo)at;
+        return new InputException($"{path}:{info.LineNumber}:{info.LinePosition}: {message}");
+    }
+
+    private static string Clean(string message)
+    {
+        var cut = message.IndexOf(" Path '", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
+    }
+}

@@ -1,0 +1,197 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Dispatch;
+using Akka.Dispatch.MessageQueues;
+
+namespace DaxSim.Host.Deterministic;
+
+// The glue that puts real Akka.NET actors under the deterministic driver:
+//
+// - DeterministicExecutorConfigurator: the dispatcher's executor. Akka hands it a mailbox
+//   whenever the mailbox has work; instead of running it on a thread, it puts it on the
+//   driver's ready list.
+// - DeterministicMailbox / DeterministicQueue: the mailbox's message queue. It lets a
+//   mailbox run dequeue exactly one message (with throughput = 1 a run could otherwise
+//   take two), so that every delivery is one scheduling choice; and it tells the driver
+//   what was delivered, for the trace.
+//
+// Both find their driver through the ActorSystem they belong to.
+
+/// <summary>The message queue of one deterministic actor; also its entry in the driver's ready list.</summary>
+public sealed class DeterministicQueue : IMessageQueue
+{
+    private readonly Queue<Envelope> _queue = new();
+    private readonly DeterministicDriver _driver;
+
+    internal DeterministicQueue(DeterministicDriver driver, IActorRef owner)
+    {
+        _driver = driver;
+        Owner = owner;
+        var path = owner.Path;
+        Name = path.Parent.Name == RunHost.Name ? "root" : path.Name;
+        Ordinal = driver.NextOrdinal();
+        driver.Queues[owner] = this;
+    }
+
+    public IActorRef Owner { get; }
+
+    /// <summary>The actor's name within its run ("root" for the run's root), stable across runs and processes.</summary>
+    public string Name { get; }
+
+    /// <summary>Creation order within the run.</summary>
+    public int Ordinal { get; }
+
+    internal Mailbox? Mailbox { get; set; }
+
+    /// <summary>Set by the driver for the one mailbox run it starts; cleared by the first dequeue.</summary>
+    internal bool MayDequeue { get; set; }
+
+    public bool HasMessages => _queue.Count > 0;
+
+    public int Count => _queue.Count;
+
+    public void Enqueue(IActorRef receiver, Envelope envelope)
+    {
+        _driver.CheckThread();
+        _queue.Enqueue(envelope);
+    }
+
+    public bool TryDequeue(out Envelope envelope)
+    {
+        if (!MayDequeue || _queue.Count == 0)
+        {
+            envelope = default;
+            return false;
+        }
+        MayDequeue = false;
+        envelope = _queue.Dequeue();
+        _driver.OnDelivery(this, envelope);
+        return true;
+    }
+
+    public void CleanUp(IActorRef owner, IMessageQueue deadletters) => _queue.Clear();
+}
+
+/// <summary>Mailbox type of the deterministic runtime (akka config: daxsim-deterministic-mailbox).</summary>
+public sealed class DeterministicMailbox(Settings settings, Config config) : MailboxType(settings, config)
+{
+    public override IMessageQueue Create(IActorRef owner, ActorSystem system) =>
+        new DeterministicQueue(DeterministicDriver.Of(system), owner);
+}
+
+/// <summary>Executor of the deterministic dispatcher (akka config: daxsim-deterministic-dispatcher).</summary>
+public sealed class DeterministicExecutorConfigurator(Config config, IDispatcherPrerequisites prerequisites)
+    : ExecutorServiceConfigurator(config, prerequisites)
+{
+    public override ExecutorService Produce(string id) =>
+        new DeterministicExecutor(id, DeterministicDriver.Of(Prerequisites.Settings.System));
+
+    private sealed class DeterministicExecutor(string id, DeterministicDriver driver) : ExecutorService(id)
+    {
+        public override void Execute(IRunnable run)
+        {
+            if (run is Mailbox { MessageQueue: DeterministicQueue queue } mailbox)
+            {
+                queue.Mailbox = mailbox;
+                driver.MakeReady(queue);
+                return;
+            }
+            // Not one of ours (nothing in DaxSim does this): let the thread pool have it.
+            ThreadPool.UnsafeQueueUserWorkItem(_ => run.Run(), null);
+        }
+
+        public override void Shutdown()
+        {
+        }
+    }
+}
+
+/// <summary>
+/// The ready list of one deterministic ActorSystem, and the hooks the runtime watches.
+/// Everything here runs on the driving thread; the ready list's order is the order in
+/// which actors became ready, which is itself determined by the choices made so far.
+/// </summary>
+public sealed class DeterministicDriver
+{
+    private static readonly ConcurrentDictionary<ActorSystem, DeterministicDriver> Drivers = new();
+    private int _ordinal;
+
+    internal static DeterministicDriver Of(ActorSystem system) => Drivers.GetOrAdd(system, _ => new DeterministicDriver());
+
+    internal static void Forget(ActorSystem system) => Drivers.TryRemove(system, out _);
+
+    public List<DeterministicQueue> Ready { get; } = [];
+
+    /// <summary>The queue of every actor of the current run, by actor.</summary>
+    public Dictionary<IActorRef, DeterministicQueue> Queues { get; } = new();
+
+    /// <summary>The thread allowed to touch deterministic actors.</summary>
+    public Thread? Owner { get; set; }
+
+    /// <summary>Called for every message delivered to a deterministic actor.</summary>
+    public Action<DeterministicQueue, Envelope>? Delivered { get; set; }
+
+    internal int NextOrdinal() => _ordinal++;
+
+    /// <summary>Forget the previous run's actors.</summary>
+    public void Reset()
+    {
+        _ordinal = 0;
+        Ready.Clear();
+        foreach (var stale in Queues.Where(q => q.Value.Name != RunHost.Name).Select(q => q.Key).ToList())
+        {
+            Queues.Remove(stale);
+        }
+    }
+
+    // Mailboxes made ready by other threads. Only one thing does that: the /user guardian
+    // starting the runtime's one top-level actor (RunHost), once, before any run.
+    private readonly ConcurrentQueue<DeterministicQueue> _foreign = new();
+
+    internal void MakeReady(DeterministicQueue queue)
+    {
+        if (Owner is { } owner && owner != Thread.CurrentThread)
+        {
+            _foreign.Enqueue(queue);
+            return;
+        }
+        Ready.Add(queue);
+    }
+
+    /// <summary>Moves mailboxes made ready by other threads onto the ready list; how many there were.</summary>
+    public int AdoptForeign()
+    {
+        var n = 0;
+        while (_foreign.TryDequeue(out var queue))
+        {
+            Ready.Add(queue);
+            n++;
+        }
+        return n;
+    }
+
+    internal void OnDelivery(DeterministicQueue queue, Envelope envelope) => Delivered?.Invoke(queue, envelope);
+
+    internal void CheckThread()
+    {
+        if (Owner is { } owner && owner != Thread.CurrentThread)
+        {
+            throw new InvalidOperationException(
+                "a deterministic actor was touched from a thread other than the driver's; the run would not replay");
+        }
+    }
+
+    /// <summary>Runs the chosen ready mailbox for one message (or its pending system messages).</summary>
+    public DeterministicQueue RunAt(int index)
+    {
+        var queue = Ready[index];
+        var last = Ready.Count - 1;
+        Ready[index] = Ready[last];
+        Ready.RemoveAt(last);
+        queue.MayDequeue = true;
+        queue.Mailbox!.Run();
+        queue.MayDequeue = false;
+        return queue;
+    }
+}

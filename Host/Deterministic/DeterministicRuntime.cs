@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Configuration;
+using DaxSim.Actors;
+using DaxSim.Host.Checking;
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+using DaxSim.Protocol.Trace;
+
+namespace DaxSim.Host.Deterministic;
+
+/// <summary>
+/// The deterministic runtime: the real actor classes on one ActorSystem whose dispatcher
+/// runs nothing by itself. A driver loop on the calling thread picks the next ready actor
+/// with a seeded strategy, lets it take exactly one message, and when no actor is ready
+/// moves the virtual clock to the next timer. The same seed gives the same trace, byte
+/// for byte, in any process. One runtime serves any number of runs, one after another,
+/// each on a fresh actor tree; it must be used from one thread at a time.
+/// </summary>
+public sealed class DeterministicRuntime : IDisposable
+{
+    public const string DispatcherId = "daxsim-deterministic-dispatcher";
+    public const string MailboxId = "daxsim-deterministic-mailbox";
+
+    private static readonly Config AkkaConfig = ConfigurationFactory.ParseString($$"""
+        akka {
+          loglevel = WARNING
+          stdout-loglevel = WARNING
+          log-dead-letters = off
+          log-dead-letters-during-shutdown = off
+          scheduler.implementation = "{{typeof(VirtualScheduler).AssemblyQualifiedName}}"
+        }
+        {{DispatcherId}} {
+          type = Dispatcher
+          executor = "{{typeof(DeterministicExecutorConfigurator).AssemblyQualifiedName}}"
+          throughput = 1
+        }
+        {{MailboxId}} {
+          mailbox-type = "{{typeof(DeterministicMailbox).AssemblyQualifiedName}}"
+        }
+        """);
+
+    private static int _systems;
+
+    private readonly ActorSystem _system;
+    private readonly DeterministicDriver _driver;
+    private readonly VirtualScheduler _scheduler;
+    private readonly IActorRef _host;
+    private int _runs;
+
+    public DeterministicRuntime()
+    {
+        _system = ActorSystem.Create($"daxsim-det-{Interlocked.Increment(ref _systems)}", AkkaConfig);
+        _driver = DeterministicDriver.Of(_system);
+        _scheduler = (VirtualScheduler)_system.Scheduler;
+        _driver.Owner = Thread.CurrentThread;
+        _host = _system.ActorOf(Props.Create<RunHost>().WithDispatcher(DispatcherId).WithMailbox(MailboxId),
+            RunHost.Name);
+        // The guardian starts the host on the thread pool: wait for its mailbox, then let
+        // the host process its creation here.
+        var waited = Stopwatch.StartNew();
+        while (_driver.AdoptForeign() == 0)
+        {
+            if (waited.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new InvalidOperationException("the deterministic runtime's host actor did not start");
+            }
+            Thread.Sleep(1);
+        }
+        Drain();
+    }
+
+    // Runs whatever is ready, outside any run's trace.
+    private void Drain()
+    {
+        var steps = 0;
+        while (_driver.Ready.Count > 0)
+        {
+            _driver.RunAt(0);
+            if (++steps > 10_000_000)
+            {
+                throw new InvalidOperationException("the deterministic runtime's actors did not settle");
+            }
+        }
+    }
+
+    public RunResult Run(Scenario scenario, RunSettings settings)
+    {
+        var wall = Stopwatch.StartNew();
+        _driver.Owner = Thread.CurrentThread;
+        _driver.Reset();
+        _scheduler.Reset();
+
+        var strategy = CreateStrategy(settings);
+        var schedule = settings.RecordSchedule ? new List<int>() : null;
+        var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace);
+        var checker = new InvariantChecker(scenario, () => _scheduler.Now, settings.RecordOps);
+        var sink = new Sink(checker, log, _scheduler);
+        var directory = new LocalDirectory();
+        var env = new SimEnvironment(scenario, ProtocolPolicy.For(settings.Variant), sink, directory,
+            props => props.WithDispatcher(DispatcherId).WithMailbox(MailboxId));
+
+        long deliveries = 0;
+        _driver.Delivered = (queue, envelope) =>
+        {
+            deliveries++;
+            var sender = envelope.Sender is { } s && _driver.Queues.TryGetValue(s, out var from) ? from : null;
+            log.Delivery(_scheduler.Now, queue.Name, queue.Ordinal, sender?.Name ?? "-", sender?.Ordinal ?? -1,
+                envelope.Message);
+        };
+
+        IActorRef root = ActorRefs.Nobody;
+        _host.Tell(new RunHost.StartRun(env.Deploy(SimulationRoot.Props(env, directory)), $"run-{++_runs}",
+            started => root = started));
+        var limit = scenario.Limits.VirtualTime.Ticks;
+        var maxDeliveries = scenario.Limits.MaxDeliveries;
+        while (!checker.Stopped)
+        {
+            var ready = _driver.Ready;
+            if (ready.Count > 0)
+            {
+                if (deliveries >= maxDeliveries)
+                {
+                    checker.DeliveryLimitReached(deliveries);
+                    break;
+                }
+                var choice = 0;
+                if (ready.Count > 1)
+                {
+                    choice = strategy.Choose(ready.Count);
+                    schedule?.Add(choice);
+                }
+                _driver.RunAt(choice);
+                continue;
+            }
+            // Nothing is in flight: the moment to look for wait-for cycles.
+            if (checker.AllTasksEnded)
+            {
+                checker.AtQuiescence();
+                break;
+            }
+            checker.CheckDeadlocks();
+            if (checker.Stopped)
+            {
+                break;
+            }
+            var next = _scheduler.NextDue;
+            var deadline = checker.NextDeadline;
+            if (deadline is { } d && (next is null || d < next) && d <= limit)
+            {
+                _scheduler.AdvanceTo(d);
+                checker.CheckDeadlines(d);
+                continue;
+            }
+            if (next is null)
+            {
+                checker.AtQuiescence();
+                break;
+            }
+            if (next > limit)
+            {
+                _scheduler.AdvanceTo(limit);
+                checker.TimeLimitReached(limit);
+                break;
+            }
+            _scheduler.AdvanceTo(next.Value);
+        }
+        var endTime = _scheduler.Now;
+        StopRun(root);
+        if (checker.Failure is { } failure)
+        {
+            throw new InvalidOperationException($"an actor failed in {scenario.Name}, seed {settings.Seed}: {failure}");
+        }
+
+        var violation = checker.Violation;
+        return new RunResult
+        {
+            Scenario = scenario.Name,
+            Runtime = "deterministic",
+            Seed = settings.Seed,
+            Variant = settings.Variant,
+            Strategy = settings.Schedule is null ? strategy.Name : settings.Strategy,
+            Verdict = violation?.Verdict ?? Verdict.Clean,
+            Violation = violation,
+            Ops = checker.CompletedOps,
+            OpsCompleted = checker.OpsCompleted,
+            Deliveries = deliveries,
+            EndTime = endTime,
+            TraceHash = log.Hash,
+            Schedule = schedule,
+            TraceTail = violation is null ? [] : log.Tail(),
+            TraceText = log.Text,
+            WallTime = wall.Elapsed,
+        };
+    }
+
+    private static IScheduleStrategy CreateStrategy(RunSettings settings)
+    {
+        IScheduleStrategy strategy = settings.Strategy switch
+        {
+            "random" => new RandomStrategy(settings.Seed),
+            _ => throw new ArgumentException($"unknown strategy '{settings.Strategy}'"),
+        };
+        return settings.Schedule is { } choices ? new ReplayStrategy(choices, strategy) : strategy;
+    }
+
+    // Stop the run's actor tree and let it finish stopping, outside the trace.
+    private void StopRun(IActorRef root)
+    {
+        _driver.Delivered = null;
+        root.Tell(PoisonPill.Instance);
+        Drain();
+        _scheduler.Reset();
+    }
+
+    public void Dispose()
+    {
+        _driver.Owner = null;
+        _system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        DeterministicDriver.Forget(_system);
+    }
+
+    /// <summary>Where the actors' trace events go: the checker first, then the log.</summary>
+    private sealed class Sink(InvariantChecker checker, TraceLog log, VirtualScheduler clock) : ITraceSink
+    {
+        public void Emit(TraceEvent e)
+        {
+            checker.Observe(e);
+            log.Event(clock.Now, e);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Dispatch;
+using Akka.Event;
+
+namespace DaxSim.Host.Deterministic;
+
+/// <summary>
+/// Akka's scheduler, in virtual time. Timers (Timers.StartSingleTimer, ScheduleTellOnce)
+/// wait in a queue ordered by due time and then by the order they were set; the
+/// deterministic driver advances the clock to the next due time when no actor can run
+/// and fires what is due. The clock only moves when the driver says so, so a run takes
+/// as long as its work, not as long as its timers. Configured as
+/// akka.scheduler.implementation of the deterministic runtime's ActorSystem.
+/// </summary>
+public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProvider
+{
+    private static readonly DateTimeOffset Epoch = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private sealed record Entry(Action Action, ICancelable? Cancelable, long Interval);
+
+    private readonly object _gate = new();
+    private readonly PriorityQueue<Entry, (long Due, long Seq)> _queue = new();
+    private long _seq;
+    private long _now;
+
+    public VirtualScheduler(Config config, ILoggingAdapter log) : base(config, log)
+    {
+    }
+
+    /// <summary>The virtual clock, in 100 ns ticks since the run started.</summary>
+    public long Now => Volatile.Read(ref _now);
+
+    protected override DateTimeOffset TimeNow => Epoch.AddTicks(Now);
+
+    public override TimeSpan MonotonicClock => TimeSpan.FromTicks(Now);
+
+    public override TimeSpan HighResMonotonicClock => TimeSpan.FromTicks(Now);
+
+    /// <summary>When the next timer is due, or null if none is set.</summary>
+    public long? NextDue
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queue.TryPeek(out _, out var key) ? key.Due : null;
+            }
+        }
+    }
+
+    public int Pending
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
+    /// <summary>Sets the clock to <paramref name="time"/> (never backwards) and runs every timer due by then, in order.</summary>
+    public void AdvanceTo(long time)
+    {
+        if (time > _now)
+        {
+            Volatile.Write(ref _now, time);
+        }
+        while (true)
+        {
+            Entry entry;
+            long due;
+            lock (_gate)
+            {
+                if (!_queue.TryPeek(out entry!, out var key) || key.Due > _now)
+                {
+                    return;
+                }
+                _queue.Dequeue();
+                due = key.Due;
+            }
+            if (entry.Cancelable is { IsCancellationRequested: true })
+            {
+                continue;
+            }
+            entry.Action();
+            if (entry.Interval > 0)
+            {
+                Add(due + entry.Interval, entry);
+            }
+        }
+    }
+
+    /// <summary>Drops every timer and sets the clock back to zero, for the next run.</summary>
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            _queue.Clear();
+            _seq = 0;
+            Volatile.Write(ref _now, 0);
+        }
+    }
+
+    private void Add(long due, Entry entry)
+    {
+        lock (_gate)
+        {
+            _queue.Enqueue(entry, (due, _seq++));
+        }
+    }
+
+    private void Schedule(TimeSpan delay, Action action, ICancelable? cancelable, TimeSpan interval = default) =>
+        Add(Now + Math.Max(0, delay.Ticks), new Entry(action, cancelable, interval.Ticks));
+
+    protected override void InternalScheduleTellOnce(TimeSpan delay, ICanTell receiver, object message,
+        IActorRef sender, ICancelable cancelable) =>
+        Schedule(delay, () => receiver.Tell(message, sender), cancelable);
+
+    protected override void InternalScheduleTellRepeatedly(TimeSpan initialDelay, TimeSpan interval,
+        ICanTell receiver, object message, IActorRef sender, ICancelable cancelable) =>
+        Schedule(initialDelay, () => receiver.Tell(message, sender), cancelable, interval);
+
+    protected override void InternalScheduleOnce(TimeSpan delay, Action action, ICancelable cancelable) =>
+        Schedule(delay, action, cancelable);
+
+    protected override void InternalScheduleOnce(TimeSpan delay, IRunnable action, ICancelable cancelable) =>
+        Schedule(delay, action.Run, cancelable);
+
+    protected override void InternalScheduleRepeatedly(TimeSpan initialDelay, TimeSpan interval, Action action,
+        ICancelable cancelable) =>
+        Schedule(initialDelay, action, cancelable, interval);
+
+    protected override void InternalScheduleRepeatedly(TimeSpan initialDelay, TimeSpan interval, IRunnable action,
+        ICancelable cancelable) =>
+        Schedule(initialDelay, action.Run, cancelable, interval);
+}

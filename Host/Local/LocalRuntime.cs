@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Configuration;
+using DaxSim.Actors;
+using DaxSim.Host.Checking;
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+using DaxSim.Protocol.Trace;
+
+namespace DaxSim.Host.Local;
+
+/// <summary>
+/// The local runtime: the actors on a plain ActorSystem with the default dispatcher, real
+/// threads and Akka's real scheduler (ticking every 10 ms, the least it allows). Time is elapsed wall
+/// time. The same checker watches the trace: events are serialized through one lock, an
+/// order consistent with every message's cause and effect, and liveness is judged from
+/// elapsed time: L3 deadlines as in the deterministic runtime, and a run that stops
+/// producing events with work left is examined as the deterministic runtime examines
+/// quiescence.
+/// </summary>
+public sealed class LocalRuntime
+{
+    private static readonly Config AkkaConfig = ConfigurationFactory.ParseString("""
+        akka {
+          loglevel = WARNING
+          stdout-loglevel = WARNING
+          log-dead-letters = off
+          log-dead-letters-during-shutdown = off
+          scheduler.tick-duration = 10ms
+        }
+        """);
+
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan DeadlockQuiet = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Sees every event as the checker does (under the same lock); for tests and progress displays.</summary>
+    public Action<TraceEvent>? Observer { get; init; }
+
+    public RunResult Run(Scenario scenario, RunSettings settings)
+    {
+        var clock = Stopwatch.StartNew();
+        long Now() => clock.Elapsed.Ticks;
+        var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace);
+        var checker = new InvariantChecker(scenario, Now, settings.RecordOps);
+        var sink = new LockedSink(checker, log, Now, Observer);
+        var directory = new LocalDirectory();
+        var env = new SimEnvironment(scenario, ProtocolPolicy.For(settings.Variant), sink, directory);
+
+        // Work left that produces no event for this long is stuck: longer than any wait
+        // the scenario itself asks for.
+        var stall = TimeSpan.FromSeconds(1) + LongestDuration(scenario);
+        var limit = scenario.Limits.VirtualTime.Ticks;
+
+        using var system = ActorSystem.Create("daxsim-local", AkkaConfig);
+        system.ActorOf(SimulationRoot.Props(env, directory), "root");
+        long lastEvents = -1;
+        var lastChange = Now();
+        while (true)
+        {
+            Thread.Sleep(Poll);
+            lock (sink.Gate)
+            {
+                var now = Now();
+                if (checker.Stopped)
+                {
+                    break;
+                }
+                if (sink.Events != lastEvents)
+                {
+                    lastEvents = sink.Events;
+                    lastChange = now;
+                }
+                var quiet = TimeSpan.FromTicks(now - lastChange);
+                if (checker.AllTasksEnded && quiet > TimeSpan.FromMilliseconds(50))
+                {
+                    checker.AtQuiescence();
+                    break;
+                }
+                // Quiet for a while: no message is likely in flight, so a wait-for cycle is real.
+                if (quiet > DeadlockQuiet)
+                {
+                    checker.CheckDeadlocks();
+                }
+                checker.CheckDeadlines(now);
+                if (checker.Violation is not null)
+                {
+                    break;
+                }
+                if (now > limit)
+                {
+                    checker.TimeLimitReached(now);
+                    break;
+                }
+                if (quiet > stall)
+                {
+                    checker.AtQuiescence();
+                    break;
+                }
+            }
+        }
+        Violation? violation;
+        IReadOnlyList<OpRecord> ops;
+        long endTime, completed;
+        lock (sink.Gate)
+        {
+            sink.Closed = true;
+            violation = checker.Violation;
+            ops = checker.CompletedOps.ToList();
+            completed = checker.OpsCompleted;
+            endTime = Now();
+        }
+        system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        if (checker.Failure is { } failure)
+        {
+            throw new InvalidOperationException($"an actor failed in {scenario.Name}: {failure}");
+        }
+        return new RunResult
+        {
+            Scenario = scenario.Name,
+            Runtime = "local",
+            Seed = settings.Seed,
+            Variant = settings.Variant,
+            Strategy = "threads",
+            Verdict = violation?.Verdict ?? Verdict.Clean,
+            Violation = violation,
+            Ops = ops,
+            OpsCompleted = completed,
+            Deliveries = 0,
+            EndTime = endTime,
+            TraceHash = log.Hash,
+            TraceTail = violation is null ? [] : log.Tail(),
+            TraceText = log.Text,
+            WallTime = clock.Elapsed,
+        };
+    }
+
+    private static TimeSpan LongestDuration(Scenario scenario) => scenario.Tasks
+        .SelectMany(t => t.Steps)
+        .Select(s => s switch
+        {
+            DioReadStep d => d.IoTime,
+            DioWriteStep d => d.IoTime,
+            SleepStep d => d.For,
+            HoldLeaseStep d => d.For,
+            _ => TimeSpan.Zero,
+        })
+        .Append(scenario.Tasks.Any(t => t.Steps.Any(s => s is HoldLeaseStep))
+            ? scenario.Limits.LeaseBreakTime
+            : TimeSpan.Zero)
+        .Max();
+
+    /// <summary>Serializes the actors' events from many threads into one order for the checker.</summary>
+    private sealed class LockedSink(InvariantChecker checker, TraceLog log, Func<long> now,
+        Action<TraceEvent>? observer) : ITraceSink
+    {
+        public readonly object Gate = new();
+
+        public long Events { get; private set; }
+
+        public bool Closed { get; set; }
+
+        public void Emit(TraceEvent e)
+        {
+            lock (Gate)
+            {
+                if (Closed)
+                {
+                    return;
+                }
+                Events++;
+                checker.Observe(e);
+                log.Event(now(), e);
+                observer?.Invoke(e);
+            }
+        }
+    }
+}

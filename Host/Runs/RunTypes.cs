@@ -1,0 +1,66 @@
+using DaxSim.Host.Checking;
+using DaxSim.Protocol;
+
+namespace DaxSim.Host.Runs;
+
+/// <summary>How to run a scenario once.</summary>
+public sealed record RunSettings
+{
+    public ulong Seed { get; init; } = 1;
+
+    public Variant Variant { get; init; } = Variant.Mainline;
+
+    public string Strategy { get; init; } = "random";
+
+    /// <summary>Scheduling choices to replay instead of drawing them (deterministic runtime).</summary>
+    public IReadOnlyList<int>? Schedule { get; init; }
+
+    /// <summary>Keep every completed operation for the report.</summary>
+    public bool RecordOps { get; init; } = true;
+
+    /// <summary>Keep the scheduling choices, so the run can be replayed from them.</summary>
+    public bool RecordSchedule { get; init; } = true;
+
+    /// <summary>Keep the full text trace (every delivery and event); costly, for tests and --trace-text.</summary>
+    public bool RecordTrace { get; init; }
+}
+
+/// <summary>What one run gave.</summary>
+public sealed record RunResult
+{
+    public required string Scenario { get; init; }
+
+    public required string Runtime { get; init; }
+
+    public required ulong Seed { get; init; }
+
+    public required Variant Variant { get; init; }
+
+    public required string Strategy { get; init; }
+
+    public required Verdict Verdict { get; init; }
+
+    public Violation? Violation { get; init; }
+
+    public required IReadOnlyList<OpRecord> Ops { get; init; }
+
+    public long OpsCompleted { get; init; }
+
+    /// <summary>Messages delivered to simulated actors.</summary>
+    public long Deliveries { get; init; }
+
+    /// <summary>Simulated time at the end, in 100 ns ticks (elapsed time for the local runtime).</summary>
+    public long EndTime { get; init; }
+
+    /// <summary>A fingerprint of the whole trace: equal for equal runs.</summary>
+    public ulong TraceHash { get; init; }
+
+    public IReadOnlyList<int>? Schedule { get; init; }
+
+    /// <summary>The last deliveries and events before the end, formatted, for the violation report.</summary>
+    public IReadOnlyList<string> TraceTail { get; init; } = [];
+
+    public string? TraceText { get; init; }
+
+    public TimeSpan WallTime { get; init; }
+}

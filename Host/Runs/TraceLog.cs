@@ -1,0 +1,89 @@
+using System.Text;
+using DaxSim.Protocol.Trace;
+
+namespace DaxSim.Host.Runs;
+
+/// <summary>
+/// The record of a run as it goes: a rolling fingerprint of every delivery and event
+/// (always kept, cheap), the last few entries (for a violation report), and optionally
+/// the whole trace as text. Entries are formatted only when asked for.
+/// </summary>
+public sealed class TraceLog(int tailSize, bool keepText)
+{
+    private readonly record struct Entry(long Time, string? Receiver, string? Sender, object Item);
+
+    private const ulong FnvOffset = 14695981039346656037UL;
+    private const ulong FnvPrime = 1099511628211UL;
+
+    private readonly Entry[] _tail = new Entry[tailSize];
+    private readonly StringBuilder? _text = keepText ? new StringBuilder() : null;
+    private readonly Dictionary<Type, ulong> _typeIds = new();
+    private long _count;
+
+    public ulong Hash { get; private set; } = FnvOffset;
+
+    public void Delivery(long time, string receiver, int receiverOrdinal, string sender, int senderOrdinal,
+        object message)
+    {
+        Mix((ulong)receiverOrdinal);
+        Mix((ulong)(uint)senderOrdinal);
+        Mix(TypeId(message.GetType()));
+        Add(new Entry(time, receiver, sender, message));
+    }
+
+    public void Event(long time, TraceEvent e)
+    {
+        Mix(TypeId(e.GetType()));
+        Add(new Entry(time, null, null, e));
+    }
+
+    private void Add(in Entry entry)
+    {
+        _tail[_count++ % _tail.Length] = entry;
+        _text?.AppendLine(Format(entry));
+    }
+
+    private void Mix(ulong value)
+    {
+        var h = Hash;
+        for (var i = 0; i < 8; i++)
+        {
+            h = (h ^ (value & 0xff)) * FnvPrime;
+            value >>= 8;
+        }
+        Hash = h;
+    }
+
+    private ulong TypeId(Type type)
+    {
+        if (!_typeIds.TryGetValue(type, out var id))
+        {
+            id = FnvOffset;
+            foreach (var c in type.FullName ?? type.Name)
+            {
+                id = (id ^ c) * FnvPrime;
+            }
+            _typeIds[type] = id;
+        }
+        return id;
+    }
+
+    public string? Text => _text?.ToString();
+
+    public IReadOnlyList<string> Tail()
+    {
+        var n = (int)Math.Min(_count, _tail.Length);
+        var list = new List<string>(n);
+        for (var i = _count - n; i < _count; i++)
+        {
+            list.Add(Format(_tail[i % _tail.Length]));
+        }
+        return list;
+    }
+
+    public static string FormatTime(long ticks) => $"{ticks / 10_000_000}.{ticks % 10_000_000:D7}s";
+
+    private static string Format(in Entry e) => e.Item is TraceEvent ev
+        ? $"{FormatTime(e.Time)}  event    {ev}"
+        : $"{FormatTime(e.Time)}  deliver  {e.Sender} -> {e.Receiver}: {e.Item}";
+}

@@ -1,0 +1,46 @@
+namespace DaxSim.Protocol.Messages;
+
+// Pins: get_user_pages takes a reference on each page of a DIO buffer (GetPage), the I/O
+// lands in the pinned pages (DmaWrite), and put_page drops the references (PutPage).
+// A page is idle at refcount 1; when its count returns there the PageActor wakes the
+// tasks that wait for it (WaitIdle ... PageIdle), as generic_dax_pagefree's
+// wake_up_var(&page->_refcount) does.
+
+/// <summary>Task → Page: take a reference (get_page), through the task's mapping of File at Index.</summary>
+public sealed record GetPage(PageId Page, TaskId Task, FileId File, int Index, long Seq) : IPageMessage;
+
+/// <summary>Page → Task: the reference is taken; Refcount is the count after it.</summary>
+public sealed record GetPageAck(PageId Page, int Refcount, long Seq) : IReply;
+
+/// <summary>Task → Page: drop a reference taken with GetPage (put_page). No reply.</summary>
+public sealed record PutPage(PageId Page, TaskId Task) : IPageMessage;
+
+/// <summary>Task → Page: DMA of the task's I/O lands in the page, meant for File at Index.</summary>
+public sealed record DmaWrite(PageId Page, TaskId Task, FileId File, int Index) : IPageMessage;
+
+/// <summary>
+/// Task → Page: prepare_to_wait on the page's refcount and test the condition (refcount
+/// at the idle count). Answered by WaitIdleAck: Idle, or registered as a sleeper.
+/// </summary>
+public sealed record WaitIdle(PageId Page, TaskId Task, long Seq) : IPageMessage;
+
+/// <summary>Page → Task: Idle = the condition held and the task need not sleep; otherwise it is queued.</summary>
+public sealed record WaitIdleAck(PageId Page, bool Idle, int Refcount, long Seq) : IReply;
+
+/// <summary>Page → Task: the idle notification (wake_up_var); Seq is the WaitIdle it answers.</summary>
+public sealed record PageIdle(PageId Page, long Seq) : IReply;
+
+/// <summary>Task → Page: finish_wait, the task no longer waits (after a signal, or it stopped caring).</summary>
+public sealed record CancelWait(PageId Page, TaskId Task) : IPageMessage;
+
+/// <summary>Mapping → Page: read the refcount (page_ref_count) for the busy-page scan.</summary>
+public sealed record QueryRefcount(PageId Page, long Seq) : IPageMessage;
+
+/// <summary>Page → Mapping: the refcount the scan asked for.</summary>
+public sealed record RefcountReport(PageId Page, int Refcount, long Seq) : IReply;
+
+/// <summary>Device → Page: the block now belongs to File (allocation).</summary>
+public sealed record BlockAssigned(PageId Page, FileId File) : IPageMessage;
+
+/// <summary>Device → Page: the block is free again.</summary>
+public sealed record BlockReleased(PageId Page) : IPageMessage;

@@ -1,0 +1,147 @@
+namespace DaxSim.Protocol.Scenarios;
+
+// The scenario model: what a scenario file says, resolved and validated by
+// ScenarioLoader. Files and tasks are referred to by id (their position in the file);
+// their names are kept for reports. Durations are TimeSpans: the simulator's clock has
+// the 100 ns resolution of a TimeSpan tick.
+
+public sealed record Scenario(
+    string Name,
+    Variant? Variant,
+    DeviceSpec Device,
+    IReadOnlyList<FileSpec> Files,
+    IReadOnlyList<TaskSpec> Tasks,
+    IReadOnlyList<FaultSpec> Faults,
+    Limits Limits,
+    Verdict Expect)
+{
+    /// <summary>Where the scenario was read from, for messages; "(embedded)" for built-ins.</summary>
+    public string Source { get; init; } = "(memory)";
+
+    /// <summary>The exact text the scenario was parsed from, so a trace can carry it for replay.</summary>
+    public string? Text { get; init; }
+
+    public FileSpec File(FileId id) => Files[id.Value];
+
+    public TaskSpec Task(TaskId id) => Tasks[id.Value];
+
+    public string FileName(FileId id) => Files[id.Value].Name;
+
+    public string TaskName(TaskId id) => Tasks[id.Value].Name;
+}
+
+/// <summary>The DAX device: a number of blocks (= pages), free ones reused by any file.</summary>
+public sealed record DeviceSpec(int Blocks);
+
+/// <summary>A file; a DAX file's pages are device blocks, a plain file's data lives elsewhere.</summary>
+public sealed record FileSpec(FileId Id, string Name, bool Dax, int Pages);
+
+/// <summary>A user thread: its steps run in order, the whole list <c>Repeat</c> times.</summary>
+public sealed record TaskSpec(TaskId Id, string Name, int Repeat, int? Node, IReadOnlyList<Step> Steps);
+
+/// <summary>One step of a task. <c>Repeat</c> runs this step that many times in a row.</summary>
+public abstract record Step(int Repeat)
+{
+    public abstract OpKind Op { get; }
+
+    /// <summary>The file whose layout or mapping the step works on.</summary>
+    public abstract FileId? Target { get; }
+}
+
+public sealed record MmapStep(int Repeat, FileId File, PageRange Pages) : Step(Repeat)
+{
+    public override OpKind Op => OpKind.Mmap;
+    public override FileId? Target => File;
+}
+
+public sealed record MunmapStep(int Repeat, FileId File) : Step(Repeat)
+{
+    public override OpKind Op => OpKind.Munmap;
+    public override FileId? Target => File;
+}
+
+public sealed record TouchStep(int Repeat, FileId File, PageRange Pages) : Step(Repeat)
+{
+    public override OpKind Op => OpKind.Touch;
+    public override FileId? Target => File;
+}
+
+/// <summary>O_DIRECT read of <c>From</c> into the task's mapping of <c>Into</c>.</summary>
+public sealed record DioReadStep(int Repeat, FileId From, FileId Into, PageRange Pages, TimeSpan IoTime) : Step(Repeat)
+{
+    public override OpKind Op => OpKind.DioRead;
+    public override FileId? Target => Into;
+}
+
+/// <summary>O_DIRECT write to <c>To</c> from the task's mapping of <c>From</c>.</summary>
+public sealed record DioWriteStep(int Repeat, FileId From, FileId To, PageRange Pages, TimeSpan IoTime) : Step(Repeat)
+{
+    public override OpKind Op => OpKind.DioWrite;
+    public override FileId? Target => From;
+}
+
+/// <summary>Set the size to <c>Size</c> pages.</summary>
+public sealed record TruncateStep(int Repeat, FileId File, int Size) : Step(Repeat)
+{
+    public override OpKind Op => OpKind.Truncate;
+    public override FileId? Target => File;
+}
+
+/// <summary>punchHole, zeroRange, collapseRange, insertRange and fallocate: a mode and a range.</summary>
+public sealed record FallocateStep(int Repeat, OpKind Mode, FileId File, PageRange Pages) : Step(Repeat)
+{
+    public override OpKind Op => Mode;
+    public override FileId? Target => File;
+}
+
+public sealed record HoldLeaseStep(int Repeat, FileId File, TimeSpan For) : Step(Repeat)
+{
+    public override OpKind Op => OpKind.HoldLease;
+    public override FileId? Target => File;
+}
+
+public sealed record SleepStep(int Repeat, TimeSpan For) : Step(Repeat)
+{
+    public override OpKind Op => OpKind.Sleep;
+    public override FileId? Target => null;
+}
+
+/// <summary>A fault to inject. Timed faults fire at <c>At</c> (virtual or elapsed time).</summary>
+public abstract record FaultSpec;
+
+public sealed record SignalFault(TimeSpan At, TaskId Task) : FaultSpec;
+
+public sealed record KillFault(TimeSpan At, TaskId Task) : FaultSpec;
+
+public sealed record CrashNodeFault(TimeSpan At, int Node) : FaultSpec;
+
+public sealed record PartitionFault(TimeSpan At, IReadOnlyList<IReadOnlyList<int>> Between) : FaultSpec;
+
+public sealed record HealFault(TimeSpan At) : FaultSpec;
+
+public enum MessageFaultKind
+{
+    Drop,
+    Duplicate,
+    Delay,
+}
+
+/// <summary>Lose, duplicate or delay protocol messages with a probability, optionally in a time window.</summary>
+public sealed record MessageFault(MessageFaultKind Kind, double Probability, TimeSpan? Max, TimeSpan? From, TimeSpan? Until)
+    : FaultSpec;
+
+/// <summary>
+/// Bounds of a run. <c>VirtualTime</c>: the run must finish by then. <c>OpBound</c> (L3):
+/// an operation must finish within this time once the pins that blocked it at its start
+/// are gone and its own I/O or sleep time has passed. <c>LeaseBreakTime</c>: how long a
+/// blocking lease break waits before it revokes the lease (the kernel's lease-break-time).
+/// <c>MaxDeliveries</c>: a livelock guard, messages delivered without finishing.
+/// </summary>
+public sealed record Limits(TimeSpan VirtualTime, TimeSpan OpBound, TimeSpan LeaseBreakTime, long MaxDeliveries)
+{
+    public static readonly Limits Default = new(
+        VirtualTime: TimeSpan.FromSeconds(10),
+        OpBound: TimeSpan.FromSeconds(1),
+        LeaseBreakTime: TimeSpan.FromSeconds(45),
+        MaxDeliveries: 50_000_000);
+}

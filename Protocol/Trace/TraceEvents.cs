@@ -1,0 +1,134 @@
+using DaxSim.Protocol.Messages;
+
+namespace DaxSim.Protocol.Trace;
+
+// What the actors report as they go: tracepoints. The invariant checkers and the reports
+// are built from these events alone, never from the actors' fields, so the actors read
+// like the kernel code they model and the checkers can be swapped without touching them.
+// The runtime stamps each event with the (virtual) time it was emitted at.
+
+public abstract record TraceEvent;
+
+/// <summary>Where events go. The runtime's sink stamps, checks and records them.</summary>
+public interface ITraceSink
+{
+    void Emit(TraceEvent e);
+}
+
+// --- operations and tasks -------------------------------------------------------------
+
+/// <summary>A task starts a scenario step (Step = its index in the task, Iteration = the task's repeat, from 0).</summary>
+public sealed record OpStarted(TaskId Task, OpKind Op, FileId? File, int Step, int Iteration) : TraceEvent;
+
+/// <summary>The task's current operation returned.</summary>
+public sealed record OpCompleted(TaskId Task, OpKind Op, Errno Result) : TraceEvent;
+
+/// <summary>The task ran all its steps, or was killed.</summary>
+public sealed record TaskEnded(TaskId Task, bool Killed) : TraceEvent;
+
+/// <summary>A scenario fault was injected (Kind: signal, kill, ...).</summary>
+public sealed record FaultInjected(string Kind, TaskId Task) : TraceEvent;
+
+/// <summary>An actor threw: a bug in the model, not a finding. The run stops with an internal error.</summary>
+public sealed record ActorFailed(string Error) : TraceEvent;
+
+/// <summary>A signal reached a task: it ended an interruptible wait, or it is pending.</summary>
+public sealed record SignalReceived(TaskId Task, bool InterruptedWait) : TraceEvent;
+
+// --- locks ----------------------------------------------------------------------------
+
+public sealed record LockRequested(FileId File, LockKind Kind, LockMode Mode, TaskId Task) : TraceEvent;
+
+public sealed record LockAcquired(FileId File, LockKind Kind, LockMode Mode, TaskId Task) : TraceEvent;
+
+public sealed record LockReleased(FileId File, LockKind Kind, LockMode Mode, TaskId Task) : TraceEvent;
+
+/// <summary>A queued request left the queue without being granted (the task was killed).</summary>
+public sealed record LockWithdrawn(FileId File, LockKind Kind, TaskId Task) : TraceEvent;
+
+// --- pins and the idle wait -----------------------------------------------------------
+
+/// <summary>Task took a reference on Page through its mapping of File at Index.</summary>
+public sealed record PageGot(PageId Page, TaskId Task, FileId File, int Index, int Refcount) : TraceEvent;
+
+/// <summary>Task dropped a reference on Page.</summary>
+public sealed record PagePut(PageId Page, TaskId Task, int Refcount) : TraceEvent;
+
+/// <summary>Task went to sleep waiting for Page to go idle (it was registered as a waiter).</summary>
+public sealed record WaitSleeping(PageId Page, TaskId Task, int Refcount) : TraceEvent;
+
+public enum WaitEnd
+{
+    /// <summary>The condition held when checked: no sleep.</summary>
+    AlreadyIdle,
+    /// <summary>The idle notification woke the task.</summary>
+    Woken,
+    /// <summary>A signal ended the wait.</summary>
+    Interrupted,
+    /// <summary>The task was killed while waiting.</summary>
+    Killed,
+}
+
+/// <summary>Task's wait for Page ended.</summary>
+public sealed record WaitEnded(PageId Page, TaskId Task, WaitEnd How) : TraceEvent;
+
+/// <summary>Page sent the idle notification; Woken = how many waiters it reached.</summary>
+public sealed record IdleNotified(PageId Page, int Refcount, int Woken) : TraceEvent;
+
+/// <summary>DMA of Task's I/O landed in Page, meant for File at Index.</summary>
+public sealed record DmaLanded(PageId Page, TaskId Task, FileId File, int Index) : TraceEvent;
+
+// --- mappings -------------------------------------------------------------------------
+
+public sealed record PteInstalled(FileId File, int Index, TaskId Task, PageId Page) : TraceEvent;
+
+public sealed record PteZapped(FileId File, int Index, TaskId Task, PageId Page) : TraceEvent;
+
+public sealed record EntryInserted(FileId File, int Index, PageId Page) : TraceEvent;
+
+public sealed record EntryDeleted(FileId File, int Index, PageId Page) : TraceEvent;
+
+/// <summary>The GUP fast path re-checked the task's PTE after taking a reference.</summary>
+public sealed record PteRechecked(FileId File, int Index, TaskId Task, bool Present) : TraceEvent;
+
+/// <summary>dax_layout_busy_page finished: Busy is the first busy page, or null. Unmapped: it unmapped first.</summary>
+public sealed record BusyScanDone(FileId File, TaskId Task, PageId? Busy, int Refcount, bool Unmapped) : TraceEvent;
+
+/// <summary>xfs_break_layouts goes round its loop again (the retry flag was set).</summary>
+public sealed record BreakLayoutsRetry(FileId File, TaskId Task) : TraceEvent;
+
+// --- extents and blocks ---------------------------------------------------------------
+
+public sealed record ExtentMapped(FileId File, int Index, PageId Block) : TraceEvent;
+
+public sealed record ExtentRemoved(FileId File, int Index, PageId Block) : TraceEvent;
+
+public sealed record ExtentMoved(FileId File, int From, int To, PageId Block) : TraceEvent;
+
+public sealed record SizeChanged(FileId File, int Size) : TraceEvent;
+
+/// <summary>
+/// A layout change finished, its locks still held. The pages it unmapped, [First, Last]
+/// (empty when First > Last), and every page at or beyond Size must now have no PTE and
+/// no DAX entry (S4).
+/// </summary>
+public sealed record LayoutChanged(FileId File, OpKind Op, TaskId Task, int First, int Last, int Size) : TraceEvent;
+
+public sealed record BlockAllocated(PageId Block, FileId File) : TraceEvent;
+
+public sealed record BlockFreed(PageId Block, FileId File) : TraceEvent;
+
+// --- leases ---------------------------------------------------------------------------
+
+public sealed record LeaseTaken(FileId File, TaskId Task) : TraceEvent;
+
+public sealed record LeaseRecalled(FileId File, TaskId Task) : TraceEvent;
+
+/// <summary>The lease went away: returned by its holder, or Revoked when the lease-break time ran out.</summary>
+public sealed record LeaseReleased(FileId File, TaskId Task, bool Revoked) : TraceEvent;
+
+/// <summary>A task started a blocking lease break and waits for the holders.</summary>
+public sealed record LeaseBreakWaiting(FileId File, TaskId Task) : TraceEvent;
+
+/// <summary>The blocking lease break ended (all leases gone, or the wait was interrupted).</summary>
+public sealed record LeaseBreakDone(FileId File, TaskId Task, Errno Result) : TraceEvent;

@@ -1,0 +1,144 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using DaxSim.Actors;
+using DaxSim.Actors.Inode;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Trace;
+using DaxSim.Tests.Support;
+using Xunit;
+using Lock = DaxSim.Protocol.Messages.Lock;
+
+namespace DaxSim.Tests.Actors;
+
+public sealed class InodeActorSpecs : TestKit
+{
+    private static readonly FileId Dax = Scenarios.Dax;
+    private static readonly TaskId T0 = new(0), T1 = new(1), T2 = new(2);
+
+    private readonly ProbeDirectory _dir;
+    private readonly RecordingSink _sink = new();
+    private readonly IActorRef _inode;
+
+    public InodeActorSpecs()
+    {
+        _dir = new ProbeDirectory(this);
+        var scenario = Scenarios.Parse("""
+            [ { "name": "a", "steps": [ { "op": "sleep", "for": "1ms" } ] },
+              { "name": "b", "steps": [ { "op": "sleep", "for": "1ms" } ] },
+              { "name": "c", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]
+            """, extra: """, "limits": { "leaseBreakTime": "300ms" }""");
+        var env = new SimEnvironment(scenario, ProtocolPolicy.Mainline, _sink, _dir);
+        var extents = Enumerable.Range(0, 4).ToDictionary(i => i, i => new PageId(i));
+        _inode = Sys.ActorOf(InodeActor.Props(env, Dax, extents));
+        _dir.UnderTest = _inode;
+        _dir.UnderTestName = "inode-0";
+    }
+
+    private Akka.TestKit.TestProbe Task(int t) => _dir.Probe($"task-{t}");
+
+    [Fact]
+    public void Locks_must_be_granted_in_FIFO_order_so_a_waiting_writer_blocks_later_readers()
+    {
+        _inode.Tell(new Lock(Dax, T0, LockKind.MmapLock, LockMode.Shared, 1));
+        Task(0).ExpectMsg<LockGranted>(g => g.Seq == 1 && g.Mode == LockMode.Shared);
+        _inode.Tell(new Lock(Dax, T1, LockKind.MmapLock, LockMode.Exclusive, 1));
+        _inode.Tell(new Lock(Dax, T2, LockKind.MmapLock, LockMode.Shared, 1));
+        Task(1).ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Task(2).ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        _inode.Tell(new Unlock(Dax, T0, LockKind.MmapLock));
+        Task(1).ExpectMsg<LockGranted>(g => g.Mode == LockMode.Exclusive);
+        Task(2).ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        _inode.Tell(new Unlock(Dax, T1, LockKind.MmapLock));
+        Task(2).ExpectMsg<LockGranted>(g => g.Mode == LockMode.Shared);
+    }
+
+    [Fact]
+    public void IOLOCK_and_MMAPLOCK_must_be_independent()
+    {
+        _inode.Tell(new Lock(Dax, T0, LockKind.IoLock, LockMode.Exclusive, 1));
+        Task(0).ExpectMsg<LockGranted>(g => g.Kind == LockKind.IoLock);
+        _inode.Tell(new Lock(Dax, T1, LockKind.MmapLock, LockMode.Exclusive, 1));
+        Task(1).ExpectMsg<LockGranted>(g => g.Kind == LockKind.MmapLock);
+    }
+
+    [Fact]
+    public void Truncate_must_unmap_and_delete_entries_before_it_frees_blocks()
+    {
+        var mapping = _dir.Probe("mapping-0");
+        var device = _dir.Probe("device");
+        _inode.Tell(new ChangeExtents(Dax, T0, OpKind.Truncate, new PageRange(1, 1), 1, 42), TestActor);
+
+        var invalidate = mapping.ExpectMsg<Invalidate>(i => i.First == 1 && i.DeleteEntries);
+        device.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        mapping.Reply(new InvalidateAck(Dax, invalidate.Seq));
+
+        var free = device.ExpectMsg<Free>();
+        Assert.Equal([new PageId(1), new PageId(2), new PageId(3)], free.Blocks);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        device.Reply(new FreeAck(free.Seq));
+
+        ExpectMsg<ExtentsChanged>(c => c.Seq == 42 && c.Result == Errno.Ok && c.Size == 1);
+        Assert.Contains(new LayoutChanged(Dax, OpKind.Truncate, T0, 1, int.MaxValue, 1), _sink.Events);
+    }
+
+    [Fact]
+    public void A_fault_beyond_EOF_must_fail_with_SIGBUS_and_a_fault_on_a_hole_must_allocate()
+    {
+        var mapping = _dir.Probe("mapping-0");
+        var device = _dir.Probe("device");
+        mapping.Send(_inode, new MapBlock(Dax, 9, 1));
+        mapping.ExpectMsg<MapBlockFailed>(f => f.Error == Errno.SIGBUS);
+
+        _inode.Tell(new ChangeExtents(Dax, T0, OpKind.PunchHole, new PageRange(2, 2), 0, 5), TestActor);
+        var inv = mapping.ExpectMsg<Invalidate>();
+        mapping.Reply(new InvalidateAck(Dax, inv.Seq));
+        var free = device.ExpectMsg<Free>();
+        device.Reply(new FreeAck(free.Seq));
+        ExpectMsg<ExtentsChanged>();
+
+        mapping.Send(_inode, new MapBlock(Dax, 2, 2));
+        var alloc = device.ExpectMsg<Allocate>(a => a.Count == 1);
+        device.Reply(new Allocated([new PageId(7)], alloc.Seq));
+        mapping.ExpectMsg<BlockMapped>(b => b.Index == 2 && b.Block == new PageId(7) && b.Seq == 2);
+    }
+
+    [Fact]
+    public void Collapse_range_reaching_EOF_must_be_refused_with_EINVAL()
+    {
+        _inode.Tell(new ChangeExtents(Dax, T0, OpKind.CollapseRange, new PageRange(2, 3), 0, 3), TestActor);
+        ExpectMsg<ExtentsChanged>(c => c.Result == Errno.EINVAL && c.Size == 4);
+    }
+
+    [Fact]
+    public void A_lease_break_must_recall_the_holder_and_answer_the_blocking_breaker_once_it_returns()
+    {
+        _inode.Tell(new AcquireLease(Dax, T0, 1), Task(0).Ref);
+        Task(0).ExpectMsg<LeaseGranted>();
+
+        _inode.Tell(new BreakLease(Dax, T1, Blocking: false, 2), Task(1).Ref);
+        Task(1).ExpectMsg<LeaseBreakResult>(r => r.Result == Errno.EWOULDBLOCK);
+        Task(0).ExpectMsg<RecallLease>();
+
+        _inode.Tell(new BreakLease(Dax, T1, Blocking: true, 3), Task(1).Ref);
+        Task(1).ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        _inode.Tell(new AcquireLease(Dax, T2, 1), Task(2).Ref);
+        Task(2).ExpectMsg<LeaseDenied>(d => d.Error == Errno.EAGAIN);
+
+        _inode.Tell(new ReturnLease(Dax, T0));
+        Task(1).ExpectMsg<LeaseBreakResult>(r => r.Result == Errno.Ok && r.Seq == 3);
+    }
+
+    [Fact]
+    public void A_lease_that_is_not_returned_must_be_revoked_after_the_lease_break_time()
+    {
+        _inode.Tell(new AcquireLease(Dax, T0, 1), Task(0).Ref);
+        Task(0).ExpectMsg<LeaseGranted>();
+        _inode.Tell(new BreakLease(Dax, T1, Blocking: true, 3), Task(1).Ref);
+        Task(0).ExpectMsg<RecallLease>();
+        Task(1).ExpectMsg<LeaseBreakResult>(r => r.Result == Errno.Ok, TimeSpan.FromSeconds(5));
+        Assert.Contains(new LeaseReleased(Dax, T0, Revoked: true), _sink.Events);
+    }
+}

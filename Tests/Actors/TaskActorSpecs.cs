@@ -1,0 +1,313 @@
+using Akka.Actor;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using DaxSim.Actors;
+using DaxSim.Actors.Task;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Trace;
+using DaxSim.Tests.Support;
+using Xunit;
+using Lock = DaxSim.Protocol.Messages.Lock;
+
+namespace DaxSim.Tests.Actors;
+
+/// <summary>
+/// The task actor against probes playing its inode, mapping and pages: the message-level
+/// behaviour of get_user_pages and of xfs_break_layouts in each protocol version.
+/// </summary>
+public sealed class TaskActorSpecs : TestKit
+{
+    private static readonly FileId Dax = Scenarios.Dax;
+    private static readonly FileId Src = Scenarios.Src;
+    private static readonly TaskId T = new(0);
+
+    private readonly ProbeDirectory _dir;
+    private readonly RecordingSink _sink = new();
+
+    public TaskActorSpecs()
+    {
+        _dir = new ProbeDirectory(this);
+    }
+
+    private TestProbe Inode(FileId f) => _dir.Probe($"inode-{f.Value}");
+    private TestProbe MappingProbe => _dir.Probe("mapping-0");
+    private TestProbe Page(int p) => _dir.Probe($"page-{p}");
+
+    private IActorRef Start(string steps, Variant variant = Variant.Mainline)
+    {
+        var scenario = Scenarios.Parse($$"""[ { "name": "t", "steps": {{steps}} } ]""");
+        var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant), _sink, _dir);
+        var task = Sys.ActorOf(TaskActor.Props(env, T));
+        _dir.UnderTest = task;
+        _dir.UnderTestName = "task-0";
+        task.Tell(new StartTask(T));
+        return task;
+    }
+
+    private void Grant(FileId file, LockKind kind, LockMode mode)
+    {
+        var l = Inode(file).ExpectMsg<Lock>(m => m.Kind == kind && m.Mode == mode);
+        Inode(file).Reply(new LockGranted(file, kind, mode, l.Seq));
+    }
+
+    private void ExpectUnlock(FileId file, LockKind kind) => Inode(file).ExpectMsg<Unlock>(u => u.Kind == kind);
+
+    private void FaultIn(int index, int page)
+    {
+        Grant(Dax, LockKind.MmapLock, LockMode.Shared);
+        var f = MappingProbe.ExpectMsg<Fault>(m => m.Index == index);
+        MappingProbe.Reply(new FaultAck(Dax, index, new PageId(page), f.Seq));
+    }
+
+    private void AckGetPage(int page, int refcount = 2)
+    {
+        var g = Page(page).ExpectMsg<GetPage>();
+        Page(page).Reply(new GetPageAck(new PageId(page), refcount, g.Seq));
+    }
+
+    // --- get_user_pages -------------------------------------------------------------------------
+
+    private const string MapTouchRead = """
+        [ { "op": "mmap", "file": "dax", "pages": "0" },
+          { "op": "touch", "file": "dax", "pages": "0" },
+          { "op": "dioRead", "from": "src", "into": "dax", "pages": "0", "ioTime": "1us" } ]
+        """;
+
+    private void MapAndTouchPage0At(int page)
+    {
+        var map = MappingProbe.ExpectMsg<MapFile>();
+        MappingProbe.Reply(new MapFileAck(Dax, map.Seq));
+        FaultIn(0, page);
+        ExpectUnlock(Dax, LockKind.MmapLock);
+        Grant(Src, LockKind.IoLock, LockMode.Shared);
+    }
+
+    [Fact]
+    public void The_fast_path_must_recheck_the_PTE_and_take_the_slow_path_when_it_is_gone()
+    {
+        Start(MapTouchRead);
+        MapAndTouchPage0At(5);
+
+        AckGetPage(5);
+        var recheck = MappingProbe.ExpectMsg<RecheckPte>(r => r.Index == 0 && r.Page == new PageId(5));
+        MappingProbe.Reply(new PteStatus(Dax, 0, Present: false, recheck.Seq));
+        Page(5).ExpectMsg<PutPage>();
+
+        FaultIn(0, 6);
+        AckGetPage(6);
+        ExpectUnlock(Dax, LockKind.MmapLock);
+        Page(6).ExpectMsg<DmaWrite>(d => d.File == Dax && d.Index == 0);
+        Page(6).ExpectMsg<PutPage>();
+        ExpectUnlock(Src, LockKind.IoLock);
+        _dir.Probe("root").ExpectMsg<TaskFinished>(f => !f.Killed);
+        Page(5).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public void The_fast_path_must_keep_the_reference_when_the_recheck_finds_the_PTE()
+    {
+        Start(MapTouchRead);
+        MapAndTouchPage0At(5);
+        AckGetPage(5);
+        var recheck = MappingProbe.ExpectMsg<RecheckPte>();
+        MappingProbe.Reply(new PteStatus(Dax, 0, Present: true, recheck.Seq));
+        Page(5).ExpectMsg<DmaWrite>();
+        Page(5).ExpectMsg<PutPage>();
+        ExpectUnlock(Src, LockKind.IoLock);
+        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public void Without_the_recheck_the_fast_path_must_trust_a_stale_PTE()
+    {
+        Start(MapTouchRead, Variant.GupFastNoRecheck);
+        MapAndTouchPage0At(5);
+        AckGetPage(5);
+        Page(5).ExpectMsg<DmaWrite>();
+        MappingProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public void A_DIO_must_pin_every_page_before_its_IO_and_put_them_after()
+    {
+        Start("""
+            [ { "op": "mmap", "file": "dax", "pages": "0-1" },
+              { "op": "dioRead", "from": "src", "into": "dax", "pages": "0-1", "ioTime": "1us" } ]
+            """);
+        var map = MappingProbe.ExpectMsg<MapFile>();
+        MappingProbe.Reply(new MapFileAck(Dax, map.Seq));
+        Grant(Src, LockKind.IoLock, LockMode.Shared);
+        FaultIn(0, 4);
+        AckGetPage(4);
+        ExpectUnlock(Dax, LockKind.MmapLock);
+        FaultIn(1, 7);
+        Page(4).ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // page 0 stays pinned while page 1 faults
+        AckGetPage(7);
+        ExpectUnlock(Dax, LockKind.MmapLock);
+        Page(4).ExpectMsg<DmaWrite>(d => d.Index == 0);
+        Page(7).ExpectMsg<DmaWrite>(d => d.Index == 1);
+        Page(4).ExpectMsg<PutPage>();
+        Page(7).ExpectMsg<PutPage>();
+    }
+
+    // --- xfs_break_layouts -----------------------------------------------------------------------
+
+    private const string OneTruncate = """[ { "op": "truncate", "file": "dax", "size": 0 } ]""";
+
+    private void LockedAndBusy(int page)
+    {
+        Grant(Dax, LockKind.IoLock, LockMode.Exclusive);
+        Grant(Dax, LockKind.MmapLock, LockMode.Exclusive);
+        var scan = MappingProbe.ExpectMsg<FindBusyPage>();
+        MappingProbe.Reply(new BusyPageFound(Dax, new PageId(page), 0, 2, scan.Seq));
+    }
+
+    private WaitIdle Sleeps(int page)
+    {
+        var wait = Page(page).ExpectMsg<WaitIdle>();
+        Page(page).Reply(new WaitIdleAck(new PageId(page), Idle: false, 2, wait.Seq));
+        return wait;
+    }
+
+    private void IdleAtOnce(int page)
+    {
+        var wait = Page(page).ExpectMsg<WaitIdle>();
+        Page(page).Reply(new WaitIdleAck(new PageId(page), Idle: true, 1, wait.Seq));
+    }
+
+    private void NoLeasesThenChange(Errno result = Errno.Ok)
+    {
+        var brk = Inode(Dax).ExpectMsg<BreakLease>(b => !b.Blocking);
+        Inode(Dax).Reply(new LeaseBreakResult(Dax, Errno.Ok, brk.Seq));
+        var change = Inode(Dax).ExpectMsg<ChangeExtents>(c => c.Op == OpKind.Truncate && c.NewSize == 0);
+        Inode(Dax).Reply(new ExtentsChanged(Dax, result, 0, change.Seq));
+        ExpectUnlock(Dax, LockKind.MmapLock);
+        ExpectUnlock(Dax, LockKind.IoLock);
+    }
+
+    [Fact]
+    public void Mainline_truncate_must_drop_only_MMAPLOCK_while_it_waits_and_scan_again_after()
+    {
+        var task = Start(OneTruncate);
+        LockedAndBusy(3);
+        var wait = Sleeps(3);
+        ExpectUnlock(Dax, LockKind.MmapLock);
+        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // IOLOCK stays held
+
+        Page(3).Send(task, new PageIdle(new PageId(3), wait.Seq));
+        Grant(Dax, LockKind.MmapLock, LockMode.Exclusive);
+        IdleAtOnce(3);
+        var rescan = MappingProbe.ExpectMsg<FindBusyPage>();
+        MappingProbe.Reply(new NoBusyPage(Dax, rescan.Seq));
+        NoLeasesThenChange();
+        _dir.Probe("root").ExpectMsg<TaskFinished>();
+        Assert.Contains(new WaitEnded(new PageId(3), T, WaitEnd.Woken), _sink.Events);
+    }
+
+    [Fact]
+    public void Seed_v7_truncate_must_drop_and_retake_IOLOCK_and_MMAPLOCK_while_it_waits()
+    {
+        var task = Start(OneTruncate, Variant.SeedV7);
+        LockedAndBusy(3);
+        var wait = Sleeps(3);
+        ExpectUnlock(Dax, LockKind.MmapLock);
+        ExpectUnlock(Dax, LockKind.IoLock);
+
+        Page(3).Send(task, new PageIdle(new PageId(3), wait.Seq));
+        Grant(Dax, LockKind.IoLock, LockMode.Exclusive);
+        Grant(Dax, LockKind.MmapLock, LockMode.Exclusive);
+        IdleAtOnce(3);
+        // It slept, so did_unlock is set: scan again.
+        var rescan = MappingProbe.ExpectMsg<FindBusyPage>();
+        MappingProbe.Reply(new NoBusyPage(Dax, rescan.Seq));
+        NoLeasesThenChange();
+    }
+
+    [Fact]
+    public void Seed_v7_must_not_scan_again_when_the_busy_page_is_already_idle_when_it_waits()
+    {
+        Start(OneTruncate, Variant.SeedV7);
+        LockedAndBusy(3);
+        IdleAtOnce(3);
+        // did_unlock stayed false: straight on to the lease break and the extent change,
+        // without looking at the other pages again (the bug mainline fixed).
+        NoLeasesThenChange();
+        MappingProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public void Mainline_must_scan_again_after_any_busy_page_even_one_already_idle()
+    {
+        Start(OneTruncate);
+        LockedAndBusy(3);
+        IdleAtOnce(3);
+        var rescan = MappingProbe.ExpectMsg<FindBusyPage>();
+        MappingProbe.Reply(new NoBusyPage(Dax, rescan.Seq));
+        NoLeasesThenChange();
+    }
+
+    [Fact]
+    public void Hold_mmaplock_must_wait_without_dropping_any_lock()
+    {
+        Start(OneTruncate, Variant.HoldMmaplock);
+        LockedAndBusy(3);
+        Sleeps(3);
+        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void A_signal_must_end_the_wait_with_EINTR_release_the_locks_and_free_nothing()
+    {
+        var task = Start(OneTruncate);
+        LockedAndBusy(3);
+        Sleeps(3);
+        ExpectUnlock(Dax, LockKind.MmapLock);
+
+        task.Tell(new Signal(T));
+        Page(3).ExpectMsg<CancelWait>();
+        Grant(Dax, LockKind.MmapLock, LockMode.Exclusive);
+        Sleeps(3); // still busy, and the signal is pending: EINTR
+        Page(3).ExpectMsg<CancelWait>();
+        ExpectUnlock(Dax, LockKind.MmapLock);
+        ExpectUnlock(Dax, LockKind.IoLock);
+        _dir.Probe("root").ExpectMsg<TaskFinished>();
+        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        Assert.Contains(new OpCompleted(T, OpKind.Truncate, Errno.EINTR), _sink.Events);
+    }
+
+    [Fact]
+    public void A_killed_task_must_give_back_its_pins_locks_and_mapping()
+    {
+        var task = Start("""
+            [ { "op": "mmap", "file": "dax", "pages": "0" },
+              { "op": "dioRead", "from": "src", "into": "dax", "pages": "0", "ioTime": "10s" } ]
+            """);
+        var map = MappingProbe.ExpectMsg<MapFile>();
+        MappingProbe.Reply(new MapFileAck(Dax, map.Seq));
+        Grant(Src, LockKind.IoLock, LockMode.Shared);
+        FaultIn(0, 4);
+        AckGetPage(4);
+        ExpectUnlock(Dax, LockKind.MmapLock);
+
+        task.Tell(new Kill(T));
+        ExpectUnlock(Src, LockKind.IoLock);
+        Page(4).ExpectMsg<PutPage>();
+        MappingProbe.ExpectMsg<UnmapFile>();
+        _dir.Probe("root").ExpectMsg<TaskFinished>(f => f.Killed);
+        Page(4).ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // no DMA after death
+        Assert.Contains(new OpCompleted(T, OpKind.DioRead, Errno.KILLED), _sink.Events);
+    }
+
+    [Fact]
+    public void A_lease_holder_must_return_its_lease_when_recalled()
+    {
+        var task = Start("""[ { "op": "holdLease", "file": "dax", "for": "10s" } ]""");
+        var acquire = Inode(Dax).ExpectMsg<AcquireLease>();
+        Inode(Dax).Reply(new LeaseGranted(Dax, acquire.Seq));
+        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        task.Tell(new RecallLease(Dax, T));
+        Inode(Dax).ExpectMsg<ReturnLease>();
+        _dir.Probe("root").ExpectMsg<TaskFinished>();
+    }
+}

@@ -1,0 +1,175 @@
+using DaxSim.Host.Checking;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Trace;
+using DaxSim.Tests.Support;
+using Xunit;
+
+namespace DaxSim.Tests.Checking;
+
+/// <summary>The monitors on hand-made event streams: each invariant caught, and clean streams left alone.</summary>
+public sealed class InvariantCheckerSpecs
+{
+    private static readonly FileId Dax = Scenarios.Dax;
+    private static readonly TaskId A = new(0), B = new(1);
+    private static readonly PageId P0 = new(0), P1 = new(1);
+
+    private long _now;
+    private readonly InvariantChecker _checker;
+
+    public InvariantCheckerSpecs()
+    {
+        var scenario = Scenarios.Parse("""
+            [ { "name": "a", "steps": [ { "op": "truncate", "file": "dax", "size": 0 } ] },
+              { "name": "b", "steps": [ { "op": "mmap", "file": "dax", "pages": "0-3" },
+                                        { "op": "dioRead", "from": "src", "into": "dax", "pages": "0-3", "ioTime": "1ms" } ] } ]
+            """, extra: """, "limits": { "opBound": "10ms" }""");
+        _checker = new InvariantChecker(scenario, () => _now, recordOps: true);
+        for (var i = 0; i < 4; i++)
+        {
+            Feed(new BlockAllocated(new PageId(i), Dax), new ExtentMapped(Dax, i, new PageId(i)));
+        }
+    }
+
+    private void Feed(params TraceEvent[] events)
+    {
+        foreach (var e in events)
+        {
+            _checker.Observe(e);
+        }
+    }
+
+    private Violation Caught(string invariant)
+    {
+        Assert.NotNull(_checker.Violation);
+        Assert.Equal(invariant, _checker.Violation!.Invariant);
+        return _checker.Violation;
+    }
+
+    [Fact]
+    public void S1_must_catch_a_block_freed_while_pinned()
+    {
+        Feed(new PageGot(P1, B, Dax, 1, 2), new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax));
+        var v = Caught("S1");
+        Assert.Contains("task-b", v.Actors);
+        Assert.Contains("page-1", v.Actors);
+        Assert.Equal(Verdict.Safety, v.Verdict);
+    }
+
+    [Fact]
+    public void S1_must_catch_DMA_landing_in_a_block_that_now_belongs_elsewhere()
+    {
+        Feed(new ExtentRemoved(Dax, 0, P0), new ExtentMapped(Dax, 2, P0), new DmaLanded(P0, B, Dax, 0));
+        Assert.Contains("now belongs to 'dax' page 2", Caught("S1").Description);
+    }
+
+    [Fact]
+    public void A_block_freed_with_no_pins_must_be_fine()
+    {
+        Feed(new PageGot(P1, B, Dax, 1, 2), new PagePut(P1, B, 1), new ExtentRemoved(Dax, 1, P1),
+            new BlockFreed(P1, Dax), new DmaLanded(P0, B, Dax, 0));
+        Assert.Null(_checker.Violation);
+    }
+
+    [Fact]
+    public void S2_must_catch_a_put_without_a_get()
+    {
+        Feed(new PageGot(P1, A, Dax, 1, 2), new PagePut(P1, B, 1));
+        Caught("S2");
+    }
+
+    [Fact]
+    public void S2_must_catch_a_pin_still_held_at_the_end()
+    {
+        Feed(new PageGot(P1, B, Dax, 1, 2), new TaskEnded(A, false), new TaskEnded(B, false));
+        _checker.AtQuiescence();
+        Assert.Contains("still holding a reference", Caught("S2").Description);
+    }
+
+    [Fact]
+    public void S3_must_catch_an_exclusive_holder_beside_another()
+    {
+        Feed(new LockRequested(Dax, LockKind.MmapLock, LockMode.Shared, B),
+            new LockAcquired(Dax, LockKind.MmapLock, LockMode.Shared, B),
+            new LockAcquired(Dax, LockKind.MmapLock, LockMode.Exclusive, A));
+        Caught("S3");
+    }
+
+    [Fact]
+    public void Shared_holders_together_must_be_fine()
+    {
+        Feed(new LockAcquired(Dax, LockKind.MmapLock, LockMode.Shared, B),
+            new LockAcquired(Dax, LockKind.MmapLock, LockMode.Shared, A));
+        Assert.Null(_checker.Violation);
+    }
+
+    [Fact]
+    public void S4_must_catch_a_PTE_left_beyond_the_size_after_a_truncate()
+    {
+        Feed(new PteInstalled(Dax, 3, B, new PageId(3)), new SizeChanged(Dax, 2),
+            new LayoutChanged(Dax, OpKind.Truncate, A, 2, int.MaxValue, 2));
+        Assert.Contains("a PTE for page 3", Caught("S4").Description);
+    }
+
+    [Fact]
+    public void L1_must_report_the_wait_for_cycle_of_a_deadlock()
+    {
+        // A (truncate) holds MMAPLOCK exclusive and sleeps on page 0, pinned by B; B waits
+        // for MMAPLOCK shared to fault its next page.
+        Feed(new LockRequested(Dax, LockKind.MmapLock, LockMode.Exclusive, A),
+            new LockAcquired(Dax, LockKind.MmapLock, LockMode.Exclusive, A),
+            new PageGot(P0, B, Dax, 0, 2),
+            new WaitSleeping(P0, A, 2),
+            new LockRequested(Dax, LockKind.MmapLock, LockMode.Shared, B));
+        var v = Caught("L1");
+        Assert.Equal(Verdict.Liveness, v.Verdict);
+        Assert.Contains(v.WaitFor, w => w.Contains("task-a waits for page-0 to go idle, pinned by task-b"));
+        Assert.Contains(v.WaitFor, w => w.Contains("task-b waits for MMAPLOCK of 'dax', held by task-a"));
+    }
+
+    [Fact]
+    public void L2_must_catch_a_sleeper_on_an_idle_page_at_quiescence()
+    {
+        Feed(new PageGot(P0, B, Dax, 0, 2), new WaitSleeping(P0, A, 2), new PagePut(P0, B, 1),
+            new IdleNotified(P0, 1, 0), new TaskEnded(B, false));
+        Assert.Null(_checker.Violation);
+        _checker.AtQuiescence();
+        Caught("L2");
+    }
+
+    [Fact]
+    public void L3_must_measure_the_bound_from_when_the_blocking_pins_are_gone()
+    {
+        Feed(new PageGot(P0, B, Dax, 0, 2));
+        Feed(new OpStarted(A, OpKind.Truncate, Dax, 0, 0));
+        Assert.Null(_checker.NextDeadline); // blocked by B's pin: no deadline yet
+
+        _now = TimeSpan.FromMilliseconds(50).Ticks;
+        Feed(new PagePut(P0, B, 1));
+        Assert.Equal(TimeSpan.FromMilliseconds(60).Ticks, _checker.NextDeadline);
+
+        _checker.CheckDeadlines(TimeSpan.FromMilliseconds(59).Ticks);
+        Assert.Null(_checker.Violation);
+        _checker.CheckDeadlines(TimeSpan.FromMilliseconds(60).Ticks);
+        var v = Caught("L3");
+        Assert.Contains("task-a's truncate of 'dax'", v.Description);
+    }
+
+    [Fact]
+    public void L3_must_allow_an_operation_its_own_IO_time()
+    {
+        Feed(new OpStarted(B, OpKind.DioRead, Dax, 1, 0));
+        Assert.Equal(TimeSpan.FromMilliseconds(11).Ticks, _checker.NextDeadline);
+    }
+
+    [Fact]
+    public void Completed_operations_must_be_recorded_with_their_times_and_result()
+    {
+        _now = 100;
+        Feed(new OpStarted(A, OpKind.Truncate, Dax, 0, 0));
+        _now = 250;
+        Feed(new OpCompleted(A, OpKind.Truncate, Errno.EINTR));
+        var op = Assert.Single(_checker.CompletedOps);
+        Assert.Equal(new OpRecord("a", "truncate", "dax", 0, 0, 100, 250, "EINTR"), op);
+    }
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using DaxSim.Host.Deterministic;
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+using DaxSim.Tests.Support;
+using Xunit;
+
+namespace DaxSim.Tests.Runtime;
+
+/// <summary>One runtime (one ActorSystem) for the whole class, as explore uses it.</summary>
+public sealed class DeterministicRuntimeFixture : IDisposable
+{
+    public DeterministicRuntime Runtime { get; } = new();
+
+    public void Dispose() => Runtime.Dispose();
+}
+
+public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixture)
+    : IClassFixture<DeterministicRuntimeFixture>
+{
+    private readonly DeterministicRuntime _runtime = fixture.Runtime;
+
+    private RunResult Run(Scenario scenario, ulong seed, Variant variant = Variant.Mainline, bool trace = false) =>
+        _runtime.Run(scenario, new RunSettings { Seed = seed, Variant = variant, RecordTrace = trace });
+
+    public static TheoryData<string> ShippedScenarios()
+    {
+        var data = new TheoryData<string>();
+        foreach (var file in Scenarios.ShippedFiles())
+        {
+            data.Add(Path.GetFileNameWithoutExtension(file));
+        }
+        return data;
+    }
+
+    [Fact]
+    public void The_same_seed_must_give_the_identical_trace_byte_for_byte()
+    {
+        var scenario = Scenarios.Shipped("generic-503-punch");
+        var first = Run(scenario, 42, trace: true);
+        Run(scenario, 43); // something else in between, on the same ActorSystem
+        var second = Run(scenario, 42, trace: true);
+        using var fresh = new DeterministicRuntime();
+        var third = fresh.Run(scenario, new RunSettings { Seed = 42, RecordTrace = true });
+
+        Assert.False(string.IsNullOrEmpty(first.TraceText));
+        Assert.Equal(first.TraceText, second.TraceText);
+        Assert.Equal(first.TraceText, third.TraceText);
+        Assert.Equal(first.TraceHash, third.TraceHash);
+        Assert.Equal(first.Schedule, third.Schedule);
+    }
+
+    [Fact]
+    public void Different_seeds_must_give_different_interleavings()
+    {
+        var scenario = Scenarios.Shipped("generic-503-punch");
+        var hashes = Enumerable.Range(1, 20).Select(s => Run(scenario, (ulong)s).TraceHash).ToHashSet();
+        Assert.True(hashes.Count >= 15, $"only {hashes.Count} distinct traces in 20 seeds");
+    }
+
+    [Fact]
+    public void Replaying_the_recorded_choices_must_give_the_same_trace()
+    {
+        var scenario = Scenarios.Shipped("multi-dio-overlap");
+        var original = Run(scenario, 7);
+        Assert.NotNull(original.Schedule);
+        Assert.NotEmpty(original.Schedule!);
+        // A different seed, but the recorded choices: the choices decide everything.
+        var replayed = _runtime.Run(scenario, new RunSettings { Seed = 99, Schedule = original.Schedule });
+        Assert.Equal(original.TraceHash, replayed.TraceHash);
+        Assert.Equal(original.Deliveries, replayed.Deliveries);
+    }
+
+    [Theory]
+    [MemberData(nameof(ShippedScenarios))]
+    public void Mainline_must_be_clean_on_every_shipped_scenario_over_hundreds_of_seeds(string name)
+    {
+        var scenario = Scenarios.Shipped(name);
+        Assert.Equal(Verdict.Clean, scenario.Expect);
+        for (ulong seed = 1; seed <= 300; seed++)
+        {
+            var result = _runtime.Run(scenario, new RunSettings { Seed = seed, RecordOps = false, RecordSchedule = false });
+            Assert.True(result.Violation is null, $"{name} seed {seed}: {result.Violation}");
+            Assert.True(result.OpsCompleted > 0);
+        }
+    }
+
+    [Fact]
+    public void Virtual_time_must_jump_over_timers_and_a_signal_must_end_the_waiting_truncate_with_EINTR()
+    {
+        var scenario = Scenarios.Shipped("signal-long-pin");
+        var wall = Stopwatch.StartNew();
+        var result = Run(scenario, 3);
+        wall.Stop();
+        Assert.Equal(Verdict.Clean, result.Verdict);
+        Assert.True(result.EndTime >= TimeSpan.FromMilliseconds(400).Ticks, $"ended at {result.EndTime}");
+        Assert.True(wall.Elapsed < TimeSpan.FromMilliseconds(400), "a virtual 400ms must not take 400ms");
+
+        var truncates = result.Ops.Where(o => o.Op == "truncate").ToList();
+        Assert.Equal(2, truncates.Count);
+        Assert.Equal("EINTR", truncates[0].Result);
+        Assert.Equal(TimeSpan.FromMilliseconds(5).Ticks, truncates[0].End);
+        Assert.Equal("ok", truncates[1].Result);
+        var dio = result.Ops.Single(o => o.Op == "dioRead");
+        Assert.True(truncates[1].End >= dio.End, "the second truncate must wait the pin out");
+    }
+
+    [Fact]
+    public void Without_any_layout_break_a_truncate_must_be_caught_freeing_a_pinned_block()
+    {
+        var result = Run(Scenarios.Shipped("signal-long-pin"), 1, Variant.NoBreak);
+        Assert.Equal(Verdict.Safety, result.Verdict);
+        Assert.Equal("S1", result.Violation!.Invariant);
+        Assert.Contains("task-pin", result.Violation.Actors);
+        Assert.NotEmpty(result.TraceTail);
+    }
+
+    [Fact]
+    public void A_wake_sent_to_the_wrong_key_must_be_caught_as_a_lost_wakeup()
+    {
+        var result = Run(Scenarios.Shipped("signal-long-pin"), 1, Variant.WrongWakeKey);
+        Assert.Equal(Verdict.Liveness, result.Verdict);
+        Assert.Equal("L2", result.Violation!.Invariant);
+    }
+
+    [Fact]
+    public void Waiting_without_dropping_MMAPLOCK_must_be_caught_as_a_deadlock_with_its_cycle()
+    {
+        var scenario = Scenarios.Shipped("generic-503-punch");
+        var found = Enumerable.Range(1, 300)
+            .Select(s => _runtime.Run(scenario, new RunSettings
+            {
+                Seed = (ulong)s, Variant = Variant.HoldMmaplock, RecordOps = false, RecordSchedule = false,
+            }))
+            .FirstOrDefault(r => r.Violation is not null);
+        Assert.NotNull(found);
+        Assert.Equal("L1", found!.Violation!.Invariant);
+        Assert.Contains(found.Violation.WaitFor, w => w.Contains("to go idle, pinned by task-dio"));
+        Assert.Contains(found.Violation.WaitFor, w => w.Contains("waits for MMAPLOCK of 'dax'"));
+    }
+
+    [Fact]
+    public void A_run_with_no_end_must_stop_at_the_virtual_time_limit_with_L3()
+    {
+        var scenario = Scenarios.Parse("""
+            [ { "name": "sleeper", "repeat": 1000, "steps": [ { "op": "sleep", "for": "1ms" } ] } ]
+            """, extra: """, "limits": { "virtualTime": "100ms" }""");
+        var result = Run(scenario, 1);
+        Assert.Equal("L3", result.Violation?.Invariant);
+        Assert.Equal(TimeSpan.FromMilliseconds(100).Ticks, result.EndTime);
+    }
+}
