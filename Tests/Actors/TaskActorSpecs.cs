@@ -8,6 +8,7 @@ using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Trace;
 using DaxSim.Tests.Support;
 using Xunit;
+using Kill = DaxSim.Protocol.Messages.Kill;
 using Lock = DaxSim.Protocol.Messages.Lock;
 
 namespace DaxSim.Tests.Actors;

@@ -1,0 +1,833 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text.RegularExpressions;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace DaxSim.Protocol.Scenarios;
+
+/// <summary>
+/// Reads scenario files (shared/DESIGN.md section 5, docs/scenario-format.md) strictly:
+/// unknown keys, wrong types, unknown ops, kinds and variants, names of files or tasks
+/// that do not exist, page ranges outside a file, durations without a unit and numbers
+/// out of range are all errors. Every error found is reported (up to <see cref="MaxErrors"/>),
+/// each with the file, line and column of the offending key or value.
+/// </summary>
+public static class ScenarioLoader
+{
+    public const int MaxErrors = 50;
+    public const int MaxBlocks = 10_000_000;
+    public const int MaxFilePages = 1_048_576;
+    public const int MaxRepeat = 1_000_000;
+    public const int MaxNode = 1023;
+    public const long MaxDeliveries = 1_000_000_000_000;
+
+    /// <exception cref="ScenarioException">The file cannot be read or is not a valid scenario.</exception>
+    public static Scenario LoadFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new ScenarioException([new ScenarioError(path, 0, 0, $"cannot read the scenario file: {e.Message}")]);
+        }
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses scenario text; <paramref name="source"/> names it in error messages.</summary>
+    /// <exception cref="ScenarioException">The text is not a valid scenario.</exception>
+    public static Scenario Parse(string text, string source) =>
+        new ScenarioReader(source, text).Read() with { Source = source, Text = text };
+}
+
+/// <summary>One pass over one scenario's JSON, collecting errors rather than stopping at the first.</summary>
+internal sealed partial class ScenarioReader(string source, string text)
+{
+    private static readonly string[] TopKeys = ["name", "description", "variant", "device", "files", "tasks", "faults", "limits", "expect"];
+    private static readonly string[] FaultKinds = ["signal", "kill", "crashNode", "partition", "heal", "drop", "duplicate", "delay"];
+    private static readonly TimeSpan DefaultIoTime = TimeSpan.FromTicks(1_000); // 100us
+
+    private readonly List<ScenarioError> errors = [];
+    private readonly string[] lines = text.Split('\n');
+    private readonly Dictionary<string, FileSpec> files = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TaskId> tasks = new(StringComparer.Ordinal);
+
+    [GeneratedRegex(@"^[A-Za-z0-9_.\-]{1,64}$")]
+    private static partial Regex Identifier();
+
+    [GeneratedRegex(@"^\s*(\d{1,9})\s*(?:-\s*(\d{1,9})\s*)?$")]
+    private static partial Regex RangeSyntax();
+
+    public Scenario Read()
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new ScenarioException([new ScenarioError(source, 0, 0, "the scenario is empty; expected a JSON object")]);
+        }
+        JToken root;
+        try
+        {
+            using var reader = new JsonTextReader(new StringReader(text)) { DateParseHandling = DateParseHandling.None, FloatParseHandling = FloatParseHandling.Double };
+            root = JToken.ReadFrom(reader, new JsonLoadSettings
+            {
+                LineInfoHandling = LineInfoHandling.Load,
+                DuplicatePropertyNameHandling = DuplicatePropertyNameHandling.Error,
+                CommentHandling = CommentHandling.Ignore,
+            });
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonToken.Comment)
+                {
+                    continue;
+                }
+                throw new ScenarioException([new ScenarioError(source, reader.LineNumber, reader.LinePosition, "unexpected text after the scenario's closing '}'")]);
+            }
+        }
+        catch (JsonReaderException e)
+        {
+            throw new ScenarioException([new ScenarioError(source, Math.Max(1, e.LineNumber), Math.Max(1, e.LinePosition), JsonMessage(e.Message))]);
+        }
+        if (root is not JObject obj)
+        {
+            Error(root, $"a scenario is a JSON object, not {Describe(root)}");
+            throw Failed();
+        }
+
+        CheckKeys(obj, "the scenario", TopKeys, ["name", "files", "tasks"]);
+        var name = Text(obj["name"], "\"name\"") ?? "";
+        if (obj["name"] is { Type: JTokenType.String } && name.Trim().Length == 0)
+        {
+            Error(obj["name"]!, "\"name\" must not be empty");
+        }
+        Text(obj["description"], "\"description\"");
+        Variant? variant = null;
+        if (Text(obj["variant"], "\"variant\"") is { } variantName)
+        {
+            if (Variants.TryParse(variantName, out var v))
+            {
+                variant = v;
+            }
+            else
+            {
+                Error(obj["variant"]!, $"unknown variant \"{variantName}\"; expected one of: {string.Join(", ", Variants.AllNames)}");
+            }
+        }
+        var fileList = ReadFiles(obj["files"]);
+        var device = ReadDevice(obj["device"], fileList);
+        var taskList = ReadTasks(obj["tasks"]);
+        var faults = ReadFaults(obj["faults"]);
+        var limits = ReadLimits(obj["limits"]);
+        var expect = Verdict.Clean;
+        if (Text(obj["expect"], "\"expect\"") is { } expectName)
+        {
+            if (!Verdicts.TryParse(expectName, out expect))
+            {
+                Error(obj["expect"]!, $"unknown verdict \"{expectName}\" for \"expect\"; expected clean, safety or liveness");
+            }
+        }
+        if (errors.Count > 0)
+        {
+            throw Failed();
+        }
+        return new Scenario(name, variant, device, fileList, taskList, faults, limits, expect);
+    }
+
+    // --- sections ---------------------------------------------------------------------------
+
+    private List<FileSpec> ReadFiles(JToken? token)
+    {
+        var list = new List<FileSpec>();
+        foreach (var item in Items(token, "\"files\"", min: 1))
+        {
+            if (Object(item, "a file") is not { } o)
+            {
+                continue;
+            }
+            CheckKeys(o, "a file", ["name", "dax", "pages"], ["name", "pages"]);
+            var name = Name(o["name"], "file");
+            var dax = Bool(o["dax"], "\"dax\"") ?? true;
+            var pages = (int?)Int(o["pages"], "\"pages\"", 1, ScenarioLoader.MaxFilePages);
+            if (name is null || pages is null)
+            {
+                continue;
+            }
+            if (files.ContainsKey(name))
+            {
+                Error(o["name"]!, $"a file named \"{name}\" is already defined");
+                continue;
+            }
+            var spec = new FileSpec(new FileId(list.Count), name, dax, pages.Value);
+            files.Add(name, spec);
+            list.Add(spec);
+        }
+        return list;
+    }
+
+    private DeviceSpec ReadDevice(JToken? token, List<FileSpec> fileList)
+    {
+        var daxPages = fileList.Where(f => f.Dax).Sum(f => (long)f.Pages);
+        var fallback = (int)Math.Min(ScenarioLoader.MaxBlocks, Math.Max(16, 2 * daxPages));
+        if (token is null || Object(token, "\"device\"") is not { } o)
+        {
+            return new DeviceSpec(fallback);
+        }
+        CheckKeys(o, "\"device\"", ["blocks"], []);
+        if (o["blocks"] is null)
+        {
+            return new DeviceSpec(fallback);
+        }
+        var blocks = Int(o["blocks"], "\"blocks\"", 1, ScenarioLoader.MaxBlocks);
+        if (blocks is null)
+        {
+            return new DeviceSpec(fallback);
+        }
+        if (blocks < daxPages)
+        {
+            Error(o["blocks"]!, $"the device has {blocks} blocks, fewer than the {daxPages} pages of the DAX files");
+        }
+        return new DeviceSpec((int)blocks);
+    }
+
+    private List<TaskSpec> ReadTasks(JToken? token)
+    {
+        var items = Items(token, "\"tasks\"", min: 1).ToList();
+        // Names first, so that a fault may name any task wherever it is defined.
+        var names = new List<string?>();
+        foreach (var item in items)
+        {
+            string? name = null;
+            if (item is JObject o && Name(o["name"], "task") is { } n)
+            {
+                if (tasks.ContainsKey(n))
+                {
+                    Error(o["name"]!, $"a task named \"{n}\" is already defined");
+                }
+                else
+                {
+                    tasks.Add(n, new TaskId(names.Count));
+                    name = n;
+                }
+            }
+            names.Add(name);
+        }
+        var list = new List<TaskSpec>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (Object(items[i], "a task") is not { } o)
+            {
+                continue;
+            }
+            CheckKeys(o, "a task", ["name", "repeat", "node", "steps"], ["name", "steps"]);
+            var repeat = o["repeat"] is null ? 1 : Int(o["repeat"], "\"repeat\"", 1, ScenarioLoader.MaxRepeat);
+            var node = o["node"] is null ? null : Int(o["node"], "\"node\"", 0, ScenarioLoader.MaxNode);
+            var steps = new List<Step>();
+            foreach (var stepToken in Items(o["steps"], "\"steps\"", min: 1))
+            {
+                if (ReadStep(stepToken) is { } step)
+                {
+                    steps.Add(step);
+                }
+            }
+            if (names[i] is { } name && repeat is not null)
+            {
+                list.Add(new TaskSpec(new TaskId(list.Count), name, (int)repeat, (int?)node, steps));
+            }
+        }
+        return list;
+    }
+
+    private Step? ReadStep(JToken token)
+    {
+        if (Object(token, "a step") is not { } o)
+        {
+            return null;
+        }
+        if (o["op"] is null)
+        {
+            Error(o, $"a step needs \"op\", one of: {string.Join(", ", OpKinds.AllNames)}");
+            return null;
+        }
+        if (Text(o["op"], "\"op\"") is not { } opName)
+        {
+            return null;
+        }
+        if (!OpKinds.TryParse(opName, out var op))
+        {
+            Error(o["op"]!, $"unknown op \"{opName}\"; expected one of: {string.Join(", ", OpKinds.AllNames)}");
+            return null;
+        }
+        var what = $"a {opName} step";
+        string[] keys = op switch
+        {
+            OpKind.Mmap or OpKind.Touch => ["file", "pages"],
+            OpKind.Munmap => ["file"],
+            OpKind.DioRead => ["from", "into", "pages", "ioTime"],
+            OpKind.DioWrite => ["from", "to", "pages", "ioTime"],
+            OpKind.Truncate => ["file", "size"],
+            OpKind.HoldLease => ["file", "for"],
+            OpKind.Sleep => ["for"],
+            _ => ["file", "pages"],
+        };
+        CheckKeys(o, what, ["op", "repeat", .. keys], keys.Where(k => k != "ioTime").ToArray());
+        var repeat = (int)(o["repeat"] is null ? 1 : Int(o["repeat"], "\"repeat\"", 1, ScenarioLoader.MaxRepeat) ?? 1);
+        switch (op)
+        {
+            case OpKind.Mmap or OpKind.Touch:
+            {
+                var file = FileRef(o["file"], "\"file\"", dax: true);
+                var pages = file is null ? null : Range(o["pages"], file);
+                return pages is null ? null : op == OpKind.Mmap ? new MmapStep(repeat, file!.Id, pages.Value) : new TouchStep(repeat, file!.Id, pages.Value);
+            }
+            case OpKind.Munmap:
+                return FileRef(o["file"], "\"file\"", dax: true) is { } f ? new MunmapStep(repeat, f.Id) : null;
+            case OpKind.DioRead or OpKind.DioWrite:
+            {
+                var read = op == OpKind.DioRead;
+                var plainKey = read ? "from" : "to";
+                var daxKey = read ? "into" : "from";
+                var plain = FileRef(o[plainKey], $"\"{plainKey}\"", dax: false);
+                var mapped = FileRef(o[daxKey], $"\"{daxKey}\"", dax: true);
+                var pages = mapped is null ? null : Range(o["pages"], mapped);
+                if (pages is { } p && plain is not null && p.Last >= plain.Pages)
+                {
+                    Error(o["pages"]!, $"page range {p} is outside file \"{plain.Name}\" ({plain.Pages} pages, 0-{plain.Pages - 1})");
+                    pages = null;
+                }
+                var ioTime = o["ioTime"] is null ? DefaultIoTime : Duration(o["ioTime"], "\"ioTime\"");
+                if (plain is null || mapped is null || pages is null || ioTime is null)
+                {
+                    return null;
+                }
+                return read
+                    ? new DioReadStep(repeat, plain.Id, mapped.Id, pages.Value, ioTime.Value)
+                    : new DioWriteStep(repeat, mapped.Id, plain.Id, pages.Value, ioTime.Value);
+            }
+            case OpKind.Truncate:
+            {
+                var file = FileRef(o["file"], "\"file\"", dax: true);
+                var size = Int(o["size"], "\"size\"", 0, file?.Pages ?? ScenarioLoader.MaxFilePages, file is null ? null : $"the size of file \"{file.Name}\"");
+                return file is null || size is null ? null : new TruncateStep(repeat, file.Id, (int)size);
+            }
+            case OpKind.HoldLease:
+            {
+                var file = FileRef(o["file"], "\"file\"", dax: true);
+                var span = Duration(o["for"], "\"for\"");
+                return file is null || span is null ? null : new HoldLeaseStep(repeat, file.Id, span.Value);
+            }
+            case OpKind.Sleep:
+                return Duration(o["for"], "\"for\"") is { } d ? new SleepStep(repeat, d) : null;
+            default:
+            {
+                var file = FileRef(o["file"], "\"file\"", dax: true);
+                var pages = file is null ? null : Range(o["pages"], file);
+                return pages is null ? null : new FallocateStep(repeat, op, file!.Id, pages.Value);
+            }
+        }
+    }
+
+    private List<FaultSpec> ReadFaults(JToken? token)
+    {
+        var list = new List<FaultSpec>();
+        if (token is null)
+        {
+            return list;
+        }
+        foreach (var item in Items(token, "\"faults\"", min: 0))
+        {
+            if (Object(item, "a fault") is not { } o)
+            {
+                continue;
+            }
+            if (o["kind"] is null)
+            {
+                Error(o, $"a fault needs \"kind\", one of: {string.Join(", ", FaultKinds)}");
+                continue;
+            }
+            if (Text(o["kind"], "\"kind\"") is not { } kind)
+            {
+                continue;
+            }
+            if (!FaultKinds.Contains(kind))
+            {
+                Error(o["kind"]!, $"unknown fault kind \"{kind}\"; expected one of: {string.Join(", ", FaultKinds)}");
+                continue;
+            }
+            var what = $"a {kind} fault";
+            if (ReadFault(o, kind, what) is { } fault)
+            {
+                list.Add(fault);
+            }
+        }
+        return list;
+    }
+
+    private FaultSpec? ReadFault(JObject o, string kind, string what)
+    {
+        switch (kind)
+        {
+            case "signal" or "kill":
+            {
+                CheckKeys(o, what, ["kind", "at", "task"], ["at", "task"]);
+                var at = Duration(o["at"], "\"at\"");
+                var task = TaskRef(o["task"]);
+                if (at is null || task is null)
+                {
+                    return null;
+                }
+                return kind == "signal" ? new SignalFault(at.Value, task.Value) : new KillFault(at.Value, task.Value);
+            }
+            case "crashNode":
+            {
+                CheckKeys(o, what, ["kind", "at", "node"], ["at", "node"]);
+                var at = Duration(o["at"], "\"at\"");
+                var node = Int(o["node"], "\"node\"", 0, ScenarioLoader.MaxNode);
+                return at is null || node is null ? null : new CrashNodeFault(at.Value, (int)node);
+            }
+            case "partition":
+            {
+                CheckKeys(o, what, ["kind", "at", "between"], ["at", "between"]);
+                var at = Duration(o["at"], "\"at\"");
+                var groups = Groups(o["between"]);
+                return at is null || groups is null ? null : new PartitionFault(at.Value, groups);
+            }
+            case "heal":
+            {
+                CheckKeys(o, what, ["kind", "at"], ["at"]);
+                return Duration(o["at"], "\"at\"") is { } at ? new HealFault(at) : null;
+            }
+            default:
+            {
+                var delay = kind == "delay";
+                CheckKeys(o, what, delay ? ["kind", "probability", "max", "from", "until"] : ["kind", "probability", "from", "until"],
+                    delay ? ["probability", "max"] : ["probability"]);
+                var probability = Probability(o["probability"]);
+                var max = delay ? Duration(o["max"], "\"max\"", positive: true) : null;
+                var from = o["from"] is null ? null : Duration(o["from"], "\"from\"");
+                var until = o["until"] is null ? null : Duration(o["until"], "\"until\"");
+                if (from is { } f && until is { } u && u <= f)
+                {
+                    Error(o["until"]!, $"\"until\" ({Durations.Format(u)}) must be later than \"from\" ({Durations.Format(f)})");
+                    return null;
+                }
+                if (probability is null || (delay && max is null) || (o["from"] is not null && from is null) || (o["until"] is not null && until is null))
+                {
+                    return null;
+                }
+                var mode = kind switch { "drop" => MessageFaultKind.Drop, "duplicate" => MessageFaultKind.Duplicate, _ => MessageFaultKind.Delay };
+                return new MessageFault(mode, probability.Value, max, from, until);
+            }
+        }
+    }
+
+    private IReadOnlyList<IReadOnlyList<int>>? Groups(JToken? token)
+    {
+        if (token is null)
+        {
+            return null;
+        }
+        var items = Items(token, "\"between\"", min: 2).ToList();
+        if (items.Count < 2)
+        {
+            return null;
+        }
+        var groups = new List<IReadOnlyList<int>>();
+        var seen = new HashSet<int>();
+        var ok = true;
+        foreach (var groupToken in items)
+        {
+            var group = new List<int>();
+            var members = Items(groupToken, "a partition group", min: 1).ToList();
+            ok &= members.Count > 0;
+            foreach (var nodeToken in members)
+            {
+                if (Int(nodeToken, "a node", 0, ScenarioLoader.MaxNode) is not { } node)
+                {
+                    ok = false;
+                }
+                else if (!seen.Add((int)node))
+                {
+                    Error(nodeToken, $"node {node} is in more than one group of the partition");
+                    ok = false;
+                }
+                else
+                {
+                    group.Add((int)node);
+                }
+            }
+            groups.Add(group);
+        }
+        return ok ? groups : null;
+    }
+
+    private Limits ReadLimits(JToken? token)
+    {
+        var limits = Limits.Default;
+        if (token is null || Object(token, "\"limits\"") is not { } o)
+        {
+            return limits;
+        }
+        CheckKeys(o, "\"limits\"", ["virtualTime", "opBound", "leaseBreakTime", "maxDeliveries"], []);
+        if (o["virtualTime"] is not null && Duration(o["virtualTime"], "\"virtualTime\"", positive: true) is { } vt)
+        {
+            limits = limits with { VirtualTime = vt };
+        }
+        if (o["opBound"] is not null && Duration(o["opBound"], "\"opBound\"", positive: true) is { } ob)
+        {
+            limits = limits with { OpBound = ob };
+        }
+        if (o["leaseBreakTime"] is not null && Duration(o["leaseBreakTime"], "\"leaseBreakTime\"") is { } lb)
+        {
+            limits = limits with { LeaseBreakTime = lb };
+        }
+        if (o["maxDeliveries"] is not null && Int(o["maxDeliveries"], "\"maxDeliveries\"", 1, ScenarioLoader.MaxDeliveries) is { } md)
+        {
+            limits = limits with { MaxDeliveries = md };
+        }
+        return limits;
+    }
+
+    // --- values -----------------------------------------------------------------------------
+
+    private IEnumerable<JToken> Items(JToken? token, string what, int min)
+    {
+        if (token is null)
+        {
+            return [];
+        }
+        if (token is not JArray array)
+        {
+            Error(token, $"{what} must be an array, not {Describe(token)}");
+            return [];
+        }
+        if (array.Count < min)
+        {
+            Error(token, min == 1 ? $"{what} must not be empty" : $"{what} needs at least {min} entries");
+        }
+        return array;
+    }
+
+    private JObject? Object(JToken token, string what)
+    {
+        if (token is JObject o)
+        {
+            return o;
+        }
+        Error(token, $"{what} must be a JSON object, not {Describe(token)}");
+        return null;
+    }
+
+    private void CheckKeys(JObject o, string what, string[] allowed, string[] required)
+    {
+        foreach (var property in o.Properties())
+        {
+            if (!allowed.Contains(property.Name, StringComparer.Ordinal))
+            {
+                var hint = allowed.FirstOrDefault(a => string.Equals(a, property.Name, StringComparison.OrdinalIgnoreCase));
+                Error(property, hint is not null
+                    ? $"unknown key \"{property.Name}\" in {what}; did you mean \"{hint}\"? (keys are case-sensitive)"
+                    : $"unknown key \"{property.Name}\" in {what}; expected one of: {string.Join(", ", allowed)}");
+            }
+        }
+        foreach (var key in required)
+        {
+            if (o[key] is null)
+            {
+                Error(o, $"{what} needs \"{key}\"");
+            }
+        }
+    }
+
+    private string? Text(JToken? token, string what)
+    {
+        if (token is null)
+        {
+            return null;
+        }
+        if (token.Type != JTokenType.String)
+        {
+            Error(token, $"{what} must be a string, not {Describe(token)}");
+            return null;
+        }
+        return (string)token!;
+    }
+
+    private string? Name(JToken? token, string kind)
+    {
+        if (Text(token, $"a {kind}'s \"name\"") is not { } name)
+        {
+            return null;
+        }
+        if (!Identifier().IsMatch(name))
+        {
+            Error(token!, $"{kind} name \"{name}\" must be 1 to 64 letters, digits, '_', '.' or '-'");
+            return null;
+        }
+        return name;
+    }
+
+    private bool? Bool(JToken? token, string what)
+    {
+        if (token is null)
+        {
+            return null;
+        }
+        if (token.Type != JTokenType.Boolean)
+        {
+            Error(token, $"{what} must be true or false, not {Describe(token)}");
+            return null;
+        }
+        return (bool)token;
+    }
+
+    private long? Int(JToken? token, string what, long min, long max, string? maxName = null)
+    {
+        if (token is null)
+        {
+            return null;
+        }
+        if (token.Type == JTokenType.Float)
+        {
+            Error(token, $"{what} must be a whole number, not {token.ToString(Formatting.None)}");
+            return null;
+        }
+        if (token.Type != JTokenType.Integer)
+        {
+            Error(token, $"{what} must be a number, not {Describe(token)}");
+            return null;
+        }
+        var value = ((JValue)token).Value;
+        var big = value is BigInteger b ? b : new BigInteger(Convert.ToInt64(value, CultureInfo.InvariantCulture));
+        if (big < min || big > max)
+        {
+            var upper = maxName is null ? $"{max:N0}" : $"{max:N0} ({maxName})";
+            Error(token, $"{what} is {big}, out of range: it must be from {min:N0} to {upper}");
+            return null;
+        }
+        return (long)big;
+    }
+
+    private double? Probability(JToken? token)
+    {
+        if (token is null)
+        {
+            return null;
+        }
+        if (token.Type is not (JTokenType.Float or JTokenType.Integer))
+        {
+            Error(token, $"\"probability\" must be a number, not {Describe(token)}");
+            return null;
+        }
+        var p = token.Value<double>();
+        if (!(p > 0 && p <= 1))
+        {
+            Error(token, $"\"probability\" is {p.ToString(CultureInfo.InvariantCulture)}, out of range: it must be above 0 and at most 1");
+            return null;
+        }
+        return p;
+    }
+
+    private TimeSpan? Duration(JToken? token, string what, bool positive = false)
+    {
+        if (token is null)
+        {
+            return null;
+        }
+        if (token.Type is JTokenType.Integer or JTokenType.Float)
+        {
+            Error(token, $"{what} is {token.ToString(Formatting.None)} without a unit; write a duration like \"{token.ToString(Formatting.None)}ms\" (units: ns, us, ms, s)");
+            return null;
+        }
+        if (Text(token, what) is not { } s)
+        {
+            return null;
+        }
+        if (!Durations.TryParse(s, out var value, out var error))
+        {
+            Error(token, $"{what}: {error}");
+            return null;
+        }
+        if (positive && value <= TimeSpan.Zero)
+        {
+            Error(token, $"{what} must be longer than 0");
+            return null;
+        }
+        return value;
+    }
+
+    private FileSpec? FileRef(JToken? token, string what, bool dax)
+    {
+        if (Text(token, what) is not { } name)
+        {
+            return null;
+        }
+        if (!files.TryGetValue(name, out var file))
+        {
+            Error(token!, files.Count == 0
+                ? $"{what} names file \"{name}\", but no file is defined"
+                : $"{what} names file \"{name}\", which is not defined; files: {string.Join(", ", files.Keys)}");
+            return null;
+        }
+        if (file.Dax != dax)
+        {
+            Error(token!, dax
+                ? $"{what} must name a DAX file, and \"{name}\" has \"dax\": false"
+                : $"{what} must name a plain (non-DAX) file, and \"{name}\" is a DAX file");
+            return null;
+        }
+        return file;
+    }
+
+    private TaskId? TaskRef(JToken? token)
+    {
+        if (Text(token, "\"task\"") is not { } name)
+        {
+            return null;
+        }
+        if (tasks.TryGetValue(name, out var id))
+        {
+            return id;
+        }
+        Error(token!, $"\"task\" names task \"{name}\", which is not defined; tasks: {string.Join(", ", tasks.Keys)}");
+        return null;
+    }
+
+    private PageRange? Range(JToken? token, FileSpec file)
+    {
+        if (token is null)
+        {
+            return null;
+        }
+        int first, last;
+        if (token.Type == JTokenType.Integer)
+        {
+            if (Int(token, "\"pages\"", 0, file.Pages - 1, $"the last page of file \"{file.Name}\"") is not { } n)
+            {
+                return null;
+            }
+            first = last = (int)n;
+        }
+        else if (token.Type == JTokenType.String)
+        {
+            var s = (string)token!;
+            var m = RangeSyntax().Match(s);
+            if (!m.Success)
+            {
+                Error(token, $"\"pages\" is \"{s}\"; a page range is \"first-last\" (inclusive) or one page number");
+                return null;
+            }
+            first = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            last = m.Groups[2].Success ? int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : first;
+            if (last < first)
+            {
+                Error(token, $"page range \"{s}\" ends before it starts");
+                return null;
+            }
+        }
+        else
+        {
+            Error(token, $"\"pages\" must be a page range like \"0-3\" or a page number, not {Describe(token)}");
+            return null;
+        }
+        if (last >= file.Pages)
+        {
+            Error(token, $"page range {first}{(first == last ? "" : $"-{last}")} is outside file \"{file.Name}\" ({file.Pages} pages, 0-{file.Pages - 1})");
+            return null;
+        }
+        return new PageRange(first, last);
+    }
+
+    // --- errors -----------------------------------------------------------------------------
+
+    private void Error(JToken token, string message)
+    {
+        var (line, column) = Locate(token);
+        errors.Add(new ScenarioError(source, line, column, message));
+    }
+
+    private ScenarioException Failed() =>
+        new(errors.OrderBy(e => e.Line).ThenBy(e => e.Column).Take(ScenarioLoader.MaxErrors).ToList());
+
+    /// <summary>
+    /// The 1-based line and column where a token starts. Json.NET records containers at
+    /// their opening bracket but values and property names where they end, so those are
+    /// walked back to their first character.
+    /// </summary>
+    private (int Line, int Column) Locate(JToken token)
+    {
+        var info = (IJsonLineInfo)token;
+        if (!info.HasLineInfo())
+        {
+            return token.Parent is { } parent ? Locate(parent) : (1, 1);
+        }
+        int line = info.LineNumber, column = info.LinePosition;
+        if (token is JContainer and not JProperty || line < 1 || line > lines.Length)
+        {
+            return (line, Math.Max(1, column));
+        }
+        var s = lines[line - 1];
+        var end = Math.Min(column, s.Length) - 1; // 0-based index of the token's last character
+        if (token is JProperty)
+        {
+            while (end >= 0 && s[end] != '"')
+            {
+                end--;
+            }
+        }
+        if (end < 0)
+        {
+            return (line, Math.Max(1, column));
+        }
+        if (s[end] == '"')
+        {
+            for (var i = end - 1; i >= 0; i--)
+            {
+                if (s[i] != '"')
+                {
+                    continue;
+                }
+                var slashes = 0;
+                for (var j = i - 1; j >= 0 && s[j] == '\\'; j--)
+                {
+                    slashes++;
+                }
+                if (slashes % 2 == 0)
+                {
+                    return (line, i + 1);
+                }
+            }
+            return (line, Math.Max(1, column));
+        }
+        var start = end;
+        while (start > 0 && !" \t,:[{".Contains(s[start - 1]))
+        {
+            start--;
+        }
+        return (line, start + 1);
+    }
+
+    private static string Describe(JToken token) => token.Type switch
+    {
+        JTokenType.Object => "an object",
+        JTokenType.Array => "an array",
+        JTokenType.String => $"the string \"{(string)token!}\"",
+        JTokenType.Integer or JTokenType.Float => $"the number {token.ToString(Formatting.None)}",
+        JTokenType.Boolean => token.ToString(Formatting.None),
+        JTokenType.Null => "null",
+        _ => token.Type.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>Json.NET's messages end with "Path 'x', line L, position P."; the location is given separately.</summary>
+    private static string JsonMessage(string message)
+    {
+        var cut = message.IndexOf(" Path '", StringComparison.Ordinal);
+        if (cut < 0)
+        {
+            cut = message.IndexOf(", line ", StringComparison.Ordinal);
+        }
+        var core = cut > 0 ? message[..cut] : message;
+        return "invalid JSON: " + core.TrimEnd('.', ' ');
+    }
+}
