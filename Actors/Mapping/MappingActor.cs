@@ -15,6 +15,13 @@ namespace DaxSim.Actors.Mapping;
 //         Invalidate (the inode, during a layout change).
 // Sends:  MapBlock to the inode for a fault; QueryRefcount to pages during the busy-page
 //         scan; PtesZapped to every task whose PTEs it removed; the replies.
+//
+// An unmap is a TLB shootdown: it completes only when every task whose PTEs it removed
+// has acknowledged (PtesZappedAck). A task in a GUP fast-path section (interrupts off
+// in the kernel) acknowledges only when the section is over, after it has dropped a
+// reference whose PTE re-check failed. So once an unmap completes, no fast-path
+// reference taken through a zapped PTE is left, and the busy scan that follows sees
+// every reference that will stay.
 public sealed class MappingActor : ReceiveActor
 {
     private sealed record PendingFault(Fault Request, IActorRef Task);
@@ -33,8 +40,12 @@ public sealed class MappingActor : ReceiveActor
     private readonly SortedDictionary<TaskId, SortedDictionary<int, PageId>> _ptes = new();
     private readonly Dictionary<long, PendingFault> _pendingFaults = new();
     private readonly Queue<(FindBusyPage Request, IActorRef Task)> _scanQueue = new();
+    private readonly Dictionary<long, ZapRound> _zaps = new();
     private Scan? _scan;
     private long _seq;
+
+    /// <summary>An unmap waiting for the TLB shootdown acknowledgements of the tasks it zapped.</summary>
+    private sealed record ZapRound(HashSet<TaskId> Waiting, Action Then);
 
     public MappingActor(SimEnvironment env, FileId file)
     {
@@ -49,6 +60,7 @@ public sealed class MappingActor : ReceiveActor
         Receive<Invalidate>(HandleInvalidate);
         Receive<FindBusyPage>(HandleFindBusyPage);
         Receive<RefcountReport>(HandleRefcountReport);
+        Receive<PtesZappedAck>(m => Acknowledged(m.Task, m.Zap));
     }
 
     public static Props Props(SimEnvironment env, FileId file) =>
@@ -73,6 +85,11 @@ public sealed class MappingActor : ReceiveActor
             _ptes.Remove(m.Task);
         }
         _vmas.Remove(m.Task);
+        // A task that unmaps (or exits) is in no fast-path section of this file.
+        foreach (var zap in _zaps.Keys.ToList())
+        {
+            Acknowledged(m.Task, zap);
+        }
         Sender.Tell(new UnmapFileAck(_file, m.Seq), Self);
     }
 
@@ -153,7 +170,6 @@ public sealed class MappingActor : ReceiveActor
     // unmap_mapping_range over [first, last], and with deleteEntries the DAX entries too.
     private void HandleInvalidate(Invalidate m)
     {
-        ZapPtes(m.First, m.Last);
         if (m.DeleteEntries)
         {
             foreach (var (index, page) in _entries.Where(e => e.Key >= m.First && e.Key <= m.Last).ToList())
@@ -162,11 +178,15 @@ public sealed class MappingActor : ReceiveActor
                 Trace.Emit(new EntryDeleted(_file, index, page));
             }
         }
-        Sender.Tell(new InvalidateAck(_file, m.Seq), Self);
+        var inode = Sender;
+        ZapPtes(m.First, m.Last, () => inode.Tell(new InvalidateAck(_file, m.Seq), Self));
     }
 
-    private void ZapPtes(int first, int last)
+    /// <summary>Removes the PTEs in [first, last] of every task, then runs <paramref name="then"/> once all have acknowledged.</summary>
+    private void ZapPtes(int first, int last, Action then)
     {
+        var zap = ++_seq;
+        var waiting = new HashSet<TaskId>();
         foreach (var (task, ptes) in _ptes)
         {
             var zapped = false;
@@ -178,8 +198,24 @@ public sealed class MappingActor : ReceiveActor
             }
             if (zapped)
             {
-                _env.Directory.Task(task).Tell(new PtesZapped(_file, first, last, task), Self);
+                waiting.Add(task);
+                _env.Directory.Task(task).Tell(new PtesZapped(_file, first, last, task, zap), Self);
             }
+        }
+        if (waiting.Count == 0)
+        {
+            then();
+            return;
+        }
+        _zaps[zap] = new ZapRound(waiting, then);
+    }
+
+    private void Acknowledged(TaskId task, long zap)
+    {
+        if (_zaps.TryGetValue(zap, out var round) && round.Waiting.Remove(task) && round.Waiting.Count == 0)
+        {
+            _zaps.Remove(zap);
+            round.Then();
         }
     }
 
@@ -203,11 +239,22 @@ public sealed class MappingActor : ReceiveActor
         // Unmap every PTE first, so that new get_user_pages must fault and block on
         // MMAPLOCK, which the caller holds exclusive; then look for an elevated refcount.
         var unmap = _env.Policy.UnmapBeforeBusyScan;
+        var scan = new Scan(next.Request, next.Task, []) { Unmapped = unmap };
+        _scan = scan;
         if (unmap)
         {
-            ZapPtes(0, int.MaxValue);
+            ZapPtes(0, int.MaxValue, () => BeginScan(scan));
         }
-        _scan = new Scan(next.Request, next.Task, _entries.Select(e => (e.Key, e.Value)).ToList()) { Unmapped = unmap };
+        else
+        {
+            BeginScan(scan);
+        }
+    }
+
+    private void BeginScan(Scan scan)
+    {
+        // The entries are read when the unmap is complete, as the kernel's xas walk follows it.
+        scan.Entries.AddRange(_entries.Select(e => (e.Key, e.Value)));
         ContinueScan();
     }
 

@@ -38,8 +38,15 @@ public sealed record RecheckPte(FileId File, TaskId Task, int Index, PageId Page
 /// <summary>Mapping → Task: the answer to RecheckPte.</summary>
 public sealed record PteStatus(FileId File, int Index, bool Present, long Seq) : IReply;
 
-/// <summary>Mapping → Task: the task's PTEs of File in [First, Last] were zapped (update its view).</summary>
-public sealed record PtesZapped(FileId File, int First, int Last, TaskId Task) : ITaskMessage;
+/// <summary>
+/// Mapping → Task: the task's PTEs of File in [First, Last] were zapped (update its view),
+/// the TLB shootdown of unmap_mapping_range. The task answers PtesZappedAck at once, or,
+/// inside a GUP fast-path section (which runs with interrupts off), when that section ends.
+/// </summary>
+public sealed record PtesZapped(FileId File, int First, int Last, TaskId Task, long Zap) : ITaskMessage;
+
+/// <summary>Task → Mapping: the task has seen zap Zap; no fast-path reference taken through those PTEs is left.</summary>
+public sealed record PtesZappedAck(FileId File, TaskId Task, long Zap) : IMappingMessage;
 
 /// <summary>
 /// Inode → Mapping: unmap_mapping_range over [First, Last] for every task and, when
