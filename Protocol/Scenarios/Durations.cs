@@ -23,6 +23,11 @@ public static class Durations
                 error = $"'{text}' is not a duration (a number and a unit: ns, us, ms, s)";
                 return false;
             }
+            if (n > 86_400m * 1_000_000_000m / ns)
+            {
+                error = $"duration '{text}' is longer than a day";
+                return false;
+            }
             var total = n * ns;
             if (total % 100m != 0)
             {

@@ -58,7 +58,7 @@ internal sealed partial class ScenarioReader(string source, string text)
     [GeneratedRegex(@"^[A-Za-z0-9_.\-]{1,64}$")]
     private static partial Regex Identifier();
 
-    [GeneratedRegex(@"^\s*(\d{1,9})\s*(?:-\s*(\d{1,9})\s*)?$")]
+    [GeneratedRegex(@"^\s*([0-9]{1,9})\s*(?:-\s*([0-9]{1,9})\s*)?$")]
     private static partial Regex RangeSyntax();
 
     public Scenario Read()
@@ -67,6 +67,7 @@ internal sealed partial class ScenarioReader(string source, string text)
         {
             throw new ScenarioException([new ScenarioError(source, 0, 0, "the scenario is empty; expected a JSON object")]);
         }
+        CheckStrictSyntax();
         JToken root;
         try
         {
@@ -77,18 +78,31 @@ internal sealed partial class ScenarioReader(string source, string text)
                 DuplicatePropertyNameHandling = DuplicatePropertyNameHandling.Error,
                 CommentHandling = CommentHandling.Ignore,
             });
-            while (reader.Read())
+            try
             {
-                if (reader.TokenType == JsonToken.Comment)
+                while (reader.Read())
                 {
-                    continue;
+                    if (reader.TokenType != JsonToken.Comment)
+                    {
+                        throw new JsonReaderException("", "", reader.LineNumber, reader.LinePosition - 1, null);
+                    }
                 }
-                throw new ScenarioException([new ScenarioError(source, reader.LineNumber, reader.LinePosition, "unexpected text after the scenario's closing '}'")]);
+            }
+            catch (JsonReaderException e)
+            {
+                // Json.NET itself rejects anything but comments after the root value.
+                throw new ScenarioException([new ScenarioError(source, Math.Max(1, e.LineNumber), e.LinePosition + 1, "unexpected text after the scenario's closing '}'")]);
             }
         }
         catch (JsonReaderException e)
         {
-            throw new ScenarioException([new ScenarioError(source, Math.Max(1, e.LineNumber), Math.Max(1, e.LinePosition), JsonMessage(e.Message))]);
+            // Json.NET's LinePosition in an error is the 0-based index of the character it stopped
+            // at; for a duplicate key it has already consumed the key and its ':'.
+            var line = Math.Max(1, e.LineNumber);
+            var column = e.Message.StartsWith("Property with the name ", StringComparison.Ordinal)
+                ? KeyStart(line, e.LinePosition)
+                : e.LinePosition + 1;
+            throw new ScenarioException([new ScenarioError(source, line, column, JsonMessage(e.Message))]);
         }
         if (root is not JObject obj)
         {
@@ -116,7 +130,7 @@ internal sealed partial class ScenarioReader(string source, string text)
             }
         }
         var fileList = ReadFiles(obj["files"]);
-        var device = ReadDevice(obj["device"], fileList);
+        var device = ReadDevice(obj["device"], fileList, obj["files"]);
         var taskList = ReadTasks(obj["tasks"]);
         var faults = ReadFaults(obj["faults"]);
         var limits = ReadLimits(obj["limits"]);
@@ -166,10 +180,14 @@ internal sealed partial class ScenarioReader(string source, string text)
         return list;
     }
 
-    private DeviceSpec ReadDevice(JToken? token, List<FileSpec> fileList)
+    private DeviceSpec ReadDevice(JToken? token, List<FileSpec> fileList, JToken? filesToken)
     {
         var daxPages = fileList.Where(f => f.Dax).Sum(f => (long)f.Pages);
         var fallback = (int)Math.Min(ScenarioLoader.MaxBlocks, Math.Max(16, 2 * daxPages));
+        if (daxPages > ScenarioLoader.MaxBlocks && (token is not JObject d || d["blocks"] is null))
+        {
+            Error(filesToken!, $"the DAX files have {daxPages:N0} pages, more than the largest device ({ScenarioLoader.MaxBlocks:N0} blocks) holds");
+        }
         if (token is null || Object(token, "\"device\"") is not { } o)
         {
             return new DeviceSpec(fallback);
@@ -259,7 +277,7 @@ internal sealed partial class ScenarioReader(string source, string text)
             Error(o["op"]!, $"unknown op \"{opName}\"; expected one of: {string.Join(", ", OpKinds.AllNames)}");
             return null;
         }
-        var what = $"a {opName} step";
+        var what = $"{("aeiou".Contains(opName[0]) ? "an" : "a")} {opName} step";
         string[] keys = op switch
         {
             OpKind.Mmap or OpKind.Touch => ["file", "pages"],
@@ -806,6 +824,83 @@ internal sealed partial class ScenarioReader(string source, string text)
             start--;
         }
         return (line, start + 1);
+    }
+
+    /// <summary>
+    /// Json.NET accepts more than JSON (single quotes, unquoted keys, trailing commas,
+    /// NaN, hex numbers); a scenario must be plain JSON, with comments allowed, so the
+    /// text goes through System.Text.Json's strict reader first.
+    /// </summary>
+    private void CheckStrictSyntax()
+    {
+        try
+        {
+            using var _ = System.Text.Json.JsonDocument.Parse(text, new System.Text.Json.JsonDocumentOptions
+            {
+                CommentHandling = System.Text.Json.JsonCommentHandling.Skip,
+                AllowTrailingCommas = false,
+                MaxDepth = 64,
+            });
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            var line = (int)(e.LineNumber ?? 0) + 1;
+            var column = CharColumn(line, (int)(e.BytePositionInLine ?? 0));
+            var message = e.Message;
+            var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            message = (cut > 0 ? message[..cut] : message).TrimEnd('.', ' ');
+            if (message.Contains("after a single JSON value", StringComparison.Ordinal))
+            {
+                message = "unexpected text after the scenario's closing '}'";
+            }
+            else if (message.Contains("trailing comma", StringComparison.Ordinal))
+            {
+                message = "invalid JSON: a trailing comma is not allowed";
+            }
+            else
+            {
+                message = "invalid JSON: " + message;
+            }
+            throw new ScenarioException([new ScenarioError(source, line, column, message)]);
+        }
+    }
+
+    /// <summary>The 1-based character column of a 0-based UTF-8 byte offset in a line.</summary>
+    private int CharColumn(int line, int bytes)
+    {
+        if (line < 1 || line > lines.Length)
+        {
+            return bytes + 1;
+        }
+        var s = lines[line - 1];
+        var chars = 0;
+        var used = 0;
+        while (chars < s.Length && used < bytes)
+        {
+            var width = char.IsHighSurrogate(s[chars]) && chars + 1 < s.Length ? 2 : 1;
+            used += System.Text.Encoding.UTF8.GetByteCount(s.AsSpan(chars, width));
+            chars += width;
+        }
+        return chars + 1;
+    }
+
+    /// <summary>The 1-based column of the opening quote of the key whose ':' ends just before <paramref name="afterColon"/>.</summary>
+    private int KeyStart(int line, int afterColon)
+    {
+        var s = line <= lines.Length ? lines[line - 1] : "";
+        var end = Math.Min(afterColon, s.Length) - 1;
+        while (end >= 0 && s[end] != '"')
+        {
+            end--;
+        }
+        for (var i = end - 1; i >= 0; i--)
+        {
+            if (s[i] == '"' && (i == 0 || s[i - 1] != '\\'))
+            {
+                return i + 1;
+            }
+        }
+        return Math.Max(1, afterColon);
     }
 
     private static string Describe(JToken token) => token.Type switch
