@@ -287,12 +287,13 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
         }
         var interrupts = _await is { Interruptible: true };
         Trace.Emit(new SignalReceived(_id, interrupts));
+        // The signal stays pending until the return to user space: a wait that loops
+        // (___wait_var_event) sees it again and ends with EINTR.
+        _signalPending = true;
         if (interrupts)
         {
             Continue(Interrupted.Instance);
-            return;
         }
-        _signalPending = true;
     }
 
     private void HandleKill(Kill m)

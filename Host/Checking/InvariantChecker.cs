@@ -475,6 +475,11 @@ public sealed class InvariantChecker
                 continue;
             }
             var task = new TaskId(t);
+            // Overdue because it sleeps on a page that is already idle: say so (L2).
+            if (ReportLostWakeup(t, now))
+            {
+                return;
+            }
             var waited = TimeSpan.FromTicks(now - op.Start);
             var since = TimeSpan.FromTicks(now - Math.Max(op.UnblockedAt!.Value, op.Start + op.Own));
             var what = op.File is { } f ? $"{op.Op.JsonName()} of {F(f)}" : op.Op.JsonName();
@@ -637,6 +642,21 @@ public sealed class InvariantChecker
         }
     }
 
+    /// <summary>L2: task <paramref name="t"/> sleeps on a page that is idle (refcount 1), so no wake-up will come.</summary>
+    private bool ReportLostWakeup(int t, long? now)
+    {
+        if (_sleepingOn[t] is not { } page || _refcount[page.Value] != IdleRefcount)
+        {
+            return false;
+        }
+        var task = new TaskId(t);
+        Fail("L2", Verdict.Liveness,
+            $"{T(task)} sleeps waiting for {P(page)} to go idle; the page is idle (refcount 1) " +
+            "and no wake-up is on its way",
+            [T(task), P(page)], [$"{T(task)} waits for {P(page)} (refcount 1)"], now);
+        return true;
+    }
+
     /// <summary>
     /// Nothing can run and no timer is due: the end of the run. Work left means L2 (a
     /// sleeper on an idle page) or L1 (a cycle, or waits nothing can end); otherwise the
@@ -650,12 +670,8 @@ public sealed class InvariantChecker
         }
         for (var t = 0; t < _sleepingOn.Length; t++)
         {
-            if (_sleepingOn[t] is { } page && _refcount[page.Value] == IdleRefcount)
+            if (ReportLostWakeup(t, null))
             {
-                Fail("L2", Verdict.Liveness,
-                    $"{T(new TaskId(t))} sleeps waiting for {P(page)} to go idle; the page is idle (refcount 1) " +
-                    "and no wake-up is on its way",
-                    [T(new TaskId(t)), P(page)], [$"{T(new TaskId(t))} waits for {P(page)} (refcount 1)"]);
                 return;
             }
         }

@@ -104,6 +104,10 @@ public sealed class DeterministicRuntime : IDisposable
         long deliveries = 0;
         _driver.Delivered = (queue, envelope) =>
         {
+            if (queue.Name == RunHost.Name)
+            {
+                return; // starting the run's root: the runtime's business, not the simulation's
+            }
             deliveries++;
             var sender = envelope.Sender is { } s && _driver.Queues.TryGetValue(s, out var from) ? from : null;
             log.Delivery(_scheduler.Now, queue.Name, queue.Ordinal, sender?.Name ?? "-", sender?.Ordinal ?? -1,
@@ -216,8 +220,25 @@ public sealed class DeterministicRuntime : IDisposable
 
     public void Dispose()
     {
+        // The host actor stops only if someone runs its mailbox: keep driving until the
+        // system has terminated (the guardians make it ready from their threads).
+        _driver.Owner = Thread.CurrentThread;
+        _driver.Delivered = null;
+        var terminated = _system.Terminate();
+        var waited = Stopwatch.StartNew();
+        while (!terminated.IsCompleted && waited.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            _driver.AdoptForeign();
+            if (_driver.Ready.Count > 0)
+            {
+                Drain();
+            }
+            else
+            {
+                terminated.Wait(TimeSpan.FromMilliseconds(1));
+            }
+        }
         _driver.Owner = null;
-        _system.Terminate().Wait(TimeSpan.FromSeconds(10));
         DeterministicDriver.Forget(_system);
     }
 

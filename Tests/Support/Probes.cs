@@ -18,14 +18,18 @@ public sealed class ProbeDirectory(TestKitBase kit) : IEntityDirectory
 
     public string? UnderTestName { get; set; }
 
+    /// <summary>The probe playing <paramref name="name"/>; made on first use, by the spec or by the actor under test.</summary>
     public TestProbe Probe(string name)
     {
-        if (!_probes.TryGetValue(name, out var probe))
+        lock (_probes)
         {
-            probe = kit.CreateTestProbe(name);
-            _probes[name] = probe;
+            if (!_probes.TryGetValue(name, out var probe))
+            {
+                probe = kit.CreateTestProbe(name);
+                _probes[name] = probe;
+            }
+            return probe;
         }
-        return probe;
     }
 
     private IActorRef Resolve(string name) => name == UnderTestName ? UnderTest! : Probe(name).Ref;
