@@ -41,7 +41,7 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
     }
 
     public static Props Props(SimEnvironment env, LocalDirectory directory) =>
-        Akka.Actor.Props.Create(() => new SimulationRoot(env, directory));
+        ActorProps.Of(() => new SimulationRoot(env, directory));
 
     protected override void PreStart()
     {

@@ -27,7 +27,7 @@ public sealed class DeviceActor : ReceiveActor
     }
 
     public static Props Props(SimEnvironment env, IEnumerable<PageId> free) =>
-        Akka.Actor.Props.Create(() => new DeviceActor(env, free.ToArray()));
+        ActorProps.Of(() => new DeviceActor(env, free.ToArray()));
 
     private void HandleAllocate(Allocate m)
     {

@@ -65,7 +65,7 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(SimEnvironment env, FileId file, IReadOnlyDictionary<int, PageId> extents) =>
-        Akka.Actor.Props.Create(() => new InodeActor(env, file, extents));
+        ActorProps.Of(() => new InodeActor(env, file, extents));
 
     private ITraceSink Trace => _env.Trace;
 

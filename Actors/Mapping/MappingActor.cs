@@ -64,7 +64,7 @@ public sealed class MappingActor : ReceiveActor
     }
 
     public static Props Props(SimEnvironment env, FileId file) =>
-        Akka.Actor.Props.Create(() => new MappingActor(env, file));
+        ActorProps.Of(() => new MappingActor(env, file));
 
     private ITraceSink Trace => _env.Trace;
 

@@ -46,7 +46,7 @@ public sealed class PageActor : ReceiveActor
     }
 
     public static Props Props(SimEnvironment env, PageId page, FileId? owner) =>
-        Akka.Actor.Props.Create(() => new PageActor(env, page, owner));
+        ActorProps.Of(() => new PageActor(env, page, owner));
 
     private ProtocolPolicy Policy => _env.Policy;
 

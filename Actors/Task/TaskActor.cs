@@ -113,7 +113,7 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
         Receive<IReply>(HandleReply);
     }
 
-    public static Props Props(SimEnvironment env, TaskId id) => Akka.Actor.Props.Create(() => new TaskActor(env, id));
+    public static Props Props(SimEnvironment env, TaskId id) => ActorProps.Of(() => new TaskActor(env, id));
 
     private ProtocolPolicy Policy => _env.Policy;
 
