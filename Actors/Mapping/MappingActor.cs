@@ -11,17 +11,15 @@ namespace DaxSim.Actors.Mapping;
 // and dax_layout_busy_page unmaps here before it looks for busy pages.
 //
 // Takes:  MapFile, UnmapFile (mmap, munmap); Fault (the GUP slow path, under MMAPLOCK
-//         shared); RecheckPte (the fast path); FindBusyPage (the layout break);
+//         shared); ReadPte and RecheckPte (the fast path); FindBusyPage (the layout break);
 //         Invalidate (the inode, during a layout change).
 // Sends:  MapBlock to the inode for a fault; QueryRefcount to pages during the busy-page
 //         scan; PtesZapped to every task whose PTEs it removed; the replies.
 //
-// An unmap is a TLB shootdown: it completes only when every task whose PTEs it removed
-// has acknowledged (PtesZappedAck). A task in a GUP fast-path section (interrupts off
-// in the kernel) acknowledges only when the section is over, after it has dropped a
-// reference whose PTE re-check failed. So once an unmap completes, no fast-path
-// reference taken through a zapped PTE is left, and the busy scan that follows sees
-// every reference that will stay.
+// An unmap does not wait for GUP fast paths under way (with broadcast TLB invalidation,
+// as on arm64, nothing makes it): a fast path that read a PTE before the unmap may take
+// its reference after the busy scan looked; its PTE re-check is what protects it (see
+// TaskActor.Gup.cs).
 public sealed class MappingActor : ReceiveActor
 {
     private sealed record PendingFault(Fault Request, IActorRef Task);
@@ -40,12 +38,8 @@ public sealed class MappingActor : ReceiveActor
     private readonly SortedDictionary<TaskId, SortedDictionary<int, PageId>> _ptes = new();
     private readonly Dictionary<long, PendingFault> _pendingFaults = new();
     private readonly Queue<(FindBusyPage Request, IActorRef Task)> _scanQueue = new();
-    private readonly Dictionary<long, ZapRound> _zaps = new();
     private Scan? _scan;
     private long _seq;
-
-    /// <summary>An unmap waiting for the TLB shootdown acknowledgements of the tasks it zapped.</summary>
-    private sealed record ZapRound(HashSet<TaskId> Waiting, Action Then);
 
     public MappingActor(SimEnvironment env, FileId file)
     {
@@ -56,11 +50,11 @@ public sealed class MappingActor : ReceiveActor
         Receive<Fault>(HandleFault);
         Receive<BlockMapped>(HandleBlockMapped);
         Receive<MapBlockFailed>(HandleMapBlockFailed);
+        Receive<ReadPte>(HandleReadPte);
         Receive<RecheckPte>(HandleRecheckPte);
         Receive<Invalidate>(HandleInvalidate);
         Receive<FindBusyPage>(HandleFindBusyPage);
         Receive<RefcountReport>(HandleRefcountReport);
-        Receive<PtesZappedAck>(m => Acknowledged(m.Task, m.Zap));
     }
 
     public static Props Props(SimEnvironment env, FileId file) =>
@@ -85,11 +79,6 @@ public sealed class MappingActor : ReceiveActor
             _ptes.Remove(m.Task);
         }
         _vmas.Remove(m.Task);
-        // A task that unmaps (or exits) is in no fast-path section of this file.
-        foreach (var zap in _zaps.Keys.ToList())
-        {
-            Acknowledged(m.Task, zap);
-        }
         Sender.Tell(new UnmapFileAck(_file, m.Seq), Self);
     }
 
@@ -157,6 +146,12 @@ public sealed class MappingActor : ReceiveActor
 
     // --- the GUP fast path's re-check ---------------------------------------------------------
 
+    private void HandleReadPte(ReadPte m)
+    {
+        PageId? page = _ptes.TryGetValue(m.Task, out var ptes) && ptes.TryGetValue(m.Index, out var p) ? p : null;
+        Sender.Tell(new PteValue(_file, m.Index, page, m.Seq), Self);
+    }
+
     private void HandleRecheckPte(RecheckPte m)
     {
         var present = _ptes.TryGetValue(m.Task, out var ptes) && ptes.TryGetValue(m.Index, out var page) &&
@@ -178,15 +173,13 @@ public sealed class MappingActor : ReceiveActor
                 Trace.Emit(new EntryDeleted(_file, index, page));
             }
         }
-        var inode = Sender;
-        ZapPtes(m.First, m.Last, () => inode.Tell(new InvalidateAck(_file, m.Seq), Self));
+        ZapPtes(m.First, m.Last);
+        Sender.Tell(new InvalidateAck(_file, m.Seq), Self);
     }
 
-    /// <summary>Removes the PTEs in [first, last] of every task, then runs <paramref name="then"/> once all have acknowledged.</summary>
-    private void ZapPtes(int first, int last, Action then)
+    /// <summary>Removes the PTEs in [first, last] of every task and tells each task whose PTEs went.</summary>
+    private void ZapPtes(int first, int last)
     {
-        var zap = ++_seq;
-        var waiting = new HashSet<TaskId>();
         foreach (var (task, ptes) in _ptes)
         {
             var zapped = false;
@@ -198,24 +191,8 @@ public sealed class MappingActor : ReceiveActor
             }
             if (zapped)
             {
-                waiting.Add(task);
-                _env.Directory.Task(task).Tell(new PtesZapped(_file, first, last, task, zap), Self);
+                _env.Directory.Task(task).Tell(new PtesZapped(_file, first, last, task), Self);
             }
-        }
-        if (waiting.Count == 0)
-        {
-            then();
-            return;
-        }
-        _zaps[zap] = new ZapRound(waiting, then);
-    }
-
-    private void Acknowledged(TaskId task, long zap)
-    {
-        if (_zaps.TryGetValue(zap, out var round) && round.Waiting.Remove(task) && round.Waiting.Count == 0)
-        {
-            _zaps.Remove(zap);
-            round.Then();
         }
     }
 
@@ -239,22 +216,11 @@ public sealed class MappingActor : ReceiveActor
         // Unmap every PTE first, so that new get_user_pages must fault and block on
         // MMAPLOCK, which the caller holds exclusive; then look for an elevated refcount.
         var unmap = _env.Policy.UnmapBeforeBusyScan;
-        var scan = new Scan(next.Request, next.Task, []) { Unmapped = unmap };
-        _scan = scan;
         if (unmap)
         {
-            ZapPtes(0, int.MaxValue, () => BeginScan(scan));
+            ZapPtes(0, int.MaxValue);
         }
-        else
-        {
-            BeginScan(scan);
-        }
-    }
-
-    private void BeginScan(Scan scan)
-    {
-        // The entries are read when the unmap is complete, as the kernel's xas walk follows it.
-        scan.Entries.AddRange(_entries.Select(e => (e.Key, e.Value)));
+        _scan = new Scan(next.Request, next.Task, _entries.Select(e => (e.Key, e.Value)).ToList()) { Unmapped = unmap };
         ContinueScan();
     }
 

@@ -53,7 +53,7 @@ public sealed class PageActor : ReceiveActor
     private void HandleGetPage(GetPage m)
     {
         _refcount++;
-        _env.Trace.Emit(new PageGot(_page, m.Task, m.File, m.Index, _refcount));
+        _env.Trace.Emit(new PageGot(_page, m.Task, m.File, m.Index, _refcount, m.Speculative));
         Sender.Tell(new GetPageAck(_page, _refcount, m.Seq), Self);
     }
 

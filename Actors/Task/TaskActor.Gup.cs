@@ -33,18 +33,20 @@ public sealed partial class TaskActor
 
     private IEnumerable<object> GetUserPage(FileId file, int index, Box<PageId?> pinned, Box<Errno> result)
     {
-        // Fast path, no locks, interrupts off: read the PTE, take a reference, then re-check
-        // that the PTE is still there; if it went, drop the reference and take the slow
-        // path. An unmap's TLB shootdown waits for the section to end, so against
-        // dax_layout_busy_page (unmap, then read refcounts) either the re-check sees the
-        // unmap and the reference is gone before the scan, or the scan sees the reference.
-        if (_ptes.TryGetValue((file, index), out var cached))
+        // Fast path, no locks: read the PTE, take a reference, then re-check that the PTE
+        // is still there; if it went, drop the reference and take the slow path. Against
+        // dax_layout_busy_page (unmap, then read refcounts) this is enough: either the
+        // re-check sees the unmap and the reference is dropped unused, or the scan sees
+        // the reference. Nothing stops the unmap while a fast path is under way (as with
+        // broadcast TLB invalidation, arm64): the reference is speculative until the
+        // re-check, and a block may be freed under a speculative reference.
+        var readSeq = NextSeq();
+        yield return Request(Dir.Mapping(file), new ReadPte(file, _id, index, readSeq), readSeq);
+        if (Reply<PteValue>().Page is { } cached)
         {
-            _inFastGup = true;
-            yield return GetPage(cached, file, index);
+            yield return GetPage(cached, file, index, speculative: Policy.GupFastRechecksPte);
             if (!Policy.GupFastRechecksPte)
             {
-                EndFastGup();
                 pinned.Value = cached;
                 yield break;
             }
@@ -52,13 +54,11 @@ public sealed partial class TaskActor
             yield return Request(Dir.Mapping(file), new RecheckPte(file, _id, index, cached, seq), seq);
             if (Reply<PteStatus>().Present)
             {
-                EndFastGup();
                 pinned.Value = cached;
                 yield break;
             }
             PutPage(cached);
             _ptes.Remove((file, index));
-            EndFastGup();
         }
 
         // Slow path: fault the page in under MMAPLOCK shared (xfs_filemap_fault), then take

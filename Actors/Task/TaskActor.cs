@@ -72,11 +72,6 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
     private readonly Dictionary<FileId, PageRange> _vmas = new();
     private readonly Dictionary<(FileId File, int Index), PageId> _ptes = new();
 
-    // A GUP fast-path section runs with interrupts off: TLB shootdowns that arrive
-    // meanwhile are acknowledged when it ends.
-    private bool _inFastGup;
-    private readonly List<PtesZapped> _deferredZapAcks = [];
-
     // What exit must give back.
     private readonly Dictionary<(FileId File, LockKind Kind), bool> _locks = new();
     private readonly List<PageId> _pins = [];
@@ -252,23 +247,6 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
         {
             _ptes.Remove(key);
         }
-        if (_inFastGup)
-        {
-            _deferredZapAcks.Add(m);
-            return;
-        }
-        Sender.Tell(new PtesZappedAck(m.File, _id, m.Zap), Self);
-    }
-
-    /// <summary>local_irq_restore at the end of a fast-path section: answer the shootdowns it held off.</summary>
-    private void EndFastGup()
-    {
-        _inFastGup = false;
-        foreach (var m in _deferredZapAcks)
-        {
-            Dir.Mapping(m.File).Tell(new PtesZappedAck(m.File, _id, m.Zap), Self);
-        }
-        _deferredZapAcks.Clear();
     }
 
     private void HandleRecallLease(RecallLease m)
@@ -312,10 +290,6 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
     // do_exit: the thread stops where it is, and everything it holds is given back.
     private void Die()
     {
-        if (_inFastGup)
-        {
-            EndFastGup();
-        }
         if (_sleepingOn is { } page)
         {
             Dir.Page(page).Tell(new CancelWait(page, _id), Self);
@@ -390,11 +364,11 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>get_page: take a reference and wait for the page to confirm it.</summary>
-    private Await GetPage(PageId page, FileId file, int index)
+    private Await GetPage(PageId page, FileId file, int index, bool speculative = false)
     {
         var seq = NextSeq();
         _pins.Add(page);
-        return Request(Dir.Page(page), new GetPage(page, _id, file, index, seq), seq);
+        return Request(Dir.Page(page), new GetPage(page, _id, file, index, seq, speculative), seq);
     }
 
     /// <summary>put_page.</summary>

@@ -53,6 +53,10 @@ public sealed class InvariantChecker
     // Pins by (task, page): how many references, and the file they were taken through.
     private readonly Dictionary<long, (int Count, FileId File)> _pins = new();
     private readonly HashSet<long>[] _pinsByFile;
+    // GUP fast-path references not yet confirmed by their PTE re-check, by task and by page.
+    // A block may be freed under one: the re-check then fails and the reference is dropped unused.
+    private readonly Dictionary<TaskId, PageId> _speculative = new();
+    private readonly int[] _speculativeOn;
     private readonly List<OpInFlight> _blockedOps = [];
     private readonly int[] _size;
     private readonly SortedDictionary<int, int>[] _pteCount;
@@ -72,6 +76,7 @@ public sealed class InvariantChecker
         _now = now;
         _recordOps = recordOps;
         var blocks = scenario.Device.Blocks;
+        _speculativeOn = new int[blocks];
         var files = scenario.Files.Count;
         var tasks = scenario.Tasks.Count;
         _refcount = Enumerable.Repeat(IdleRefcount, blocks).ToArray();
@@ -140,6 +145,9 @@ public sealed class InvariantChecker
     {
         switch (e)
         {
+            case PteRechecked { Present: true } m when _speculative.Remove(m.Task, out var confirmed):
+                _speculativeOn[confirmed.Value]--;
+                break;
             case PageGot m:
                 OnPageGot(m);
                 break;
@@ -238,6 +246,11 @@ public sealed class InvariantChecker
         _refcount[m.Page.Value]++;
         CheckRefcountAgrees(m.Page, m.Refcount);
         var key = PinKey(m.Task, m.Page);
+        if (m.Speculative)
+        {
+            _speculative[m.Task] = m.Page;
+            _speculativeOn[m.Page.Value]++;
+        }
         _pins[key] = (_pins.TryGetValue(key, out var pin) ? pin.Count + 1 : 1, m.File);
         _pinsByFile[m.File.Value].Add(key);
     }
@@ -252,6 +265,11 @@ public sealed class InvariantChecker
             return;
         }
         var p = m.Page.Value;
+        if (_speculative.TryGetValue(m.Task, out var speculative) && speculative == m.Page)
+        {
+            _speculative.Remove(m.Task);
+            _speculativeOn[p]--;
+        }
         _refcount[p]--;
         CheckRefcountAgrees(m.Page, m.Refcount);
         if (_refcount[p] < IdleRefcount)
@@ -283,10 +301,13 @@ public sealed class InvariantChecker
 
     private string Pinners(PageId page) => string.Join(", ", PinnerActors(page));
 
+    /// <summary>The page's references that count as pins: all but speculative fast-path ones.</summary>
+    private int Pinned(PageId page) => _refcount[page.Value] - _speculativeOn[page.Value];
+
     private void OnBlockFreed(BlockFreed m)
     {
         _allocated[m.Block.Value] = false;
-        if (_refcount[m.Block.Value] > IdleRefcount)
+        if (Pinned(m.Block) > IdleRefcount)
         {
             Fail("S1", Verdict.Safety,
                 $"{F(m.File)} freed block {m.Block.Value} while {P(m.Block)} has refcount {_refcount[m.Block.Value]}" +
@@ -298,7 +319,7 @@ public sealed class InvariantChecker
     private void OnBlockAllocated(BlockAllocated m)
     {
         _allocated[m.Block.Value] = true;
-        if (_refcount[m.Block.Value] > IdleRefcount)
+        if (Pinned(m.Block) > IdleRefcount)
         {
             Fail("S1", Verdict.Safety,
                 $"block {m.Block.Value} was reallocated to {F(m.File)} while {P(m.Block)} has refcount " +

@@ -30,6 +30,16 @@ public sealed record FaultAck(FileId File, int Index, PageId Page, long Seq) : I
 public sealed record FaultFailed(FileId File, int Index, Errno Error, long Seq) : IReply;
 
 /// <summary>
+/// Task → Mapping: the GUP fast path's lockless page-table walk: what does the task's PTE
+/// for Index point at? Answered by PteValue. The reference is taken afterwards, in a
+/// separate step, and an unmap may come in between: hence the re-check.
+/// </summary>
+public sealed record ReadPte(FileId File, TaskId Task, int Index, long Seq) : IMappingMessage;
+
+/// <summary>Mapping → Task: the answer to ReadPte: the page, or null when there is no PTE.</summary>
+public sealed record PteValue(FileId File, int Index, PageId? Page, long Seq) : IReply;
+
+/// <summary>
 /// Task → Mapping: the GUP fast path's re-check after taking a reference: is the task's
 /// PTE for Index still there and still pointing at Page?
 /// </summary>
@@ -38,15 +48,8 @@ public sealed record RecheckPte(FileId File, TaskId Task, int Index, PageId Page
 /// <summary>Mapping → Task: the answer to RecheckPte.</summary>
 public sealed record PteStatus(FileId File, int Index, bool Present, long Seq) : IReply;
 
-/// <summary>
-/// Mapping → Task: the task's PTEs of File in [First, Last] were zapped (update its view),
-/// the TLB shootdown of unmap_mapping_range. The task answers PtesZappedAck at once, or,
-/// inside a GUP fast-path section (which runs with interrupts off), when that section ends.
-/// </summary>
-public sealed record PtesZapped(FileId File, int First, int Last, TaskId Task, long Zap) : ITaskMessage;
-
-/// <summary>Task → Mapping: the task has seen zap Zap; no fast-path reference taken through those PTEs is left.</summary>
-public sealed record PtesZappedAck(FileId File, TaskId Task, long Zap) : IMappingMessage;
+/// <summary>Mapping → Task: the task's PTEs of File in [First, Last] were zapped (update its view).</summary>
+public sealed record PtesZapped(FileId File, int First, int Last, TaskId Task) : ITaskMessage;
 
 /// <summary>
 /// Inode → Mapping: unmap_mapping_range over [First, Last] for every task and, when

@@ -6,8 +6,14 @@ namespace DaxSim.Protocol.Messages;
 // tasks that wait for it (WaitIdle ... PageIdle), as generic_dax_pagefree's
 // wake_up_var(&page->_refcount) does.
 
-/// <summary>Task → Page: take a reference (get_page), through the task's mapping of File at Index.</summary>
-public sealed record GetPage(PageId Page, TaskId Task, FileId File, int Index, long Seq) : IPageMessage;
+/// <summary>
+/// Task → Page: take a reference (get_page), through the task's mapping of File at Index.
+/// Speculative: the GUP fast path's reference, which counts as a pin only once the PTE
+/// re-check that follows finds the PTE still there; if it does not, the reference is
+/// dropped without any I/O.
+/// </summary>
+public sealed record GetPage(PageId Page, TaskId Task, FileId File, int Index, long Seq, bool Speculative = false)
+    : IPageMessage;
 
 /// <summary>Page → Task: the reference is taken; Refcount is the count after it.</summary>
 public sealed record GetPageAck(PageId Page, int Refcount, long Seq) : IReply;

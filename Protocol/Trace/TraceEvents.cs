@@ -48,8 +48,12 @@ public sealed record LockWithdrawn(FileId File, LockKind Kind, TaskId Task) : Tr
 
 // --- pins and the idle wait -----------------------------------------------------------
 
-/// <summary>Task took a reference on Page through its mapping of File at Index.</summary>
-public sealed record PageGot(PageId Page, TaskId Task, FileId File, int Index, int Refcount) : TraceEvent;
+/// <summary>
+/// Task took a reference on Page through its mapping of File at Index; Speculative for
+/// the GUP fast path's reference before its PTE re-check.
+/// </summary>
+public sealed record PageGot(PageId Page, TaskId Task, FileId File, int Index, int Refcount, bool Speculative = false)
+    : TraceEvent;
 
 /// <summary>Task dropped a reference on Page.</summary>
 public sealed record PagePut(PageId Page, TaskId Task, int Refcount) : TraceEvent;

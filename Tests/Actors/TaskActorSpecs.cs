@@ -61,6 +61,13 @@ public sealed class TaskActorSpecs : TestKit
         MappingProbe.Reply(new FaultAck(Dax, index, new PageId(page), f.Seq));
     }
 
+    // The GUP fast path's page-table walk: the mapping answers with the PTE's page, or none.
+    private void PteRead(int index, int? page)
+    {
+        var r = MappingProbe.ExpectMsg<ReadPte>(m => m.Index == index);
+        MappingProbe.Reply(new PteValue(Dax, index, page is { } p ? new PageId(p) : null, r.Seq));
+    }
+
     private void AckGetPage(int page, int refcount = 2)
     {
         var g = Page(page).ExpectMsg<GetPage>();
@@ -90,7 +97,9 @@ public sealed class TaskActorSpecs : TestKit
         Start(MapTouchRead);
         MapAndTouchPage0At(5);
 
-        AckGetPage(5);
+        PteRead(0, 5);
+        var speculative = Page(5).ExpectMsg<GetPage>(g => g.Speculative);
+        Page(5).Reply(new GetPageAck(new PageId(5), 2, speculative.Seq));
         var recheck = MappingProbe.ExpectMsg<RecheckPte>(r => r.Index == 0 && r.Page == new PageId(5));
         MappingProbe.Reply(new PteStatus(Dax, 0, Present: false, recheck.Seq));
         Page(5).ExpectMsg<PutPage>();
@@ -110,6 +119,7 @@ public sealed class TaskActorSpecs : TestKit
     {
         Start(MapTouchRead);
         MapAndTouchPage0At(5);
+        PteRead(0, 5);
         AckGetPage(5);
         var recheck = MappingProbe.ExpectMsg<RecheckPte>();
         MappingProbe.Reply(new PteStatus(Dax, 0, Present: true, recheck.Seq));
@@ -124,7 +134,9 @@ public sealed class TaskActorSpecs : TestKit
     {
         Start(MapTouchRead, Variant.GupFastNoRecheck);
         MapAndTouchPage0At(5);
-        AckGetPage(5);
+        PteRead(0, 5);
+        var get = Page(5).ExpectMsg<GetPage>(g => !g.Speculative);
+        Page(5).Reply(new GetPageAck(new PageId(5), 2, get.Seq));
         Page(5).ExpectMsg<DmaWrite>();
         MappingProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
@@ -139,9 +151,11 @@ public sealed class TaskActorSpecs : TestKit
         var map = MappingProbe.ExpectMsg<MapFile>();
         MappingProbe.Reply(new MapFileAck(Dax, map.Seq));
         Grant(Src, LockKind.IoLock, LockMode.Shared);
+        PteRead(0, null);
         FaultIn(0, 4);
         AckGetPage(4);
         ExpectUnlock(Dax, LockKind.MmapLock);
+        PteRead(1, null);
         FaultIn(1, 7);
         Page(4).ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // page 0 stays pinned while page 1 faults
         AckGetPage(7);
@@ -287,6 +301,7 @@ public sealed class TaskActorSpecs : TestKit
         var map = MappingProbe.ExpectMsg<MapFile>();
         MappingProbe.Reply(new MapFileAck(Dax, map.Seq));
         Grant(Src, LockKind.IoLock, LockMode.Shared);
+        PteRead(0, null);
         FaultIn(0, 4);
         AckGetPage(4);
         ExpectUnlock(Dax, LockKind.MmapLock);

@@ -57,6 +57,25 @@ public sealed class InvariantCheckerSpecs
     }
 
     [Fact]
+    public void S1_must_allow_a_free_under_a_fast_path_reference_whose_recheck_then_fails()
+    {
+        // The fast path took its reference after the busy scan looked; the re-check sees the
+        // unmap and the reference is dropped without any I/O: the free was safe.
+        Feed(new PageGot(P1, B, Dax, 1, 2, Speculative: true), new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax),
+            new PteRechecked(Dax, 1, B, Present: false), new PagePut(P1, B, 1),
+            new BlockAllocated(P1, Dax));
+        Assert.Null(_checker.Violation);
+    }
+
+    [Fact]
+    public void S1_must_count_a_fast_path_reference_as_a_pin_once_its_recheck_passes()
+    {
+        Feed(new PageGot(P1, B, Dax, 1, 2, Speculative: true), new PteRechecked(Dax, 1, B, Present: true),
+            new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax));
+        Assert.Contains("task-b", Caught("S1").Actors);
+    }
+
+    [Fact]
     public void S1_must_catch_DMA_landing_in_a_block_that_now_belongs_elsewhere()
     {
         Feed(new ExtentRemoved(Dax, 0, P0), new ExtentMapped(Dax, 2, P0), new DmaLanded(P0, B, Dax, 0));
