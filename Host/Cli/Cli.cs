@@ -8,6 +8,8 @@ using DaxSim.Host.Local;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Scenarios;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
 
 namespace DaxSim.Host.Cli;
 
@@ -110,6 +112,11 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
             stderr.WriteLine("Try 'daxsim --help'.");
             return ExitUsage;
         }
+        // --help and --version anywhere: the parser's own action prints them, nothing runs.
+        if (parsed.Action is not null)
+        {
+            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        }
         var command = parsed.CommandResult.Command;
         if (command == run)
         {
@@ -135,8 +142,8 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
         {
             return Replay(parsed.GetValue(trace)!, parsed.GetValue(report), parsed.GetValue(traceText));
         }
-        // No command: the root's own action prints help (or the version).
-        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        stderr.WriteLine("daxsim: a command is needed: run, explore or replay. Try 'daxsim --help'.");
+        return ExitUsage;
     }
 
     // --- scenarios and flags -------------------------------------------------------------------
@@ -221,12 +228,45 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
 
     private static void CheckFaults(Scenario scenario)
     {
-        var unsupported = scenario.Faults.FirstOrDefault(f => f is not (SignalFault or KillFault));
-        if (unsupported is not null)
+        var index = scenario.Faults.ToList().FindIndex(f => f is not (SignalFault or KillFault));
+        if (index >= 0)
         {
+            var (line, column) = FaultPosition(scenario.Text, index);
+            var where = line > 0 ? $"{scenario.Source}:{line}:{column}" : scenario.Source;
             throw new InputException(
-                $"{scenario.Source}: fault '{FaultKind(unsupported)}' needs the cluster runtime, which this build does not have yet");
+                $"{where}: fault '{FaultKind(scenario.Faults[index])}' needs the cluster runtime, which this build does not have yet");
         }
+    }
+
+    /// <summary>
+    /// The 1-based line and column of the opening brace of entry <paramref name="index"/> of the
+    /// scenario's "faults" (the loader keeps their order), or (0, 0) if it cannot be found.
+    /// </summary>
+    private static (int Line, int Column) FaultPosition(string? text, int index)
+    {
+        if (text is null)
+        {
+            return (0, 0);
+        }
+        try
+        {
+            using var reader = new JsonTextReader(new StringReader(text)) { DateParseHandling = DateParseHandling.None };
+            var root = JToken.ReadFrom(reader, new JsonLoadSettings
+            {
+                LineInfoHandling = LineInfoHandling.Load,
+                CommentHandling = CommentHandling.Ignore,
+            });
+            if (root is JObject obj && obj["faults"] is JArray faults && index < faults.Count &&
+                faults[index] is IJsonLineInfo info && info.HasLineInfo())
+            {
+                return (info.LineNumber, Math.Max(1, info.LinePosition));
+            }
+        }
+        catch (JsonException)
+        {
+            // The loader has read this text already; if Json.NET cannot, name the file alone.
+        }
+        return (0, 0);
     }
 
     private static string FaultKind(FaultSpec f) => f switch
@@ -282,9 +322,10 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
 
     private int Replay(string path, string? reportPath, string? traceTextPath)
     {
-        var file = ReplayFile.Load(path);
+        var file = ReplayFile.Load(path, Strategies);
         CheckWritable(reportPath, "--report");
         CheckWritable(traceTextPath, "--trace-text");
+        CheckFaults(file.Scenario);
         var settings = file.Settings with { RecordTrace = traceTextPath is not null };
         PrintHeader("replay", file.Scenario, "deterministic", settings.Variant, settings.Seed, settings.Strategy);
         using var det = new DeterministicRuntime();

@@ -10,7 +10,7 @@ namespace DaxSim.Host.Cli;
 public sealed record ReplayFile(Scenario Scenario, RunSettings Settings, string TraceHash, string Verdict,
     string? Invariant)
 {
-    public static ReplayFile Load(string path)
+    public static ReplayFile Load(string path, IReadOnlyCollection<string>? knownStrategies = null)
     {
         string text;
         try
@@ -21,15 +21,23 @@ public sealed record ReplayFile(Scenario Scenario, RunSettings Settings, string 
         {
             throw new InputException($"{path}: cannot read the trace: {e.Message}");
         }
-        JObject root;
+        JToken parsed;
         try
         {
             using var reader = new JsonTextReader(new StringReader(text)) { DateParseHandling = DateParseHandling.None };
-            root = JObject.Load(reader, new JsonLoadSettings { LineInfoHandling = LineInfoHandling.Load });
+            parsed = JToken.ReadFrom(reader, new JsonLoadSettings { LineInfoHandling = LineInfoHandling.Load });
         }
         catch (JsonReaderException e)
         {
-            throw new InputException($"{path}:{e.LineNumber}:{e.LinePosition}: not a DaxSim trace: {Clean(e.Message)}");
+            // Json.NET's LinePosition in an error is the 0-based index of the character it
+            // stopped at, and both are 0 when the text is empty.
+            throw new InputException(
+                $"{path}:{Math.Max(1, e.LineNumber)}:{e.LinePosition + 1}: not a DaxSim trace: {Clean(e.Message)}");
+        }
+        if (parsed is not JObject root)
+        {
+            throw Error(path, parsed,
+                $"not a DaxSim trace: a report is a JSON object, not {parsed.Type.ToString().ToLowerInvariant()}");
         }
         if (root["replay"] is not JObject replay)
         {
@@ -55,11 +63,11 @@ public sealed record ReplayFile(Scenario Scenario, RunSettings Settings, string 
         {
             throw Error(path, replay["variant"]!, $"unknown variant '{variantName}'");
         }
+        // Json.NET reads an integer above long.MaxValue (half of all seeds) as a BigInteger.
         var seedToken = replay["seed"];
-        if (seedToken is not { Type: JTokenType.Integer } || seedToken.Value<decimal>() < 0 ||
-            seedToken.Value<decimal>() > ulong.MaxValue)
+        if (seedToken is not JValue { Type: JTokenType.Integer, Value: var seedValue } || !TryUInt64(seedValue, out var seed))
         {
-            throw Error(path, seedToken ?? replay, "\"seed\" must be a non-negative integer");
+            throw Error(path, seedToken ?? replay, "\"seed\" must be an integer from 0 to 18446744073709551615");
         }
         List<int>? schedule = null;
         if (replay["schedule"] is JArray choices)
@@ -74,11 +82,17 @@ public sealed record ReplayFile(Scenario Scenario, RunSettings Settings, string 
                 schedule.Add(c.Value<int>());
             }
         }
+        var strategy = Field<string>(path, replay, "strategy", JTokenType.String);
+        if (knownStrategies is not null && !knownStrategies.Contains(strategy))
+        {
+            throw Error(path, replay["strategy"]!,
+                $"unknown strategy '{strategy}'; known: {string.Join(", ", knownStrategies)}");
+        }
         var settings = new RunSettings
         {
-            Seed = seedToken.Value<ulong>(),
+            Seed = seed,
             Variant = variant,
-            Strategy = Field<string>(path, replay, "strategy", JTokenType.String),
+            Strategy = strategy,
             Schedule = schedule,
         };
         return new ReplayFile(scenario, settings, Field<string>(path, replay, "traceHash", JTokenType.String),
@@ -86,6 +100,25 @@ public sealed record ReplayFile(Scenario Scenario, RunSettings Settings, string 
             root["violation"] is JObject v && v["invariant"]?.Type == JTokenType.String
                 ? (string)v["invariant"]!
                 : null);
+    }
+
+    private static bool TryUInt64(object? value, out ulong result)
+    {
+        switch (value)
+        {
+            case long l when l >= 0:
+                result = (ulong)l;
+                return true;
+            case ulong u:
+                result = u;
+                return true;
+            case System.Numerics.BigInteger b when b >= 0 && b <= ulong.MaxValue:
+                result = (ulong)b;
+                return true;
+            default:
+                result = 0;
+                return false;
+        }
     }
 
     private static T Field<T>(string path, JObject obj, string name, JTokenType type)

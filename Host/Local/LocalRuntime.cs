@@ -37,9 +37,25 @@ public sealed class LocalRuntime
     /// <summary>Sees every event as the checker does (under the same lock); for tests and progress displays.</summary>
     public Action<TraceEvent>? Observer { get; init; }
 
+    /// <summary>
+    /// The actors and Akka's timer ticks run on the .NET thread pool. A pool that grows
+    /// slowly (other work, a test host) delays timers, and a late timer looks like an
+    /// operation that overran its bound. Keep enough threads ready from the start.
+    /// </summary>
+    private static void EnsureThreads()
+    {
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        var wanted = Environment.ProcessorCount + 16;
+        if (workers < wanted)
+        {
+            ThreadPool.SetMinThreads(wanted, io);
+        }
+    }
+
     public RunResult Run(Scenario scenario, RunSettings settings)
     {
-        var clock = Stopwatch.StartNew();
+        // Time starts when the simulation does, not when the ActorSystem starts.
+        var clock = new Stopwatch();
         long Now() => clock.Elapsed.Ticks;
         var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace);
         var checker = new InvariantChecker(scenario, Now, settings.RecordOps);
@@ -52,7 +68,9 @@ public sealed class LocalRuntime
         var stall = TimeSpan.FromSeconds(1) + LongestDuration(scenario);
         var limit = scenario.Limits.VirtualTime.Ticks;
 
+        EnsureThreads();
         using var system = ActorSystem.Create("daxsim-local", AkkaConfig);
+        clock.Start();
         system.ActorOf(SimulationRoot.Props(env, directory), "root");
         long lastEvents = -1;
         var lastChange = Now();

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace DaxSim.Protocol.Messages;
 
 // Extents: the inode's map from page index to device block, and its size. Faults look
@@ -31,13 +33,27 @@ public sealed record ExtentsChanged(FileId File, Errno Result, int Size, long Se
 public sealed record Allocate(FileId File, int Count, long Seq) : IDeviceMessage;
 
 /// <summary>Device → Inode: the blocks, in the order they were taken from the free list.</summary>
-public sealed record Allocated(IReadOnlyList<PageId> Blocks, long Seq) : IReply;
+public sealed record Allocated(IReadOnlyList<PageId> Blocks, long Seq) : IReply
+{
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"Blocks = [{string.Join(", ", Blocks)}], Seq = {Seq}");
+        return true;
+    }
+}
 
 /// <summary>Device → Inode: not enough free blocks; nothing was allocated.</summary>
 public sealed record AllocationFailed(long Seq) : IReply;
 
 /// <summary>Inode → Device: File gives the blocks back; they may be reused by any file.</summary>
-public sealed record Free(FileId File, IReadOnlyList<PageId> Blocks, long Seq) : IDeviceMessage;
+public sealed record Free(FileId File, IReadOnlyList<PageId> Blocks, long Seq) : IDeviceMessage
+{
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"File = {File}, Blocks = [{string.Join(", ", Blocks)}], Seq = {Seq}");
+        return true;
+    }
+}
 
 /// <summary>Device → Inode: the blocks are on the free list.</summary>
 public sealed record FreeAck(long Seq) : IReply;
