@@ -365,7 +365,7 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
         var seconds = TimeSpan.FromTicks(result.EndTime).TotalSeconds;
         var clock = result.Runtime == "deterministic" ? "simulated" : "elapsed";
         stdout.WriteLine(
-            $"  {result.OpsCompleted} operations, {clock} time {seconds.ToString("0.######", CultureInfo.InvariantCulture)} s" +
+            $"  {result.OpsCompleted} operations, {clock} time {seconds.ToString(result.Runtime == "deterministic" ? "0.#######" : "0.000", CultureInfo.InvariantCulture)} s" +
             (result.Deliveries > 0 ? $", {result.Deliveries} messages" : "") +
             $", wall {result.WallTime.TotalSeconds:F2} s");
         if (result.Violation is { } v)
