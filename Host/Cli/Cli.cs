@@ -367,6 +367,7 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
         stdout.WriteLine(
             $"  {result.OpsCompleted} operations, {clock} time {seconds.ToString(result.Runtime == "deterministic" ? "0.#######" : "0.000", CultureInfo.InvariantCulture)} s" +
             (result.Deliveries > 0 ? $", {result.Deliveries} messages" : "") +
+            (result.Runtime == "local" ? $", {result.Events} events from actors on {result.Threads} threads" : "") +
             $", wall {result.WallTime.TotalSeconds:F2} s");
         if (result.Violation is { } v)
         {

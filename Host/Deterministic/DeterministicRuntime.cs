@@ -190,6 +190,7 @@ public sealed class DeterministicRuntime : IDisposable
             Ops = checker.CompletedOps,
             OpsCompleted = checker.OpsCompleted,
             Deliveries = deliveries,
+            Events = sink.Events,
             EndTime = endTime,
             TraceHash = log.Hash,
             Schedule = schedule,
@@ -245,8 +246,11 @@ public sealed class DeterministicRuntime : IDisposable
     /// <summary>Where the actors' trace events go: the checker first, then the log.</summary>
     private sealed class Sink(InvariantChecker checker, TraceLog log, VirtualScheduler clock) : ITraceSink
     {
+        public long Events { get; private set; }
+
         public void Emit(TraceEvent e)
         {
+            Events++;
             checker.Observe(e);
             log.Event(clock.Now, e);
         }

@@ -119,9 +119,12 @@ public sealed class LocalRuntime
         }
         Violation? violation;
         IReadOnlyList<OpRecord> ops;
-        long endTime, completed;
+        long endTime, completed, events;
+        int threads;
         lock (sink.Gate)
         {
+            events = sink.Events;
+            threads = sink.Threads.Count;
             sink.Closed = true;
             violation = checker.Violation;
             ops = checker.CompletedOps.ToList();
@@ -145,6 +148,8 @@ public sealed class LocalRuntime
             Ops = ops,
             OpsCompleted = completed,
             Deliveries = 0,
+            Events = events,
+            Threads = threads,
             EndTime = endTime,
             TraceHash = log.Hash,
             TraceTail = violation is null ? [] : log.Tail(),
@@ -176,6 +181,9 @@ public sealed class LocalRuntime
 
         public long Events { get; private set; }
 
+        /// <summary>The managed threads events came from: the actors' threads.</summary>
+        public HashSet<int> Threads { get; } = [];
+
         public bool Closed { get; set; }
 
         public void Emit(TraceEvent e)
@@ -187,6 +195,7 @@ public sealed class LocalRuntime
                     return;
                 }
                 Events++;
+                Threads.Add(Environment.CurrentManagedThreadId);
                 checker.Observe(e);
                 log.Event(now(), e);
                 observer?.Invoke(e);

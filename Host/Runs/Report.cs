@@ -36,6 +36,8 @@ public static class Report
             ["endTime"] = Ns(run.EndTime),
             ["wallTimeMs"] = Math.Round(run.WallTime.TotalMilliseconds, 3),
             ["deliveries"] = run.Deliveries,
+            ["events"] = run.Events,
+            ["threads"] = run.Threads,
             ["opsCompleted"] = run.OpsCompleted,
             ["traceHash"] = Hex(run.TraceHash),
             ["ops"] = new JArray(run.Ops.Select(o => new JObject

@@ -49,6 +49,12 @@ public sealed record RunResult
     /// <summary>Messages delivered to simulated actors.</summary>
     public long Deliveries { get; init; }
 
+    /// <summary>Trace events the actors emitted.</summary>
+    public long Events { get; init; }
+
+    /// <summary>How many distinct threads the actors ran on (1 on the deterministic runtime).</summary>
+    public int Threads { get; init; } = 1;
+
     /// <summary>Simulated time at the end, in 100 ns ticks (elapsed time for the local runtime).</summary>
     public long EndTime { get; init; }
 
