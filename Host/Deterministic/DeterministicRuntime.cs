@@ -94,7 +94,7 @@ public sealed class DeterministicRuntime : IDisposable
 
         var strategy = CreateStrategy(settings);
         var schedule = settings.RecordSchedule ? new List<int>() : null;
-        var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace);
+        var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
         var checker = new InvariantChecker(scenario, () => _scheduler.Now, settings.RecordOps);
         var sink = new Sink(checker, log, _scheduler);
         var directory = new LocalDirectory();
@@ -196,6 +196,7 @@ public sealed class DeterministicRuntime : IDisposable
             Schedule = schedule,
             TraceTail = violation is null ? [] : log.Tail(),
             TraceText = log.Text,
+            Timeline = log.Entries,
             WallTime = wall.Elapsed,
         };
     }

@@ -57,7 +57,7 @@ public sealed class LocalRuntime
         // Time starts when the simulation does, not when the ActorSystem starts.
         var clock = new Stopwatch();
         long Now() => clock.Elapsed.Ticks;
-        var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace);
+        var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
         var checker = new InvariantChecker(scenario, Now, settings.RecordOps);
         var sink = new LockedSink(checker, log, Now, Observer);
         var directory = new LocalDirectory();
@@ -154,6 +154,7 @@ public sealed class LocalRuntime
             TraceHash = log.Hash,
             TraceTail = violation is null ? [] : log.Tail(),
             TraceText = log.Text,
+            Timeline = log.Entries,
             WallTime = clock.Elapsed,
         };
     }

@@ -23,6 +23,9 @@ public sealed record RunSettings
 
     /// <summary>Keep the full text trace (every delivery and event); costly, for tests and --trace-text.</summary>
     public bool RecordTrace { get; init; }
+
+    /// <summary>Keep every delivery and event as a structured entry (for the timeline report).</summary>
+    public bool RecordTimeline { get; init; }
 }
 
 /// <summary>What one run gave.</summary>
@@ -67,6 +70,9 @@ public sealed record RunResult
     public IReadOnlyList<string> TraceTail { get; init; } = [];
 
     public string? TraceText { get; init; }
+
+    /// <summary>Every delivery and event in order, when RunSettings.RecordTimeline was set.</summary>
+    public IReadOnlyList<TraceEntry>? Timeline { get; init; }
 
     public TimeSpan WallTime { get; init; }
 }

@@ -8,9 +8,11 @@ namespace DaxSim.Host.Runs;
 /// (always kept, cheap), the last few entries (for a violation report), and optionally
 /// the whole trace as text. Entries are formatted only when asked for.
 /// </summary>
-public sealed class TraceLog(int tailSize, bool keepText)
+public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = false)
 {
     private readonly record struct Entry(long Time, string? Receiver, string? Sender, object Item);
+
+    private readonly List<TraceEntry>? _entries = keepEntries ? [] : null;
 
     private const ulong FnvOffset = 14695981039346656037UL;
     private const ulong FnvPrime = 1099511628211UL;
@@ -39,6 +41,7 @@ public sealed class TraceLog(int tailSize, bool keepText)
 
     private void Add(in Entry entry)
     {
+        _entries?.Add(new TraceEntry(entry.Time, entry.Receiver, entry.Sender, entry.Item));
         _tail[_count++ % _tail.Length] = entry;
         _text?.AppendLine(Format(entry));
     }
@@ -70,6 +73,9 @@ public sealed class TraceLog(int tailSize, bool keepText)
 
     public string? Text => _text?.ToString();
 
+    /// <summary>Every entry so far, when asked for at construction.</summary>
+    public IReadOnlyList<TraceEntry>? Entries => _entries;
+
     public IReadOnlyList<string> Tail()
     {
         var n = (int)Math.Min(_count, _tail.Length);
@@ -87,3 +93,9 @@ public sealed class TraceLog(int tailSize, bool keepText)
         ? $"{FormatTime(e.Time)}  event    {ev}"
         : $"{FormatTime(e.Time)}  deliver  {e.Sender} -> {e.Receiver}: {e.Item}";
 }
+
+/// <summary>
+/// One entry of a run's trace: a delivery (Receiver and Sender set, Item the message) or an
+/// event (both null, Item a TraceEvent), at Time in 100 ns ticks.
+/// </summary>
+public sealed record TraceEntry(long Time, string? Receiver, string? Sender, object Item);
