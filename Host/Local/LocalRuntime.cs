@@ -34,6 +34,9 @@ public sealed class LocalRuntime
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(2);
     private static readonly TimeSpan DeadlockQuiet = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>Real time is noisy (10 ms timer ticks, JIT, GC): L3 allows this much on top of opBound.</summary>
+    public static readonly TimeSpan L3Slack = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Sees every event as the checker does (under the same lock); for tests and progress displays.</summary>
     public Action<TraceEvent>? Observer { get; init; }
 
@@ -58,7 +61,7 @@ public sealed class LocalRuntime
         var clock = new Stopwatch();
         long Now() => clock.Elapsed.Ticks;
         var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
-        var checker = new InvariantChecker(scenario, Now, settings.RecordOps);
+        var checker = new InvariantChecker(scenario, Now, settings.RecordOps, L3Slack);
         var sink = new LockedSink(checker, log, Now, Observer);
         var directory = new LocalDirectory();
         var env = new SimEnvironment(scenario, ProtocolPolicy.For(settings.Variant), sink, directory);

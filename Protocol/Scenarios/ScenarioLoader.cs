@@ -306,7 +306,9 @@ internal sealed partial class ScenarioReader(string source, string text)
                 var read = op == OpKind.DioRead;
                 var plainKey = read ? "from" : "to";
                 var daxKey = read ? "into" : "from";
-                var plain = FileRef(o[plainKey], $"\"{plainKey}\"", dax: false);
+                // The file read or written may be plain or DAX (a DAX file's own I/O takes
+                // its IOLOCK shared); the buffer is always a mapping of a DAX file.
+                var plain = FileRef(o[plainKey], $"\"{plainKey}\"", dax: null);
                 var mapped = FileRef(o[daxKey], $"\"{daxKey}\"", dax: true);
                 var pages = mapped is null ? null : Range(o["pages"], mapped);
                 if (pages is { } p && plain is not null && p.Last >= plain.Pages)
@@ -675,7 +677,7 @@ internal sealed partial class ScenarioReader(string source, string text)
         return value;
     }
 
-    private FileSpec? FileRef(JToken? token, string what, bool dax)
+    private FileSpec? FileRef(JToken? token, string what, bool? dax)
     {
         if (Text(token, what) is not { } name)
         {
@@ -688,9 +690,9 @@ internal sealed partial class ScenarioReader(string source, string text)
                 : $"{what} names file \"{name}\", which is not defined; files: {string.Join(", ", files.Keys)}");
             return null;
         }
-        if (file.Dax != dax)
+        if (dax is { } mustBeDax && file.Dax != mustBeDax)
         {
-            Error(token!, dax
+            Error(token!, mustBeDax
                 ? $"{what} must name a DAX file, and \"{name}\" has \"dax\": false"
                 : $"{what} must name a plain (non-DAX) file, and \"{name}\" is a DAX file");
             return null;

@@ -150,6 +150,11 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
     [InlineData(Variant.IdleAt0, "generic-503-punch", "L2")]
     [InlineData(Variant.NoBreakOnFallocate, "generic-503-punch", "S1")]
     [InlineData(Variant.HoldMmaplock, "generic-503-zero", "L1")]
+    [InlineData(Variant.SeedV7, "two-pins", "S1")]
+    [InlineData(Variant.RetryInCallback, "two-pins", "S1")]
+    [InlineData(Variant.SeedV7, "steady-io", "L3")]
+    [InlineData(Variant.DropIolock, "steady-io", "L3")]
+    [InlineData(Variant.WrongWakeKey, "signal-long-pin", "L2")]
     public void Ablations_must_be_caught_with_the_invariant_they_break(Variant variant, string name, string invariant)
     {
         var scenario = Scenarios.Shipped(name);

@@ -1,0 +1,59 @@
+using DaxSim.Host.Deterministic;
+using DaxSim.Host.Runs;
+using DaxSim.Host.Shrink;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+using DaxSim.Tests.Runtime;
+using DaxSim.Tests.Support;
+using Xunit;
+
+namespace DaxSim.Tests.Shrink;
+
+public sealed class ShrinkerSpecs(DeterministicRuntimeFixture fixture) : IClassFixture<DeterministicRuntimeFixture>
+{
+    private readonly DeterministicRuntime _runtime = fixture.Runtime;
+
+    private (RunSettings Settings, RunResult Finding) FirstFinding(Scenario scenario, Variant variant)
+    {
+        for (ulong seed = 1; seed <= 300; seed++)
+        {
+            var settings = new RunSettings { Seed = seed, Variant = variant };
+            var result = _runtime.Run(scenario, settings);
+            if (result.Violation is not null)
+            {
+                return (settings, result);
+            }
+        }
+        throw new InvalidOperationException($"no finding for {variant} on {scenario.Name}");
+    }
+
+    private static int Steps(Scenario s) => s.Tasks.Sum(t => t.Repeat * t.Steps.Sum(step => step.Repeat));
+
+    [Theory]
+    [InlineData(Variant.NoBreak, "generic-503-truncate")]
+    [InlineData(Variant.SeedV7, "two-pins")]
+    [InlineData(Variant.HoldMmaplock, "generic-503-zero")]
+    [InlineData(Variant.DropIolock, "steady-io")]
+    public void A_finding_must_shrink_to_a_smaller_case_that_breaks_the_same_invariant_and_replays(Variant variant,
+        string name)
+    {
+        var scenario = Scenarios.Shipped(name);
+        var (settings, finding) = FirstFinding(scenario, variant);
+
+        var shrunk = new Shrinker(_runtime.Run).Shrink(scenario, settings, finding);
+
+        Assert.Equal(finding.Violation!.Invariant, shrunk.Run.Violation?.Invariant);
+        Assert.True(Steps(shrunk.Scenario) < Steps(scenario), $"{Steps(shrunk.Scenario)} steps, was {Steps(scenario)}");
+        Assert.True(shrunk.Run.Deliveries <= finding.Deliveries, $"{shrunk.Run.Deliveries} deliveries, was {finding.Deliveries}");
+        Assert.True(shrunk.Deviations <= shrunk.OriginalDeviations, $"{shrunk.Deviations} deviations, was {shrunk.OriginalDeviations}");
+        Assert.False(shrunk.OutOfTime, $"shrinking took {shrunk.Elapsed}");
+        // The shrunk scenario is a scenario file, and its schedule replays it exactly.
+        var reloaded = ScenarioLoader.Parse(shrunk.Scenario.Text!, "shrunk.json");
+        var replay = _runtime.Run(reloaded, new RunSettings
+        {
+            Seed = shrunk.Run.Seed, Variant = variant, Schedule = shrunk.Run.Schedule,
+        });
+        Assert.Equal(shrunk.Run.TraceHash, replay.TraceHash);
+        Assert.Equal(shrunk.Run.Violation!.Invariant, replay.Violation?.Invariant);
+    }
+}
