@@ -16,6 +16,10 @@ using DaxSim.Protocol.Scenarios;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
+if (args is ["--variants"])
+{
+    Environment.Exit(VariantsTable.Run(Repo.FindRoot()));
+}
 var options = BenchOptions.Parse(args);
 var root = Repo.FindRoot();
 var started = DateTimeOffset.UtcNow;
