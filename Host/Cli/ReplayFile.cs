@@ -1,3 +1,4 @@
+using DaxSim.Host.Deterministic;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Scenarios;
@@ -95,11 +96,72 @@ public sealed record ReplayFile(Scenario Scenario, RunSettings Settings, string 
             Strategy = strategy,
             Schedule = schedule,
         };
+        if (replay["pct"] is JObject pct)
+        {
+            settings = settings with
+            {
+                PctDepth = (int)Integer(path, pct, "depth", 1, int.MaxValue),
+                PctSteps = Integer(path, pct, "steps", 1, long.MaxValue),
+            };
+        }
+        if (replay["faultInjection"] is JObject injection)
+        {
+            settings = settings with { Faults = ReadFaults(path, injection, scenario) };
+        }
         return new ReplayFile(scenario, settings, Field<string>(path, replay, "traceHash", JTokenType.String),
             root["verdict"]?.Type == JTokenType.String ? (string)root["verdict"]! : "",
             root["violation"] is JObject v && v["invariant"]?.Type == JTokenType.String
                 ? (string)v["invariant"]!
                 : null);
+    }
+
+    private static FaultPlan ReadFaults(string path, JObject injection, Scenario scenario)
+    {
+        var faults = new List<InjectedFault>();
+        if (injection["faults"] is JArray list)
+        {
+            foreach (var item in list)
+            {
+                if (item is not JObject f)
+                {
+                    throw Error(path, item, "every injected fault must be an object");
+                }
+                var kind = Field<string>(path, f, "kind", JTokenType.String);
+                if (kind is not (InjectedFault.Signal or InjectedFault.Kill))
+                {
+                    throw Error(path, f["kind"]!, $"unknown injected fault '{kind}'; known: signal, kill");
+                }
+                var name = Field<string>(path, f, "task", JTokenType.String);
+                var task = scenario.Tasks.FirstOrDefault(t => t.Name == name)
+                           ?? throw Error(path, f["task"]!, $"no task '{name}' in the scenario");
+                faults.Add(new InjectedFault(kind, task.Id, Integer(path, f, "at", 0, long.MaxValue) / 100));
+            }
+        }
+        var delays = new List<InjectedDelay>();
+        if (injection["delays"] is JArray held)
+        {
+            foreach (var item in held)
+            {
+                if (item is not JObject d)
+                {
+                    throw Error(path, item, "every injected delay must be an object");
+                }
+                var actor = d["actor"]?.Type == JTokenType.String ? (string)d["actor"]! : "";
+                delays.Add(new InjectedDelay(Integer(path, d, "ready", 1, long.MaxValue), actor,
+                    Integer(path, d, "delay", 100, long.MaxValue) / 100));
+            }
+        }
+        return new FaultPlan(faults, delays);
+    }
+
+    private static long Integer(string path, JObject obj, string name, long min, long max)
+    {
+        var token = obj[name];
+        if (token is not JValue { Type: JTokenType.Integer, Value: long value } || value < min || value > max)
+        {
+            throw Error(path, token ?? obj, $"\"{name}\" must be an integer from {min} to {max}");
+        }
+        return value;
     }
 
     private static bool TryUInt64(object? value, out ulong result)

@@ -19,7 +19,7 @@ namespace DaxSim.Host.Deterministic;
 // Both find their driver through the ActorSystem they belong to.
 
 /// <summary>The message queue of one deterministic actor; also its entry in the driver's ready list.</summary>
-public sealed class DeterministicQueue : IMessageQueue
+public sealed class DeterministicQueue : IMessageQueue, ISchedulable
 {
     private readonly Queue<Envelope> _queue = new();
     private readonly DeterministicDriver _driver;
@@ -31,7 +31,7 @@ public sealed class DeterministicQueue : IMessageQueue
         var path = owner.Path;
         Name = path.Parent.Name == RunHost.Name ? "root" : path.Name;
         Ordinal = driver.NextOrdinal();
-        driver.Queues[owner] = this;
+        driver.Queues.Add(this);
     }
 
     public IActorRef Owner { get; }
@@ -123,8 +123,8 @@ public sealed class DeterministicDriver
 
     public List<DeterministicQueue> Ready { get; } = [];
 
-    /// <summary>The queue of every actor of the current run, by actor.</summary>
-    public Dictionary<IActorRef, DeterministicQueue> Queues { get; } = new();
+    /// <summary>The queue of every actor of the current run (and of the runtime's host), in creation order.</summary>
+    public List<DeterministicQueue> Queues { get; } = [];
 
     /// <summary>The thread allowed to touch deterministic actors.</summary>
     public Thread? Owner { get; set; }
@@ -134,15 +134,22 @@ public sealed class DeterministicDriver
 
     internal int NextOrdinal() => _ordinal++;
 
+    /// <summary>
+    /// The deterministic queue of <paramref name="actor"/>, straight from its cell (hashing an
+    /// actor reference hashes its whole path), or null for anything that is not a deterministic actor.
+    /// </summary>
+    public static DeterministicQueue? QueueOf(IActorRef? actor) =>
+        actor is ActorRefWithCell { Underlying: ActorCell { Mailbox.MessageQueue: DeterministicQueue queue } } ? queue : null;
+
     /// <summary>Forget the previous run's actors.</summary>
     public void Reset()
     {
         _ordinal = 0;
         Ready.Clear();
-        foreach (var stale in Queues.Where(q => q.Value.Name != RunHost.Name).Select(q => q.Key).ToList())
-        {
-            Queues.Remove(stale);
-        }
+        _held.Clear();
+        _heldSeq = 0;
+        HoldUntil = null;
+        Queues.RemoveAll(q => q.Name != RunHost.Name);
     }
 
     // Mailboxes made ready by other threads. Only one thing does that: the /user guardian
@@ -156,8 +163,46 @@ public sealed class DeterministicDriver
             _foreign.Enqueue(queue);
             return;
         }
+        if (HoldUntil is { } hold && hold(queue) is var due and > 0)
+        {
+            _held.Enqueue(queue, (due, _heldSeq++));
+            return;
+        }
         Ready.Add(queue);
     }
+
+    // --- message delays (fault injection) ---------------------------------------------------------
+
+    // Mailboxes held back: they joined the ready list late, at a virtual time. Akka schedules
+    // a mailbox once until it has run, so holding it back delays its next message and, in
+    // order, everything queued behind it.
+    private readonly PriorityQueue<DeterministicQueue, (long Due, long Seq)> _held = new();
+    private long _heldSeq;
+
+    /// <summary>
+    /// Set by the runtime while a run injects message delays: asked each time a mailbox becomes
+    /// ready, it returns the virtual time until which to hold it back, or 0 to make it ready now.
+    /// </summary>
+    public Func<DeterministicQueue, long>? HoldUntil { get; set; }
+
+    /// <summary>Whether any mailbox is held back: messages are still in flight.</summary>
+    public bool HasHeld => _held.Count > 0;
+
+    /// <summary>When the next held-back mailbox is due, or null.</summary>
+    public long? NextHeldDue => _held.TryPeek(out _, out var key) ? key.Due : null;
+
+    /// <summary>Puts every mailbox held back until <paramref name="now"/> or earlier on the ready list, in due order.</summary>
+    public void ReleaseHeld(long now)
+    {
+        while (_held.TryPeek(out var queue, out var key) && key.Due <= now)
+        {
+            _held.Dequeue();
+            Ready.Add(queue);
+        }
+    }
+
+    /// <summary>Puts every held-back mailbox on the ready list (the run is over: its actors must be able to stop).</summary>
+    public void ReleaseAllHeld() => ReleaseHeld(long.MaxValue);
 
     /// <summary>Moves mailboxes made ready by other threads onto the ready list; how many there were.</summary>
     public int AdoptForeign()

@@ -87,21 +87,34 @@ public sealed class DeterministicRuntime : IDisposable
 
     public RunResult Run(Scenario scenario, RunSettings settings)
     {
+        var pctSteps = settings.Strategy == Strategies.Pct && settings.PctSteps <= 0
+            ? EstimatePctSteps(scenario, settings.Variant)
+            : settings.PctSteps;
         var wall = Stopwatch.StartNew();
         _driver.Owner = Thread.CurrentThread;
         _driver.Reset();
         _scheduler.Reset();
 
-        var strategy = CreateStrategy(settings);
+        var strategy = CreateStrategy(settings, pctSteps);
         var schedule = settings.RecordSchedule ? new List<int>() : null;
+        // Fault injection: the signals and kills join the scenario's own timed faults; the
+        // delays hold mailboxes back as they become ready.
+        var injected = settings.Faults?.Faults ??
+                       (settings.FaultInjection ? FaultInjection.Draw(scenario, settings.Seed) : null);
+        var delays = settings.Faults is { } plan ? new DelayInjector(plan.Delays)
+            : settings.FaultInjection ? new DelayInjector(scenario, settings.Seed)
+            : null;
+        var simulated = injected is null ? scenario : FaultInjection.WithFaults(scenario, injected);
         var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
-        var checker = new InvariantChecker(scenario, () => _scheduler.Now, settings.RecordOps);
-        var sink = new Sink(checker, log, _scheduler);
+        var checker = new InvariantChecker(simulated, () => _scheduler.Now, settings.RecordOps);
+        var coverage = new Coverage();
+        var sink = new Sink(checker, log, _scheduler, coverage);
         var directory = new LocalDirectory();
-        var env = new SimEnvironment(scenario, ProtocolPolicy.For(settings.Variant), sink, directory,
+        var env = new SimEnvironment(simulated, ProtocolPolicy.For(settings.Variant), sink, directory,
             props => props.WithDispatcher(DispatcherId).WithMailbox(MailboxId));
 
         long deliveries = 0;
+        long choices = 0;
         _driver.Delivered = (queue, envelope) =>
         {
             if (queue.Name == RunHost.Name)
@@ -109,7 +122,7 @@ public sealed class DeterministicRuntime : IDisposable
                 return; // starting the run's root: the runtime's business, not the simulation's
             }
             deliveries++;
-            var sender = envelope.Sender is { } s && _driver.Queues.TryGetValue(s, out var from) ? from : null;
+            var sender = DeterministicDriver.QueueOf(envelope.Sender);
             log.Delivery(_scheduler.Now, queue.Name, queue.Ordinal, sender?.Name ?? "-", sender?.Ordinal ?? -1,
                 envelope.Message);
         };
@@ -117,6 +130,10 @@ public sealed class DeterministicRuntime : IDisposable
         IActorRef root = ActorRefs.Nobody;
         _host.Tell(new RunHost.StartRun(env.Deploy(SimulationRoot.Props(env, directory)), $"run-{++_runs}",
             started => root = started));
+        if (delays is not null)
+        {
+            _driver.HoldUntil = queue => queue.Name == RunHost.Name ? 0 : delays.HoldUntil(queue, _scheduler.Now);
+        }
         var limit = scenario.Limits.VirtualTime.Ticks;
         var maxDeliveries = scenario.Limits.MaxDeliveries;
         while (!checker.Stopped)
@@ -132,10 +149,33 @@ public sealed class DeterministicRuntime : IDisposable
                 var choice = 0;
                 if (ready.Count > 1)
                 {
-                    choice = strategy.Choose(ready.Count);
+                    choice = strategy.Choose(ready);
+                    choices++;
                     schedule?.Add(choice);
                 }
                 _driver.RunAt(choice);
+                continue;
+            }
+            if (_driver.HasHeld)
+            {
+                // Messages are held back, so still in flight: nothing has settled. Move to
+                // whatever comes first, the held messages, a timer or an L3 deadline.
+                var held = _driver.NextHeldDue!.Value;
+                var due = _scheduler.NextDue is { } n && n < held ? n : held;
+                if (checker.NextDeadline is { } dl && dl < due && dl <= limit)
+                {
+                    _scheduler.AdvanceTo(dl);
+                    checker.CheckDeadlines(dl);
+                    continue;
+                }
+                if (due > limit)
+                {
+                    _scheduler.AdvanceTo(limit);
+                    checker.TimeLimitReached(limit);
+                    break;
+                }
+                _scheduler.AdvanceTo(due);
+                _driver.ReleaseHeld(due);
                 continue;
             }
             // Nothing is in flight: the moment to look for wait-for cycles.
@@ -178,6 +218,7 @@ public sealed class DeterministicRuntime : IDisposable
         }
 
         var violation = checker.Violation;
+        var pct = settings.Strategy == Strategies.Pct;
         return new RunResult
         {
             Scenario = scenario.Name,
@@ -194,6 +235,11 @@ public sealed class DeterministicRuntime : IDisposable
             EndTime = endTime,
             TraceHash = log.Hash,
             Schedule = schedule,
+            Choices = choices,
+            PctDepth = pct ? settings.PctDepth : null,
+            PctSteps = pct ? pctSteps : null,
+            Faults = injected is null ? null : new FaultPlan(injected, delays?.Applied ?? []),
+            Coverage = coverage,
             TraceTail = violation is null ? [] : log.Tail(),
             TraceText = log.Text,
             Timeline = log.Entries,
@@ -201,20 +247,46 @@ public sealed class DeterministicRuntime : IDisposable
         };
     }
 
-    private static IScheduleStrategy CreateStrategy(RunSettings settings)
+    private static IScheduleStrategy CreateStrategy(RunSettings settings, long pctSteps)
     {
-        IScheduleStrategy strategy = settings.Strategy switch
-        {
-            "random" => new RandomStrategy(settings.Seed),
-            _ => throw new ArgumentException($"unknown strategy '{settings.Strategy}'"),
-        };
+        var strategy = Strategies.Create(settings.Strategy, settings.Seed, settings.PctDepth, Math.Max(1, pctSteps));
+        strategy = settings.WrapStrategy?.Invoke(strategy) ?? strategy;
         return settings.Schedule is { } choices ? new ReplayStrategy(choices, strategy) : strategy;
+    }
+
+    // PCT's k by scenario and variant, measured once per runtime.
+    private readonly List<(Scenario Scenario, Variant Variant, long Steps)> _pctSteps = [];
+
+    /// <summary>
+    /// PCT's k for a scenario: the number of scheduling choices of one run of it with the
+    /// random strategy, seed 1, the same variant and no injected faults (at least 1). It is
+    /// measured once per runtime and scenario, and a report records it, so a replay uses it
+    /// whatever this estimate becomes.
+    /// </summary>
+    public long EstimatePctSteps(Scenario scenario, Variant variant)
+    {
+        foreach (var (s, v, k) in _pctSteps)
+        {
+            if (ReferenceEquals(s, scenario) && v == variant)
+            {
+                return k;
+            }
+        }
+        var probe = Run(scenario, new RunSettings
+        {
+            Seed = 1, Variant = variant, Strategy = Strategies.Random, RecordOps = false, RecordSchedule = false,
+        });
+        var steps = Math.Max(1, probe.Choices);
+        _pctSteps.Add((scenario, variant, steps));
+        return steps;
     }
 
     // Stop the run's actor tree and let it finish stopping, outside the trace.
     private void StopRun(IActorRef root)
     {
         _driver.Delivered = null;
+        _driver.HoldUntil = null;
+        _driver.ReleaseAllHeld();
         root.Tell(PoisonPill.Instance);
         Drain();
         _scheduler.Reset();
@@ -245,7 +317,8 @@ public sealed class DeterministicRuntime : IDisposable
     }
 
     /// <summary>Where the actors' trace events go: the checker first, then the log.</summary>
-    private sealed class Sink(InvariantChecker checker, TraceLog log, VirtualScheduler clock) : ITraceSink
+    private sealed class Sink(InvariantChecker checker, TraceLog log, VirtualScheduler clock, Coverage coverage)
+        : ITraceSink
     {
         public long Events { get; private set; }
 
@@ -254,6 +327,7 @@ public sealed class DeterministicRuntime : IDisposable
             Events++;
             checker.Observe(e);
             log.Event(clock.Now, e);
+            coverage.Observe(e);
         }
     }
 }

@@ -19,7 +19,7 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
 
     private sealed record Entry(Action Action, ICancelable? Cancelable, long Interval);
 
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private readonly PriorityQueue<Entry, (long Due, long Seq)> _queue = new();
     private long _seq;
     private long _now;

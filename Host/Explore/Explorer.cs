@@ -12,18 +12,57 @@ public sealed record ExploreResult(
     long SeedsRun,
     RunResult? Finding,
     TimeSpan Elapsed,
-    long Deliveries);
+    long Deliveries)
+{
+    /// <summary>The protocol branches the seeds run reached, summed over them.</summary>
+    public CoverageTotals Coverage { get; init; } = new();
+
+    /// <summary>How many of the seeds run broke an invariant (the lowest is <see cref="Finding"/>).</summary>
+    public long Findings { get; init; }
+}
+
+/// <summary>Where an exploration stands: seeds finished, time since it started, violating seeds so far.</summary>
+public readonly record struct ExploreProgress(long Done, TimeSpan Elapsed, long Findings)
+{
+    public double SeedsPerSecond => Done / Math.Max(Elapsed.TotalSeconds, 1e-9);
+}
 
 /// <summary>
 /// Runs one scenario over consecutive seeds on the deterministic runtime, one runtime
 /// (one ActorSystem) per worker thread, and stops at the first seed that breaks an
 /// invariant. "First" is the lowest such seed, whatever the number of workers: once a
 /// finding is in, no higher seed is started, and lower seeds still running finish first.
+/// Each seed is one run, as deterministic as on its own: which worker runs it changes nothing.
 /// </summary>
 public sealed class Explorer(Scenario scenario, Variant variant, string strategy, int workers)
 {
-    /// <summary>Called about once a second from a worker: seeds done, elapsed.</summary>
-    public Action<long, TimeSpan>? Progress { get; init; }
+    /// <summary>Called about once a second, from the thread that called Explore.</summary>
+    public Action<ExploreProgress>? Progress { get; init; }
+
+    /// <summary>How often Progress is called.</summary>
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>PCT's d (strategy pct).</summary>
+    public int PctDepth { get; init; } = PctStrategy.DefaultDepth;
+
+    /// <summary>PCT's k (strategy pct); 0 = measured with one run of the scenario (the same on every worker).</summary>
+    public long PctSteps { get; init; }
+
+    /// <summary>Inject signals, kills and message delays drawn from each seed.</summary>
+    public bool FaultInjection { get; init; }
+
+    /// <summary>The settings of seed <paramref name="seed"/>'s run, as explore runs it.</summary>
+    public RunSettings Settings(ulong seed) => new()
+    {
+        Seed = seed,
+        Variant = variant,
+        Strategy = strategy,
+        PctDepth = PctDepth,
+        PctSteps = PctSteps,
+        FaultInjection = FaultInjection,
+        RecordOps = false,
+        RecordSchedule = false,
+    };
 
     public ExploreResult Explore(ulong firstSeed, long seeds)
     {
@@ -31,11 +70,14 @@ public sealed class Explorer(Scenario scenario, Variant variant, string strategy
         long next = 0;
         long done = 0;
         long deliveries = 0;
+        long findings = 0;
         long stopAt = seeds;
         RunResult? finding = null;
         var gate = new object();
-        var lastProgress = 0L;
+        var coverage = new CoverageTotals();
         Exception? failure = null;
+        var count = Math.Max(1, workers);
+        using var finished = new CountdownEvent(count);
 
         void Work()
         {
@@ -51,59 +93,70 @@ public sealed class Explorer(Scenario scenario, Variant variant, string strategy
                 }
                 Interlocked.Exchange(ref stopAt, 0);
             }
+            finally
+            {
+                finished.Signal();
+            }
         }
 
         void Seeds()
         {
             using var runtime = new DeterministicRuntime();
-            while (true)
+            var local = new CoverageTotals();
+            try
             {
-                var i = Interlocked.Increment(ref next) - 1;
-                if (i >= Interlocked.Read(ref stopAt))
+                while (true)
                 {
-                    return;
-                }
-                var settings = new RunSettings
-                {
-                    Seed = firstSeed + (ulong)i,
-                    Variant = variant,
-                    Strategy = strategy,
-                    RecordOps = false,
-                    RecordSchedule = false,
-                };
-                var result = runtime.Run(scenario, settings);
-                Interlocked.Add(ref deliveries, result.Deliveries);
-                Interlocked.Increment(ref done);
-                if (result.Violation is not null)
-                {
-                    lock (gate)
+                    var i = Interlocked.Increment(ref next) - 1;
+                    if (i >= Interlocked.Read(ref stopAt))
                     {
-                        if (finding is null || result.Seed < finding.Seed)
+                        return;
+                    }
+                    var result = runtime.Run(scenario, Settings(firstSeed + (ulong)i));
+                    local.Add(result.Coverage);
+                    Interlocked.Add(ref deliveries, result.Deliveries);
+                    if (result.Violation is not null)
+                    {
+                        Interlocked.Increment(ref findings);
+                        lock (gate)
                         {
-                            finding = result;
-                            Interlocked.Exchange(ref stopAt, i);
+                            if (finding is null || result.Seed < finding.Seed)
+                            {
+                                finding = result;
+                                Interlocked.Exchange(ref stopAt, i);
+                            }
                         }
                     }
+                    Interlocked.Increment(ref done);
                 }
-                var ms = clock.ElapsedMilliseconds;
-                var last = Interlocked.Read(ref lastProgress);
-                if (Progress is not null && ms - last >= 1000 &&
-                    Interlocked.CompareExchange(ref lastProgress, ms, last) == last)
+            }
+            finally
+            {
+                lock (gate)
                 {
-                    Progress(Interlocked.Read(ref done), clock.Elapsed);
+                    coverage.Add(local);
                 }
             }
         }
 
-        var threads = Enumerable.Range(0, Math.Max(1, workers))
+        var threads = Enumerable.Range(0, count)
             .Select(_ => new Thread(Work) { IsBackground = true, Name = "daxsim-explore" })
             .ToList();
         threads.ForEach(t => t.Start());
+        while (!finished.Wait(ProgressInterval))
+        {
+            Progress?.Invoke(new ExploreProgress(Interlocked.Read(ref done), clock.Elapsed,
+                Interlocked.Read(ref findings)));
+        }
         threads.ForEach(t => t.Join());
         if (failure is not null)
         {
             throw new InvalidOperationException($"exploring {scenario.Name} failed: {failure.Message}", failure);
         }
-        return new ExploreResult(firstSeed, done, finding, clock.Elapsed, deliveries);
+        return new ExploreResult(firstSeed, done, finding, clock.Elapsed, deliveries)
+        {
+            Coverage = coverage,
+            Findings = findings,
+        };
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using DaxSim.Host.Checking;
+using DaxSim.Host.Deterministic;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Scenarios;
 using Newtonsoft.Json;
@@ -40,6 +41,7 @@ public static class Report
             ["threads"] = run.Threads,
             ["opsCompleted"] = run.OpsCompleted,
             ["traceHash"] = Hex(run.TraceHash),
+            ["coverage"] = CoverageJson(run.Coverage),
             ["ops"] = new JArray(run.Ops.Select(o => new JObject
             {
                 ["task"] = o.Task,
@@ -54,19 +56,71 @@ public static class Report
         };
         if (run.Runtime == "deterministic" && scenario.Text is { } text)
         {
-            report["replay"] = new JObject
+            var replay = new JObject
             {
                 ["seed"] = run.Seed,
                 ["variant"] = run.Variant.Name(),
                 ["strategy"] = run.Strategy,
                 ["traceHash"] = Hex(run.TraceHash),
                 ["schedule"] = run.Schedule is { } s ? new JArray(s) : null,
-                ["scenarioSource"] = scenario.Source,
-                ["scenarioText"] = text,
             };
+            if (run.PctDepth is { } depth)
+            {
+                replay["pct"] = new JObject { ["depth"] = depth, ["steps"] = run.PctSteps ?? 0 };
+            }
+            if (run.Faults is { } faults)
+            {
+                replay["faultInjection"] = FaultsJson(scenario, faults);
+            }
+            replay["scenarioSource"] = scenario.Source;
+            replay["scenarioText"] = text;
+            report["replay"] = replay;
         }
         return report;
     }
+
+    /// <summary>A run's coverage: how many times it took each protocol branch, every branch listed.</summary>
+    public static JObject CoverageJson(Coverage coverage)
+    {
+        var json = new JObject();
+        foreach (var (name, count) in coverage.ByName())
+        {
+            json[name] = count;
+        }
+        return json;
+    }
+
+    /// <summary>Coverage over many runs: per branch, the total count and the number of runs that reached it.</summary>
+    public static JObject CoverageJson(CoverageTotals totals)
+    {
+        var branches = new JObject();
+        foreach (var branch in Coverage.All)
+        {
+            branches[Coverage.Name(branch)] = new JObject
+            {
+                ["total"] = totals.Total(branch),
+                ["seeds"] = totals.RunsReaching(branch),
+            };
+        }
+        return new JObject { ["seeds"] = totals.Runs, ["branches"] = branches };
+    }
+
+    /// <summary>The injected faults, as replay reads them back (times in ns, tasks by name).</summary>
+    public static JObject FaultsJson(Scenario scenario, FaultPlan plan) => new()
+    {
+        ["faults"] = new JArray(plan.Faults.Select(f => new JObject
+        {
+            ["kind"] = f.Kind,
+            ["task"] = scenario.TaskName(f.Task),
+            ["at"] = Ns(f.At),
+        })),
+        ["delays"] = new JArray(plan.Delays.Select(d => new JObject
+        {
+            ["ready"] = d.Ready,
+            ["actor"] = d.Actor,
+            ["delay"] = Ns(d.Delay),
+        })),
+    };
 
     private static JObject ViolationJson(Violation v, RunResult run) => new()
     {
@@ -92,18 +146,17 @@ public static class Report
     public static string Hex(ulong hash) => hash.ToString("x16", CultureInfo.InvariantCulture);
 
     /// <summary>Writes the report whole or not at all: to a temporary file first, then renamed into place.</summary>
-    public static void Write(string path, JObject report)
+    public static void Write(string path, JObject report) => WriteText(path, report.ToString(Formatting.Indented));
+
+    /// <summary>Writes a text file whole or not at all: to a temporary file first, then renamed into place.</summary>
+    public static void WriteText(string path, string text)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
         var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {
-            using (var writer = new StreamWriter(temp))
-            using (var json = new JsonTextWriter(writer) { Formatting = Formatting.Indented })
-            {
-                report.WriteTo(json);
-            }
+            File.WriteAllText(temp, text);
             File.Move(temp, full, overwrite: true);
         }
         finally

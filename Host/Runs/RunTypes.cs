@@ -1,4 +1,5 @@
 using DaxSim.Host.Checking;
+using DaxSim.Host.Deterministic;
 using DaxSim.Protocol;
 
 namespace DaxSim.Host.Runs;
@@ -12,8 +13,20 @@ public sealed record RunSettings
 
     public string Strategy { get; init; } = "random";
 
+    /// <summary>PCT's d: a pct run has d - 1 priority change points.</summary>
+    public int PctDepth { get; init; } = PctStrategy.DefaultDepth;
+
+    /// <summary>PCT's k, the number of scheduling choices a run is expected to make; 0 = measure it with one run.</summary>
+    public long PctSteps { get; init; }
+
     /// <summary>Scheduling choices to replay instead of drawing them (deterministic runtime).</summary>
     public IReadOnlyList<int>? Schedule { get; init; }
+
+    /// <summary>Inject signals, kills and message delays drawn from the seed (deterministic runtime, --fault-injection).</summary>
+    public bool FaultInjection { get; init; }
+
+    /// <summary>Inject exactly these faults and delays, drawing none (replay of a run with fault injection).</summary>
+    public FaultPlan? Faults { get; init; }
 
     /// <summary>Keep every completed operation for the report.</summary>
     public bool RecordOps { get; init; } = true;
@@ -26,6 +39,9 @@ public sealed record RunSettings
 
     /// <summary>Keep every delivery and event as a structured entry (for the timeline report).</summary>
     public bool RecordTimeline { get; init; }
+
+    /// <summary>Wraps the run's strategy (before any replay): for tests that watch the choices.</summary>
+    internal Func<IScheduleStrategy, IScheduleStrategy>? WrapStrategy { get; init; }
 }
 
 /// <summary>What one run gave.</summary>
@@ -65,6 +81,20 @@ public sealed record RunResult
     public ulong TraceHash { get; init; }
 
     public IReadOnlyList<int>? Schedule { get; init; }
+
+    /// <summary>How many scheduling choices the run made (points where two or more actors were ready).</summary>
+    public long Choices { get; init; }
+
+    /// <summary>PCT's d and k when the strategy was pct.</summary>
+    public int? PctDepth { get; init; }
+
+    public long? PctSteps { get; init; }
+
+    /// <summary>The faults and delays injected, when the run had fault injection; null otherwise.</summary>
+    public FaultPlan? Faults { get; init; }
+
+    /// <summary>How often the run reached each protocol branch.</summary>
+    public Coverage Coverage { get; init; } = new();
 
     /// <summary>The last deliveries and events before the end, formatted, for the violation report.</summary>
     public IReadOnlyList<string> TraceTail { get; init; } = [];

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using DaxSim.Protocol.Trace;
 
@@ -19,7 +20,8 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
 
     private readonly Entry[] _tail = new Entry[tailSize];
     private readonly StringBuilder? _text = keepText ? new StringBuilder() : null;
-    private readonly Dictionary<Type, ulong> _typeIds = new();
+    // A type's fingerprint depends on its name alone: computed once per process, not once per run.
+    private static readonly ConcurrentDictionary<Type, ulong> TypeIds = new();
     private long _count;
 
     public ulong Hash { get; private set; } = FnvOffset;
@@ -57,16 +59,16 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
         Hash = h;
     }
 
-    private ulong TypeId(Type type)
+    private static ulong TypeId(Type type)
     {
-        if (!_typeIds.TryGetValue(type, out var id))
+        if (!TypeIds.TryGetValue(type, out var id))
         {
             id = FnvOffset;
             foreach (var c in type.FullName ?? type.Name)
             {
                 id = (id ^ c) * FnvPrime;
             }
-            _typeIds[type] = id;
+            TypeIds.TryAdd(type, id);
         }
         return id;
     }
