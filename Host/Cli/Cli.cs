@@ -18,14 +18,14 @@ namespace DaxSim.Host.Cli;
 /// Exit codes: 0 no violation, 1 safety violation, 3 liveness violation, 2 bad input or
 /// usage; 70 when DaxSim itself fails.
 /// </summary>
-public sealed class Cli(TextWriter stdout, TextWriter stderr)
+public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
 {
     public const int ExitUsage = 2;
     public const int ExitInternal = 70;
     public const string DefaultScenario = "generic-503-punch.json";
 
     private static readonly string[] Runtimes = ["local", "deterministic", "cluster"];
-    private static readonly string[] Strategies = ["random"];
+    private static readonly string[] Strategies = Deterministic.Strategies.Names;
 
     public int Invoke(string[] args)
     {
@@ -66,21 +66,36 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
             DefaultValueFactory = _ => "local",
         };
         var report = new Option<string?>("--report") { Description = "Write the JSON report (also a replayable trace) here." };
+        var strategy = new Option<string>("--strategy")
+        {
+            Description = $"Scheduling strategy of the deterministic runtime: {string.Join(", ", Strategies)}.",
+            DefaultValueFactory = _ => "random",
+        };
+        var pctDepth = new Option<int>("--pct-depth")
+        {
+            Description = "pct: d, the bug depth to aim at; a run has d - 1 priority change points.",
+            DefaultValueFactory = _ => PctStrategy.DefaultDepth,
+        };
+        var pctSteps = new Option<long>("--pct-steps")
+        {
+            Description = "pct: k, the scheduling choices of a run, from which change points are drawn. " +
+                          "Default: measured with one run of the scenario.",
+        };
+        var faultInjection = new Option<bool>("--fault-injection")
+        {
+            Description = "Deterministic runtime: add signals, kills and message delays drawn from the seed; " +
+                          "recorded in the report for replay.",
+        };
         var traceText = new Option<string?>("--trace-text") { Description = "Write every delivery and event, as text, here." };
 
         var run = new Command("run", "Run a scenario once and check every invariant on every event.")
         {
-            file, seed, variant, runtime, report, traceText,
+            file, seed, variant, runtime, report, traceText, strategy, pctDepth, pctSteps, faultInjection,
         };
 
         var exploreFile = new Argument<string>("FILE") { Description = "Scenario file (JSON)." };
         var seeds = new Option<long>("--seeds") { Description = "How many seeds to try.", Required = true };
         var exploreSeed = new Option<ulong>("--seed") { Description = "The first seed.", DefaultValueFactory = _ => 1 };
-        var strategy = new Option<string>("--strategy")
-        {
-            Description = $"Scheduling strategy: {string.Join(", ", Strategies)}.",
-            DefaultValueFactory = _ => "random",
-        };
         var workers = new Option<int>("--workers")
         {
             Description = "Seeds run in parallel (default: one per core).",
@@ -88,7 +103,7 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
         };
         var explore = new Command("explore", "Run a scenario over many seeds on the deterministic runtime; stop at the first violation.")
         {
-            exploreFile, seeds, exploreSeed, variant, strategy, report, workers,
+            exploreFile, seeds, exploreSeed, variant, strategy, report, workers, pctDepth, pctSteps, faultInjection,
         };
 
         var trace = new Argument<string>("TRACE") { Description = "A report written by run or explore (--report)." };
@@ -96,6 +111,13 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
         {
             trace, report, traceText,
         };
+
+        var html = new Option<string?>("--html") { Description = HtmlDescription };
+        run.Options.Add(html);
+        explore.Options.Add(html);
+        var noShrink = new Option<bool>("--no-shrink") { Description = NoShrinkDescription };
+        explore.Options.Add(noShrink);
+        replay.Options.Add(html);
 
         var root = new RootCommand("DaxSim: the Linux DAX layout-break protocol as Akka.NET actors.")
         {
@@ -118,10 +140,14 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
             return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
         }
         var command = parsed.CommandResult.Command;
+        _html = parsed.GetValue(html);
+        _noShrink = parsed.GetValue(noShrink);
         if (command == run)
         {
             return Run(LoadScenario(parsed.GetValue(file)), parsed.GetValue(seed), parsed.GetValue(variant),
-                parsed.GetValue(runtime)!, parsed.GetValue(report), parsed.GetValue(traceText));
+                parsed.GetValue(runtime)!, parsed.GetValue(report), parsed.GetValue(traceText),
+                SearchFlags(parsed.GetValue(strategy)!, parsed.GetValue(pctDepth), parsed.GetValue(pctSteps),
+                    parsed.GetValue(faultInjection)));
         }
         if (command == explore)
         {
@@ -136,7 +162,8 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
                 throw new InputException($"--workers must be between 1 and 256, not {k}");
             }
             return Explore(LoadScenario(parsed.GetValue(exploreFile)), parsed.GetValue(exploreSeed), count,
-                parsed.GetValue(variant), parsed.GetValue(strategy)!, parsed.GetValue(report), k);
+                parsed.GetValue(variant), SearchFlags(parsed.GetValue(strategy)!, parsed.GetValue(pctDepth),
+                    parsed.GetValue(pctSteps), parsed.GetValue(faultInjection)), parsed.GetValue(report), k);
         }
         if (command == replay)
         {
@@ -199,31 +226,55 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
     // --- run -----------------------------------------------------------------------------------
 
     private int Run(Scenario scenario, ulong seed, string? variantFlag, string runtime, string? reportPath,
-        string? traceTextPath)
+        string? traceTextPath, SearchOptions search)
     {
         var variant = ResolveVariant(scenario, variantFlag);
         CheckChoice("--runtime", runtime, Runtimes);
+        if (runtime != "deterministic" && search.Strategy != Deterministic.Strategies.Random)
+        {
+            throw new InputException($"--strategy {search.Strategy} needs --runtime deterministic");
+        }
+        if (runtime != "deterministic" && search.FaultInjection)
+        {
+            throw new InputException("--fault-injection needs --runtime deterministic");
+        }
         CheckWritable(reportPath, "--report");
         CheckWritable(traceTextPath, "--trace-text");
+        CheckWritable(_html, "--html");
         if (runtime == "cluster")
         {
             throw new InputException("--runtime cluster is not available in this build yet; use local or deterministic");
         }
         CheckFaults(scenario);
-        var settings = new RunSettings { Seed = seed, Variant = variant, RecordTrace = traceTextPath is not null };
-        PrintHeader("run", scenario, runtime, variant, seed, "random");
+        var settings = new RunSettings
+        {
+            Seed = seed, Variant = variant, RecordTrace = traceTextPath is not null, RecordTimeline = _html is not null,
+        };
+        PrintHeader("run", scenario, runtime, variant, seed, search.Strategy);
         RunResult result;
         if (runtime == "deterministic")
         {
             using var det = new DeterministicRuntime();
-            result = det.Run(scenario, settings);
+            search = PrintSearch(search, det, scenario, variant);
+            result = det.Run(scenario, settings with
+            {
+                Strategy = search.Strategy,
+                PctDepth = search.PctDepth,
+                PctSteps = search.PctSteps,
+                FaultInjection = search.FaultInjection,
+            });
+            PrintInjected(scenario, result);
         }
         else
         {
             result = new LocalRuntime().Run(scenario, settings);
         }
-        return Finish(scenario, result, reportPath, traceTextPath,
-            runtime == "deterministic" ? ReplayCommand(scenario, reportPath, seed, variant) : null);
+        var replayCommand = runtime == "deterministic"
+            ? ReplayCommand(scenario, reportPath, seed, variant) + SearchArgs(search, reportPath)
+            : null;
+        var code = Finish(scenario, result, reportPath, traceTextPath, replayCommand);
+        WriteTimeline(scenario, result, replayCommand);
+        return code;
     }
 
     private static void CheckFaults(Scenario scenario)
@@ -280,33 +331,71 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
 
     // --- explore -------------------------------------------------------------------------------
 
-    private int Explore(Scenario scenario, ulong firstSeed, long seeds, string? variantFlag, string strategy,
+    private int Explore(Scenario scenario, ulong firstSeed, long seeds, string? variantFlag, SearchOptions search,
         string? reportPath, int workers)
     {
         var variant = ResolveVariant(scenario, variantFlag);
-        CheckChoice("--strategy", strategy, Strategies);
         CheckWritable(reportPath, "--report");
+        CheckWritable(_html, "--html");
         CheckFaults(scenario);
-        PrintHeader("explore", scenario, "deterministic", variant, firstSeed, strategy);
+        PrintHeader("explore", scenario, "deterministic", variant, firstSeed, search.Strategy);
+        search = PrintSearch(search, null, scenario, variant);
         stdout.WriteLine($"  seeds {firstSeed}..{firstSeed + (ulong)seeds - 1} ({seeds}), {workers} worker(s)");
-        var explorer = new Explorer(scenario, variant, strategy, workers)
+        var explorer = new Explorer(scenario, variant, search.Strategy, workers)
         {
-            Progress = (done, elapsed) => stderr.WriteLine(
-                $"  ... {done} seeds, {done / Math.Max(elapsed.TotalSeconds, 1e-9):F0} seeds/s"),
+            PctDepth = search.PctDepth,
+            PctSteps = search.PctSteps,
+            FaultInjection = search.FaultInjection,
+            Progress = p => stderr.WriteLine(
+                $"  ... {p.Done} seeds done, {p.SeedsPerSecond:F0} seeds/s, {p.Findings} finding(s)"),
         };
         var outcome = explorer.Explore(firstSeed, seeds);
         var rate = outcome.SeedsRun / Math.Max(outcome.Elapsed.TotalSeconds, 1e-9);
         stdout.WriteLine(
             $"  {outcome.SeedsRun} seeds in {outcome.Elapsed.TotalSeconds:F2} s ({rate:F0} seeds/s, " +
             $"{outcome.Deliveries / Math.Max(outcome.Elapsed.TotalSeconds, 1e-9) / 1e6:F2} M messages/s)");
+        PrintCoverage(outcome.Coverage);
+        var summary = new JObject
+        {
+            ["firstSeed"] = firstSeed,
+            ["seedsRun"] = outcome.SeedsRun,
+            ["findings"] = outcome.Findings,
+            ["workers"] = workers,
+            ["strategy"] = search.Strategy,
+            ["faultInjection"] = search.FaultInjection,
+            ["seedsPerSecond"] = Math.Round(rate, 1),
+            ["coverage"] = Report.CoverageJson(outcome.Coverage),
+        };
         if (outcome.Finding is not { } finding)
         {
             stdout.WriteLine($"verdict: clean on all {outcome.SeedsRun} seeds (expected {scenario.Expect.JsonName()})");
+            NoTimeline();
+            if (reportPath is not null)
+            {
+                // No run to replay: the report is the exploration's summary and its coverage.
+                Report.Write(reportPath, new JObject
+                {
+                    ["daxsim"] = Report.Format,
+                    ["scenario"] = scenario.Name,
+                    ["source"] = scenario.Source,
+                    ["runtime"] = "deterministic",
+                    ["verdict"] = Verdict.Clean.JsonName(),
+                    ["expect"] = scenario.Expect.JsonName(),
+                    ["variant"] = variant.Name(),
+                    ["strategy"] = search.Strategy,
+                    ["violation"] = null,
+                    ["explore"] = summary,
+                });
+                stdout.WriteLine($"  report: {reportPath}");
+            }
             return 0;
         }
         // Run the finding again with everything recorded, for the report and the replay.
         using var det = new DeterministicRuntime();
-        var full = det.Run(scenario, new RunSettings { Seed = finding.Seed, Variant = variant, Strategy = strategy });
+        var full = det.Run(scenario, explorer.Settings(finding.Seed) with
+        {
+            RecordOps = true, RecordSchedule = true, RecordTimeline = _html is not null,
+        });
         if (full.TraceHash != finding.TraceHash)
         {
             throw new InvalidOperationException(
@@ -315,7 +404,94 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
         }
         reportPath ??= $"daxsim-{scenario.Name}-{variant.Name()}-seed{finding.Seed}.json";
         stdout.WriteLine($"first violating seed: {finding.Seed}");
-        return Finish(scenario, full, reportPath, null, $"daxsim replay {reportPath}");
+        PrintInjected(scenario, full);
+        var code = Finish(scenario, full, reportPath, null, $"daxsim replay {reportPath}", summary);
+        WriteTimeline(scenario, full, $"daxsim replay {reportPath}");
+        ShrinkFinding(det, scenario, explorer.Settings(finding.Seed), full, reportPath);
+        return code;
+    }
+
+    // The flags that make `daxsim run` repeat a run of these search settings (a report says it all by itself).
+    private static string SearchArgs(SearchOptions search, string? reportPath) =>
+        reportPath is not null
+            ? ""
+            : (search.Strategy == Deterministic.Strategies.Pct
+                  ? $" --strategy pct --pct-depth {search.PctDepth} --pct-steps {search.PctSteps}"
+                  : "") +
+              (search.FaultInjection ? " --fault-injection" : "");
+
+    /// <summary>The search settings of run and explore: strategy, PCT's parameters, fault injection.</summary>
+    private sealed record SearchOptions(string Strategy, int PctDepth, long PctSteps, bool FaultInjection);
+
+    private static SearchOptions SearchFlags(string strategy, int pctDepth, long pctSteps, bool faultInjection)
+    {
+        CheckChoice("--strategy", strategy, Strategies);
+        if (pctDepth < 1 || pctDepth > 1000)
+        {
+            throw new InputException($"--pct-depth must be between 1 and 1000, not {pctDepth}");
+        }
+        if (pctSteps < 0)
+        {
+            throw new InputException($"--pct-steps must be at least 1, not {pctSteps}");
+        }
+        return new SearchOptions(strategy, pctDepth, pctSteps, faultInjection);
+    }
+
+    // Prints the strategy's parameters and fault injection; measures PCT's k when not given.
+    private SearchOptions PrintSearch(SearchOptions search, DeterministicRuntime? det, Scenario scenario, Variant variant)
+    {
+        if (search.Strategy == Deterministic.Strategies.Pct)
+        {
+            var measured = search.PctSteps <= 0;
+            if (measured)
+            {
+                if (det is not null)
+                {
+                    search = search with { PctSteps = det.EstimatePctSteps(scenario, variant) };
+                }
+                else
+                {
+                    using var probe = new DeterministicRuntime();
+                    search = search with { PctSteps = probe.EstimatePctSteps(scenario, variant) };
+                }
+            }
+            stdout.WriteLine($"  pct: depth {search.PctDepth} ({search.PctDepth - 1} priority change point(s)), " +
+                             $"steps {search.PctSteps}{(measured ? " (measured: the choices of one random run)" : "")}");
+        }
+        if (search.FaultInjection)
+        {
+            var span = TimeSpan.FromTicks(FaultInjection.ExpectedSpan(scenario)).TotalMilliseconds;
+            var delay = TimeSpan.FromTicks(FaultInjection.MaxDelay(scenario)).TotalMicroseconds;
+            stdout.WriteLine(
+                $"  fault injection: up to {FaultInjection.MaxSignals} signal(s) and a kill (p {FaultInjection.KillChance}) " +
+                $"per seed within the first {span.ToString("0.###", CultureInfo.InvariantCulture)} ms, message delays " +
+                $"(p {FaultInjection.DelayChance.ToString("0.###", CultureInfo.InvariantCulture)} per delivery) up to " +
+                $"{delay.ToString("0.#", CultureInfo.InvariantCulture)} us");
+        }
+        return search;
+    }
+
+    private void PrintInjected(Scenario scenario, RunResult result)
+    {
+        if (result.Faults is not { } plan)
+        {
+            return;
+        }
+        var faults = plan.Faults.Select(f =>
+            $"{f.Kind} task-{scenario.TaskName(f.Task)} at {TraceLog.FormatTime(f.At)}").ToList();
+        stdout.WriteLine($"  injected: {(faults.Count == 0 ? "no signal or kill" : string.Join(", ", faults))}; " +
+                         $"{plan.Delays.Count} message delay(s)");
+    }
+
+    private void PrintCoverage(CoverageTotals coverage)
+    {
+        stdout.WriteLine($"  coverage over {coverage.Runs} seed(s): times reached, seeds that reached it");
+        foreach (var branch in Coverage.All)
+        {
+            var runs = coverage.RunsReaching(branch);
+            var share = runs == 0 ? "never" : (100.0 * runs / Math.Max(1, coverage.Runs)).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+            stdout.WriteLine($"    {Coverage.Name(branch),-26} {coverage.Total(branch),12} {runs,9} {share,7}");
+        }
     }
 
     // --- replay --------------------------------------------------------------------------------
@@ -325,11 +501,13 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
         var file = ReplayFile.Load(path, Strategies);
         CheckWritable(reportPath, "--report");
         CheckWritable(traceTextPath, "--trace-text");
+        CheckWritable(_html, "--html");
         CheckFaults(file.Scenario);
-        var settings = file.Settings with { RecordTrace = traceTextPath is not null };
+        var settings = file.Settings with { RecordTrace = traceTextPath is not null, RecordTimeline = _html is not null };
         PrintHeader("replay", file.Scenario, "deterministic", settings.Variant, settings.Seed, settings.Strategy);
         using var det = new DeterministicRuntime();
         var result = det.Run(file.Scenario, settings);
+        PrintInjected(file.Scenario, result);
         var code = Finish(file.Scenario, result, reportPath, traceTextPath, null);
         var hash = Report.Hex(result.TraceHash);
         var same = hash == file.TraceHash && result.Verdict.JsonName() == file.Verdict &&
@@ -338,6 +516,7 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
             ? $"replay: identical to the recorded run (trace {hash})"
             : $"replay: DIFFERS from the recorded run: verdict {result.Verdict.JsonName()} vs {file.Verdict}, " +
               $"trace {hash} vs {file.TraceHash}");
+        WriteTimeline(file.Scenario, result, $"daxsim replay {path}");
         return code;
     }
 
@@ -360,7 +539,7 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
             : $"daxsim run {scenario.Source} --runtime deterministic --seed {seed} --variant {variant.Name()}";
 
     private int Finish(Scenario scenario, RunResult result, string? reportPath, string? traceTextPath,
-        string? replay)
+        string? replay, JObject? explore = null)
     {
         var seconds = TimeSpan.FromTicks(result.EndTime).TotalSeconds;
         var clock = result.Runtime == "deterministic" ? "simulated" : "elapsed";
@@ -381,7 +560,12 @@ public sealed class Cli(TextWriter stdout, TextWriter stderr)
         }
         if (reportPath is not null)
         {
-            Report.Write(reportPath, Report.ToJson(scenario, result));
+            var json = Report.ToJson(scenario, result);
+            if (explore is not null)
+            {
+                json["explore"] = explore;
+            }
+            Report.Write(reportPath, json);
             stdout.WriteLine($"  report: {reportPath}");
         }
         if (traceTextPath is not null && result.TraceText is { } text)
