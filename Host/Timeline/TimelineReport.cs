@@ -97,24 +97,7 @@ public static partial class TimelineReport
     }
 
     /// <summary>Writes the page whole or not at all: to a temporary file first, then renamed into place.</summary>
-    public static void Write(string path, string html)
-    {
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            File.WriteAllText(temp, html, new UTF8Encoding(false));
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
-    }
+    public static void Write(string path, string html) => Report.WriteText(path, html);
 
     /// <summary>
     /// The event that broke a safety invariant: the trace's events go through a fresh checker
