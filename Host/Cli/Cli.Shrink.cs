@@ -35,12 +35,10 @@ public sealed partial class Cli
         var shrunkScenario = result.Scenario with { Source = scenarioPath };
         Report.WriteText(scenarioPath, shrunkScenario.Text!);
         Report.Write(shrunkReport, Report.ToJson(shrunkScenario, result.Run));
-        var steps = shrunkScenario.Tasks.Sum(t => t.Repeat * t.Steps.Sum(s => s.Repeat));
-        var before = scenario.Tasks.Sum(t => t.Repeat * t.Steps.Sum(s => s.Repeat));
         stdout.WriteLine(
             $"shrunk in {result.Elapsed.TotalSeconds:F1} s ({result.Candidates} candidates, {result.Accepted} accepted" +
             $"{(result.OutOfTime ? ", stopped at the time budget" : "")}): " +
-            $"{shrunkScenario.Tasks.Count} task(s), {steps} steps (was {before}), " +
+            $"{shrunkScenario.Tasks.Count} task(s), {shrunkScenario.OperationCount} steps (was {scenario.OperationCount}), " +
             $"{result.Run.Deliveries} messages (was {result.OriginalDeliveries}), " +
             $"{result.Deviations} scheduling deviations (was {result.OriginalDeviations}); " +
             $"still {result.Run.Violation!.Invariant}");

@@ -28,6 +28,9 @@ public sealed record Scenario(
     public string FileName(FileId id) => Files[id.Value].Name;
 
     public string TaskName(TaskId id) => Tasks[id.Value].Name;
+
+    /// <summary>The operations a run completes when every task runs to its end: every step of every iteration.</summary>
+    public int OperationCount => Tasks.Sum(t => t.Repeat * t.Steps.Sum(s => s.Repeat));
 }
 
 /// <summary>The DAX device: a number of blocks (= pages), free ones reused by any file.</summary>

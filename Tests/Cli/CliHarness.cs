@@ -56,10 +56,6 @@ public abstract class CliHarness : IDisposable
         return JObject.Parse(File.ReadAllText(path));
     }
 
-    /// <summary>How many operations a run that finishes every task completes: every step of every iteration.</summary>
-    public static int ImpliedOps(Scenario scenario) =>
-        scenario.Tasks.Sum(t => t.Repeat * t.Steps.Sum(s => s.Repeat));
-
     /// <summary>The 1-based line and column of the first occurrence of <paramref name="needle"/> in <paramref name="text"/>.</summary>
     public static (int Line, int Column) Position(string text, string needle)
     {

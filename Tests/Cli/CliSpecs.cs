@@ -42,7 +42,7 @@ public sealed class CliSpecs : CliHarness
 
         // dio: 1 mmap + 20 dioRead + 1 munmap; truncate: 20 x (truncate + fallocate).
         var ops = (JArray)json["ops"]!;
-        Assert.Equal(62, ImpliedOps(scenario));
+        Assert.Equal(62, scenario.OperationCount);
         Assert.Equal(62, ops.Count);
         Assert.Equal(62L, (long)json["opsCompleted"]!);
         var counts = ops.GroupBy(o => $"{o["task"]}/{o["op"]}").ToDictionary(g => g.Key, g => g.Count());
@@ -499,7 +499,7 @@ public sealed class CliOnTheLocalRuntimeSpecs : CliHarness
         Assert.True(r.Code == 0, r.ToString());
         Assert.Contains($"daxsim run generic-503-punch  ((embedded) {DaxSim.Host.Cli.Cli.DefaultScenario})", r.Out);
         Assert.Contains("runtime local, variant mainline", r.Out);
-        Assert.Contains($"{ImpliedOps(Scenarios.Shipped("generic-503-punch"))} operations, elapsed time", r.Out);
+        Assert.Contains($"{Scenarios.Shipped("generic-503-punch").OperationCount} operations, elapsed time", r.Out);
         Assert.Contains("verdict: clean (as expected)", r.Out);
     }
 

@@ -55,7 +55,7 @@ public sealed class LocalRuntimeSpecs(DeterministicRuntimeFixture fixture) : ICl
         Assert.Equal("local", local.Runtime);
         Assert.Equal(scenario.Expect, local.Verdict);
         Assert.Equal(deterministic.Verdict, local.Verdict);
-        var implied = CliHarness.ImpliedOps(scenario);
+        var implied = scenario.OperationCount;
         Assert.Equal(implied, local.OpsCompleted);
         Assert.Equal(implied, local.Ops.Count);
         Assert.Equal(implied, deterministic.OpsCompleted);

@@ -76,8 +76,7 @@ public static class VariantsTable
             if (first is { } f)
             {
                 var shrunk = new Shrinker(runtime.Run).Shrink(scenario, f.Settings, f.Run);
-                var steps = shrunk.Scenario.Tasks.Sum(t => t.Repeat * t.Steps.Sum(s => s.Repeat));
-                shrunkCell = $"{shrunk.Scenario.Tasks.Count}, {steps}, {shrunk.Run.Deliveries} ({shrunk.OriginalDeliveries}), " +
+                shrunkCell = $"{shrunk.Scenario.Tasks.Count}, {shrunk.Scenario.OperationCount}, {shrunk.Run.Deliveries} ({shrunk.OriginalDeliveries}), " +
                              $"{shrunk.Deviations} ({shrunk.OriginalDeviations})";
                 shrinkTime = $"{shrunk.Elapsed.TotalSeconds:F1} s";
             }
