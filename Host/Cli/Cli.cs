@@ -570,7 +570,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         }
         if (traceTextPath is not null && result.TraceText is { } text)
         {
-            WriteWhole(traceTextPath, text);
+            Report.WriteText(traceTextPath, text);
             stdout.WriteLine($"  trace: {traceTextPath}");
         }
         return result.Verdict.ExitCode();
@@ -598,13 +598,6 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                 stdout.WriteLine($"    {line}");
             }
         }
-    }
-
-    private static void WriteWhole(string path, string text)
-    {
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
     }
 
     public static string Version =>
