@@ -31,7 +31,6 @@ public sealed class DeterministicQueue : IMessageQueue, ISchedulable
         var path = owner.Path;
         Name = path.Parent.Name == RunHost.Name ? "root" : path.Name;
         Ordinal = driver.NextOrdinal();
-        driver.Queues.Add(this);
     }
 
     public IActorRef Owner { get; }
@@ -123,9 +122,6 @@ public sealed class DeterministicDriver
 
     public List<DeterministicQueue> Ready { get; } = [];
 
-    /// <summary>The queue of every actor of the current run (and of the runtime's host), in creation order.</summary>
-    public List<DeterministicQueue> Queues { get; } = [];
-
     /// <summary>The thread allowed to touch deterministic actors.</summary>
     public Thread? Owner { get; set; }
 
@@ -149,7 +145,6 @@ public sealed class DeterministicDriver
         _held.Clear();
         _heldSeq = 0;
         HoldUntil = null;
-        Queues.RemoveAll(q => q.Name != RunHost.Name);
     }
 
     // Mailboxes made ready by other threads. Only one thing does that: the /user guardian
