@@ -150,12 +150,28 @@ public sealed class InvariantChecker
         IEnumerable<string>? waitFor = null, long? at = null)
     {
         Violation ??= new Violation(invariant, verdict, at ?? _now(), description, actors.Distinct().ToList(),
-            (waitFor ?? []).ToList());
+            (waitFor ?? []).ToList()) { Event = _observing };
     }
 
     // --- events ------------------------------------------------------------------------------
 
     public void Observe(TraceEvent e)
+    {
+        _observing = e;
+        try
+        {
+            Check(e);
+        }
+        finally
+        {
+            _observing = null;
+        }
+    }
+
+    // The event being observed, for the violation it may cause.
+    private TraceEvent? _observing;
+
+    private void Check(TraceEvent e)
     {
         switch (e)
         {

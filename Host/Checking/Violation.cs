@@ -1,4 +1,5 @@
 using DaxSim.Protocol;
+using DaxSim.Protocol.Trace;
 
 namespace DaxSim.Host.Checking;
 
@@ -15,6 +16,12 @@ public sealed record Violation(
     IReadOnlyList<string> Actors,
     IReadOnlyList<string> WaitFor)
 {
+    /// <summary>
+    /// The trace event whose observation broke the invariant (safety invariants, checked on
+    /// each event); null when the violation was judged at a settled point (liveness).
+    /// </summary>
+    public TraceEvent? Event { get; init; }
+
     public static string Title(string invariant) => invariant switch
     {
         "S1" => "use-after-free",

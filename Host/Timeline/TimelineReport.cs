@@ -65,7 +65,10 @@ public static partial class TimelineReport
         }
         var violation = run.Violation;
         var axis = Axis.Build(events, Math.Max(run.EndTime, violation?.Time ?? 0));
-        var culprit = violation is null ? null : FindCulprit(scenario, events, violation);
+        // The event that broke a safety invariant, as the checker recorded it.
+        int? culprit = violation?.Event is { } broke && events.FindIndex(ev => ReferenceEquals(ev.E, broke)) is var at and >= 0
+            ? at
+            : null;
         var lanes = new LaneBuilder(scenario, axis).Build(events);
         var merged = lanes.SelectMany(l => l.Rows).Count(r => r.Merged > 0);
         replay ??= run.Runtime == "deterministic"
@@ -98,31 +101,6 @@ public static partial class TimelineReport
 
     /// <summary>Writes the page whole or not at all: to a temporary file first, then renamed into place.</summary>
     public static void Write(string path, string html) => Report.WriteText(path, html);
-
-    /// <summary>
-    /// The event that broke a safety invariant: the trace's events go through a fresh checker
-    /// until it reports the same invariant. Liveness is judged between events (at
-    /// quiescence or a deadline), so it has no such event: null.
-    /// </summary>
-    private static int? FindCulprit(Scenario scenario, List<Ev> events, Violation violation)
-    {
-        long now = 0;
-        var checker = new InvariantChecker(scenario, () => now, recordOps: false);
-        foreach (var ev in events)
-        {
-            now = ev.Time;
-            checker.Observe(ev.E);
-            if (checker.Violation is { } found)
-            {
-                return found.Invariant == violation.Invariant ? ev.Index : null;
-            }
-            if (checker.Stopped)
-            {
-                return null;
-            }
-        }
-        return null;
-    }
 
     // --- the page's parts ---------------------------------------------------------------------
 
