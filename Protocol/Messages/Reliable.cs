@@ -1,0 +1,95 @@
+namespace DaxSim.Protocol.Messages;
+
+// Reliable delivery between protocol actors, for runs whose messages may be lost,
+// duplicated or delayed (message faults, partitions, node crashes, the cluster runtime).
+//
+// Every protocol message then travels inside an Envelope that names its sender and its
+// receiver by entity (not by actor reference: a sharded entity may move to another node
+// and come back from its journal), with a sequence number per sender and receiver pair.
+// The receiver acknowledges every envelope, processes each sequence number once and
+// drops the duplicates; the sender keeps what is not acknowledged and sends it again
+// until it is. Runs without such faults send the bare messages.
+
+public enum EndpointKind : byte
+{
+    Task,
+    Inode,
+    Mapping,
+    Page,
+    Device,
+    /// <summary>The run's own control actor on a node (id = node index): SimulationRoot, a cluster node's agent.</summary>
+    Control,
+}
+
+/// <summary>A protocol actor by entity: what a message is addressed to when refs cannot be trusted.</summary>
+public readonly record struct Endpoint(EndpointKind Kind, int Id) : IComparable<Endpoint>
+{
+    public static Endpoint Of(TaskId task) => new(EndpointKind.Task, task.Value);
+
+    public static Endpoint Of(PageId page) => new(EndpointKind.Page, page.Value);
+
+    public static Endpoint InodeOf(FileId file) => new(EndpointKind.Inode, file.Value);
+
+    public static Endpoint MappingOf(FileId file) => new(EndpointKind.Mapping, file.Value);
+
+    public static readonly Endpoint Device = new(EndpointKind.Device, 0);
+
+    public static Endpoint Control(int node) => new(EndpointKind.Control, node);
+
+    /// <summary>Entities live in shards; tasks and control actors live on one node and die with it.</summary>
+    public bool IsEntity => Kind is EndpointKind.Inode or EndpointKind.Mapping or EndpointKind.Page or EndpointKind.Device;
+
+    public int CompareTo(Endpoint other) => Kind != other.Kind ? Kind.CompareTo(other.Kind) : Id.CompareTo(other.Id);
+
+    public override string ToString() => Kind switch
+    {
+        EndpointKind.Task => $"task-{Id}",
+        EndpointKind.Inode => $"inode-{Id}",
+        EndpointKind.Mapping => $"mapping-{Id}",
+        EndpointKind.Page => $"page-{Id}",
+        EndpointKind.Device => "device",
+        _ => $"control-{Id}",
+    };
+
+    /// <summary>Parses what ToString wrote; null for anything else (entity ids that arrive from the network are checked).</summary>
+    public static Endpoint? Parse(string text)
+    {
+        if (text == "device")
+        {
+            return Device;
+        }
+        var dash = text.LastIndexOf('-');
+        if (dash <= 0 || !int.TryParse(text.AsSpan(dash + 1), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var id))
+        {
+            return null;
+        }
+        EndpointKind? kind = text[..dash] switch
+        {
+            "task" => EndpointKind.Task,
+            "inode" => EndpointKind.Inode,
+            "mapping" => EndpointKind.Mapping,
+            "page" => EndpointKind.Page,
+            "control" => EndpointKind.Control,
+            _ => null,
+        };
+        return kind is { } k ? new Endpoint(k, id) : null;
+    }
+}
+
+/// <summary>
+/// A protocol message in transit with reliable delivery: the Seq-th message from From to
+/// To (from 1, no gaps). Answered by Ack; processed once however often it arrives.
+/// </summary>
+public sealed record Envelope(Endpoint From, Endpoint To, long Seq, object Payload);
+
+/// <summary>Receiver → sender: the Seq-th envelope from To to From arrived (From is the receiver).</summary>
+public sealed record Ack(Endpoint From, Endpoint To, long Seq);
+
+/// <summary>
+/// The task's node was removed from the cluster (crashed, or downed after a partition):
+/// as process exit does, the entity gives back what the task held there (pins, PTEs,
+/// locks and lock requests, idle waits, leases) and takes nothing more from it.
+/// Sent to every entity, inside an Envelope, by the control actor that saw the removal.
+/// </summary>
+public sealed record TaskGone(TaskId Task);
