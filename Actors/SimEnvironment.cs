@@ -1,4 +1,5 @@
 using Akka.Actor;
+using DaxSim.Actors.Page;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
@@ -29,6 +30,15 @@ public sealed class SimEnvironment(
     public Limits Limits => Scenario.Limits;
 
     public Props Deploy(Props props) => deploy is null ? props : deploy(props);
+
+    /// <summary>
+    /// Page actors are created on first use and stopped again when idle (load runs, which
+    /// may have a million pages): see PageRegion. Off, every page has its actor from the start.
+    /// </summary>
+    public bool LazyPages { get; init; }
+
+    /// <summary>With LazyPages: how many idle page actors may stay alive, over all regions, before the least recently used go.</summary>
+    public int IdlePageActors { get; init; } = 16_384;
 }
 
 /// <summary>Resolves entity ids to actor references: local children, or shard regions in a cluster.</summary>
@@ -57,6 +67,9 @@ public sealed class LocalDirectory : IEntityDirectory
     private IActorRef[] _mappings = [];
     private IActorRef[] _pages = [];
     private IActorRef[] _tasks = [];
+    // Lazy pages: a page is reached through the region that holds it (PageRegion), which
+    // creates the page's actor when a message for it comes.
+    private IActorRef[]? _regions;
 
     public IActorRef Device { get; private set; } = ActorRefs.Nobody;
 
@@ -66,7 +79,8 @@ public sealed class LocalDirectory : IEntityDirectory
 
     public IActorRef Mapping(FileId file) => _mappings[file.Value];
 
-    public IActorRef Page(PageId page) => _pages[page.Value];
+    public IActorRef Page(PageId page) =>
+        _regions is { } regions ? regions[page.Value >> PageRegion.Shift] : _pages[page.Value];
 
     public IActorRef Task(TaskId task) => _tasks[task.Value];
 
@@ -80,4 +94,6 @@ public sealed class LocalDirectory : IEntityDirectory
         _pages = pages;
         _tasks = tasks;
     }
+
+    internal void FillRegions(IActorRef[] regions) => _regions = regions;
 }

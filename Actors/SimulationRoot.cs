@@ -26,6 +26,9 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
 {
     private sealed record InjectFault(int Index);
 
+    // Load runs: the duration is over.
+    private sealed record StopLoadNow;
+
     private readonly SimEnvironment _env;
     private readonly LocalDirectory _directory;
     private int _running;
@@ -38,6 +41,7 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
         _directory = directory;
         Receive<TaskFinished>(_ => _running--);
         Receive<InjectFault>(HandleInjectFault);
+        Receive<StopLoadNow>(_ => HandleStopLoad());
     }
 
     public static Props Props(SimEnvironment env, LocalDirectory directory) =>
@@ -50,11 +54,30 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
         layout.Emit(_env.Trace);
 
         var device = Spawn(DeviceActor.Props(_env, layout.FreeBlocks), "device");
-        var pages = new IActorRef[scenario.Device.Blocks];
+        // Lazy pages: one region per 2^PageRegion.Shift pages, which creates page actors on
+        // first use; otherwise one actor per page, from the start.
+        var pages = _env.LazyPages ? [] : new IActorRef[scenario.Device.Blocks];
         for (var p = 0; p < pages.Length; p++)
         {
             var page = new PageId(p);
             pages[p] = Spawn(PageActor.Props(_env, page, layout.OwnerOf(page)), $"page-{p}");
+        }
+        if (_env.LazyPages)
+        {
+            var count = (scenario.Device.Blocks + PageRegion.Size - 1) / PageRegion.Size;
+            var budget = Math.Max(16, _env.IdlePageActors / count);
+            var regions = new IActorRef[count];
+            for (var r = 0; r < count; r++)
+            {
+                var first = r * PageRegion.Size;
+                var owners = new FileId?[Math.Min(PageRegion.Size, scenario.Device.Blocks - first)];
+                for (var i = 0; i < owners.Length; i++)
+                {
+                    owners[i] = layout.OwnerOf(new PageId(first + i));
+                }
+                regions[r] = Spawn(PageRegion.Props(_env, first, owners, budget), $"pages-{r}");
+            }
+            _directory.FillRegions(regions);
         }
         var inodes = new IActorRef[scenario.Files.Count];
         var mappings = new IActorRef[scenario.Files.Count];
@@ -84,6 +107,10 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
                 Timers.StartSingleTimer($"fault-{i}", new InjectFault(i), due);
             }
         }
+        if (scenario.StopAt is { } stopAt)
+        {
+            Timers.StartSingleTimer("stop-load", new StopLoadNow(), stopAt);
+        }
         _running = tasks.Length;
         foreach (var task in scenario.Tasks)
         {
@@ -100,6 +127,14 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
     });
 
     private IActorRef Spawn(Props props, string name) => Context.ActorOf(_env.Deploy(props), name);
+
+    private void HandleStopLoad()
+    {
+        foreach (var task in _env.Scenario.Tasks)
+        {
+            _directory.Task(task.Id).Tell(new StopLoad(task.Id), Self);
+        }
+    }
 
     private void HandleInjectFault(InjectFault m)
     {

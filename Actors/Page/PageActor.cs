@@ -48,6 +48,28 @@ public sealed class PageActor : ReceiveActor
     public static Props Props(SimEnvironment env, PageId page, FileId? owner) =>
         ActorProps.Of(() => new PageActor(env, page, owner));
 
+    // Lazy pages (SimEnvironment.LazyPages, load runs) only: this actor then lives under a
+    // PageRegion, which forwards it every message for its page and may stop it when idle.
+    // After each message that leaves the page idle (refcount 1, the true idle count whatever
+    // the variant, and no waiter), it tells the region so, with how many messages it has
+    // taken: the region stops it only if it has forwarded no other since, and keeps the
+    // owner, the only state an idle page has. Nothing else here changes with lazy pages.
+    private long _received;
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        if (_env.LazyPages)
+        {
+            _received++;
+            if (_refcount == 1 && _waiters.Count == 0)
+            {
+                Context.Parent.Tell(new PageRegion.Quiet(_page, _owner, _received), Self);
+            }
+        }
+        return handled;
+    }
+
     private ProtocolPolicy Policy => _env.Policy;
 
     private void HandleGetPage(GetPage m)

@@ -21,6 +21,7 @@ public sealed partial class TaskActor
         FallocateStep s => ChangeLayout(s.Mode, s.File, s.Pages, 0, result),
         HoldLeaseStep s => HoldLease(s.File, s.For, result),
         SleepStep s => Sleep(s.For, result),
+        PaceStep s => Pace(s.Pacing, result),
         _ => throw new InvalidOperationException($"no system call for {step.Op}"),
     };
 

@@ -105,6 +105,7 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
         Receive<Kill>(HandleKill);
         Receive<PtesZapped>(HandlePtesZapped);
         Receive<RecallLease>(HandleRecallLease);
+        Receive<StopLoad>(HandleStopLoad); // load runs only: TaskActor.Load.cs
         Receive<IReply>(HandleReply);
     }
 
@@ -131,7 +132,7 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
     /// <summary>Pushes the next step's system call; false when the program is done.</summary>
     private bool BeginOp()
     {
-        if (_iteration >= _spec.Repeat)
+        if (_iteration >= _spec.Repeat || _stopping)
         {
             Finish(killed: false);
             return false;
@@ -155,7 +156,7 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
             _stepRepeat = 0;
             if (++_step >= _spec.Steps.Count)
             {
-                _step = 0;
+                _step = _spec.LoopFrom;
                 _iteration++;
             }
         }

@@ -437,6 +437,9 @@ public sealed class InvariantChecker
             DioWriteStep s => s.IoTime,
             SleepStep s => s.For,
             HoldLeaseStep s => s.For,
+            // A load task's pacing sleep can be long (a low rate, an exponential draw), and it is
+            // not work that can starve: never late.
+            PaceStep => TimeSpan.FromDays(1),
             _ => TimeSpan.Zero,
         };
         var now = _now();

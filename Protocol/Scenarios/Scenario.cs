@@ -29,6 +29,12 @@ public sealed record Scenario(
 
     public string TaskName(TaskId id) => Tasks[id.Value].Name;
 
+    /// <summary>
+    /// A load run's end (`daxsim load`): at this time the root tells every task to stop after
+    /// its current operation. Null for a scenario, which ends when its tasks have run their steps.
+    /// </summary>
+    public TimeSpan? StopAt { get; init; }
+
     /// <summary>The operations a run completes when every task runs to its end: every step of every iteration.</summary>
     public int OperationCount => Tasks.Sum(t => t.Repeat * t.Steps.Sum(s => s.Repeat));
 }
@@ -40,7 +46,14 @@ public sealed record DeviceSpec(int Blocks);
 public sealed record FileSpec(FileId Id, string Name, bool Dax, int Pages);
 
 /// <summary>A user thread: its steps run in order, the whole list <c>Repeat</c> times.</summary>
-public sealed record TaskSpec(TaskId Id, string Name, int Repeat, int? Node, IReadOnlyList<Step> Steps);
+public sealed record TaskSpec(TaskId Id, string Name, int Repeat, int? Node, IReadOnlyList<Step> Steps)
+{
+    /// <summary>
+    /// Where the second and later iterations start: the steps before it run once (a load
+    /// task's mmap, for instance). 0 for scenario tasks, which repeat every step.
+    /// </summary>
+    public int LoopFrom { get; init; }
+}
 
 /// <summary>One step of a task. <c>Repeat</c> runs this step that many times in a row.</summary>
 public abstract record Step(int Repeat)
