@@ -119,9 +119,12 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         explore.Options.Add(noShrink);
         replay.Options.Add(html);
 
+        var loadOptions = new LoadOptions();
+        var load = loadOptions.Command();
+
         var root = new RootCommand("DaxSim: the Linux DAX layout-break protocol as Akka.NET actors.")
         {
-            run, explore, replay,
+            run, explore, replay, load,
         };
 
         var parsed = root.Parse(args);
@@ -169,7 +172,11 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             return Replay(parsed.GetValue(trace)!, parsed.GetValue(report), parsed.GetValue(traceText));
         }
-        stderr.WriteLine("daxsim: a command is needed: run, explore or replay. Try 'daxsim --help'.");
+        if (command == load)
+        {
+            return Load(parsed, loadOptions);
+        }
+        stderr.WriteLine("daxsim: a command is needed: run, explore, replay or load. Try 'daxsim --help'.");
         return ExitUsage;
     }
 

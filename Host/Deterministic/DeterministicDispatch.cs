@@ -31,7 +31,11 @@ public sealed class DeterministicQueue : IMessageQueue, ISchedulable
         var path = owner.Path;
         Name = path.Parent.Name == RunHost.Name ? "root" : path.Name;
         Ordinal = driver.NextOrdinal();
+        Routing = Name == "root" || Name.StartsWith("pages-", StringComparison.Ordinal);
     }
+
+    /// <summary>The run's root or a page region (lazy pages): not a simulated entity, its deliveries are not protocol messages.</summary>
+    public bool Routing { get; }
 
     public IActorRef Owner { get; }
 

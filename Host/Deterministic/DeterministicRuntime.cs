@@ -108,13 +108,18 @@ public sealed class DeterministicRuntime : IDisposable
         var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
         var checker = new InvariantChecker(simulated, () => _scheduler.Now, settings.RecordOps);
         var coverage = new Coverage();
-        var sink = new Sink(checker, log, _scheduler, coverage);
+        var sink = new Sink(checker, log, _scheduler, coverage, settings.Observe);
         var directory = new LocalDirectory();
         var env = new SimEnvironment(simulated, ProtocolPolicy.For(settings.Variant), sink, directory,
-            props => props.WithDispatcher(DispatcherId).WithMailbox(MailboxId));
+            props => props.WithDispatcher(DispatcherId).WithMailbox(MailboxId))
+        {
+            LazyPages = settings.LazyPages,
+        };
 
         long deliveries = 0;
+        long messages = 0;
         long choices = 0;
+        var live = settings.Live;
         _driver.Delivered = (queue, envelope) =>
         {
             if (queue.Name == RunHost.Name)
@@ -122,6 +127,14 @@ public sealed class DeterministicRuntime : IDisposable
                 return; // starting the run's root: the runtime's business, not the simulation's
             }
             deliveries++;
+            if (!queue.Routing)
+            {
+                messages++;
+                if (live is not null && (messages & 1023) == 0)
+                {
+                    live.SetMessages(messages);
+                }
+            }
             var sender = DeterministicDriver.QueueOf(envelope.Sender);
             log.Delivery(_scheduler.Now, queue.Name, queue.Ordinal, sender?.Name ?? "-", sender?.Ordinal ?? -1,
                 envelope.Message);
@@ -211,6 +224,7 @@ public sealed class DeterministicRuntime : IDisposable
             _scheduler.AdvanceTo(next.Value);
         }
         var endTime = _scheduler.Now;
+        live?.SetMessages(messages);
         StopRun(root);
         if (checker.Failure is { } failure)
         {
@@ -231,6 +245,7 @@ public sealed class DeterministicRuntime : IDisposable
             Ops = checker.CompletedOps,
             OpsCompleted = checker.OpsCompleted,
             Deliveries = deliveries,
+            Messages = messages,
             Events = sink.Events,
             EndTime = endTime,
             TraceHash = log.Hash,
@@ -317,8 +332,8 @@ public sealed class DeterministicRuntime : IDisposable
     }
 
     /// <summary>Where the actors' trace events go: the checker first, then the log.</summary>
-    private sealed class Sink(InvariantChecker checker, TraceLog log, VirtualScheduler clock, Coverage coverage)
-        : ITraceSink
+    private sealed class Sink(InvariantChecker checker, TraceLog log, VirtualScheduler clock, Coverage coverage,
+        Action<long, TraceEvent>? observe) : ITraceSink
     {
         public long Events { get; private set; }
 
@@ -328,6 +343,7 @@ public sealed class DeterministicRuntime : IDisposable
             checker.Observe(e);
             log.Event(clock.Now, e);
             coverage.Observe(e);
+            observe?.Invoke(clock.Now, e);
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
 using DaxSim.Actors;
+using DaxSim.Actors.Page;
 using DaxSim.Host.Checking;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
@@ -21,13 +22,16 @@ namespace DaxSim.Host.Local;
 /// </summary>
 public sealed class LocalRuntime
 {
-    private static readonly Config AkkaConfig = ConfigurationFactory.ParseString("""
+    private static readonly Config AkkaConfig = ConfigurationFactory.ParseString($$"""
         akka {
           loglevel = WARNING
           stdout-loglevel = WARNING
           log-dead-letters = off
           log-dead-letters-during-shutdown = off
           scheduler.tick-duration = 10ms
+        }
+        {{CountingMailbox.Id}} {
+          mailbox-type = "{{typeof(CountingMailbox).AssemblyQualifiedName}}"
         }
         """);
 
@@ -62,9 +66,15 @@ public sealed class LocalRuntime
         long Now() => clock.Elapsed.Ticks;
         var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
         var checker = new InvariantChecker(scenario, Now, settings.RecordOps, L3Slack);
-        var sink = new LockedSink(checker, log, Now, Observer);
+        var sink = new LockedSink(checker, log, Now, Observer, settings.Observe);
         var directory = new LocalDirectory();
-        var env = new SimEnvironment(scenario, ProtocolPolicy.For(settings.Variant), sink, directory);
+        // The entities get a mailbox that counts their messages; the page regions of lazy
+        // pages only route, and are not counted.
+        var env = new SimEnvironment(scenario, ProtocolPolicy.For(settings.Variant), sink, directory,
+            props => props.Type == typeof(PageRegion) ? props : props.WithMailbox(CountingMailbox.Id))
+        {
+            LazyPages = settings.LazyPages,
+        };
 
         // Work left that produces no event for this long is stuck: longer than any wait
         // the scenario itself asks for.
@@ -73,6 +83,11 @@ public sealed class LocalRuntime
 
         EnsureThreads();
         using var system = ActorSystem.Create("daxsim-local", AkkaConfig);
+        var counter = MessageCounter.Of(system);
+        if (settings.Live is { } live)
+        {
+            live.MessagesSource = () => counter.Total;
+        }
         clock.Start();
         system.ActorOf(SimulationRoot.Props(env, directory), "root");
         long lastEvents = -1;
@@ -134,7 +149,14 @@ public sealed class LocalRuntime
             completed = checker.OpsCompleted;
             endTime = Now();
         }
+        var messages = counter.Total;
+        if (settings.Live is { } done)
+        {
+            done.MessagesSource = null;
+            done.SetMessages(messages);
+        }
         system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        MessageCounter.Forget(system);
         if (checker.Failure is { } failure)
         {
             throw new InvalidOperationException($"an actor failed in {scenario.Name}: {failure}");
@@ -150,7 +172,8 @@ public sealed class LocalRuntime
             Violation = violation,
             Ops = ops,
             OpsCompleted = completed,
-            Deliveries = 0,
+            Deliveries = messages,
+            Messages = messages,
             Events = events,
             Threads = threads,
             EndTime = endTime,
@@ -169,6 +192,7 @@ public sealed class LocalRuntime
             DioReadStep d => d.IoTime,
             DioWriteStep d => d.IoTime,
             SleepStep d => d.For,
+            PaceStep d => d.Pacing.Exponential ? 10 * d.Pacing.Mean : d.Pacing.Mean,
             HoldLeaseStep d => d.For,
             _ => TimeSpan.Zero,
         })
@@ -179,7 +203,7 @@ public sealed class LocalRuntime
 
     /// <summary>Serializes the actors' events from many threads into one order for the checker.</summary>
     private sealed class LockedSink(InvariantChecker checker, TraceLog log, Func<long> now,
-        Action<TraceEvent>? observer) : ITraceSink
+        Action<TraceEvent>? observer, Action<long, TraceEvent>? observe) : ITraceSink
     {
         public readonly object Gate = new();
 
@@ -201,8 +225,10 @@ public sealed class LocalRuntime
                 Events++;
                 Threads.Add(Environment.CurrentManagedThreadId);
                 checker.Observe(e);
-                log.Event(now(), e);
+                var time = now();
+                log.Event(time, e);
                 observer?.Invoke(e);
+                observe?.Invoke(time, e);
             }
         }
     }

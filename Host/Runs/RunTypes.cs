@@ -1,6 +1,7 @@
 using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
 using DaxSim.Protocol;
+using DaxSim.Protocol.Trace;
 
 namespace DaxSim.Host.Runs;
 
@@ -40,8 +41,37 @@ public sealed record RunSettings
     /// <summary>Keep every delivery and event as a structured entry (for the timeline report).</summary>
     public bool RecordTimeline { get; init; }
 
+    /// <summary>Create page actors on first use and stop idle ones (SimEnvironment.LazyPages): load runs.</summary>
+    public bool LazyPages { get; init; }
+
+    /// <summary>
+    /// Sees every trace event after the checker, with its time (100 ns ticks), in the one order
+    /// the checker saw them: the load engine's statistics. On the local runtime it is called
+    /// under the runtime's event lock, so it must be quick.
+    /// </summary>
+    public Action<long, TraceEvent>? Observe { get; init; }
+
+    /// <summary>Counters another thread may read while the run goes on (progress displays).</summary>
+    public LiveCounters? Live { get; init; }
+
     /// <summary>Wraps the run's strategy (before any replay): for tests that watch the choices.</summary>
     internal Func<IScheduleStrategy, IScheduleStrategy>? WrapStrategy { get; init; }
+}
+
+/// <summary>
+/// What a run has done so far, for a display on another thread. Messages: protocol messages
+/// delivered to the simulated entities (tasks, inodes, mappings, pages, device); the hops
+/// through a page region are not counted.
+/// </summary>
+public sealed class LiveCounters
+{
+    private long _messages;
+
+    internal Func<long>? MessagesSource { get; set; }
+
+    public long Messages => MessagesSource?.Invoke() ?? Volatile.Read(ref _messages);
+
+    internal void SetMessages(long value) => Volatile.Write(ref _messages, value);
 }
 
 /// <summary>What one run gave.</summary>
@@ -67,6 +97,12 @@ public sealed record RunResult
 
     /// <summary>Messages delivered to simulated actors.</summary>
     public long Deliveries { get; init; }
+
+    /// <summary>
+    /// Protocol messages delivered to the simulated entities, without the hops through page
+    /// regions (lazy pages) and the run's own bookkeeping; counted on both runtimes.
+    /// </summary>
+    public long Messages { get; init; }
 
     /// <summary>Trace events the actors emitted.</summary>
     public long Events { get; init; }

@@ -63,47 +63,7 @@ internal sealed partial class ScenarioReader(string source, string text)
 
     public Scenario Read()
     {
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            throw new ScenarioException([new ScenarioError(source, 0, 0, "the scenario is empty; expected a JSON object")]);
-        }
-        CheckStrictSyntax();
-        JToken root;
-        try
-        {
-            using var reader = new JsonTextReader(new StringReader(text)) { DateParseHandling = DateParseHandling.None, FloatParseHandling = FloatParseHandling.Double };
-            root = JToken.ReadFrom(reader, new JsonLoadSettings
-            {
-                LineInfoHandling = LineInfoHandling.Load,
-                DuplicatePropertyNameHandling = DuplicatePropertyNameHandling.Error,
-                CommentHandling = CommentHandling.Ignore,
-            });
-            try
-            {
-                while (reader.Read())
-                {
-                    if (reader.TokenType != JsonToken.Comment)
-                    {
-                        throw new JsonReaderException("", "", reader.LineNumber, reader.LinePosition - 1, null);
-                    }
-                }
-            }
-            catch (JsonReaderException e)
-            {
-                // Json.NET itself rejects anything but comments after the root value.
-                throw new ScenarioException([new ScenarioError(source, Math.Max(1, e.LineNumber), e.LinePosition + 1, "unexpected text after the scenario's closing '}'")]);
-            }
-        }
-        catch (JsonReaderException e)
-        {
-            // Json.NET's LinePosition in an error is the 0-based index of the character it stopped
-            // at; for a duplicate key it has already consumed the key and its ':'.
-            var line = Math.Max(1, e.LineNumber);
-            var column = e.Message.StartsWith("Property with the name ", StringComparison.Ordinal)
-                ? KeyStart(line, e.LinePosition)
-                : e.LinePosition + 1;
-            throw new ScenarioException([new ScenarioError(source, line, column, JsonMessage(e.Message))]);
-        }
+        var root = ParseRoot("the scenario");
         if (root is not JObject obj)
         {
             Error(root, $"a scenario is a JSON object, not {Describe(root)}");
@@ -147,6 +107,56 @@ internal sealed partial class ScenarioReader(string source, string text)
             throw Failed();
         }
         return new Scenario(name, variant, device, fileList, taskList, faults, limits, expect);
+    }
+
+    /// <summary>
+    /// The text as a Json.NET tree with line information, after the strict syntax check;
+    /// <paramref name="what"/> names the document in messages ("the scenario", "the load spec").
+    /// </summary>
+    private JToken ParseRoot(string what)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new ScenarioException([new ScenarioError(source, 0, 0, $"{what} is empty; expected a JSON object")]);
+        }
+        CheckStrictSyntax(what);
+        JToken root;
+        try
+        {
+            using var reader = new JsonTextReader(new StringReader(text)) { DateParseHandling = DateParseHandling.None, FloatParseHandling = FloatParseHandling.Double };
+            root = JToken.ReadFrom(reader, new JsonLoadSettings
+            {
+                LineInfoHandling = LineInfoHandling.Load,
+                DuplicatePropertyNameHandling = DuplicatePropertyNameHandling.Error,
+                CommentHandling = CommentHandling.Ignore,
+            });
+            try
+            {
+                while (reader.Read())
+                {
+                    if (reader.TokenType != JsonToken.Comment)
+                    {
+                        throw new JsonReaderException("", "", reader.LineNumber, reader.LinePosition - 1, null);
+                    }
+                }
+            }
+            catch (JsonReaderException e)
+            {
+                // Json.NET itself rejects anything but comments after the root value.
+                throw new ScenarioException([new ScenarioError(source, Math.Max(1, e.LineNumber), e.LinePosition + 1, $"unexpected text after {what}'s closing '}}'")]);
+            }
+        }
+        catch (JsonReaderException e)
+        {
+            // Json.NET's LinePosition in an error is the 0-based index of the character it stopped
+            // at; for a duplicate key it has already consumed the key and its ':'.
+            var line = Math.Max(1, e.LineNumber);
+            var column = e.Message.StartsWith("Property with the name ", StringComparison.Ordinal)
+                ? KeyStart(line, e.LinePosition)
+                : e.LinePosition + 1;
+            throw new ScenarioException([new ScenarioError(source, line, column, JsonMessage(e.Message))]);
+        }
+        return root;
     }
 
     // --- sections ---------------------------------------------------------------------------
@@ -833,7 +843,7 @@ internal sealed partial class ScenarioReader(string source, string text)
     /// NaN, hex numbers); a scenario must be plain JSON, with comments allowed, so the
     /// text goes through System.Text.Json's strict reader first.
     /// </summary>
-    private void CheckStrictSyntax()
+    private void CheckStrictSyntax(string what)
     {
         try
         {
@@ -853,7 +863,7 @@ internal sealed partial class ScenarioReader(string source, string text)
             message = (cut > 0 ? message[..cut] : message).TrimEnd('.', ' ');
             if (message.Contains("after a single JSON value", StringComparison.Ordinal))
             {
-                message = "unexpected text after the scenario's closing '}'";
+                message = $"unexpected text after {what}'s closing '}}'";
             }
             else if (message.Contains("trailing comma", StringComparison.Ordinal))
             {

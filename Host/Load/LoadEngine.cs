@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Load;
+using DaxSim.Protocol.Scenarios;
+
+namespace DaxSim.Host.Load;
+
+/// <summary>What one load run is asked to do, once the spec and the flags are merged.</summary>
+public sealed record LoadPlan(LoadSpec Spec, ulong Seed, Variant Variant, ILoadRuntime Runtime)
+{
+    public TimeSpan Warmup => Spec.EffectiveWarmup;
+}
+
+/// <summary>A moment of a load run, for a progress display.</summary>
+public sealed record LoadSnapshot(
+    TimeSpan Wall,
+    long Time,
+    long Ops,
+    long Messages,
+    long Pins,
+    long TruncatesWaiting,
+    int Violations,
+    long HeapBytes);
+
+/// <summary>What a load run gave: the run, its statistics, and what it cost.</summary>
+public sealed record LoadResult(
+    LoadPlan Plan,
+    Scenario Scenario,
+    RunResult Run,
+    LoadRecorder Stats,
+    LoadMemory Memory,
+    TimeSpan Wall);
+
+/// <summary>
+/// Memory of a load run. Heap figures are the managed heap: the baseline before the run's
+/// actors exist, the peak seen while it ran (sampled, garbage included), and the peak of
+/// the live heap right after a collection (what the run really keeps).
+/// </summary>
+public sealed record LoadMemory(
+    long HeapBeforeBytes,
+    long HeapPeakBytes,
+    long LiveHeapPeakBytes,
+    long WorkingSetPeakBytes,
+    int Gen0,
+    int Gen1,
+    int Gen2,
+    ActorFootprint.Result? Footprint)
+{
+    /// <summary>Peak live heap growth over the baseline, per simulated page: everything the run holds, tasks and checker included.</summary>
+    public double BytesPerPage(long pages) =>
+        Math.Max(0, LiveHeapPeakBytes - HeapBeforeBytes) / (double)Math.Max(1, pages);
+}
+
+/// <summary>
+/// Runs a load: builds the scenario from the spec, runs it on the chosen runtime (on a
+/// thread of its own) with the recorder watching every event, and meanwhile hands a
+/// snapshot to the progress display and samples the memory.
+/// </summary>
+public static class LoadEngine
+{
+    public static LoadResult Run(LoadPlan plan, Action<LoadSnapshot>? progress = null,
+        TimeSpan? progressInterval = null, bool measureFootprint = true)
+    {
+        var footprint = measureFootprint ? ActorFootprint.Measure() : null;
+        var scenario = LoadScenario.Build(plan.Spec, plan.Seed, plan.Variant);
+        var recorder = new LoadRecorder(scenario, plan.Warmup, plan.Spec.Duration);
+        var live = new LiveCounters();
+        var settings = new RunSettings
+        {
+            Seed = plan.Seed,
+            Variant = plan.Variant,
+            RecordOps = false,
+            RecordSchedule = false,
+            LazyPages = true,
+            Observe = recorder.Observe,
+            Live = live,
+        };
+        var gc0 = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var heapBefore = GC.GetTotalMemory(true);
+        long heapPeak = heapBefore, livePeak = heapBefore;
+        var lastGc = -1L;
+
+        void SampleMemory()
+        {
+            heapPeak = Math.Max(heapPeak, GC.GetTotalMemory(false));
+            var info = GC.GetGCMemoryInfo(GCKind.Any);
+            if (info.Index != lastGc)
+            {
+                lastGc = info.Index;
+                // The heap as the last collection left it, fragmentation aside: what the run keeps.
+                livePeak = Math.Max(livePeak, info.HeapSizeBytes - info.FragmentedBytes);
+            }
+        }
+
+        RunResult? result = null;
+        Exception? failure = null;
+        var wall = Stopwatch.StartNew();
+        var worker = new Thread(() =>
+        {
+            try
+            {
+                result = plan.Runtime.Run(scenario, settings);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }, 16 * 1024 * 1024) { Name = "daxsim-load", IsBackground = true };
+        worker.Start();
+        var interval = progressInterval ?? TimeSpan.FromSeconds(1);
+        var nextProgress = interval;
+        while (!worker.Join(TimeSpan.FromMilliseconds(50)))
+        {
+            SampleMemory();
+            if (progress is not null && wall.Elapsed >= nextProgress)
+            {
+                nextProgress += interval;
+                progress(new LoadSnapshot(wall.Elapsed, recorder.Now, recorder.OpsCompleted, live.Messages,
+                    recorder.PinsOutstanding, recorder.TruncatesWaiting, 0, GC.GetTotalMemory(false)));
+            }
+        }
+        SampleMemory();
+        wall.Stop();
+        if (failure is not null)
+        {
+            throw new InvalidOperationException($"the load run failed: {failure.Message}", failure);
+        }
+        var run = result!;
+        progress?.Invoke(new LoadSnapshot(wall.Elapsed, run.EndTime, recorder.OpsCompleted, run.Messages,
+            recorder.PinsOutstanding, recorder.TruncatesWaiting, run.Violation is null ? 0 : 1, GC.GetTotalMemory(false)));
+        var memory = new LoadMemory(heapBefore, heapPeak, livePeak, Process.GetCurrentProcess().PeakWorkingSet64,
+            GC.CollectionCount(0) - gc0.Item1, GC.CollectionCount(1) - gc0.Item2, GC.CollectionCount(2) - gc0.Item3,
+            footprint);
+        return new LoadResult(plan, scenario, run, recorder, memory, wall.Elapsed);
+    }
+}
