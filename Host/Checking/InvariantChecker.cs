@@ -25,8 +25,10 @@ public sealed class InvariantChecker
 {
     private const int IdleRefcount = 1;
 
-    private sealed class OpInFlight(OpKind op, FileId? file, int step, int iteration, long start, long own)
+    private sealed class OpInFlight(TaskId task, OpKind op, FileId? file, int step, int iteration, long start, long own)
     {
+        public TaskId Task { get; } = task;
+
         public OpKind Op { get; } = op;
         public FileId? File { get; } = file;
         public int Step { get; } = step;
@@ -41,6 +43,9 @@ public sealed class InvariantChecker
         public bool Blocked => BlockingPins.Count > 0 || BlockingLocks.Count > 0;
 
         public long? UnblockedAt { get; set; }
+
+        /// <summary>Completed: stale wherever it is still indexed.</summary>
+        public bool Done { get; set; }
     }
 
     private sealed class LockState
@@ -63,7 +68,14 @@ public sealed class InvariantChecker
     // A block may be freed under one: the re-check then fails and the reference is dropped unused.
     private readonly Dictionary<TaskId, PageId> _speculative = new();
     private readonly int[] _speculativeOn;
-    private readonly List<OpInFlight> _blockedOps = [];
+    // Operations still blocked, indexed by what blocks them (a pin, a lock holder or waiter
+    // ahead), so that a pin or lock going away touches only the operations it blocked.
+    private readonly Dictionary<long, List<OpInFlight>> _blockedByPin = new();
+    private readonly Dictionary<(int Task, int File, LockKind Kind), List<OpInFlight>> _blockedByLock = new();
+    // L3 deadlines of unblocked operations, earliest first (completed ones are skipped lazily).
+    private readonly PriorityQueue<OpInFlight, (long Deadline, int Task)> _deadlines = new();
+    // The locks each task is queued on, (file, kind): the only places WaitsFor has to look.
+    private readonly List<(int File, int Kind)>[] _queuedOn;
     private readonly int[] _size;
     private readonly SortedDictionary<int, int>[] _pteCount;
     private readonly SortedSet<int>[] _entries;
@@ -111,6 +123,11 @@ public sealed class InvariantChecker
         _leaseHolders = Enumerable.Range(0, files).Select(_ => new List<TaskId>()).ToArray();
         _ops = new OpInFlight?[tasks];
         _ended = new bool[tasks];
+        _queuedOn = new List<(int File, int Kind)>[tasks];
+        for (var t = 0; t < tasks; t++)
+        {
+            _queuedOn[t] = [];
+        }
     }
 
     public Violation? Violation { get; private set; }
@@ -196,6 +213,7 @@ public sealed class InvariantChecker
                 break;
             case LockWithdrawn m:
                 _locks[m.File.Value, (int)m.Kind].Queue.RemoveAll(q => q.Task == m.Task);
+                _queuedOn[m.Task.Value].Remove((m.File.Value, (int)m.Kind));
                 LockAheadGone(m.Task, m.File, m.Kind);
                 break;
             case WaitSleeping m:
@@ -375,13 +393,17 @@ public sealed class InvariantChecker
 
     // --- S3: locks ----------------------------------------------------------------------------------
 
-    private void OnLockRequested(LockRequested m) =>
+    private void OnLockRequested(LockRequested m)
+    {
         _locks[m.File.Value, (int)m.Kind].Queue.Add((m.Task, m.Mode));
+        _queuedOn[m.Task.Value].Add((m.File.Value, (int)m.Kind));
+    }
 
     private void OnLockAcquired(LockAcquired m)
     {
         var state = _locks[m.File.Value, (int)m.Kind];
         state.Queue.RemoveAll(q => q.Task == m.Task);
+        _queuedOn[m.Task.Value].Remove((m.File.Value, (int)m.Kind));
         var conflicts = state.Holders.FindIndex(h => m.Mode == LockMode.Exclusive || h.Mode == LockMode.Exclusive);
         if (conflicts >= 0)
         {
@@ -443,7 +465,7 @@ public sealed class InvariantChecker
             _ => TimeSpan.Zero,
         };
         var now = _now();
-        var op = new OpInFlight(m.Op, m.File, m.Step, m.Iteration, now, own.Ticks);
+        var op = new OpInFlight(m.Task, m.Op, m.File, m.Step, m.Iteration, now, own.Ticks);
         if (m.File is { } file)
         {
             foreach (var key in _pinsByFile[file.Value])
@@ -472,29 +494,66 @@ public sealed class InvariantChecker
         }
         if (!op.Blocked)
         {
-            op.UnblockedAt = now;
+            Unblocked(op, now);
         }
         else
         {
-            _blockedOps.Add(op);
+            foreach (var key in op.BlockingPins)
+            {
+                Index(_blockedByPin, key, op);
+            }
+            foreach (var key in op.BlockingLocks)
+            {
+                Index(_blockedByLock, key, op);
+            }
         }
         _ops[m.Task.Value] = op;
     }
 
-    private void PinGone(long key) => Unblock(op => op.BlockingPins.Remove(key));
-
-    private void LockAheadGone(TaskId task, FileId file, LockKind kind) =>
-        Unblock(op => op.BlockingLocks.Remove((task.Value, file.Value, kind)));
-
-    private void Unblock(Func<OpInFlight, bool> removed)
+    private static void Index<TKey>(Dictionary<TKey, List<OpInFlight>> index, TKey key, OpInFlight op)
+        where TKey : notnull
     {
-        for (var i = _blockedOps.Count - 1; i >= 0; i--)
+        if (!index.TryGetValue(key, out var ops))
         {
-            var op = _blockedOps[i];
-            if (removed(op) && !op.Blocked)
+            ops = [];
+            index[key] = ops;
+        }
+        ops.Add(op);
+    }
+
+    private void Unblocked(OpInFlight op, long now)
+    {
+        op.UnblockedAt = now;
+        _deadlines.Enqueue(op, (Deadline(op), op.Task.Value));
+    }
+
+    private void PinGone(long key)
+    {
+        if (!_blockedByPin.Remove(key, out var ops))
+        {
+            return;
+        }
+        foreach (var op in ops)
+        {
+            if (!op.Done && op.BlockingPins.Remove(key) && !op.Blocked)
             {
-                op.UnblockedAt = _now();
-                _blockedOps.RemoveAt(i);
+                Unblocked(op, _now());
+            }
+        }
+    }
+
+    private void LockAheadGone(TaskId task, FileId file, LockKind kind)
+    {
+        var key = (task.Value, file.Value, kind);
+        if (!_blockedByLock.Remove(key, out var ops))
+        {
+            return;
+        }
+        foreach (var op in ops)
+        {
+            if (!op.Done && op.BlockingLocks.Remove(key) && !op.Blocked)
+            {
+                Unblocked(op, _now());
             }
         }
     }
@@ -513,9 +572,9 @@ public sealed class InvariantChecker
         var op = _ops[m.Task.Value];
         _ops[m.Task.Value] = null;
         OpsCompleted++;
-        if (op is { UnblockedAt: null })
+        if (op is not null)
         {
-            _blockedOps.Remove(op);
+            op.Done = true;
         }
         if (op is null || !_recordOps)
         {
@@ -535,32 +594,45 @@ public sealed class InvariantChecker
     {
         get
         {
-            long? next = null;
-            foreach (var op in _ops)
+            while (_deadlines.TryPeek(out var op, out var key))
             {
-                if (op is not null)
+                if (!op.Done)
                 {
-                    var d = Deadline(op);
-                    if (d != long.MaxValue && (next is null || d < next))
-                    {
-                        next = d;
-                    }
+                    return key.Deadline;
                 }
+                _deadlines.Dequeue();
             }
-            return next;
+            return null;
         }
     }
 
     /// <summary>L3: report an operation still in flight past its deadline at <paramref name="now"/>.</summary>
     public void CheckDeadlines(long now)
     {
-        for (var t = 0; t < _ops.Length; t++)
+        // Of the operations overdue, the one of the lowest task is reported.
+        OpInFlight? first = null;
+        var overdue = new List<OpInFlight>();
+        while (_deadlines.TryPeek(out var candidate, out var key) && key.Deadline <= now)
         {
-            if (_ops[t] is not { } op || Deadline(op) > now)
+            _deadlines.Dequeue();
+            if (candidate.Done)
             {
                 continue;
             }
-            var task = new TaskId(t);
+            overdue.Add(candidate);
+            if (first is null || candidate.Task.Value < first.Task.Value)
+            {
+                first = candidate;
+            }
+        }
+        foreach (var o in overdue)
+        {
+            _deadlines.Enqueue(o, (Deadline(o), o.Task.Value));
+        }
+        if (first is { } op)
+        {
+            var t = op.Task.Value;
+            var task = op.Task;
             // Overdue because it sleeps on a page that is already idle: say so (L2).
             if (ReportLostWakeup(t, now))
             {
@@ -574,7 +646,6 @@ public sealed class InvariantChecker
                 $"{Durations.Format(Round(since))} of it beyond its own {Durations.Format(Round(TimeSpan.FromTicks(op.Own)))} of I/O or sleep after the pins and lock holders ahead of it were gone " +
                 $"(limits.opBound {Durations.Format(_scenario.Limits.OpBound)})",
                 [T(task)], WaitChain(task), now);
-            return;
         }
     }
 
@@ -606,33 +677,35 @@ public sealed class InvariantChecker
     /// <summary>Who <paramref name="task"/> waits for, with the reason, under the current model.</summary>
     private IEnumerable<(TaskId Holder, string Why)> WaitsFor(TaskId task)
     {
-        for (var f = 0; f < _scenario.Files.Count; f++)
+        var queued = _queuedOn[task.Value];
+        if (queued.Count > 1)
         {
-            for (var k = 0; k < 2; k++)
+            queued.Sort();
+        }
+        foreach (var (f, k) in queued.ToList())
+        {
+            var state = _locks[f, k];
+            var position = state.Queue.FindIndex(q => q.Task == task);
+            if (position < 0)
             {
-                var state = _locks[f, k];
-                var position = state.Queue.FindIndex(q => q.Task == task);
-                if (position < 0)
+                continue;
+            }
+            var mode = state.Queue[position].Mode;
+            var lockName = $"{LockName((LockKind)k)} of {F(new FileId(f))}";
+            foreach (var h in state.Holders)
+            {
+                if (mode == LockMode.Exclusive || h.Mode == LockMode.Exclusive)
                 {
-                    continue;
+                    yield return (h.Task, $"{T(task)} waits for {lockName}, held by {T(h.Task)}");
                 }
-                var mode = state.Queue[position].Mode;
-                var lockName = $"{LockName((LockKind)k)} of {F(new FileId(f))}";
-                foreach (var h in state.Holders)
+            }
+            for (var i = 0; i < position; i++)
+            {
+                var ahead = state.Queue[i];
+                if (mode == LockMode.Exclusive || ahead.Mode == LockMode.Exclusive)
                 {
-                    if (mode == LockMode.Exclusive || h.Mode == LockMode.Exclusive)
-                    {
-                        yield return (h.Task, $"{T(task)} waits for {lockName}, held by {T(h.Task)}");
-                    }
-                }
-                for (var i = 0; i < position; i++)
-                {
-                    var ahead = state.Queue[i];
-                    if (mode == LockMode.Exclusive || ahead.Mode == LockMode.Exclusive)
-                    {
-                        yield return (ahead.Task,
-                            $"{T(task)} waits for {lockName}, queued behind {T(ahead.Task)}'s request");
-                    }
+                    yield return (ahead.Task,
+                        $"{T(task)} waits for {lockName}, queued behind {T(ahead.Task)}'s request");
                 }
             }
         }
@@ -661,7 +734,8 @@ public sealed class InvariantChecker
     {
         for (var t = 0; t < _ended.Length && Violation is null; t++)
         {
-            if (!_ended[t])
+            // A task that waits for nothing can be on no cycle.
+            if (!_ended[t] && (_queuedOn[t].Count > 0 || _sleepingOn[t] is not null || _leaseBreakOn[t] is not null))
             {
                 CheckForDeadlock(new TaskId(t));
             }

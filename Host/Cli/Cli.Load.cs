@@ -105,7 +105,7 @@ public sealed partial class Cli
         }
         spec ??= new LoadSpec("flags", null, DefaultLoadFiles, DefaultLoadPages, null,
             LoadSpec.MixOf(tasks ?? DefaultLoadTasks, think ?? LoadSpec.DefaultThink, rate), DefaultLoadDuration, null,
-            null, null, null, Limits.Default.OpBound, LoadSpec.DefaultLeaseBreakTime);
+            null, null, null, LoadSpec.DefaultOpBound, LoadSpec.DefaultLeaseBreakTime);
         spec = spec with
         {
             Files = files ?? spec.Files,

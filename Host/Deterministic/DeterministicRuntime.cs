@@ -149,6 +149,8 @@ public sealed class DeterministicRuntime : IDisposable
         }
         var limit = scenario.Limits.VirtualTime.Ticks;
         var maxDeliveries = scenario.Limits.MaxDeliveries;
+        var deadlockEvery = settings.DeadlockCheckInterval.Ticks;
+        var lastDeadlockCheck = long.MinValue / 2;
         while (!checker.Stopped)
         {
             var ready = _driver.Ready;
@@ -197,10 +199,14 @@ public sealed class DeterministicRuntime : IDisposable
                 checker.AtQuiescence();
                 break;
             }
-            checker.CheckDeadlocks();
-            if (checker.Stopped)
+            if (deadlockEvery == 0 || _scheduler.Now - lastDeadlockCheck >= deadlockEvery)
             {
-                break;
+                lastDeadlockCheck = _scheduler.Now;
+                checker.CheckDeadlocks();
+                if (checker.Stopped)
+                {
+                    break;
+                }
             }
             var next = _scheduler.NextDue;
             var deadline = checker.NextDeadline;

@@ -73,6 +73,10 @@ public static class LoadEngine
             RecordOps = false,
             RecordSchedule = false,
             LazyPages = true,
+            // Thousands of tasks: look for deadlocks once per simulated millisecond, and on real
+            // threads only after 2 s without any event (a GC pause of a large heap is not a deadlock).
+            DeadlockCheckInterval = TimeSpan.FromMilliseconds(1),
+            DeadlockQuiet = TimeSpan.FromSeconds(2),
             Observe = recorder.Observe,
             Live = live,
         };

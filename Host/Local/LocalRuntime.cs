@@ -80,6 +80,7 @@ public sealed class LocalRuntime
         // the scenario itself asks for.
         var stall = TimeSpan.FromSeconds(1) + LongestDuration(scenario);
         var limit = scenario.Limits.VirtualTime.Ticks;
+        var deadlockQuiet = settings.DeadlockQuiet ?? DeadlockQuiet;
 
         EnsureThreads();
         using var system = ActorSystem.Create("daxsim-local", AkkaConfig);
@@ -114,7 +115,7 @@ public sealed class LocalRuntime
                     break;
                 }
                 // Quiet for a while: no message is likely in flight, so a wait-for cycle is real.
-                if (quiet > DeadlockQuiet)
+                if (quiet > deadlockQuiet)
                 {
                     checker.CheckDeadlocks();
                 }

@@ -51,6 +51,20 @@ public sealed record RunSettings
     /// </summary>
     public Action<long, TraceEvent>? Observe { get; init; }
 
+    /// <summary>
+    /// Deterministic runtime: look for wait-for cycles at most once per this much simulated
+    /// time (and always when the run settles), instead of every time nothing is ready. A
+    /// deadlock does not go away, so it is still found, a little later; a load with
+    /// thousands of tasks settles between almost every two timers. 0: every time.
+    /// </summary>
+    public TimeSpan DeadlockCheckInterval { get; init; }
+
+    /// <summary>
+    /// Local runtime: how long the whole run must produce no event before a wait-for cycle
+    /// counts as a deadlock (a message may be in flight until then). Null: 200 ms.
+    /// </summary>
+    public TimeSpan? DeadlockQuiet { get; init; }
+
     /// <summary>Counters another thread may read while the run goes on (progress displays).</summary>
     public LiveCounters? Live { get; init; }
 

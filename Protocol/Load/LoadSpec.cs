@@ -120,6 +120,13 @@ public sealed record LoadSpec(
     public static readonly TimeSpan DefaultLeaseBreakTime = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
+    /// L3's bound under load: an operation may take this long once what was ahead of it is
+    /// gone. Looser than a scenario's 1 s: a busy file keeps getting new pins, and a truncate
+    /// that waits for them on a loaded machine is slow, not starved.
+    /// </summary>
+    public static readonly TimeSpan DefaultOpBound = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// <paramref name="tasks"/> tasks split over the default mix by largest remainder (every kind
     /// gets one when there are at least as many tasks as kinds), all with the same pacing.
     /// </summary>

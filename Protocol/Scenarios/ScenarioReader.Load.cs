@@ -94,7 +94,7 @@ internal sealed partial class ScenarioReader
                 signals = new LoadSignals(r);
             }
         }
-        var opBound = Limits.Default.OpBound;
+        var opBound = LoadSpec.DefaultOpBound;
         var leaseBreak = LoadSpec.DefaultLeaseBreakTime;
         if (obj["limits"] is { } limitsToken && Object(limitsToken, "\"limits\"") is { } lo)
         {
