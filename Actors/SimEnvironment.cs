@@ -38,7 +38,7 @@ public sealed class SimEnvironment(
     public bool LazyPages { get; init; }
 
     /// <summary>With LazyPages: how many idle page actors may stay alive, over all regions, before the least recently used go.</summary>
-    public int IdlePageActors { get; init; } = 16_384;
+    public int IdlePageActors { get; init; } = 65_536;
 }
 
 /// <summary>Resolves entity ids to actor references: local children, or shard regions in a cluster.</summary>

@@ -1,4 +1,3 @@
-using System.Globalization;
 using DaxSim.Host.Runs;
 using Spectre.Console;
 
@@ -33,7 +32,7 @@ public abstract class LoadProgress
     public virtual T Around<T>(Func<T> body) => body();
 
     protected string Clock(LoadSnapshot s) =>
-        VirtualTime ? $"{TimeSpan.FromTicks(s.Time).TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture)}s simulated" : "";
+        VirtualTime ? $"{LoadReport.FormatNs(s.Time * 100.0)} simulated" : "";
 
     /// <summary>Live on a terminal that is not CI's; plain lines otherwise.</summary>
     public static bool Interactive(TextWriter stdout) =>
