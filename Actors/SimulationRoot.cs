@@ -65,7 +65,7 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
         if (_env.LazyPages)
         {
             var count = (scenario.Device.Blocks + PageRegion.Size - 1) / PageRegion.Size;
-            var budget = Math.Max(16, _env.IdlePageActors / count);
+            var budget = _env.IdlePageActors / count;
             var regions = new IActorRef[count];
             for (var r = 0; r < count; r++)
             {

@@ -104,7 +104,8 @@ public sealed partial class Cli
             throw new InputException("--think and --rate: a task has a think time or a rate, not both");
         }
         spec ??= new LoadSpec("flags", null, DefaultLoadFiles, DefaultLoadPages, null,
-            LoadSpec.MixOf(tasks ?? DefaultLoadTasks, think ?? LoadSpec.DefaultThink, rate), DefaultLoadDuration, null,
+            LoadSpec.MixOf(tasks ?? DefaultLoadTasks, think ?? LoadSpec.DefaultThink, rate, pages ?? DefaultLoadPages),
+            DefaultLoadDuration, null,
             null, null, null, LoadSpec.DefaultOpBound, LoadSpec.DefaultLeaseBreakTime);
         spec = spec with
         {

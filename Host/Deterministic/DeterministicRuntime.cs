@@ -114,6 +114,7 @@ public sealed class DeterministicRuntime : IDisposable
             props => props.WithDispatcher(DispatcherId).WithMailbox(MailboxId))
         {
             LazyPages = settings.LazyPages,
+            IdlePageActors = settings.IdlePageActors,
         };
 
         long deliveries = 0;

@@ -59,10 +59,13 @@ public sealed record LoadMemory(
 /// </summary>
 public static class LoadEngine
 {
+    // What an actor costs does not change within a process: measured once.
+    private static readonly Lazy<ActorFootprint.Result> Footprint = new(() => ActorFootprint.Measure());
+
     public static LoadResult Run(LoadPlan plan, Action<LoadSnapshot>? progress = null,
         TimeSpan? progressInterval = null, bool measureFootprint = true)
     {
-        var footprint = measureFootprint ? ActorFootprint.Measure() : null;
+        var footprint = measureFootprint ? Footprint.Value : null;
         var scenario = LoadScenario.Build(plan.Spec, plan.Seed, plan.Variant);
         var recorder = new LoadRecorder(scenario, plan.Warmup, plan.Spec.Duration);
         var live = new LiveCounters();

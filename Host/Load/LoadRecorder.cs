@@ -90,6 +90,9 @@ public sealed class LoadRecorder
     /// <summary>The time of the last event (simulated, or elapsed on the local runtime).</summary>
     public long Now { get; private set; }
 
+    /// <summary>When the last operation (not a pacing sleep) started: before the duration, if the load stopped on time.</summary>
+    public long LastStart { get; private set; } = -1;
+
     // --- results ----------------------------------------------------------------------------
 
     public IEnumerable<OpStats> Ops => _stats.Where(s => s.Total > 0);
@@ -163,6 +166,10 @@ public sealed class LoadRecorder
     {
         var t = m.Task.Value;
         _op[t] = (int)m.Op;
+        if (m.Op != OpKind.Sleep)
+        {
+            LastStart = Math.Max(LastStart, time);
+        }
         _due[t] = _late[t] >= 0 ? time - _late[t] : time;
         _late[t] = -1;
         _waited[t] = 0;

@@ -74,6 +74,7 @@ public sealed class LocalRuntime
             props => props.Type == typeof(PageRegion) ? props : props.WithMailbox(CountingMailbox.Id))
         {
             LazyPages = settings.LazyPages,
+            IdlePageActors = settings.IdlePageActors,
         };
 
         // Work left that produces no event for this long is stuck: longer than any wait

@@ -44,6 +44,9 @@ public sealed record RunSettings
     /// <summary>Create page actors on first use and stop idle ones (SimEnvironment.LazyPages): load runs.</summary>
     public bool LazyPages { get; init; }
 
+    /// <summary>With LazyPages: how many idle page actors may stay alive (SimEnvironment.IdlePageActors); 0 stops each as soon as it is idle.</summary>
+    public int IdlePageActors { get; init; } = 65_536;
+
     /// <summary>
     /// Sees every trace event after the checker, with its time (100 ns ticks), in the one order
     /// the checker saw them: the load engine's statistics. On the local runtime it is called

@@ -130,7 +130,8 @@ public sealed record LoadSpec(
     /// <paramref name="tasks"/> tasks split over the default mix by largest remainder (every kind
     /// gets one when there are at least as many tasks as kinds), all with the same pacing.
     /// </summary>
-    public static IReadOnlyList<LoadTaskGroup> MixOf(int tasks, TimeSpan think, double? ratePerTask)
+    public static IReadOnlyList<LoadTaskGroup> MixOf(int tasks, TimeSpan think, double? ratePerTask,
+        int pagesPerFile = int.MaxValue)
     {
         var total = DefaultMix.Sum(m => m.Weight);
         var counts = DefaultMix.Select(m => tasks * m.Weight / total).ToArray();
@@ -155,7 +156,8 @@ public sealed record LoadSpec(
         }
         return DefaultMix.Select((m, i) => (m.Kind, Count: counts[i]))
             .Where(x => x.Count > 0)
-            .Select(x => new LoadTaskGroup(x.Kind, x.Count, x.Kind.DefaultPages(), DefaultIoTime, DefaultHold, think,
+            .Select(x => new LoadTaskGroup(x.Kind, x.Count, Math.Min(x.Kind.DefaultPages(), pagesPerFile), DefaultIoTime,
+                DefaultHold, think,
                 ratePerTask is { } r ? r * x.Count : null, Exponential: false))
             .ToList();
     }

@@ -128,7 +128,7 @@ internal sealed partial class ScenarioReader
         {
             if (kind == LoadTaskKind.LeaseHolder)
             {
-                Error(pagesToken, "a leaseHolder takes no \"pages\": it leases the whole file");
+                Error(o.Property("pages")!, "a leaseHolder takes no \"pages\": it leases the whole file");
             }
             else
             {
@@ -145,7 +145,7 @@ internal sealed partial class ScenarioReader
         {
             if (!dio)
             {
-                Error(io, $"\"ioTime\" is for dioReader and dioWriter, not {kindName}");
+                Error(o.Property("ioTime")!, $"\"ioTime\" is for dioReader and dioWriter, not {kindName}");
             }
             else
             {
@@ -157,7 +157,7 @@ internal sealed partial class ScenarioReader
         {
             if (kind != LoadTaskKind.LeaseHolder)
             {
-                Error(h, $"\"hold\" is for leaseHolder, not {kindName}");
+                Error(o.Property("hold")!, $"\"hold\" is for leaseHolder, not {kindName}");
             }
             else
             {
@@ -168,7 +168,7 @@ internal sealed partial class ScenarioReader
         double? rate = null;
         if (o["think"] is not null && o["rate"] is not null)
         {
-            Error(o["rate"]!, "a task group has a \"think\" time or a \"rate\", not both");
+            Error(o.Property("rate")!, "a task group has a \"think\" time or a \"rate\", not both");
         }
         else if (o["think"] is { } th)
         {

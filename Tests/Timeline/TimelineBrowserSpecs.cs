@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using DaxSim.Host.Timeline;
+using DaxSim.Tests.Support;
 using Xunit;
 
 namespace DaxSim.Tests.Timeline;
@@ -12,8 +12,6 @@ namespace DaxSim.Tests.Timeline;
 /// </summary>
 public sealed class TimelineBrowserSpecs(TimelineRuns runs) : IClassFixture<TimelineRuns>, IDisposable
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
-
     private readonly string _dir = Directory.CreateTempSubdirectory("daxsim-browser-").FullName;
 
     public void Dispose()
@@ -82,40 +80,5 @@ public sealed class TimelineBrowserSpecs(TimelineRuns runs) : IClassFixture<Time
     private static int BigEndian(byte[] b, int at) => b[at] << 24 | b[at + 1] << 16 | b[at + 2] << 8 | b[at + 3];
 
     /// <summary>Runs headless Chromium, bounded; its standard output.</summary>
-    private string Chromium(params string[] args)
-    {
-        const string binary = "/usr/bin/chromium";
-        Assert.True(File.Exists(binary),
-            $"{binary} is missing: the timeline's browser specs need Debian's Chromium " +
-            "(apt-get install -y chromium; .ci/run installs it when it is missing)");
-        var start = new ProcessStartInfo(binary)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[]
-                 {
-                     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-                     $"--user-data-dir={Path.Combine(_dir, $"profile-{Guid.NewGuid():N}")}",
-                 }.Concat(args))
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using var chromium = Process.Start(start)!;
-        var stdout = chromium.StandardOutput.ReadToEndAsync();
-        var stderr = chromium.StandardError.ReadToEndAsync();
-        if (!chromium.WaitForExit(Bound))
-        {
-            chromium.Kill(entireProcessTree: true);
-            chromium.WaitForExit();
-            Assert.Fail($"chromium did not finish within {Bound.TotalSeconds} s: {string.Join(' ', args)}");
-        }
-        chromium.WaitForExit(); // the output streams are complete
-        Assert.True(chromium.ExitCode == 0,
-            $"chromium exited {chromium.ExitCode}: {string.Join(' ', args)}\n{Tail(stderr.Result)}");
-        return stdout.Result;
-    }
-
-    private static string Tail(string text) => text.Length <= 4000 ? text : text[^4000..];
+    private string Chromium(params string[] args) => HeadlessChromium.Run(_dir, args);
 }
