@@ -59,36 +59,21 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>Which sequence numbers of one sender arrived: all up to Contiguous, and some beyond.</summary>
+    /// <summary>
+    /// One sender's envelopes at this receiver: all up to Contiguous processed; later ones
+    /// that came early wait in Early (not acknowledged, not journaled) until the gap fills,
+    /// so that each sender's messages are processed in the order it sent them, as a
+    /// connection would deliver them.
+    /// </summary>
     private sealed class Window
     {
         public long Contiguous;
-        public SortedSet<long>? Ahead;
-
-        /// <summary>Records seq; false if it had arrived before.</summary>
-        public bool Admit(long seq)
-        {
-            if (seq <= Contiguous || Ahead?.Contains(seq) == true)
-            {
-                return false;
-            }
-            if (seq != Contiguous + 1)
-            {
-                (Ahead ??= []).Add(seq);
-                return true;
-            }
-            Contiguous = seq;
-            while (Ahead is { Count: > 0 } && Ahead.Min == Contiguous + 1)
-            {
-                Contiguous = Ahead.Min;
-                Ahead.Remove(Contiguous);
-            }
-            return true;
-        }
+        public SortedDictionary<long, Envelope>? Early;
     }
 
     private readonly bool _reliable;
     private readonly bool _journaled;
+    private readonly IEntityJournal? _journal;
     private readonly Dictionary<Endpoint, long> _sent = new();
     private readonly Dictionary<Endpoint, Window> _received = new();
     private readonly SortedDictionary<(Endpoint To, long Seq), Envelope> _unacked = new();
@@ -101,11 +86,15 @@ public abstract class SimActor : ReceiveActor, IWithTimers
 
     protected SimActor(SimEnvironment env, Endpoint me)
     {
+        // Akka's timers hand their message to the handlers directly, past AroundReceive.
+        Receive<RetryTick>(_ => Retry());
         Env = env;
         Me = me;
         _reliable = env.Delivery.Reliable || env.Delivery.Journaled;
         // Only entities are journaled: a task is a thread of a process and dies with its node.
         _journaled = env.Delivery.Journaled && me.IsEntity;
+        _journal = me.IsEntity ? env.Journal : null;
+        _reliable |= _journal is not null;
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -139,6 +128,7 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         _sent[to] = seq;
         var envelope = new Envelope(Me, to, seq, message);
         _unacked[(to, seq)] = envelope;
+        Env.InFlight.Add(1);
         if (!_muted)
         {
             Transmit(to, envelope);
@@ -245,29 +235,68 @@ public abstract class SimActor : ReceiveActor, IWithTimers
     /// <summary>A single timer; a journaled actor's timers go through its host, so that their firing is journaled too.</summary>
     protected void StartTimer(string key, object message, TimeSpan delay)
     {
-        if (!_journaled)
-        {
-            Timers.StartSingleTimer(key, message, delay);
-            return;
-        }
         _timers[key] = (message, delay);
         if (!_muted)
         {
-            Context.System.Scheduler.ScheduleTellOnce(delay, Context.Parent, new TimerFired(message), Self);
+            Arm(key, message, delay);
         }
     }
+
+    // A journaled actor's timer comes back as TimerFired, through its host (which journals
+    // it) or straight to itself (the inline journal takes it as it is processed); a plain
+    // actor uses Akka's timers.
+    // (AK1004: these one-shot timers are not cancelled on purpose; a stale one finds no
+    // armed timer and is dropped.)
+#pragma warning disable AK1004
+    private void Arm(string key, object message, TimeSpan delay)
+    {
+        if (_journaled)
+        {
+            Context.System.Scheduler.ScheduleTellOnce(delay, Context.Parent, new TimerFired(message), Self);
+        }
+        else if (_journal is not null)
+        {
+            Context.System.Scheduler.ScheduleTellOnce(delay, Self, new TimerFired(message), Self);
+        }
+        else
+        {
+            Timers.StartSingleTimer(key, message, delay);
+        }
+    }
+#pragma warning restore AK1004
 
     protected void CancelTimer(string key)
     {
+        _timers.Remove(key);
         if (!_journaled)
         {
             Timers.Cancel(key);
-            return;
         }
-        _timers.Remove(key);
     }
 
     // --- receiving -------------------------------------------------------------------------
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        // An entity that was here before (its node crashed, it was started again elsewhere)
+        // rebuilds itself from the inputs it took then.
+        if (_journal?.Entries(Me) is { Count: > 0 } entries)
+        {
+            foreach (var entry in entries)
+            {
+                AroundReceive(Receive, new Replayed(entry));
+            }
+            AroundReceive(Receive, RecoveryDone.Instance);
+        }
+    }
+
+    protected override void PostStop()
+    {
+        // Stopped (the run ended, or its node crashed): what it had in flight is gone with it.
+        Env.InFlight.Add(-_unacked.Count);
+        base.PostStop();
+    }
 
     protected override bool AroundReceive(Receive receive, object message)
     {
@@ -277,14 +306,18 @@ public abstract class SimActor : ReceiveActor, IWithTimers
                 OnEnvelope(receive, e);
                 return true;
             case Ack a:
-                if (a.To == Me)
+                if (a.To == Me && _unacked.Remove((a.From, a.Seq)))
                 {
-                    _unacked.Remove((a.From, a.Seq));
+                    Env.InFlight.Add(-1);
+                    Journal(a);
                 }
                 return true;
             case RetryTick:
                 Retry();
                 return true;
+            case TimerFired t:
+                // A cancelled or restarted timer's message is stale: only the armed one counts.
+                return ForgetTimer(t.Message) && AroundReceive(receive, t.Message);
             case Replayed r:
                 _muted = true;
                 try
@@ -298,7 +331,7 @@ public abstract class SimActor : ReceiveActor, IWithTimers
             case RecoveryDone:
                 foreach (var (key, (timer, delay)) in _timers)
                 {
-                    Context.System.Scheduler.ScheduleTellOnce(delay, Context.Parent, new TimerFired(timer), Self);
+                    Arm(key, timer, delay);
                 }
                 if (_unacked.Count > 0)
                 {
@@ -308,25 +341,40 @@ public abstract class SimActor : ReceiveActor, IWithTimers
                 OnRecovered();
                 return true;
         }
-        if (_journaled)
-        {
-            ForgetTimer(message);
-        }
+        ForgetTimer(message);
+        Journal(message);
         return base.AroundReceive(receive, message);
     }
 
-    private void ForgetTimer(object message)
+    // The inline journal takes each input as it is processed, so that what it holds is
+    // exactly what the actor's state and reports reflect.
+    private void Journal(object message)
+    {
+        if (_journal is not null && !_muted)
+        {
+            _journal.Append(Me, message);
+        }
+    }
+
+    /// <summary>Forgets the armed timer whose message this is; false if none is.</summary>
+    private bool ForgetTimer(object message)
     {
         foreach (var (key, (timer, _)) in _timers)
         {
             if (Equals(timer, message))
             {
                 _timers.Remove(key);
-                return;
+                return true;
             }
         }
+        return false;
     }
 
+    /// <summary>
+    /// Takes an envelope: a duplicate of one processed is acknowledged again and dropped;
+    /// one that came early waits; the next in order is processed, acknowledged and
+    /// journaled, and so are the early ones it lets through.
+    /// </summary>
     private void OnEnvelope(Receive receive, Envelope e)
     {
         if (e.To != Me)
@@ -334,19 +382,45 @@ public abstract class SimActor : ReceiveActor, IWithTimers
             Context.GetLogger().Error("{0} got an envelope for {1} from {2}; dropped", Me, e.To, e.From);
             return;
         }
-        if (!_muted)
-        {
-            Transmit(e.From, new Ack(Me, e.From, e.Seq));
-        }
         if (!_received.TryGetValue(e.From, out var window))
         {
             window = new Window();
             _received[e.From] = window;
         }
-        if (!window.Admit(e.Seq))
+        if (e.Seq <= window.Contiguous)
         {
+            Acknowledge(e);
             return;
         }
+        if (e.Seq > window.Contiguous + 1)
+        {
+            (window.Early ??= [])[e.Seq] = e;
+            return;
+        }
+        while (true)
+        {
+            window.Contiguous = e.Seq;
+            Acknowledge(e);
+            Journal(e);
+            Process(receive, e);
+            if (window.Early is null || !window.Early.Remove(window.Contiguous + 1, out var next))
+            {
+                return;
+            }
+            e = next;
+        }
+    }
+
+    private void Acknowledge(Envelope e)
+    {
+        if (!_muted)
+        {
+            Transmit(e.From, new Ack(Me, e.From, e.Seq));
+        }
+    }
+
+    private void Process(Receive receive, Envelope e)
+    {
         if (e.From.Kind == EndpointKind.Task && _gone.Contains(new TaskId(e.From.Id)))
         {
             return;
@@ -410,6 +484,27 @@ public sealed record DeliveryOptions
 
     /// <summary>Seeds the fault decisions (each actor draws from its own stream).</summary>
     public ulong Seed { get; init; }
+}
+
+/// <summary>
+/// Where a simulated run keeps its entities' inputs, so that an entity whose node crashed
+/// can be started again from them (the deterministic runtime's stand-in for Akka.Persistence).
+/// </summary>
+public interface IEntityJournal
+{
+    void Append(Endpoint entity, object input);
+
+    IReadOnlyList<object> Entries(Endpoint entity);
+}
+
+/// <summary>How many reliable messages are sent and not yet acknowledged, across a run: while any are, the run has not settled.</summary>
+public sealed class InFlightCounter
+{
+    private long _count;
+
+    public long Count => Interlocked.Read(ref _count);
+
+    public void Add(long delta) => Interlocked.Add(ref _count, delta);
 }
 
 /// <summary>Which entities can reach which now: a partition or a crashed node cuts some off.</summary>

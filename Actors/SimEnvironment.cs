@@ -24,6 +24,12 @@ public sealed class SimEnvironment(
 
     public INetwork Network { get; init; } = PerfectNetwork.Instance;
 
+    /// <summary>Reliable messages not yet acknowledged: a run with some in flight has not settled.</summary>
+    public InFlightCounter InFlight { get; } = new();
+
+    /// <summary>Where entities journal their inputs when their node may crash (null: they do not).</summary>
+    public IEntityJournal? Journal { get; init; }
+
     /// <summary>Time since the run started (virtual on the deterministic runtime).</summary>
     public Func<TimeSpan> Elapsed { get; init; } = () => TimeSpan.Zero;
 
@@ -89,6 +95,28 @@ public sealed class LocalDirectory : IEntityDirectory
     public IActorRef Page(PageId page) => _pages[page.Value];
 
     public IActorRef Task(TaskId task) => _tasks[task.Value];
+
+    /// <summary>The entity was started again (its node crashed and was removed): messages go to its new actor.</summary>
+    internal void Replace(Endpoint entity, IActorRef actor)
+    {
+        switch (entity.Kind)
+        {
+            case EndpointKind.Inode:
+                _inodes[entity.Id] = actor;
+                break;
+            case EndpointKind.Mapping:
+                _mappings[entity.Id] = actor;
+                break;
+            case EndpointKind.Page:
+                _pages[entity.Id] = actor;
+                break;
+            case EndpointKind.Device:
+                Device = actor;
+                break;
+            default:
+                throw new ArgumentException($"{entity} is not an entity", nameof(entity));
+        }
+    }
 
     internal void Fill(IActorRef root, IActorRef device, IActorRef[] inodes, IActorRef[] mappings, IActorRef[] pages,
         IActorRef[] tasks)

@@ -262,12 +262,60 @@ public sealed class InvariantChecker
                 Failure ??= m.Error;
                 break;
             case TaskEnded m:
-                if (!_ended[m.Task.Value])
-                {
-                    _ended[m.Task.Value] = true;
-                    _endedCount++;
-                }
+                MarkEnded(m.Task);
                 break;
+            case TaskLost m:
+                // The task died with its node: its operation never returns; what it holds
+                // stays held (and blocks others) until its node is removed.
+                if (_ops[m.Task.Value] is { } lost)
+                {
+                    _ops[m.Task.Value] = null;
+                    _blockedOps.Remove(lost);
+                }
+                MarkEnded(m.Task);
+                break;
+            case NodeCrashed m:
+                _unsettledNodes.Add(m.Node);
+                break;
+            case NodeRemoved m:
+                _unsettledNodes.Remove(m.Node);
+                Settle();
+                break;
+            case NetworkPartitioned:
+                _partitioned = true;
+                break;
+            case NetworkHealed:
+                _partitioned = false;
+                Settle();
+                break;
+        }
+    }
+
+    private void MarkEnded(TaskId task)
+    {
+        if (!_ended[task.Value])
+        {
+            _ended[task.Value] = true;
+            _endedCount++;
+        }
+    }
+
+    // --- node faults: L3 waits for the cluster to settle ---------------------------------------
+
+    // While a crashed node is not yet removed, or a partition lasts, messages are lost and
+    // sent again until the cluster settles: no operation can be held to its bound. Once it
+    // settles, every operation in flight gets its bound again, counted from then.
+    private readonly HashSet<int> _unsettledNodes = [];
+    private bool _partitioned;
+    private long _settledAt;
+
+    private bool Unsettled => _partitioned || _unsettledNodes.Count > 0;
+
+    private void Settle()
+    {
+        if (!Unsettled)
+        {
+            _settledAt = _now();
         }
     }
 
@@ -523,8 +571,8 @@ public sealed class InvariantChecker
             m.Result.Name()));
     }
 
-    private long Deadline(OpInFlight op) => op.UnblockedAt is { } unblocked
-        ? unblocked + op.Own + _scenario.Limits.OpBound.Ticks + _l3Slack
+    private long Deadline(OpInFlight op) => op.UnblockedAt is { } unblocked && !Unsettled
+        ? Math.Max(unblocked + op.Own, _settledAt) + _scenario.Limits.OpBound.Ticks + _l3Slack
         : long.MaxValue;
 
     /// <summary>The earliest time at which an operation in flight breaks L3, or null.</summary>
