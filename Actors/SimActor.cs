@@ -433,6 +433,11 @@ public abstract class SimActor : ReceiveActor, IWithTimers
             }
             return;
         }
+        if (AddressedTo(e.Payload) is { } to && to != Me)
+        {
+            Context.GetLogger().Error("{0} got {1} meant for {2} from {3}; dropped", Me, e.Payload.GetType().Name, to, e.From);
+            return;
+        }
         _from = e.From;
         try
         {
@@ -446,6 +451,24 @@ public abstract class SimActor : ReceiveActor, IWithTimers
             _from = null;
         }
     }
+
+    /// <summary>The entity a protocol message names as its receiver, if it names one.</summary>
+    private static Endpoint? AddressedTo(object message) => message switch
+    {
+        IPageMessage m => Endpoint.Of(m.Page),
+        IInodeMessage m => Endpoint.InodeOf(m.File),
+        IMappingMessage m => Endpoint.MappingOf(m.File),
+        ITaskMessage m => Endpoint.Of(m.Task),
+        IDeviceMessage => Endpoint.Device,
+        _ => null,
+    };
+
+    /// <summary>Messages may come from the network (reliable delivery): an entity checks them against its state.</summary>
+    protected bool FromNetwork => _reliable;
+
+    /// <summary>Logs a message that breaks the protocol and is dropped.</summary>
+    protected void Refuse(object message, string why) =>
+        Context.GetLogger().Error("{0} refused {1}: {2}", Me, message, why);
 
     protected override void Unhandled(object message)
     {

@@ -62,6 +62,14 @@ public sealed class PageActor : SimActor
 
     private void HandlePutPage(PutPage m)
     {
+        // A put without a get is a bug in the putter. Between actors of one process it is
+        // let through for S2 to report; from the network it is refused, so that a bad
+        // peer cannot drive the refcount below what the pins hold.
+        if (FromNetwork && !_refsBy.ContainsKey(m.Task))
+        {
+            Refuse(m, $"{m.Task} holds no reference on {_page}");
+            return;
+        }
         if (_refsBy.TryGetValue(m.Task, out var held))
         {
             if (held == 1)

@@ -132,6 +132,23 @@ public sealed class ReliableDeliverySpecs : TestKit
     }
 
     [Fact]
+    public void Out_of_protocol_messages_from_the_network_must_be_refused_and_change_nothing()
+    {
+        var page = Page(Env());
+        // A get that names another page, in an envelope addressed to this one.
+        EventFilter.Error(contains: "meant for page-4").ExpectOne(() =>
+            page.Tell(From(DioEnd, 1, new GetPage(new PageId(4), Dio, Scenarios.Dax, 0, 10)), TestActor));
+        // A put from a task that holds no reference.
+        EventFilter.Error(contains: "holds no reference").ExpectOne(() =>
+            page.Tell(From(TruncatorEnd, 1, new PutPage(P, Truncator)), TestActor));
+
+        page.Tell(new QueryRefcount(P, 5), TestActor);
+        ExpectMsg<RefcountReport>(r => r.Refcount == 1);
+        Assert.Empty(_sink.Of<PageGot>());
+        Assert.Empty(_sink.Of<PagePut>());
+    }
+
+    [Fact]
     public void When_a_task_is_gone_its_pins_must_be_put_and_the_waiter_woken_and_its_late_messages_ignored()
     {
         var page = Page(Env());
