@@ -78,9 +78,14 @@ done
 
 # The scenario must be one of scenarios/: the image holds a copy of that folder.
 scenario_in_image() {
-    local name=${1##*/}
+    local name=${1##*/} dir
     [[ $name == *.json ]] || name+=.json
-    [[ -f $repo/scenarios/$name ]] || die_usage "no scenario '$1' in $repo/scenarios/ (the image holds that folder: put the file there)"
+    if [[ $1 == */* && $1 != scenarios/* ]]; then
+        dir=$(cd "$(dirname "$1")" 2>/dev/null && pwd -P) || dir=""
+        [[ $dir == "$(cd "$repo/scenarios" && pwd -P)" ]] \
+            || die_usage "'$1' is not in $repo/scenarios/ (the image holds only that folder: put the file there)"
+    fi
+    [[ -f $repo/scenarios/$name ]] || die_usage "no scenario '$name' in $repo/scenarios/"
     printf 'scenarios/%s' "$name"
 }
 scenario=$(scenario_in_image "$scenario")
@@ -94,6 +99,23 @@ dockerd_pid=""
 compose_up=0
 rootfs=""
 tmp_policy=0
+child=""                     # the long step running now (see step)
+
+# Runs a long step, its output appended to the file $1, in the background in a process
+# group of its own, and waits for it. A foreground child that catches SIGINT itself
+# (dotnet, docker-compose) would keep bash from acting on a Ctrl-C; `wait` returns at once
+# on a trapped signal, and the EXIT trap then ends the step's whole group (MSBuild nodes,
+# compilers...). The output goes to the file from inside, so that the trap's does not.
+step() {
+    local log=$1
+    shift
+    setsid "$@" >>"$log" 2>&1 </dev/null &
+    child=$!
+    local code=0
+    wait "$child" || code=$?
+    child=""
+    return "$code"
+}
 
 compose() { docker-compose --ansi never -p "$project" -f "$repo/docker-compose.yml" "$@"; }
 
@@ -101,6 +123,13 @@ cleanup() {
     local code=$?
     trap - EXIT INT TERM ERR
     set +e
+    if [[ -n $child ]]; then
+        say "interrupted: ending the running step (process group $child)"
+        kill -TERM -- "-$child" 2>/dev/null
+        wait "$child" 2>/dev/null
+        sleep 1
+        kill -KILL -- "-$child" 2>/dev/null
+    fi
     if ((compose_up)); then
         say "docker-compose down -v"
         compose down -v --remove-orphans -t 30 >>"$out/compose.log" 2>&1
@@ -354,7 +383,8 @@ make_base_image() {
     host=$(sed -E 's#^[a-z+]+://([^/@]*@)?([^/:]+).*#\2#' <<<"$mirror")
     rootfs=$(mktemp -d /var/tmp/daxsim-rootfs.XXXXXX)
     say "debootstrap --variant=minbase --include=libssl3 bookworm (mirror of the machine's apt sources; log: $out/debootstrap.log)"
-    debootstrap --variant=minbase --include=libssl3 bookworm "$rootfs" "$mirror" >"$out/debootstrap.log" 2>&1 \
+    : >"$out/debootstrap.log"
+    step "$out/debootstrap.log" debootstrap --variant=minbase --include=libssl3 bookworm "$rootfs" "$mirror" \
         || { tail -n 20 "$out/debootstrap.log" >&2; fail "debootstrap failed"; }
     # No apt sources, package lists, caches or logs that name the mirror; no host files.
     # dpkg's apt access method (for dselect, not installed) suggests Debian's mirror: gone too.
@@ -390,16 +420,19 @@ build_app_image() {
     say "dotnet publish Host -c Release -r linux-x64 --self-contained (into docker/.context/app)"
     rm -rf "$context"
     mkdir -p "$context"
-    dotnet publish "$repo/Host/DaxSim.Host.csproj" -c Release -r linux-x64 --self-contained \
-        --artifacts-path "$artifacts" -o "$context/app" -nologo -v quiet >"$out/publish.log" 2>&1 \
+    # No MSBuild node or build server outlives the publish.
+    : >"$out/publish.log"
+    step "$out/publish.log" dotnet publish "$repo/Host/DaxSim.Host.csproj" -c Release -r linux-x64 --self-contained \
+        --artifacts-path "$artifacts" -o "$context/app" --disable-build-servers -nodeReuse:false -nologo -v quiet \
         || { tail -n 30 "$out/publish.log" >&2; fail "dotnet publish failed"; }
     cp -r "$repo/scenarios" "$context/scenarios"
     say "published in $((SECONDS - t0)) s ($(du -sm "$context/app" | cut -f1) MB); docker build"
     t0=$SECONDS
-    "$docker_bin" build -f "$repo/docker/Dockerfile" -t "$app_image" \
+    : >"$out/build.log"
+    step "$out/build.log" "$docker_bin" build -f "$repo/docker/Dockerfile" -t "$app_image" \
         --label daxsim.image=app \
         --label "org.opencontainers.image.revision=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)" \
-        "$context" >"$out/build.log" 2>&1 || { tail -n 30 "$out/build.log" >&2; fail "docker build failed"; }
+        "$context" || { tail -n 30 "$out/build.log" >&2; fail "docker build failed"; }
     prune_replaced
     say "$app_image built in $((SECONDS - t0)) s, $("$docker_bin" image inspect -f '{{.Size}}' "$app_image" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 }
@@ -412,9 +445,9 @@ run_cluster() {
     compose_up=1
     say "docker-compose up: $scenario on seed, worker1, worker2 (bounded by $up_timeout s; log: $out/compose.log)"
     local t0=$SECONDS code=0 runner runner_code
-    timeout --kill-after=30 "$up_timeout" \
+    step "$out/compose.log" timeout --kill-after=30 "$up_timeout" \
         docker-compose --ansi never -p "$project" -f "$repo/docker-compose.yml" \
-        up --abort-on-container-exit --exit-code-from runner >>"$out/compose.log" 2>&1 || code=$?
+        up --abort-on-container-exit --exit-code-from runner || code=$?
     say "docker-compose up ended after $((SECONDS - t0)) s with exit code $code"
     runner=$(compose ps -q runner 2>/dev/null || true)
     if [[ -n $runner ]]; then
@@ -422,12 +455,14 @@ run_cluster() {
         "$docker_bin" logs "$runner" 2>&1 || true
         echo "-------------------------"
         runner_code=$("$docker_bin" inspect -f '{{.State.ExitCode}}' "$runner" 2>/dev/null || echo "")
+        mkdir -p "$(dirname "$report")"
         if "$docker_bin" cp "$runner:/tmp/daxsim-report.json" "$report" 2>/dev/null; then
             say "runner's report: $report"
         fi
     fi
     compose ps 2>/dev/null || true
-    if ((code == 124 || code == 137)); then
+    # timeout's own codes: 124, or 137 when it had to SIGKILL docker-compose.
+    if ((code == 124 || (code == 137 && SECONDS - t0 >= up_timeout))); then
         echo "cluster-up: the run did not finish within $up_timeout s" >&2
         code=124
     elif [[ -n ${runner_code:-} ]]; then
