@@ -1,6 +1,7 @@
 using Akka.Actor;
 using DaxSim.Actors.Page;
 using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
 
@@ -10,7 +11,8 @@ namespace DaxSim.Actors;
 /// What every actor of one simulated run shares, all of it read-only: the scenario, the
 /// protocol variant's switches, where trace events go, how to reach the other entities,
 /// and how the runtime wants child actors deployed (the deterministic runtime puts them
-/// on its own dispatcher and mailbox).
+/// on its own dispatcher and mailbox), how messages are delivered, what the network lets
+/// through, and the run's clock (virtual or elapsed time since the run started).
 /// </summary>
 public sealed class SimEnvironment(
     Scenario scenario,
@@ -19,6 +21,19 @@ public sealed class SimEnvironment(
     IEntityDirectory directory,
     Func<Props, Props>? deploy = null)
 {
+    public DeliveryOptions Delivery { get; init; } = DeliveryOptions.Plain;
+
+    public INetwork Network { get; init; } = PerfectNetwork.Instance;
+
+    /// <summary>Reliable messages not yet acknowledged: a run with some in flight has not settled.</summary>
+    public InFlightCounter InFlight { get; } = new();
+
+    /// <summary>Where entities journal their inputs when their node may crash (null: they do not).</summary>
+    public IEntityJournal? Journal { get; init; }
+
+    /// <summary>Time since the run started (virtual on the deterministic runtime).</summary>
+    public Func<TimeSpan> Elapsed { get; init; } = () => TimeSpan.Zero;
+
     public Scenario Scenario { get; } = scenario;
 
     public ProtocolPolicy Policy { get; } = policy;
@@ -55,6 +70,17 @@ public interface IEntityDirectory
     IActorRef Device { get; }
 
     IActorRef Root { get; }
+
+    /// <summary>The actor that is the entity now (for a sharded entity: the region that routes to it).</summary>
+    IActorRef Resolve(Endpoint endpoint) => endpoint.Kind switch
+    {
+        EndpointKind.Task => Task(new TaskId(endpoint.Id)),
+        EndpointKind.Inode => Inode(new FileId(endpoint.Id)),
+        EndpointKind.Mapping => Mapping(new FileId(endpoint.Id)),
+        EndpointKind.Page => Page(new PageId(endpoint.Id)),
+        EndpointKind.Device => Device,
+        _ => Root,
+    };
 }
 
 /// <summary>
@@ -83,6 +109,28 @@ public sealed class LocalDirectory : IEntityDirectory
         _regions is { } regions ? regions[page.Value >> PageRegion.Shift] : _pages[page.Value];
 
     public IActorRef Task(TaskId task) => _tasks[task.Value];
+
+    /// <summary>The entity was started again (its node crashed and was removed): messages go to its new actor.</summary>
+    internal void Replace(Endpoint entity, IActorRef actor)
+    {
+        switch (entity.Kind)
+        {
+            case EndpointKind.Inode:
+                _inodes[entity.Id] = actor;
+                break;
+            case EndpointKind.Mapping:
+                _mappings[entity.Id] = actor;
+                break;
+            case EndpointKind.Page:
+                _pages[entity.Id] = actor;
+                break;
+            case EndpointKind.Device:
+                Device = actor;
+                break;
+            default:
+                throw new ArgumentException($"{entity} is not an entity", nameof(entity));
+        }
+    }
 
     internal void Fill(IActorRef root, IActorRef device, IActorRef[] inodes, IActorRef[] mappings, IActorRef[] pages,
         IActorRef[] tasks)

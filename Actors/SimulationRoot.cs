@@ -18,54 +18,80 @@ namespace DaxSim.Actors;
 //
 // It lays the files out on the device (DAX files take blocks in declaration order),
 // creates the device, page, inode, mapping and task actors, schedules the scenario's
-// timed task faults, and starts the tasks in declaration order.
+// timed faults, and starts the tasks in declaration order.
+//
+// On a simulated cluster (SimEnvironment.Network is a SimulatedCluster) it also plays the
+// cluster's part in node faults: a crash stops the node's tasks (lost, holding what they
+// held) and its entities; RemovalDelay later the node is removed, its entities start
+// again on surviving nodes from their journal, and every entity is told that the lost
+// tasks are gone. A partition that is not healed within RemovalDelay is resolved as
+// keep-majority would: the nodes outside the largest group are downed (crashed and removed).
 //
 // Takes:  TaskFinished (tasks), and its own fault timers.
-// Sends:  StartTask, Signal, Kill.
-public sealed class SimulationRoot : ReceiveActor, IWithTimers
+// Sends:  StartTask, Signal, Kill; TaskGone (reliably, to every entity).
+public sealed class SimulationRoot : SimActor
 {
     private sealed record InjectFault(int Index);
 
     // Load runs: the duration is over.
     private sealed record StopLoadNow;
 
-    private readonly SimEnvironment _env;
+    private sealed record RemoveNode(int Node, string Reason);
+
+    private sealed record ResolvePartition(int Generation);
+
     private readonly LocalDirectory _directory;
+    private readonly SimulatedCluster? _cluster;
+    private readonly HashSet<TaskId> _finished = [];
+    private readonly Dictionary<TaskId, int> _lost = new();
+    private readonly Dictionary<Endpoint, int> _incarnations = new();
+    private InitialLayout _layout = null!;
     private int _running;
+    private int _partitionGeneration;
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    public SimulationRoot(SimEnvironment env, LocalDirectory directory)
+    public SimulationRoot(SimEnvironment env, LocalDirectory directory) : base(env, Endpoint.Runner)
     {
-        _env = env;
         _directory = directory;
-        Receive<TaskFinished>(_ => _running--);
+        _cluster = env.Network as SimulatedCluster;
+        Receive<TaskFinished>(m =>
+        {
+            _running--;
+            _finished.Add(m.Task);
+        });
         Receive<InjectFault>(HandleInjectFault);
         Receive<StopLoadNow>(_ => HandleStopLoad());
+        Receive<RemoveNode>(m => Remove(m.Node, m.Reason));
+        Receive<ResolvePartition>(HandleResolvePartition);
     }
 
     public static Props Props(SimEnvironment env, LocalDirectory directory) =>
         ActorProps.Of(() => new SimulationRoot(env, directory));
 
+    private Scenario Scenario => Env.Scenario;
+
     protected override void PreStart()
     {
-        var scenario = _env.Scenario;
-        var layout = InitialLayout.Of(scenario);
-        layout.Emit(_env.Trace);
+        base.PreStart();
+        var scenario = Scenario;
+        _layout = InitialLayout.Of(scenario);
+        _layout.Emit(Env.Trace);
 
-        var device = Spawn(DeviceActor.Props(_env, layout.FreeBlocks), "device");
+        var device = Spawn(EntityProps(Endpoint.Device), "device");
         // Lazy pages: one region per 2^PageRegion.Shift pages, which creates page actors on
         // first use; otherwise one actor per page, from the start.
-        var pages = _env.LazyPages ? [] : new IActorRef[scenario.Device.Blocks];
+        if (Env.LazyPages && (Env.Delivery.Reliable || Env.Delivery.Journaled))
+        {
+            throw new InvalidOperationException("lazy pages need plain delivery: a page region forwards protocol messages, not envelopes");
+        }
+        var pages = Env.LazyPages ? [] : new IActorRef[scenario.Device.Blocks];
         for (var p = 0; p < pages.Length; p++)
         {
-            var page = new PageId(p);
-            pages[p] = Spawn(PageActor.Props(_env, page, layout.OwnerOf(page)), $"page-{p}");
+            pages[p] = Spawn(EntityProps(Endpoint.Of(new PageId(p))), $"page-{p}");
         }
-        if (_env.LazyPages)
+        if (Env.LazyPages)
         {
             var count = (scenario.Device.Blocks + PageRegion.Size - 1) / PageRegion.Size;
-            var budget = _env.IdlePageActors / count;
+            var budget = Env.IdlePageActors / count;
             var regions = new IActorRef[count];
             for (var r = 0; r < count; r++)
             {
@@ -73,9 +99,9 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
                 var owners = new FileId?[Math.Min(PageRegion.Size, scenario.Device.Blocks - first)];
                 for (var i = 0; i < owners.Length; i++)
                 {
-                    owners[i] = layout.OwnerOf(new PageId(first + i));
+                    owners[i] = _layout.OwnerOf(new PageId(first + i));
                 }
-                regions[r] = Spawn(PageRegion.Props(_env, first, owners, budget), $"pages-{r}");
+                regions[r] = Spawn(PageRegion.Props(Env, first, owners, budget), $"pages-{r}");
             }
             _directory.FillRegions(regions);
         }
@@ -83,14 +109,13 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
         var mappings = new IActorRef[scenario.Files.Count];
         foreach (var file in scenario.Files)
         {
-            inodes[file.Id.Value] = Spawn(InodeActor.Props(_env, file.Id, layout.Extents[file.Id.Value]),
-                $"inode-{file.Name}");
-            mappings[file.Id.Value] = Spawn(MappingActor.Props(_env, file.Id), $"mapping-{file.Name}");
+            inodes[file.Id.Value] = Spawn(EntityProps(Endpoint.InodeOf(file.Id)), $"inode-{file.Name}");
+            mappings[file.Id.Value] = Spawn(EntityProps(Endpoint.MappingOf(file.Id)), $"mapping-{file.Name}");
         }
         var tasks = new IActorRef[scenario.Tasks.Count];
         foreach (var task in scenario.Tasks)
         {
-            tasks[task.Id.Value] = Spawn(TaskActor.Props(_env, task.Id), $"task-{task.Name}");
+            tasks[task.Id.Value] = Spawn(TaskActor.Props(Env, task.Id), $"task-{task.Name}");
         }
         _directory.Fill(Self, device, inodes, mappings, pages, tasks);
 
@@ -100,6 +125,9 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
             {
                 SignalFault f => f.At,
                 KillFault f => f.At,
+                CrashNodeFault f when _cluster is not null => f.At,
+                PartitionFault f when _cluster is not null => f.At,
+                HealFault f when _cluster is not null => f.At,
                 _ => null,
             };
             if (at is { } due)
@@ -122,15 +150,39 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
     // runtime ends the run with an internal error instead of restarting into a wrong state.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
-        _env.Trace.Emit(new ActorFailed(e.ToString()));
+        Env.Trace.Emit(new ActorFailed(e.ToString()));
         return Directive.Stop;
     });
 
-    private IActorRef Spawn(Props props, string name) => Context.ActorOf(_env.Deploy(props), name);
+    private IActorRef Spawn(Props props, string name) => Context.ActorOf(Env.Deploy(props), name);
+
+    /// <summary>An entity as it starts: from the initial layout (and, after a crash, its journal).</summary>
+    private Props EntityProps(Endpoint entity) => entity.Kind switch
+    {
+        EndpointKind.Device => DeviceActor.Props(Env, _layout.FreeBlocks),
+        EndpointKind.Page => PageActor.Props(Env, new PageId(entity.Id), _layout.OwnerOf(new PageId(entity.Id))),
+        EndpointKind.Inode => InodeActor.Props(Env, new FileId(entity.Id), _layout.Extents[entity.Id]),
+        EndpointKind.Mapping => MappingActor.Props(Env, new FileId(entity.Id)),
+        _ => throw new ArgumentException($"{entity} is not an entity", nameof(entity)),
+    };
+
+    private IEnumerable<Endpoint> Entities()
+    {
+        yield return Endpoint.Device;
+        for (var p = 0; p < Scenario.Device.Blocks; p++)
+        {
+            yield return Endpoint.Of(new PageId(p));
+        }
+        foreach (var file in Scenario.Files)
+        {
+            yield return Endpoint.InodeOf(file.Id);
+            yield return Endpoint.MappingOf(file.Id);
+        }
+    }
 
     private void HandleStopLoad()
     {
-        foreach (var task in _env.Scenario.Tasks)
+        foreach (var task in Scenario.Tasks)
         {
             _directory.Task(task.Id).Tell(new StopLoad(task.Id), Self);
         }
@@ -138,17 +190,95 @@ public sealed class SimulationRoot : ReceiveActor, IWithTimers
 
     private void HandleInjectFault(InjectFault m)
     {
-        switch (_env.Scenario.Faults[m.Index])
+        switch (Scenario.Faults[m.Index])
         {
             case SignalFault f:
-                _env.Trace.Emit(new FaultInjected("signal", f.Task));
+                Trace.Emit(new FaultInjected("signal", f.Task));
                 _directory.Task(f.Task).Tell(new Signal(f.Task), Self);
                 break;
             case KillFault f:
-                _env.Trace.Emit(new FaultInjected("kill", f.Task));
+                Trace.Emit(new FaultInjected("kill", f.Task));
                 _directory.Task(f.Task).Tell(new Kill(f.Task), Self);
                 break;
+            case CrashNodeFault f when f.Node < _cluster!.Nodes && _cluster.IsUp(f.Node):
+                Crash(f.Node);
+                Timers.StartSingleTimer($"remove-{f.Node}", new RemoveNode(f.Node, "crashed"),
+                    SimulatedCluster.RemovalDelay);
+                break;
+            case PartitionFault f:
+                _cluster!.Partition(f.Between);
+                Trace.Emit(new NetworkPartitioned(string.Join(" ",
+                    f.Between.Select(g => "[" + string.Join(",", g) + "]"))));
+                Timers.StartSingleTimer("partition", new ResolvePartition(++_partitionGeneration),
+                    SimulatedCluster.RemovalDelay);
+                break;
+            case HealFault:
+                _partitionGeneration++;
+                _cluster!.Heal();
+                Trace.Emit(new NetworkHealed(Downed: false));
+                break;
         }
+    }
+
+    // The process dies: its tasks stop where they are, holding what they hold; its
+    // entities stop too, their state safe in the journal.
+    private void Crash(int node)
+    {
+        var cluster = _cluster!;
+        var homed = Entities().Where(e => cluster.NodeOf(e) == node).ToList();
+        cluster.Crash(node);
+        Trace.Emit(new NodeCrashed(node));
+        foreach (var task in Scenario.Tasks)
+        {
+            if (cluster.NodeOf(task.Id) == node && !_finished.Contains(task.Id))
+            {
+                Context.Stop(_directory.Task(task.Id));
+                _lost[task.Id] = node;
+                Trace.Emit(new TaskLost(task.Id, node));
+            }
+        }
+        foreach (var entity in homed)
+        {
+            Context.Stop(Dir.Resolve(entity));
+        }
+    }
+
+    // The cluster removes the node: its entities start again on surviving nodes (from the
+    // journal), and every entity gives back what the node's lost tasks held.
+    private void Remove(int node, string reason)
+    {
+        var cluster = _cluster!;
+        var homed = Entities().Where(e => cluster.NodeOf(e) == node).ToList();
+        cluster.Remove(node);
+        Trace.Emit(new NodeRemoved(node, reason));
+        foreach (var entity in homed)
+        {
+            var incarnation = _incarnations[entity] = _incarnations.GetValueOrDefault(entity) + 1;
+            var name = Dir.Resolve(entity).Path.Name.Split('~')[0];
+            _directory.Replace(entity, Spawn(EntityProps(entity), $"{name}~{incarnation}"));
+        }
+        foreach (var (task, _) in _lost.Where(l => l.Value == node).OrderBy(l => l.Key).ToList())
+        {
+            foreach (var entity in Entities())
+            {
+                Send(entity, new TaskGone(task));
+            }
+        }
+    }
+
+    private void HandleResolvePartition(ResolvePartition m)
+    {
+        if (m.Generation != _partitionGeneration)
+        {
+            return;
+        }
+        foreach (var node in _cluster!.Losers())
+        {
+            Crash(node);
+            Remove(node, "downed");
+        }
+        _cluster.Heal();
+        Trace.Emit(new NetworkHealed(Downed: true));
     }
 }
 

@@ -29,7 +29,7 @@ public sealed partial class TaskActor
     private IEnumerable<object> Mmap(FileId file, PageRange pages, Box<Errno> result)
     {
         var seq = NextSeq();
-        yield return Request(Dir.Mapping(file), new MapFile(file, _id, pages, seq), seq);
+        yield return Request(Endpoint.MappingOf(file), new MapFile(file, _id, pages, seq), seq);
         _vmas[file] = pages;
         result.Value = Errno.Ok;
     }
@@ -42,7 +42,7 @@ public sealed partial class TaskActor
             yield break;
         }
         var seq = NextSeq();
-        yield return Request(Dir.Mapping(file), new UnmapFile(file, _id, seq), seq);
+        yield return Request(Endpoint.MappingOf(file), new UnmapFile(file, _id, seq), seq);
         _vmas.Remove(file);
         foreach (var key in _ptes.Keys.Where(k => k.File == file).ToList())
         {
@@ -66,7 +66,7 @@ public sealed partial class TaskActor
             }
             yield return Lock(file, LockKind.MmapLock, LockMode.Shared);
             var seq = NextSeq();
-            yield return Request(Dir.Mapping(file), new Fault(file, _id, index, seq), seq);
+            yield return Request(Endpoint.MappingOf(file), new Fault(file, _id, index, seq), seq);
             Unlock(file, LockKind.MmapLock);
             if (_reply is FaultFailed failed)
             {
@@ -94,7 +94,7 @@ public sealed partial class TaskActor
             {
                 foreach (var (page, index) in pinned)
                 {
-                    Dir.Page(page).Tell(new DmaWrite(page, _id, buffer, index), Self);
+                    Send(Endpoint.Of(page), new DmaWrite(page, _id, buffer, index));
                 }
             }
         }
@@ -116,7 +116,7 @@ public sealed partial class TaskActor
         if (result.Value == Errno.Ok)
         {
             var seq = NextSeq();
-            yield return Request(Dir.Inode(file), new ChangeExtents(file, _id, op, range, newSize, seq), seq);
+            yield return Request(Endpoint.InodeOf(file), new ChangeExtents(file, _id, op, range, newSize, seq), seq);
             result.Value = Reply<ExtentsChanged>().Result;
         }
         Unlock(file, LockKind.MmapLock);
@@ -128,7 +128,7 @@ public sealed partial class TaskActor
     private IEnumerable<object> HoldLease(FileId file, TimeSpan duration, Box<Errno> result)
     {
         var seq = NextSeq();
-        yield return Request(Dir.Inode(file), new AcquireLease(file, _id, seq), seq);
+        yield return Request(Endpoint.InodeOf(file), new AcquireLease(file, _id, seq), seq);
         if (_reply is LeaseDenied denied)
         {
             result.Value = denied.Error;
@@ -137,7 +137,7 @@ public sealed partial class TaskActor
         _leases.Add(file);
         yield return Timer(duration, WaitState.HoldingLease, interruptible: false, lease: file);
         _leases.Remove(file);
-        Dir.Inode(file).Tell(new ReturnLease(file, _id), Self);
+        Send(Endpoint.InodeOf(file), new ReturnLease(file, _id));
     }
 
     // nanosleep: interruptible.

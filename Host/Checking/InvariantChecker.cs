@@ -72,8 +72,10 @@ public sealed class InvariantChecker
     // ahead), so that a pin or lock going away touches only the operations it blocked.
     private readonly Dictionary<long, List<OpInFlight>> _blockedByPin = new();
     private readonly Dictionary<(int Task, int File, LockKind Kind), List<OpInFlight>> _blockedByLock = new();
-    // L3 deadlines of unblocked operations, earliest first (completed ones are skipped lazily).
-    private readonly PriorityQueue<OpInFlight, (long Deadline, int Task)> _deadlines = new();
+    // Unblocked operations by when their L3 bound starts counting (unblocked, plus their own
+    // I/O or sleep), earliest first; completed ones are skipped lazily. A deadline is that
+    // time, or when the cluster settled if later, plus the bound: ordered the same way.
+    private readonly PriorityQueue<OpInFlight, (long From, int Task)> _deadlines = new();
     // The locks each task is queued on, (file, kind): the only places WaitsFor has to look.
     private readonly List<(int File, int Kind)>[] _queuedOn;
     private readonly int[] _size;
@@ -280,12 +282,60 @@ public sealed class InvariantChecker
                 Failure ??= m.Error;
                 break;
             case TaskEnded m:
-                if (!_ended[m.Task.Value])
-                {
-                    _ended[m.Task.Value] = true;
-                    _endedCount++;
-                }
+                MarkEnded(m.Task);
                 break;
+            case TaskLost m:
+                // The task died with its node: its operation never returns; what it holds
+                // stays held (and blocks others) until its node is removed.
+                if (_ops[m.Task.Value] is { } lost)
+                {
+                    _ops[m.Task.Value] = null;
+                    lost.Done = true;
+                }
+                MarkEnded(m.Task);
+                break;
+            case NodeCrashed m:
+                _unsettledNodes.Add(m.Node);
+                break;
+            case NodeRemoved m:
+                _unsettledNodes.Remove(m.Node);
+                Settle();
+                break;
+            case NetworkPartitioned:
+                _partitioned = true;
+                break;
+            case NetworkHealed:
+                _partitioned = false;
+                Settle();
+                break;
+        }
+    }
+
+    private void MarkEnded(TaskId task)
+    {
+        if (!_ended[task.Value])
+        {
+            _ended[task.Value] = true;
+            _endedCount++;
+        }
+    }
+
+    // --- node faults: L3 waits for the cluster to settle ---------------------------------------
+
+    // While a crashed node is not yet removed, or a partition lasts, messages are lost and
+    // sent again until the cluster settles: no operation can be held to its bound. Once it
+    // settles, every operation in flight gets its bound again, counted from then.
+    private readonly HashSet<int> _unsettledNodes = [];
+    private bool _partitioned;
+    private long _settledAt;
+
+    private bool Unsettled => _partitioned || _unsettledNodes.Count > 0;
+
+    private void Settle()
+    {
+        if (!Unsettled)
+        {
+            _settledAt = _now();
         }
     }
 
@@ -524,7 +574,7 @@ public sealed class InvariantChecker
     private void Unblocked(OpInFlight op, long now)
     {
         op.UnblockedAt = now;
-        _deadlines.Enqueue(op, (Deadline(op), op.Task.Value));
+        _deadlines.Enqueue(op, (now + op.Own, op.Task.Value));
     }
 
     private void PinGone(long key)
@@ -585,8 +635,8 @@ public sealed class InvariantChecker
             m.Result.Name()));
     }
 
-    private long Deadline(OpInFlight op) => op.UnblockedAt is { } unblocked
-        ? unblocked + op.Own + _scenario.Limits.OpBound.Ticks + _l3Slack
+    private long Deadline(OpInFlight op) => op.UnblockedAt is { } unblocked && !Unsettled
+        ? Math.Max(unblocked + op.Own, _settledAt) + _scenario.Limits.OpBound.Ticks + _l3Slack
         : long.MaxValue;
 
     /// <summary>The earliest time at which an operation in flight breaks L3, or null.</summary>
@@ -594,11 +644,12 @@ public sealed class InvariantChecker
     {
         get
         {
-            while (_deadlines.TryPeek(out var op, out var key))
+            while (_deadlines.TryPeek(out var op, out _))
             {
                 if (!op.Done)
                 {
-                    return key.Deadline;
+                    var d = Deadline(op);
+                    return d == long.MaxValue ? null : d;
                 }
                 _deadlines.Dequeue();
             }
@@ -612,7 +663,7 @@ public sealed class InvariantChecker
         // Of the operations overdue, the one of the lowest task is reported.
         OpInFlight? first = null;
         var overdue = new List<OpInFlight>();
-        while (_deadlines.TryPeek(out var candidate, out var key) && key.Deadline <= now)
+        while (_deadlines.TryPeek(out var candidate, out _) && Deadline(candidate) <= now)
         {
             _deadlines.Dequeue();
             if (candidate.Done)
@@ -627,7 +678,7 @@ public sealed class InvariantChecker
         }
         foreach (var o in overdue)
         {
-            _deadlines.Enqueue(o, (Deadline(o), o.Task.Value));
+            _deadlines.Enqueue(o, (o.UnblockedAt!.Value + o.Own, o.Task.Value));
         }
         if (first is { } op)
         {

@@ -252,7 +252,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             throw new InputException("--runtime cluster is not available in this build yet; use local or deterministic");
         }
-        CheckFaults(scenario);
+        CheckFaults(scenario, runtime);
         var settings = new RunSettings
         {
             Seed = seed, Variant = variant, RecordTrace = traceTextPath is not null, RecordTimeline = _html is not null,
@@ -284,15 +284,16 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         return code;
     }
 
-    private static void CheckFaults(Scenario scenario)
+    /// <summary>Node and message faults need a runtime that has nodes and a network: deterministic (simulated) or cluster.</summary>
+    private static void CheckFaults(Scenario scenario, string runtime)
     {
         var index = scenario.Faults.ToList().FindIndex(f => f is not (SignalFault or KillFault));
-        if (index >= 0)
+        if (index >= 0 && runtime == "local")
         {
             var (line, column) = FaultPosition(scenario.Text, index);
             var where = line > 0 ? $"{scenario.Source}:{line}:{column}" : scenario.Source;
             throw new InputException(
-                $"{where}: fault '{FaultKind(scenario.Faults[index])}' needs the cluster runtime, which this build does not have yet");
+                $"{where}: fault '{FaultKind(scenario.Faults[index])}' needs --runtime deterministic (simulated nodes and network) or --runtime cluster; the local runtime has neither");
         }
     }
 
@@ -344,7 +345,6 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         var variant = ResolveVariant(scenario, variantFlag);
         CheckWritable(reportPath, "--report");
         CheckWritable(_html, "--html");
-        CheckFaults(scenario);
         PrintHeader("explore", scenario, "deterministic", variant, firstSeed, search.Strategy);
         search = PrintSearch(search, null, scenario, variant);
         stdout.WriteLine($"  seeds {firstSeed}..{firstSeed + (ulong)seeds - 1} ({seeds}), {workers} worker(s)");
@@ -509,7 +509,6 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         CheckWritable(reportPath, "--report");
         CheckWritable(traceTextPath, "--trace-text");
         CheckWritable(_html, "--html");
-        CheckFaults(file.Scenario);
         var settings = file.Settings with { RecordTrace = traceTextPath is not null, RecordTimeline = _html is not null };
         PrintHeader("replay", file.Scenario, "deterministic", settings.Variant, settings.Seed, settings.Strategy);
         using var det = new DeterministicRuntime();

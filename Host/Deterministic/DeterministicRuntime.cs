@@ -106,7 +106,15 @@ public sealed class DeterministicRuntime : IDisposable
             : null;
         var simulated = injected is null ? scenario : FaultInjection.WithFaults(scenario, injected);
         var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
-        var checker = new InvariantChecker(simulated, () => _scheduler.Now, settings.RecordOps);
+        // Node faults run on a simulated cluster whose entities journal their inputs;
+        // message faults need reliable delivery.
+        var delivery = FaultModel.Delivery(simulated, settings.Seed);
+        var nodeFaults = FaultModel.HasNodeFaults(simulated);
+        var cluster = nodeFaults
+            ? new SimulatedCluster(simulated, settings.Nodes ?? SimulatedCluster.NodesFor(simulated))
+            : null;
+        var checker = new InvariantChecker(simulated, () => _scheduler.Now, settings.RecordOps,
+            FaultModel.L3Slack(simulated, delivery));
         var coverage = new Coverage();
         var sink = new Sink(checker, log, _scheduler, coverage, settings.Observe);
         var directory = new LocalDirectory();
@@ -115,6 +123,10 @@ public sealed class DeterministicRuntime : IDisposable
         {
             LazyPages = settings.LazyPages,
             IdlePageActors = settings.IdlePageActors,
+            Delivery = delivery,
+            Network = cluster ?? (INetwork)PerfectNetwork.Instance,
+            Journal = nodeFaults ? new MemoryJournal() : null,
+            Elapsed = () => TimeSpan.FromTicks(_scheduler.Now),
         };
 
         long deliveries = 0;
@@ -194,20 +206,22 @@ public sealed class DeterministicRuntime : IDisposable
                 _driver.ReleaseHeld(due);
                 continue;
             }
-            // Nothing is in flight: the moment to look for wait-for cycles.
-            if (checker.AllTasksEnded)
+            // Nothing is in flight: the moment to look for wait-for cycles. (With reliable
+            // delivery, a message that waits to be sent again is still in flight.)
+            var settled = env.InFlight.Count == 0;
+            if (checker.AllTasksEnded && settled)
             {
                 checker.AtQuiescence();
                 break;
             }
-            if (deadlockEvery == 0 || _scheduler.Now - lastDeadlockCheck >= deadlockEvery)
+            if (settled && (deadlockEvery == 0 || _scheduler.Now - lastDeadlockCheck >= deadlockEvery))
             {
                 lastDeadlockCheck = _scheduler.Now;
                 checker.CheckDeadlocks();
-                if (checker.Stopped)
-                {
-                    break;
-                }
+            }
+            if (checker.Stopped)
+            {
+                break;
             }
             var next = _scheduler.NextDue;
             var deadline = checker.NextDeadline;

@@ -29,6 +29,9 @@ public sealed record RunSettings
     /// <summary>Inject exactly these faults and delays, drawing none (replay of a run with fault injection).</summary>
     public FaultPlan? Faults { get; init; }
 
+    /// <summary>Cluster nodes (simulated on the deterministic runtime); null = as many as the scenario needs.</summary>
+    public int? Nodes { get; init; }
+
     /// <summary>Keep every completed operation for the report.</summary>
     public bool RecordOps { get; init; } = true;
 

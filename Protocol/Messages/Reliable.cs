@@ -36,6 +36,9 @@ public readonly record struct Endpoint(EndpointKind Kind, int Id) : IComparable<
 
     public static Endpoint Control(int node) => new(EndpointKind.Control, node);
 
+    /// <summary>The run's own control actor, outside every node (SimulationRoot, the cluster runtime's runner).</summary>
+    public static readonly Endpoint Runner = new(EndpointKind.Control, -1);
+
     /// <summary>Entities live in shards; tasks and control actors live on one node and die with it.</summary>
     public bool IsEntity => Kind is EndpointKind.Inode or EndpointKind.Mapping or EndpointKind.Page or EndpointKind.Device;
 
@@ -48,6 +51,7 @@ public readonly record struct Endpoint(EndpointKind Kind, int Id) : IComparable<
         EndpointKind.Mapping => $"mapping-{Id}",
         EndpointKind.Page => $"page-{Id}",
         EndpointKind.Device => "device",
+        _ when Id < 0 => "runner",
         _ => $"control-{Id}",
     };
 
@@ -57,6 +61,10 @@ public readonly record struct Endpoint(EndpointKind Kind, int Id) : IComparable<
         if (text == "device")
         {
             return Device;
+        }
+        if (text == "runner")
+        {
+            return Runner;
         }
         var dash = text.LastIndexOf('-');
         if (dash <= 0 || !int.TryParse(text.AsSpan(dash + 1), System.Globalization.NumberStyles.None,

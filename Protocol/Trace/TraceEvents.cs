@@ -136,3 +136,24 @@ public sealed record LeaseBreakWaiting(FileId File, TaskId Task) : TraceEvent;
 
 /// <summary>The blocking lease break ended (all leases gone, or the wait was interrupted).</summary>
 public sealed record LeaseBreakDone(FileId File, TaskId Task, Errno Result) : TraceEvent;
+
+// --- nodes and the network (simulated clusters and the cluster runtime) ------------------
+
+/// <summary>A node crashed (its process was killed): its tasks are lost, its entities unreachable until it is removed.</summary>
+public sealed record NodeCrashed(int Node) : TraceEvent;
+
+/// <summary>
+/// The cluster removed a node (Reason: crashed, or downed by the split-brain resolver):
+/// its entities start again elsewhere from their journal, and every entity gives back
+/// what the node's tasks held.
+/// </summary>
+public sealed record NodeRemoved(int Node, string Reason) : TraceEvent;
+
+/// <summary>A task died with its node: it never finishes its operation, and holds what it held until its node is removed.</summary>
+public sealed record TaskLost(TaskId Task, int Node) : TraceEvent;
+
+/// <summary>The network split into groups of nodes that cannot reach each other (e.g. "[0] [1,2]").</summary>
+public sealed record NetworkPartitioned(string Groups) : TraceEvent;
+
+/// <summary>The partition ended: Healed, or resolved by downing every node outside the surviving group.</summary>
+public sealed record NetworkHealed(bool Downed) : TraceEvent;

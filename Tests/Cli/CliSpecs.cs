@@ -298,7 +298,7 @@ public sealed class CliSpecs : CliHarness
         "unknown op", "missing file", "unknown flag", "unknown variant", "bad seed", "negative seed",
         "unknown runtime", "replay of a non-JSON file", "replay of an empty file", "replay of a JSON array",
         "replay of a missing file", "replay with a bad seed", "replay with a seed past 2^64",
-        "replay with an unknown strategy", "cluster-only fault", "cluster-only fault in a replay",
+        "replay with an unknown strategy", "node fault on the local runtime",
         "report directory missing", "explore without --seeds", "explore with zero seeds", "no command",
     ];
 
@@ -418,27 +418,14 @@ public sealed class CliSpecs : CliHarness
                 expected = [$"{file}:{line}:", "unknown strategy 'clairvoyant'"];
                 break;
             }
-            case "cluster-only fault":
+            case "node fault on the local runtime":
             {
+                // The local runtime has no nodes and no network to fail; the deterministic
+                // runtime simulates them, the cluster runtime has them.
                 var file = WriteFile("partitioned.json", ClusterFaultScenario);
                 var (line, column) = Position(ClusterFaultScenario, "{ \"at\": \"2ms\"");
-                args = ["run", file, "--runtime", "deterministic", "--report", report];
-                expected = [$"{file}:{line}:{column}: ", "'partition'", "cluster runtime"];
-                break;
-            }
-            case "cluster-only fault in a replay":
-            {
-                // A report edited by hand (or written by a later DaxSim) whose scenario has a
-                // fault this runtime cannot inject: refused, not silently ignored.
-                var good = PathIn("good.json");
-                Assert.Equal(1, Invoke("run", Shipped("signal-long-pin"), "--runtime", "deterministic",
-                    "--variant", "no-break", "--report", good).Code);
-                var json = ReadReport(good);
-                json["replay"]!["scenarioText"] = ClusterFaultScenario;
-                var file = WriteFile("edited.json", json.ToString());
-                var (line, column) = Position(ClusterFaultScenario, "{ \"at\": \"2ms\"");
-                args = ["replay", file, "--report", report];
-                expected = [$":{line}:{column}: ", file, "'partition'", "cluster runtime"];
+                args = ["run", file, "--runtime", "local", "--report", report];
+                expected = [$"{file}:{line}:{column}: ", "'partition'", "--runtime deterministic"];
                 break;
             }
             case "report directory missing":

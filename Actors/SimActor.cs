@@ -1,0 +1,545 @@
+using Akka.Actor;
+using Akka.Event;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Scenarios;
+using DaxSim.Protocol.Trace;
+using Envelope = DaxSim.Protocol.Messages.Envelope;
+
+namespace DaxSim.Actors;
+
+/// <summary>A journaled input given back to a recovering actor: process it, but send nothing and report nothing.</summary>
+public sealed record Replayed(object Message);
+
+/// <summary>The journal has been replayed: the actor is live again and sends what it still owes.</summary>
+public sealed class RecoveryDone
+{
+    public static readonly RecoveryDone Instance = new();
+}
+
+/// <summary>A journaled actor's timer went off: sent to its host, which journals the message and hands it back.</summary>
+public sealed record TimerFired(object Message);
+
+/// <summary>Where a reply goes: the sender of the message being handled, by reference and by entity.</summary>
+public readonly record struct ReplyAddress(IActorRef Ref, Endpoint? Endpoint);
+
+/// <summary>
+/// The base of every protocol actor. Protocol actors send through it (<see cref="Send(Endpoint, object)"/>,
+/// <see cref="Reply"/>) and report through its <see cref="Trace"/>, never to actor references
+/// directly, so that one class serves every runtime:
+/// <list type="bullet">
+/// <item>plain delivery (a run without message faults or node faults): a bare Tell, as
+/// cheap as if the actor told the reference itself;</item>
+/// <item>reliable delivery (message faults, node faults, the cluster): every message
+/// travels in an <see cref="Envelope"/> addressed by entity, numbered per sender and
+/// receiver, acknowledged, sent again every <see cref="DeliveryOptions.RetryInterval"/>
+/// until acknowledged, and processed once by the receiver however often it arrives; the
+/// scenario's drop / duplicate / delay faults act on each transmission;</item>
+/// <item>journaled (an entity whose host persists its inputs): on recovery the inputs
+/// come back as <see cref="Replayed"/> and rebuild the state, the de-duplication windows
+/// and the unacknowledged messages, without sending or reporting anything; at
+/// <see cref="RecoveryDone"/> the actor sends again whatever is still unacknowledged.</item>
+/// </list>
+/// An entity also learns here that a task's node is gone (<see cref="TaskGone"/>): it then
+/// gives back what the task held (<see cref="OnTaskGone"/>) and ignores the task from then on.
+/// </summary>
+public abstract class SimActor : ReceiveActor, IWithTimers
+{
+    private sealed class RetryTick
+    {
+        public static readonly RetryTick Instance = new();
+    }
+
+    private sealed class NullSink : ITraceSink
+    {
+        public static readonly NullSink Instance = new();
+
+        public void Emit(TraceEvent e)
+        {
+        }
+    }
+
+    /// <summary>
+    /// One sender's envelopes at this receiver: all up to Contiguous processed; later ones
+    /// that came early wait in Early (not acknowledged, not journaled) until the gap fills,
+    /// so that each sender's messages are processed in the order it sent them, as a
+    /// connection would deliver them.
+    /// </summary>
+    private sealed class Window
+    {
+        public long Contiguous;
+        public SortedDictionary<long, Envelope>? Early;
+    }
+
+    private readonly bool _reliable;
+    private readonly bool _journaled;
+    private readonly IEntityJournal? _journal;
+    private readonly Dictionary<Endpoint, long> _sent = new();
+    private readonly Dictionary<Endpoint, Window> _received = new();
+    private readonly SortedDictionary<(Endpoint To, long Seq), Envelope> _unacked = new();
+    private readonly HashSet<TaskId> _gone = [];
+    private readonly Dictionary<string, (object Message, TimeSpan Delay)> _timers = new();
+    private Rng? _faultRng;
+    private Endpoint? _from;
+    private bool _muted;
+    private bool _retrying;
+
+    protected SimActor(SimEnvironment env, Endpoint me)
+    {
+        // Akka's timers hand their message to the handlers directly, past AroundReceive.
+        Receive<RetryTick>(_ => Retry());
+        Env = env;
+        Me = me;
+        _reliable = env.Delivery.Reliable || env.Delivery.Journaled;
+        // Only entities are journaled: a task is a thread of a process and dies with its node.
+        _journaled = env.Delivery.Journaled && me.IsEntity;
+        _journal = me.IsEntity ? env.Journal : null;
+        _reliable |= _journal is not null;
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected SimEnvironment Env { get; }
+
+    /// <summary>This actor as an entity.</summary>
+    protected Endpoint Me { get; }
+
+    /// <summary>Where events go; nowhere while a recovering actor replays its journal (the events were reported the first time).</summary>
+    protected ITraceSink Trace => _muted ? NullSink.Instance : Env.Trace;
+
+    protected IEntityDirectory Dir => Env.Directory;
+
+    /// <summary>The sender of the message being handled.</summary>
+    protected ReplyAddress ReplyTo => new(Sender, _from);
+
+    /// <summary>Tasks whose node is gone; an entity takes nothing more from them.</summary>
+    protected IReadOnlySet<TaskId> GoneTasks => _gone;
+
+    // --- sending ---------------------------------------------------------------------------
+
+    protected void Send(Endpoint to, object message)
+    {
+        if (!_reliable)
+        {
+            Dir.Resolve(to).Tell(message, Self);
+            return;
+        }
+        var seq = _sent.TryGetValue(to, out var last) ? last + 1 : 1;
+        _sent[to] = seq;
+        var envelope = new Envelope(Me, to, seq, message);
+        _unacked[(to, seq)] = envelope;
+        Env.InFlight.Add(1);
+        if (!_muted)
+        {
+            Transmit(to, envelope);
+            StartRetrying();
+        }
+    }
+
+    protected void Send(ReplyAddress to, object message)
+    {
+        if (_reliable && to.Endpoint is { } endpoint)
+        {
+            Send(endpoint, message);
+            return;
+        }
+        if (!_muted)
+        {
+            to.Ref.Tell(message, Self);
+        }
+    }
+
+    /// <summary>Answers the message being handled.</summary>
+    protected void Reply(object message) => Send(ReplyTo, message);
+
+    /// <summary>
+    /// One transmission, as the network would carry it: lost if the receiver cannot be
+    /// reached (a partition, a crashed node) or a drop fault hits it, sent twice by a
+    /// duplicate fault, late by a delay fault.
+    /// </summary>
+    private void Transmit(Endpoint to, object wire)
+    {
+        if (!Env.Network.Reachable(Me, to))
+        {
+            return;
+        }
+        var copies = 1;
+        var delay = TimeSpan.Zero;
+        var faults = Env.Delivery.MessageFaults;
+        if (faults.Count > 0)
+        {
+            var now = Env.Elapsed();
+            _faultRng ??= Rng.ForStream(Env.Delivery.Seed, StreamOf(Me));
+            foreach (var f in faults)
+            {
+                if ((f.From is { } from && now < from) || (f.Until is { } until && now >= until) ||
+                    _faultRng.NextDouble() >= f.Probability)
+                {
+                    continue;
+                }
+                switch (f.Kind)
+                {
+                    case MessageFaultKind.Drop:
+                        return;
+                    case MessageFaultKind.Duplicate:
+                        copies++;
+                        break;
+                    case MessageFaultKind.Delay:
+                        delay += TimeSpan.FromTicks((long)(_faultRng.NextDouble() * f.Max!.Value.Ticks));
+                        break;
+                }
+            }
+        }
+        var target = Dir.Resolve(to);
+        for (var i = 0; i < copies; i++)
+        {
+            if (delay > TimeSpan.Zero)
+            {
+                Context.System.Scheduler.ScheduleTellOnce(delay, target, wire, Self);
+            }
+            else
+            {
+                target.Tell(wire, Self);
+            }
+        }
+    }
+
+    private static ulong StreamOf(Endpoint e) => 0x5EED_0000_0000UL ^ ((ulong)e.Kind << 32) ^ (uint)e.Id;
+
+    private void StartRetrying()
+    {
+        if (_retrying)
+        {
+            return;
+        }
+        _retrying = true;
+        Timers.StartPeriodicTimer("reliable-retry", RetryTick.Instance, Env.Delivery.RetryInterval);
+    }
+
+    private void Retry()
+    {
+        if (_unacked.Count == 0)
+        {
+            _retrying = false;
+            Timers.Cancel("reliable-retry");
+            return;
+        }
+        foreach (var ((to, _), envelope) in _unacked)
+        {
+            Transmit(to, envelope);
+        }
+    }
+
+    // --- timers --------------------------------------------------------------------------
+
+    /// <summary>A single timer; a journaled actor's timers go through its host, so that their firing is journaled too.</summary>
+    protected void StartTimer(string key, object message, TimeSpan delay)
+    {
+        _timers[key] = (message, delay);
+        if (!_muted)
+        {
+            Arm(key, message, delay);
+        }
+    }
+
+    // A journaled actor's timer comes back as TimerFired, through its host (which journals
+    // it) or straight to itself (the inline journal takes it as it is processed); a plain
+    // actor uses Akka's timers.
+    // (AK1004: these one-shot timers are not cancelled on purpose; a stale one finds no
+    // armed timer and is dropped.)
+#pragma warning disable AK1004
+    private void Arm(string key, object message, TimeSpan delay)
+    {
+        if (_journaled)
+        {
+            Context.System.Scheduler.ScheduleTellOnce(delay, Context.Parent, new TimerFired(message), Self);
+        }
+        else if (_journal is not null)
+        {
+            Context.System.Scheduler.ScheduleTellOnce(delay, Self, new TimerFired(message), Self);
+        }
+        else
+        {
+            Timers.StartSingleTimer(key, message, delay);
+        }
+    }
+#pragma warning restore AK1004
+
+    protected void CancelTimer(string key)
+    {
+        _timers.Remove(key);
+        if (!_journaled)
+        {
+            Timers.Cancel(key);
+        }
+    }
+
+    // --- receiving -------------------------------------------------------------------------
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        // An entity that was here before (its node crashed, it was started again elsewhere)
+        // rebuilds itself from the inputs it took then.
+        if (_journal?.Entries(Me) is { Count: > 0 } entries)
+        {
+            foreach (var entry in entries)
+            {
+                AroundReceive(Receive, new Replayed(entry));
+            }
+            AroundReceive(Receive, RecoveryDone.Instance);
+        }
+    }
+
+    protected override void PostStop()
+    {
+        // Stopped (the run ended, or its node crashed): what it had in flight is gone with it.
+        Env.InFlight.Add(-_unacked.Count);
+        base.PostStop();
+    }
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        switch (message)
+        {
+            case Envelope e:
+                OnEnvelope(receive, e);
+                return true;
+            case Ack a:
+                if (a.To == Me && _unacked.Remove((a.From, a.Seq)))
+                {
+                    Env.InFlight.Add(-1);
+                    Journal(a);
+                }
+                return true;
+            case RetryTick:
+                Retry();
+                return true;
+            case TimerFired t:
+                // A cancelled or restarted timer's message is stale: only the armed one counts.
+                return ForgetTimer(t.Message) && AroundReceive(receive, t.Message);
+            case Replayed r:
+                _muted = true;
+                try
+                {
+                    return AroundReceive(receive, r.Message);
+                }
+                finally
+                {
+                    _muted = false;
+                }
+            case RecoveryDone:
+                foreach (var (key, (timer, delay)) in _timers)
+                {
+                    Arm(key, timer, delay);
+                }
+                if (_unacked.Count > 0)
+                {
+                    Retry();
+                    StartRetrying();
+                }
+                OnRecovered();
+                return true;
+        }
+        ForgetTimer(message);
+        Journal(message);
+        return base.AroundReceive(receive, message);
+    }
+
+    // The inline journal takes each input as it is processed, so that what it holds is
+    // exactly what the actor's state and reports reflect.
+    private void Journal(object message)
+    {
+        if (_journal is not null && !_muted)
+        {
+            _journal.Append(Me, message);
+        }
+    }
+
+    /// <summary>Forgets the armed timer whose message this is; false if none is.</summary>
+    private bool ForgetTimer(object message)
+    {
+        foreach (var (key, (timer, _)) in _timers)
+        {
+            if (Equals(timer, message))
+            {
+                _timers.Remove(key);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Takes an envelope: a duplicate of one processed is acknowledged again and dropped;
+    /// one that came early waits; the next in order is processed, acknowledged and
+    /// journaled, and so are the early ones it lets through.
+    /// </summary>
+    private void OnEnvelope(Receive receive, Envelope e)
+    {
+        if (e.To != Me)
+        {
+            Context.GetLogger().Error("{0} got an envelope for {1} from {2}; dropped", Me, e.To, e.From);
+            return;
+        }
+        if (!_received.TryGetValue(e.From, out var window))
+        {
+            window = new Window();
+            _received[e.From] = window;
+        }
+        if (e.Seq <= window.Contiguous)
+        {
+            Acknowledge(e);
+            return;
+        }
+        if (e.Seq > window.Contiguous + 1)
+        {
+            (window.Early ??= [])[e.Seq] = e;
+            return;
+        }
+        while (true)
+        {
+            window.Contiguous = e.Seq;
+            Acknowledge(e);
+            Journal(e);
+            Process(receive, e);
+            if (window.Early is null || !window.Early.Remove(window.Contiguous + 1, out var next))
+            {
+                return;
+            }
+            e = next;
+        }
+    }
+
+    private void Acknowledge(Envelope e)
+    {
+        if (!_muted)
+        {
+            Transmit(e.From, new Ack(Me, e.From, e.Seq));
+        }
+    }
+
+    private void Process(Receive receive, Envelope e)
+    {
+        if (e.From.Kind == EndpointKind.Task && _gone.Contains(new TaskId(e.From.Id)))
+        {
+            return;
+        }
+        if (e.Payload is TaskGone gone)
+        {
+            if (_gone.Add(gone.Task))
+            {
+                OnTaskGone(gone.Task);
+            }
+            return;
+        }
+        if (AddressedTo(e.Payload) is { } to && to != Me)
+        {
+            Context.GetLogger().Error("{0} got {1} meant for {2} from {3}; dropped", Me, e.Payload.GetType().Name, to, e.From);
+            return;
+        }
+        _from = e.From;
+        try
+        {
+            if (!receive(e.Payload))
+            {
+                Unhandled(e.Payload);
+            }
+        }
+        finally
+        {
+            _from = null;
+        }
+    }
+
+    /// <summary>The entity a protocol message names as its receiver, if it names one.</summary>
+    private static Endpoint? AddressedTo(object message) => message switch
+    {
+        IPageMessage m => Endpoint.Of(m.Page),
+        IInodeMessage m => Endpoint.InodeOf(m.File),
+        IMappingMessage m => Endpoint.MappingOf(m.File),
+        ITaskMessage m => Endpoint.Of(m.Task),
+        IDeviceMessage => Endpoint.Device,
+        _ => null,
+    };
+
+    /// <summary>Messages may come from the network (reliable delivery): an entity checks them against its state.</summary>
+    protected bool FromNetwork => _reliable;
+
+    /// <summary>Logs a message that breaks the protocol and is dropped.</summary>
+    protected void Refuse(object message, string why) =>
+        Context.GetLogger().Error("{0} refused {1}: {2}", Me, message, why);
+
+    protected override void Unhandled(object message)
+    {
+        // A message no handler takes came from outside the protocol (the network, a bug in
+        // a peer): log it and go on; the actor's state is untouched.
+        Context.GetLogger().Error("{0} does not take {1}; dropped", Me, message.GetType().Name);
+    }
+
+    /// <summary>The task's node is gone: give back what the task held here, as its exit would have.</summary>
+    protected virtual void OnTaskGone(TaskId task)
+    {
+    }
+
+    /// <summary>Recovery from the journal is complete: restart what the replay could not (timers are restarted already).</summary>
+    protected virtual void OnRecovered()
+    {
+    }
+}
+
+/// <summary>How the messages of a run are delivered.</summary>
+public sealed record DeliveryOptions
+{
+    public static readonly DeliveryOptions Plain = new();
+
+    /// <summary>Envelopes, acknowledgements, retries and de-duplication.</summary>
+    public bool Reliable { get; init; }
+
+    /// <summary>Entities are hosted by a shell that journals their inputs (implies Reliable).</summary>
+    public bool Journaled { get; init; }
+
+    /// <summary>How often unacknowledged messages are sent again.</summary>
+    public TimeSpan RetryInterval { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>The scenario's drop / duplicate / delay faults, applied to every transmission.</summary>
+    public IReadOnlyList<MessageFault> MessageFaults { get; init; } = [];
+
+    /// <summary>Seeds the fault decisions (each actor draws from its own stream).</summary>
+    public ulong Seed { get; init; }
+}
+
+/// <summary>
+/// Where a simulated run keeps its entities' inputs, so that an entity whose node crashed
+/// can be started again from them (the deterministic runtime's stand-in for Akka.Persistence).
+/// </summary>
+public interface IEntityJournal
+{
+    void Append(Endpoint entity, object input);
+
+    IReadOnlyList<object> Entries(Endpoint entity);
+}
+
+/// <summary>How many reliable messages are sent and not yet acknowledged, across a run: while any are, the run has not settled.</summary>
+public sealed class InFlightCounter
+{
+    private long _count;
+
+    public long Count => Interlocked.Read(ref _count);
+
+    public void Add(long delta) => Interlocked.Add(ref _count, delta);
+}
+
+/// <summary>Which entities can reach which now: a partition or a crashed node cuts some off.</summary>
+public interface INetwork
+{
+    bool Reachable(Endpoint from, Endpoint to);
+}
+
+/// <summary>A network that never fails.</summary>
+public sealed class PerfectNetwork : INetwork
+{
+    public static readonly PerfectNetwork Instance = new();
+
+    public bool Reachable(Endpoint from, Endpoint to) => true;
+}
