@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using DaxSim.Host.Load;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Load;
+using Newtonsoft.Json.Linq;
+
+namespace DaxSim.Bench;
+
+/// <summary>
+/// Section 6 of the bench: `daxsim load`. The protocol messages per second of the local and
+/// the deterministic runtime under the default load mix (medians of several runs, after a
+/// warm-up run), as ratios to the raw ping-pong of the same process; what a page actor costs
+/// against an empty actor; and a million pages with ten thousand tasks in a child process
+/// whose managed heap is capped at 1 GiB.
+/// </summary>
+internal static class LoadBench
+{
+    internal sealed record Figures(double LocalRate, double DeterministicRate, double BytesPerPage, bool ScaleRan,
+        bool ScaleClean);
+
+    // The load mix: the default mix of `daxsim load --tasks`, no think time (every task busy),
+    // on 8 files of 1,024 pages.
+    private static LoadSpec Mix(int tasks, TimeSpan duration) => new("bench-mix", null, 8, 1024, null,
+        LoadSpec.MixOf(tasks, TimeSpan.Zero, null, 1024), duration, TimeSpan.FromMilliseconds(200), null, null, null,
+        LoadSpec.DefaultOpBound, LoadSpec.DefaultLeaseBreakTime);
+
+    public static Figures Run(Action<string, string, string, string> add, Action<string> section, double pingOne,
+        double pingMany, int repeats, TimeSpan localDuration, TimeSpan detDuration, bool scale)
+    {
+        section("6. load (daxsim load): the default mix of DIO readers and writers, faulting readers, truncators, hole punchers, lease holders");
+        // Local: real threads, wall-clock duration.
+        var localSpec = Mix(400, localDuration);
+        LoadEngine.Run(new LoadPlan(localSpec with { Duration = TimeSpan.FromSeconds(1) }, 1, Variant.Mainline,
+            new LocalLoadRuntime()), measureFootprint: false);
+        var local = Median(repeats, i =>
+        {
+            var r = LoadEngine.Run(new LoadPlan(localSpec, (ulong)i, Variant.Mainline, new LocalLoadRuntime()),
+                measureFootprint: false);
+            return (r.Run.Messages / r.Run.WallTime.TotalSeconds, r);
+        });
+        add("load", "local runtime, 400 tasks, 2 cores", $"{local.Median / 1e6:F3} M msg/s",
+            $"median of {repeats} runs of {localDuration.TotalSeconds:F0} s (after a 1 s warm-up run); slowest " +
+            $"{local.Min / 1e6:F3}, fastest {local.Max / 1e6:F3}; protocol messages delivered to entities / wall time; " +
+            $"verdicts {string.Join(", ", local.Results.Select(r => r.Run.Verdict))}");
+        var sample = local.Results[0];
+        add("load", "  operations/s (local)", $"{sample.Stats.Ops.Sum(o => o.Count) / LoadReport.WindowSeconds(sample):N0}",
+            $"first measured run; threads {sample.Run.Threads}, events {sample.Run.Events:N0}");
+        add("load", "  ratio to ping-pong, 1 in flight", $"{local.Median / pingOne:F2} x", "local msg/s / raw Akka msg/s, same process");
+        add("load", "  ratio to ping-pong, 100 in flight", $"{local.Median / pingMany:F2} x", "");
+
+        // Deterministic: one thread, simulated duration.
+        var detSpec = Mix(400, detDuration);
+        LoadEngine.Run(new LoadPlan(detSpec, 99, Variant.Mainline, new DeterministicLoadRuntime()), measureFootprint: false);
+        var det = Median(repeats, i =>
+        {
+            var r = LoadEngine.Run(new LoadPlan(detSpec, (ulong)i, Variant.Mainline, new DeterministicLoadRuntime()),
+                measureFootprint: false);
+            return (r.Run.Messages / r.Run.WallTime.TotalSeconds, r);
+        });
+        add("load", "deterministic runtime, 400 tasks, 1 thread", $"{det.Median / 1e6:F3} M msg/s",
+            $"median of {repeats} runs of {Durations(detDuration)} simulated (after a warm-up run); slowest {det.Min / 1e6:F3}, " +
+            $"fastest {det.Max / 1e6:F3}; {det.Results[0].Run.Messages:N0} messages per run");
+        add("load", "  ratio to ping-pong, 1 in flight", $"{det.Median / pingOne:F2} x", "");
+
+        // Memory per actor.
+        var footprints = Enumerable.Range(0, 3).Select(_ => ActorFootprint.Measure(5_000)).ToList();
+        var page = footprints.Select(f => f.PageActorBytes).Order().ElementAt(1);
+        var empty = footprints.Select(f => f.EmptyActorBytes).Order().ElementAt(1);
+        add("load", "PageActor, always live", $"{page:N0} B", "managed heap per actor, 5,000 created, median of 3 (ActorFootprint)");
+        add("load", "  empty ReceiveActor", $"{empty:N0} B", "Akka's own cost per actor: cell, mailbox, path, reference");
+        add("load", "  one actor per page for 1,000,000 pages", $"{page * 1e6 / 1073741824.0:F2} GiB", "why pages are made on first use and passivated");
+
+        double bytesPerPage = double.NaN;
+        var clean = false;
+        if (scale)
+        {
+            (bytesPerPage, clean) = Scale(add);
+        }
+        return new Figures(local.Median, det.Median, bytesPerPage, scale, clean);
+    }
+
+    // A million pages (100 files of 10,000) and 10,000 tasks on the local runtime, in a child
+    // process whose managed heap may not exceed 1 GiB: if it finishes, it fit.
+    private static (double BytesPerPage, bool Clean) Scale(Action<string, string, string, string> add)
+    {
+        var daxsim = Path.Combine(AppContext.BaseDirectory, "daxsim");
+        var report = Path.Combine(Path.GetTempPath(), $"daxsim-bench-scale-{Environment.ProcessId}.json");
+        var start = new ProcessStartInfo(daxsim)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "load", "--files", "100", "--pages", "10000", "--tasks", "10000", "--think", "50ms",
+                     "--duration", "10s", "--runtime", "local", "--progress", "off", "--report", report })
+        {
+            start.ArgumentList.Add(a);
+        }
+        start.Environment["DOTNET_GCHeapHardLimit"] = "0x40000000"; // 1 GiB
+        var clock = Stopwatch.StartNew();
+        using var child = Process.Start(start)!;
+        var stdout = child.StandardOutput.ReadToEndAsync();
+        var stderr = child.StandardError.ReadToEndAsync();
+        if (!child.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            child.Kill(entireProcessTree: true);
+        }
+        child.WaitForExit();
+        var code = child.ExitCode;
+        if (!File.Exists(report))
+        {
+            add("scale", "1,000,000 pages, 10,000 tasks (1 GiB heap cap)", "FAILED",
+                $"exit {code}: {Last(stderr.Result + stdout.Result)}");
+            return (double.NaN, false);
+        }
+        var json = JObject.Parse(File.ReadAllText(report));
+        File.Delete(report);
+        var memory = json["memory"]!;
+        var perPage = (double)memory["bytesPerPage"]!;
+        add("scale", "1,000,000 pages, 10,000 tasks, local, 10 s", $"exit {code}, {(string?)json["verdict"]}",
+            $"child process with DOTNET_GCHeapHardLimit = 1 GiB; think 50 ms; {clock.Elapsed.TotalSeconds:F0} s wall including start and stop");
+        add("scale", "  live managed heap, peak", $"{(long)memory["liveHeapPeakBytes"]! / 1048576.0:N0} MiB",
+            $"after a collection; sampled peak incl. garbage {(long)memory["heapPeakBytes"]! / 1048576.0:N0} MiB; working set {(long)memory["workingSetPeakBytes"]! / 1048576.0:N0} MiB");
+        add("scale", "  per simulated page", $"{perPage:N0} B",
+            "(live heap peak - heap before the run) / 1,000,000: everything, tasks and checker included");
+        add("scale", "  operations, messages", $"{(long)json["throughput"]!["operations"]!:N0} ops, {(long)json["throughput"]!["messages"]!:N0} msg",
+            $"{(double)json["throughput"]!["opsPerSecond"]!:N0} ops/s in the measured window");
+        var dio = json["latency"]!["dioRead"];
+        if (dio is not null && (long)dio["count"]! > 0)
+        {
+            add("scale", "  dioRead latency p50 / p99 / max", $"{Ms(dio["p50"])} / {Ms(dio["p99"])} / {Ms(dio["max"])} ms",
+                "from when due; 10 ms timer ticks and two cores shared by 10,000 tasks");
+        }
+        return (perPage, code == 0);
+    }
+
+    private static string Ms(JToken? ns) => ((long)ns! / 1e6).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Last(string text) => text.Length <= 300 ? text.Trim() : text[^300..].Trim();
+
+    private static string Durations(TimeSpan t) => DaxSim.Protocol.Scenarios.Durations.Format(t);
+
+    private sealed record Measured(double Median, double Min, double Max, List<LoadResult> Results);
+
+    private static Measured Median(int repeats, Func<int, (double Rate, LoadResult Result)> run)
+    {
+        var runs = Enumerable.Range(1, repeats).Select(run).ToList();
+        var rates = runs.Select(r => r.Rate).Order().ToList();
+        return new Measured(rates[rates.Count / 2], rates[0], rates[^1], runs.Select(r => r.Result).ToList());
+    }
+}
