@@ -9,7 +9,13 @@ namespace DaxSim.Host.Load;
 /// <summary>What one load run is asked to do, once the spec and the flags are merged.</summary>
 public sealed record LoadPlan(LoadSpec Spec, ulong Seed, Variant Variant, ILoadRuntime Runtime)
 {
+    /// <summary>Devices with more blocks than this get lazy page actors (PageRegion); smaller ones one actor per page.</summary>
+    public const int LazyPagesFrom = 65_536;
+
     public TimeSpan Warmup => Spec.EffectiveWarmup;
+
+    /// <summary>Lazy pages: null to decide by the device's size (LazyPagesFrom).</summary>
+    public bool? LazyPages { get; init; }
 }
 
 /// <summary>A moment of a load run, for a progress display.</summary>
@@ -30,7 +36,11 @@ public sealed record LoadResult(
     RunResult Run,
     LoadRecorder Stats,
     LoadMemory Memory,
-    TimeSpan Wall);
+    TimeSpan Wall)
+{
+    /// <summary>Whether page actors were made on first use (PageRegion) or all at the start.</summary>
+    public bool LazyPages { get; init; }
+}
 
 /// <summary>
 /// Memory of a load run. Heap figures are the managed heap: the baseline before the run's
@@ -75,7 +85,9 @@ public static class LoadEngine
             Variant = plan.Variant,
             RecordOps = false,
             RecordSchedule = false,
-            LazyPages = true,
+            // Page actors made on first use only where one per page would cost too much: a
+            // region is one more hop for every page message, and on real threads a busy one.
+            LazyPages = plan.LazyPages ?? scenario.Device.Blocks > LoadPlan.LazyPagesFrom,
             // Thousands of tasks: look for deadlocks once per simulated millisecond, and on real
             // threads only after 2 s without any event (a GC pause of a large heap is not a deadlock).
             DeadlockCheckInterval = TimeSpan.FromMilliseconds(1),
@@ -141,6 +153,6 @@ public static class LoadEngine
         var memory = new LoadMemory(heapBefore, heapPeak, livePeak, Process.GetCurrentProcess().PeakWorkingSet64,
             GC.CollectionCount(0) - gc0.Item1, GC.CollectionCount(1) - gc0.Item2, GC.CollectionCount(2) - gc0.Item3,
             footprint);
-        return new LoadResult(plan, scenario, run, recorder, memory, wall.Elapsed);
+        return new LoadResult(plan, scenario, run, recorder, memory, wall.Elapsed) { LazyPages = settings.LazyPages };
     }
 }

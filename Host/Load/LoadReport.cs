@@ -126,6 +126,8 @@ public static class LoadReport
                 ["liveHeapPeakBytes"] = memory.LiveHeapPeakBytes,
                 ["workingSetPeakBytes"] = memory.WorkingSetPeakBytes,
                 ["pages"] = spec.TotalPages,
+                ["deviceBlocks"] = r.Scenario.Device.Blocks,
+                ["lazyPages"] = r.LazyPages,
                 ["bytesPerPage"] = Round(memory.BytesPerPage(spec.TotalPages)),
                 ["bytesPerPageActor"] = memory.Footprint is { } f ? Round(f.PageActorBytes) : null,
                 ["bytesPerEmptyActor"] = memory.Footprint is { } g ? Round(g.EmptyActorBytes) : null,
