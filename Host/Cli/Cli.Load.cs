@@ -136,7 +136,7 @@ public sealed partial class Cli
         var seed = parsed.GetValue(o.Seed) ?? spec.Seed ?? 1;
         var plan = new LoadPlan(spec, seed, variant, runtime);
 
-        stdout.WriteLine($"daxsim load {spec.Name}  ({spec.Source})");
+        stdout.WriteLine(specPath is null ? "daxsim load (from the flags)" : $"daxsim load {spec.Name}  ({spec.Source})");
         stdout.WriteLine($"  seed {seed}, runtime {runtime.Name}, variant {variant.Name()}");
         stdout.WriteLine($"  {spec.Files:N0} file(s) x {spec.PagesPerFile:N0} pages = {spec.TotalPages:N0} pages; {spec.TaskCount:N0} task(s): " +
                          string.Join(", ", spec.Tasks.Select(t => $"{t.Count} {t.Kind.JsonName()}")));
