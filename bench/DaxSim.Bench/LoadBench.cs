@@ -32,6 +32,7 @@ internal static class LoadBench
         var localSpec = Mix(400, localDuration);
         LoadEngine.Run(new LoadPlan(localSpec with { Duration = TimeSpan.FromSeconds(1) }, 1, Variant.Mainline,
             new LocalLoadRuntime()), measureFootprint: false);
+        var localCpu = SystemCpu.Sample();
         var local = Median(repeats, i =>
         {
             var r = LoadEngine.Run(new LoadPlan(localSpec, (ulong)i, Variant.Mainline, new LocalLoadRuntime()),
@@ -42,6 +43,7 @@ internal static class LoadBench
             $"median of {repeats} runs of {localDuration.TotalSeconds:F0} s (after a 1 s warm-up run); slowest " +
             $"{local.Min / 1e6:F3}, fastest {local.Max / 1e6:F3}; protocol messages delivered to entities / wall time; " +
             $"verdicts {string.Join(", ", local.Results.Select(r => r.Run.Verdict))}");
+        add("load", "  other processes' CPU meanwhile", $"{SystemCpu.Sample().OthersSince(localCpu):F2} cores", "0.00 = the bench had the machine to itself");
         var sample = local.Results[0];
         add("load", "  operations/s (local)", $"{sample.Stats.Ops.Sum(o => o.Count) / LoadReport.WindowSeconds(sample):N0}",
             $"first measured run; threads {sample.Run.Threads}, events {sample.Run.Events:N0}");
@@ -51,6 +53,7 @@ internal static class LoadBench
         // Deterministic: one thread, simulated duration.
         var detSpec = Mix(400, detDuration);
         LoadEngine.Run(new LoadPlan(detSpec, 99, Variant.Mainline, new DeterministicLoadRuntime()), measureFootprint: false);
+        var detCpu = SystemCpu.Sample();
         var det = Median(repeats, i =>
         {
             var r = LoadEngine.Run(new LoadPlan(detSpec, (ulong)i, Variant.Mainline, new DeterministicLoadRuntime()),
@@ -60,6 +63,7 @@ internal static class LoadBench
         add("load", "deterministic runtime, 400 tasks, 1 thread", $"{det.Median / 1e6:F3} M msg/s",
             $"median of {repeats} runs of {Durations(detDuration)} simulated (after a warm-up run); slowest {det.Min / 1e6:F3}, " +
             $"fastest {det.Max / 1e6:F3}; {det.Results[0].Run.Messages:N0} messages per run");
+        add("load", "  other processes' CPU meanwhile", $"{SystemCpu.Sample().OthersSince(detCpu):F2} cores", "");
         add("load", "  ratio to ping-pong, 1 in flight", $"{det.Median / pingOne:F2} x", "");
 
         // Memory per actor.
