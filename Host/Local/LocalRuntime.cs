@@ -104,7 +104,9 @@ public sealed class LocalRuntime
                 {
                     break;
                 }
-                if (sink.Events != lastEvents)
+                // Quiet counts from when the tasks have started: before, the root is still
+                // creating the run's actors (thousands of them in a load), which emits nothing.
+                if (sink.Events != lastEvents || !sink.TasksStarted)
                 {
                     lastEvents = sink.Events;
                     lastChange = now;
@@ -218,6 +220,9 @@ public sealed class LocalRuntime
 
         public bool Closed { get; set; }
 
+        /// <summary>A task has started an operation or ended: the run's actors all exist.</summary>
+        public bool TasksStarted { get; private set; }
+
         public void Emit(TraceEvent e)
         {
             lock (Gate)
@@ -227,6 +232,7 @@ public sealed class LocalRuntime
                     return;
                 }
                 Events++;
+                TasksStarted |= e is OpStarted or TaskEnded;
                 Threads.Add(Environment.CurrentManagedThreadId);
                 checker.Observe(e);
                 var time = now();

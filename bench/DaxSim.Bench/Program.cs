@@ -327,7 +327,7 @@ for (var i = 1; i <= options.LocalRuns; i++)
 // ---------------------------------------------------------------------------------------------
 // 6. daxsim load: local and deterministic messages/s under the load mix, page actor memory, scale
 var load = options.LoadSections
-    ? LoadBench.Run(Add, Section, pingOne, pingMany, options.LoadRepeats, options.LoadDuration,
+    ? LoadBench.Run(root, Add, Section, pingOne, pingMany, options.LoadRepeats, options.LoadDuration,
         TimeSpan.FromMilliseconds(200), options.Scale)
     : null;
 var loadTargets = new List<(string Target, string Measured, bool Pass)>();
@@ -605,8 +605,8 @@ namespace DaxSim.Bench
                          "Deterministic: one thread. A warm-up run first, then the median of the runs.");
             s.AppendLine("- **PageActor vs empty actor**: managed heap (after full collections) per actor when 5,000 are " +
                          "created on a fresh ActorSystem (`ActorFootprint`); the difference is the page's own state.");
-            s.AppendLine("- **scale**: `daxsim load --files 100 --pages 10000 --tasks 10000 --think 50ms --duration 10s " +
-                         "--runtime local` in a child process with `DOTNET_GCHeapHardLimit` set to 1 GiB, so that finishing " +
+            s.AppendLine("- **scale**: `daxsim load scenarios/load/million-pages.json` (100 files of 10,000 pages, 10,000 " +
+                         "tasks with 1-2 s think times, 10 s, local runtime) in a child process with `DOTNET_GCHeapHardLimit` set to 1 GiB, so that finishing " +
                          "at all shows it fits. Per page: the peak of the live heap (heap size after a collection, less " +
                          "fragmentation) less the heap before the run, over 1,000,000 pages: all of the run's memory, tasks, " +
                          "checker and live page actors included, charged to the pages.");
