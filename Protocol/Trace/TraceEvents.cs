@@ -136,3 +136,12 @@ public sealed record LeaseBreakWaiting(FileId File, TaskId Task) : TraceEvent;
 
 /// <summary>The blocking lease break ended (all leases gone, or the wait was interrupted).</summary>
 public sealed record LeaseBreakDone(FileId File, TaskId Task, Errno Result) : TraceEvent;
+
+// --- cluster --------------------------------------------------------------------------
+
+/// <summary>
+/// The cluster runtime: Task's node was removed from the cluster (crashed, or downed after a
+/// partition). The task will never end its operation; the entities give back what it held
+/// (they report it as usual, PagePut, LockReleased, ...), as process exit does.
+/// </summary>
+public sealed record TaskLost(TaskId Task, int Node) : TraceEvent;
