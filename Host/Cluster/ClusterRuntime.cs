@@ -335,6 +335,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         var crashedAt = new Dictionary<int, long>();
         var removedAt = new Dictionary<int, long>();
         var faultLines = new List<string>();
+        var partitioned = new HashSet<int>(); // nodes cut off from the largest group, until heal
         long unsettledUntil = 0;
         long events = 0;
 
@@ -405,6 +406,8 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                         var others = groupOf.Where(x => x.Value != group).Select(x => members[x.Key].Address.ToString()).ToArray();
                         members[node].Agent.Tell(new Blackhole(runId, others), runnerRef);
                     }
+                    var largest = p.Between.OrderByDescending(g => g.Count).First();
+                    partitioned.UnionWith(p.Between.Where(g => g != largest).SelectMany(g => g));
                     Note($"partition {string.Join(" | ", p.Between.Select(g => string.Join(",", g)))}: members blackhole the other side");
                     break;
                 case HealFault:
@@ -412,6 +415,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                     {
                         m.Agent.Tell(new Unblackhole(runId), runnerRef);
                     }
+                    partitioned.Clear();
                     Note("heal: every member unthrottles every other");
                     break;
             }
@@ -431,7 +435,8 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                             lastHeard[b.Node] = now;
                         }
                         break;
-                    case MemberReport s when s.RunId == runId:
+                    // A member that was removed speaks no more (on its way out it sees the others go).
+                    case MemberReport s when s.RunId == runId && !removedAt.ContainsKey(s.Reporter):
                         var seenBy = unreachable.TryGetValue(s.Node, out var set) ? set : unreachable[s.Node] = [];
                         if (s.Status == "unreachable")
                         {
@@ -461,7 +466,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                             }
                         }
                         break;
-                    case NodeGone g when g.RunId == runId:
+                    case NodeGone g when g.RunId == runId && !removedAt.ContainsKey(g.Reporter):
                         Note($"node {g.Node}'s tasks are gone ({string.Join(", ", g.Tasks.Select(t => scenario.TaskName(new TaskId(t))))}); " +
                              $"node {g.Reporter} told every entity");
                         break;
@@ -510,7 +515,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
 
         var endTime = current;
         var violation = checker.Violation;
-        var waiting = Waiting(checker, scenario, placement, crashedAt, removedAt, unreachable);
+        var waiting = Waiting(checker, scenario, placement, crashedAt, removedAt, unreachable, partitioned);
         foreach (var line in waiting)
         {
             log.WriteLine($"  waiting: {line}");
@@ -538,7 +543,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             Members = members.Select(m => new ClusterNodeInfo(m.Index, $"{m.Address.Host}:{m.Address.Port}",
                 Enumerable.Range(0, placement.Length).Where(t => placement[t] == m.Index)
                     .Select(t => scenario.TaskName(new TaskId(t))).ToList(),
-                Status(m.Index, crashedAt, removedAt, unreachable),
+                Status(m.Index, crashedAt, removedAt, unreachable, partitioned),
                 crashedAt.TryGetValue(m.Index, out var c) ? c : null,
                 removedAt.TryGetValue(m.Index, out var r) ? r : null)).ToList(),
             Faults = faultLines,
@@ -571,28 +576,30 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
     }
 
     private static string Status(int node, Dictionary<int, long> crashed, Dictionary<int, long> removed,
-        Dictionary<int, HashSet<int>> unreachable) =>
+        Dictionary<int, HashSet<int>> unreachable, HashSet<int> partitioned) =>
         crashed.ContainsKey(node) && removed.ContainsKey(node) ? "crashed, removed"
         : crashed.ContainsKey(node) ? "crashed, not yet removed"
         : removed.ContainsKey(node) ? "removed (downed)"
-        : unreachable.TryGetValue(node, out var s) && s.Count > 0 ? "unreachable (partitioned)"
+        : unreachable.TryGetValue(node, out var s) && s.Count > 0 ? (partitioned.Contains(node) ? "unreachable, partitioned" : "unreachable")
+        : partitioned.Contains(node) ? "up, partitioned from the majority"
         : "up";
 
     /// <summary>What each unfinished task waits for, and where the tasks it waits for are.</summary>
     private static List<string> Waiting(InvariantChecker checker, Scenario scenario, int[] placement,
-        Dictionary<int, long> crashed, Dictionary<int, long> removed, Dictionary<int, HashSet<int>> unreachable)
+        Dictionary<int, long> crashed, Dictionary<int, long> removed, Dictionary<int, HashSet<int>> unreachable,
+        HashSet<int> partitioned)
     {
         var lines = new List<string>();
         foreach (var (task, holder, why) in checker.Waits())
         {
             var node = placement[holder.Value];
             lines.Add($"{why} (task-{scenario.TaskName(holder)} runs on node {node}: " +
-                      $"{Status(node, crashed, removed, unreachable)})");
+                      $"{Status(node, crashed, removed, unreachable, partitioned)})");
         }
         foreach (var task in checker.Unfinished.Where(t => checker.Waits().All(w => w.Task != t)))
         {
             var node = placement[task.Value];
-            lines.Add($"task-{scenario.TaskName(task)} on node {node} ({Status(node, crashed, removed, unreachable)}) has not finished");
+            lines.Add($"task-{scenario.TaskName(task)} on node {node} ({Status(node, crashed, removed, unreachable, partitioned)}) has not finished");
         }
         return lines;
     }

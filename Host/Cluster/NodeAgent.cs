@@ -335,9 +335,16 @@ public sealed class NodeRun : ReceiveActor
         Task.WhenAll(commands).ContinueWith(_ => (object)done).PipeTo(replyTo);
     }
 
+    /// <summary>
+    /// Only an Up member speaks for the cluster: a member that is being downed (the
+    /// minority of a partition downs itself) sees every other member "removed" on its way
+    /// out, and must not report that, or declare their tasks gone.
+    /// </summary>
+    private bool Speaks => _cluster.SelfMember.Status == MemberStatus.Up && !_cluster.IsTerminated;
+
     private void Report(Address member, string status)
     {
-        if (_run is null || !_indexOf.TryGetValue(member, out var node))
+        if (_run is null || !_indexOf.TryGetValue(member, out var node) || !Speaks)
         {
             return;
         }
@@ -351,8 +358,8 @@ public sealed class NodeRun : ReceiveActor
     private void HandleRemoved(Address member)
     {
         Report(member, "removed");
-        if (_run is null || _entities is null || !_indexOf.TryGetValue(member, out var node) || !_gone.Add(node) ||
-            member == _cluster.SelfAddress)
+        if (_run is null || _entities is null || !_indexOf.TryGetValue(member, out var node) || !Speaks ||
+            member == _cluster.SelfAddress || !_gone.Add(node))
         {
             return;
         }
