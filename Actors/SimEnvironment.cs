@@ -1,5 +1,6 @@
 using Akka.Actor;
 using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
 
@@ -9,7 +10,8 @@ namespace DaxSim.Actors;
 /// What every actor of one simulated run shares, all of it read-only: the scenario, the
 /// protocol variant's switches, where trace events go, how to reach the other entities,
 /// and how the runtime wants child actors deployed (the deterministic runtime puts them
-/// on its own dispatcher and mailbox).
+/// on its own dispatcher and mailbox), how messages are delivered, what the network lets
+/// through, and the run's clock (virtual or elapsed time since the run started).
 /// </summary>
 public sealed class SimEnvironment(
     Scenario scenario,
@@ -18,6 +20,13 @@ public sealed class SimEnvironment(
     IEntityDirectory directory,
     Func<Props, Props>? deploy = null)
 {
+    public DeliveryOptions Delivery { get; init; } = DeliveryOptions.Plain;
+
+    public INetwork Network { get; init; } = PerfectNetwork.Instance;
+
+    /// <summary>Time since the run started (virtual on the deterministic runtime).</summary>
+    public Func<TimeSpan> Elapsed { get; init; } = () => TimeSpan.Zero;
+
     public Scenario Scenario { get; } = scenario;
 
     public ProtocolPolicy Policy { get; } = policy;
@@ -45,6 +54,17 @@ public interface IEntityDirectory
     IActorRef Device { get; }
 
     IActorRef Root { get; }
+
+    /// <summary>The actor that is the entity now (for a sharded entity: the region that routes to it).</summary>
+    IActorRef Resolve(Endpoint endpoint) => endpoint.Kind switch
+    {
+        EndpointKind.Task => Task(new TaskId(endpoint.Id)),
+        EndpointKind.Inode => Inode(new FileId(endpoint.Id)),
+        EndpointKind.Mapping => Mapping(new FileId(endpoint.Id)),
+        EndpointKind.Page => Page(new PageId(endpoint.Id)),
+        EndpointKind.Device => Device,
+        _ => Root,
+    };
 }
 
 /// <summary>

@@ -12,15 +12,13 @@ namespace DaxSim.Actors.Device;
 //
 // Takes:  Allocate, Free (from inodes).
 // Sends:  Allocated / AllocationFailed, FreeAck; BlockAssigned / BlockReleased to pages.
-public sealed class DeviceActor : ReceiveActor
+public sealed class DeviceActor : SimActor
 {
-    private readonly SimEnvironment _env;
     private readonly Stack<PageId> _free;
 
     /// <param name="free">The free blocks, the one to hand out first at the front.</param>
-    public DeviceActor(SimEnvironment env, IEnumerable<PageId> free)
+    public DeviceActor(SimEnvironment env, IEnumerable<PageId> free) : base(env, Endpoint.Device)
     {
-        _env = env;
         _free = new Stack<PageId>(free.Reverse());
         Receive<Allocate>(HandleAllocate);
         Receive<Free>(HandleFree);
@@ -33,7 +31,7 @@ public sealed class DeviceActor : ReceiveActor
     {
         if (_free.Count < m.Count)
         {
-            Sender.Tell(new AllocationFailed(m.Seq), Self);
+            Reply(new AllocationFailed(m.Seq));
             return;
         }
         var blocks = new PageId[m.Count];
@@ -41,10 +39,10 @@ public sealed class DeviceActor : ReceiveActor
         {
             var block = _free.Pop();
             blocks[i] = block;
-            _env.Trace.Emit(new BlockAllocated(block, m.File));
-            _env.Directory.Page(block).Tell(new BlockAssigned(block, m.File), Self);
+            Trace.Emit(new BlockAllocated(block, m.File));
+            Send(Endpoint.Of(block), new BlockAssigned(block, m.File));
         }
-        Sender.Tell(new Allocated(blocks, m.Seq), Self);
+        Reply(new Allocated(blocks, m.Seq));
     }
 
     private void HandleFree(Free m)
@@ -52,9 +50,9 @@ public sealed class DeviceActor : ReceiveActor
         foreach (var block in m.Blocks)
         {
             _free.Push(block);
-            _env.Trace.Emit(new BlockFreed(block, m.File));
-            _env.Directory.Page(block).Tell(new BlockReleased(block), Self);
+            Trace.Emit(new BlockFreed(block, m.File));
+            Send(Endpoint.Of(block), new BlockReleased(block));
         }
-        Sender.Tell(new FreeAck(m.Seq), Self);
+        Reply(new FreeAck(m.Seq));
     }
 }

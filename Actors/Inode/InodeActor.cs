@@ -22,11 +22,11 @@ namespace DaxSim.Actors.Inode;
 // xfs_setattr_size and the xfs_*_file_space functions do. One change or block lookup
 // runs at a time; the others wait in arrival order. Locks and leases are answered
 // throughout.
-public sealed class InodeActor : ReceiveActor, IWithTimers
+public sealed class InodeActor : SimActor
 {
-    private sealed record LeaseBreakTimedOut(int Generation);
+    // Not private: a journaled inode's timer messages are persisted and read back.
+    internal sealed record LeaseBreakTimedOut(int Generation);
 
-    private readonly SimEnvironment _env;
     private readonly FileId _file;
     private readonly FifoRwLock _ioLock = new();
     private readonly FifoRwLock _mmapLock = new();
@@ -37,18 +37,16 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
     private long _seq;
     private long _awaitSeq = -1;
     private Action<IReply>? _continuation;
-    private readonly Queue<(object Message, IActorRef Sender)> _deferred = new();
+    private readonly Queue<(object Message, ReplyAddress Sender)> _deferred = new();
 
     private readonly List<TaskId> _leaseHolders = [];
     private readonly List<(TaskId Task, long Seq)> _leaseBreakWaiters = [];
     private bool _breakingLeases;
     private int _leaseBreakGeneration;
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
     public InodeActor(SimEnvironment env, FileId file, IReadOnlyDictionary<int, PageId> extents)
+        : base(env, Endpoint.InodeOf(file))
     {
-        _env = env;
         _file = file;
         _size = env.Scenario.File(file).Pages;
         _extents = new SortedDictionary<int, PageId>(extents.ToDictionary(e => e.Key, e => e.Value));
@@ -67,8 +65,6 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
     public static Props Props(SimEnvironment env, FileId file, IReadOnlyDictionary<int, PageId> extents) =>
         ActorProps.Of(() => new InodeActor(env, file, extents));
 
-    private ITraceSink Trace => _env.Trace;
-
     // --- locks ------------------------------------------------------------------------
 
     private FifoRwLock LockOf(LockKind kind) => kind == LockKind.IoLock ? _ioLock : _mmapLock;
@@ -79,18 +75,42 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
         Grant(m.Kind, LockOf(m.Kind).Acquire(m.Task, m.Mode, m.Seq));
     }
 
-    private void HandleUnlock(Unlock m)
+    private void HandleUnlock(Unlock m) => Release(m.Kind, m.Task);
+
+    /// <summary>Releases the task's hold on the lock or withdraws its queued request; false if it had neither.</summary>
+    private bool Release(LockKind kind, TaskId task)
     {
-        var (granted, released, withdrawn) = LockOf(m.Kind).Release(m.Task);
+        var (granted, released, withdrawn) = LockOf(kind).Release(task);
         if (released is { } mode)
         {
-            Trace.Emit(new LockReleased(_file, m.Kind, mode, m.Task));
+            Trace.Emit(new LockReleased(_file, kind, mode, task));
         }
         else if (withdrawn)
         {
-            Trace.Emit(new LockWithdrawn(_file, m.Kind, m.Task));
+            Trace.Emit(new LockWithdrawn(_file, kind, task));
         }
-        Grant(m.Kind, granted);
+        Grant(kind, granted);
+        return released is not null || withdrawn;
+    }
+
+    // The task's node is gone: its locks, lock requests and leases go, as its exit would
+    // have given them back; a layout change it asked for and that has not started is dropped.
+    protected override void OnTaskGone(TaskId task)
+    {
+        foreach (var kind in new[] { LockKind.IoLock, LockKind.MmapLock })
+        {
+            while (Release(kind, task))
+            {
+            }
+        }
+        var deferred = _deferred.Where(d => d.Message is not ChangeExtents c || c.Task != task).ToList();
+        _deferred.Clear();
+        foreach (var d in deferred)
+        {
+            _deferred.Enqueue(d);
+        }
+        _leaseBreakWaiters.RemoveAll(w => w.Task == task);
+        HandleReturnLease(new ReturnLease(_file, task));
     }
 
     private void Grant(LockKind kind, List<FifoRwLock.Request> granted)
@@ -98,7 +118,7 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
         foreach (var r in granted)
         {
             Trace.Emit(new LockAcquired(_file, kind, r.Mode, r.Task));
-            _env.Directory.Task(r.Task).Tell(new LockGranted(_file, kind, r.Mode, r.Seq), Self);
+            Send(Endpoint.Of(r.Task), new LockGranted(_file, kind, r.Mode, r.Seq));
         }
     }
 
@@ -108,17 +128,17 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
     {
         if (_continuation is not null)
         {
-            _deferred.Enqueue((message, Sender));
+            _deferred.Enqueue((message, ReplyTo));
             return;
         }
         handler(message);
     }
 
-    private void Ask(IActorRef target, Func<long, object> request, Action<IReply> then)
+    private void Ask(Endpoint target, Func<long, object> request, Action<IReply> then)
     {
         _awaitSeq = ++_seq;
         _continuation = then;
-        target.Tell(request(_awaitSeq), Self);
+        Send(target, request(_awaitSeq));
     }
 
     private void HandleReply(IReply reply)
@@ -148,34 +168,34 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
 
     // --- faults -------------------------------------------------------------------------
 
-    private void HandleMapBlock(MapBlock m) => HandleMapBlock(m, Sender);
+    private void HandleMapBlock(MapBlock m) => HandleMapBlock(m, ReplyTo);
 
-    private void HandleMapBlock(MapBlock m, IActorRef mapping)
+    private void HandleMapBlock(MapBlock m, ReplyAddress mapping)
     {
         if (m.Index >= _size)
         {
-            mapping.Tell(new MapBlockFailed(_file, m.Index, Errno.SIGBUS, m.Seq), Self);
+            Send(mapping, new MapBlockFailed(_file, m.Index, Errno.SIGBUS, m.Seq));
             return;
         }
         if (_extents.TryGetValue(m.Index, out var block))
         {
-            mapping.Tell(new BlockMapped(_file, m.Index, block, m.Seq), Self);
+            Send(mapping, new BlockMapped(_file, m.Index, block, m.Seq));
             return;
         }
         // A write fault on a hole allocates the block (page_mkwrite → iomap_begin).
         AllocateInto([m.Index], error =>
         {
-            mapping.Tell(error == Errno.Ok
+            Send(mapping, error == Errno.Ok
                 ? new BlockMapped(_file, m.Index, _extents[m.Index], m.Seq)
-                : new MapBlockFailed(_file, m.Index, error, m.Seq), Self);
+                : new MapBlockFailed(_file, m.Index, error, m.Seq));
         });
     }
 
     // --- layout changes -------------------------------------------------------------------
 
-    private void HandleChangeExtents(ChangeExtents m) => HandleChangeExtents(m, Sender);
+    private void HandleChangeExtents(ChangeExtents m) => HandleChangeExtents(m, ReplyTo);
 
-    private void HandleChangeExtents(ChangeExtents m, IActorRef task)
+    private void HandleChangeExtents(ChangeExtents m, ReplyAddress task)
     {
         void Done(Errno result, int first, int last)
         {
@@ -183,7 +203,7 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
             {
                 Trace.Emit(new LayoutChanged(_file, m.Op, m.Task, first, last, _size));
             }
-            task.Tell(new ExtentsChanged(_file, result, _size, m.Seq), Self);
+            Send(task, new ExtentsChanged(_file, result, _size, m.Seq));
         }
 
         var r = m.Range;
@@ -260,7 +280,7 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
         Unmap(first, last, () => FreeRange(first, last, then));
 
     private void Unmap(int first, int last, Action then) =>
-        Ask(_env.Directory.Mapping(_file), seq => new Invalidate(_file, first, last, DeleteEntries: true, seq),
+        Ask(Endpoint.MappingOf(_file), seq => new Invalidate(_file, first, last, DeleteEntries: true, seq),
             _ => then());
 
     private void FreeRange(int first, int last, Action then)
@@ -277,7 +297,7 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
             then();
             return;
         }
-        Ask(_env.Directory.Device, seq => new Free(_file, blocks, seq), _ => then());
+        Ask(Endpoint.Device, seq => new Free(_file, blocks, seq), _ => then());
     }
 
     private void AllocateInto(List<int> indices, Action<Errno> then)
@@ -287,7 +307,7 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
             then(Errno.Ok);
             return;
         }
-        Ask(_env.Directory.Device, seq => new Allocate(_file, indices.Count, seq), reply =>
+        Ask(Endpoint.Device, seq => new Allocate(_file, indices.Count, seq), reply =>
         {
             if (reply is not Allocated allocated)
             {
@@ -351,7 +371,7 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
     {
         if (_breakingLeases)
         {
-            Sender.Tell(new LeaseDenied(_file, Errno.EAGAIN, m.Seq), Self);
+            Reply(new LeaseDenied(_file, Errno.EAGAIN, m.Seq));
             return;
         }
         if (!_leaseHolders.Contains(m.Task))
@@ -359,7 +379,7 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
             _leaseHolders.Add(m.Task);
         }
         Trace.Emit(new LeaseTaken(_file, m.Task));
-        Sender.Tell(new LeaseGranted(_file, m.Seq), Self);
+        Reply(new LeaseGranted(_file, m.Seq));
     }
 
     // break_layout(inode, blocking): recall every holder; a blocking break waits until
@@ -368,13 +388,13 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
     {
         if (_leaseHolders.Count == 0)
         {
-            Sender.Tell(new LeaseBreakResult(_file, Errno.Ok, m.Seq), Self);
+            Reply(new LeaseBreakResult(_file, Errno.Ok, m.Seq));
             return;
         }
         StartRecall();
         if (!m.Blocking)
         {
-            Sender.Tell(new LeaseBreakResult(_file, Errno.EWOULDBLOCK, m.Seq), Self);
+            Reply(new LeaseBreakResult(_file, Errno.EWOULDBLOCK, m.Seq));
             return;
         }
         _leaseBreakWaiters.Add((m.Task, m.Seq));
@@ -391,10 +411,9 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
         foreach (var holder in _leaseHolders)
         {
             Trace.Emit(new LeaseRecalled(_file, holder));
-            _env.Directory.Task(holder).Tell(new RecallLease(_file, holder), Self);
+            Send(Endpoint.Of(holder), new RecallLease(_file, holder));
         }
-        Timers.StartSingleTimer("lease-break", new LeaseBreakTimedOut(++_leaseBreakGeneration),
-            _env.Limits.LeaseBreakTime);
+        StartTimer("lease-break", new LeaseBreakTimedOut(++_leaseBreakGeneration), Env.Limits.LeaseBreakTime);
     }
 
     private void HandleReturnLease(ReturnLease m)
@@ -427,10 +446,10 @@ public sealed class InodeActor : ReceiveActor, IWithTimers
     private void EndLeaseBreak()
     {
         _breakingLeases = false;
-        Timers.Cancel("lease-break");
+        CancelTimer("lease-break");
         foreach (var (task, seq) in _leaseBreakWaiters)
         {
-            _env.Directory.Task(task).Tell(new LeaseBreakResult(_file, Errno.Ok, seq), Self);
+            Send(Endpoint.Of(task), new LeaseBreakResult(_file, Errno.Ok, seq));
         }
         _leaseBreakWaiters.Clear();
     }

@@ -20,30 +20,28 @@ namespace DaxSim.Actors.Mapping;
 // as on arm64, nothing makes it): a fast path that read a PTE before the unmap may take
 // its reference after the busy scan looked; its PTE re-check is what protects it (see
 // TaskActor.Gup.cs).
-public sealed class MappingActor : ReceiveActor
+public sealed class MappingActor : SimActor
 {
-    private sealed record PendingFault(Fault Request, IActorRef Task);
+    private sealed record PendingFault(Fault Request, ReplyAddress Task);
 
-    private sealed record Scan(FindBusyPage Request, IActorRef Task, List<(int Index, PageId Page)> Entries)
+    private sealed record Scan(FindBusyPage Request, ReplyAddress Task, List<(int Index, PageId Page)> Entries)
     {
         public int Next { get; set; }
         public long QuerySeq { get; set; }
         public bool Unmapped { get; init; }
     }
 
-    private readonly SimEnvironment _env;
     private readonly FileId _file;
     private readonly SortedDictionary<int, PageId> _entries = new();
     private readonly SortedDictionary<TaskId, PageRange> _vmas = new();
     private readonly SortedDictionary<TaskId, SortedDictionary<int, PageId>> _ptes = new();
     private readonly Dictionary<long, PendingFault> _pendingFaults = new();
-    private readonly Queue<(FindBusyPage Request, IActorRef Task)> _scanQueue = new();
+    private readonly Queue<(FindBusyPage Request, ReplyAddress Task)> _scanQueue = new();
     private Scan? _scan;
     private long _seq;
 
-    public MappingActor(SimEnvironment env, FileId file)
+    public MappingActor(SimEnvironment env, FileId file) : base(env, Endpoint.MappingOf(file))
     {
-        _env = env;
         _file = file;
         Receive<MapFile>(HandleMapFile);
         Receive<UnmapFile>(HandleUnmapFile);
@@ -60,12 +58,10 @@ public sealed class MappingActor : ReceiveActor
     public static Props Props(SimEnvironment env, FileId file) =>
         ActorProps.Of(() => new MappingActor(env, file));
 
-    private ITraceSink Trace => _env.Trace;
-
     private void HandleMapFile(MapFile m)
     {
         _vmas[m.Task] = m.Range;
-        Sender.Tell(new MapFileAck(_file, m.Seq), Self);
+        Reply(new MapFileAck(_file, m.Seq));
     }
 
     private void HandleUnmapFile(UnmapFile m)
@@ -79,7 +75,36 @@ public sealed class MappingActor : ReceiveActor
             _ptes.Remove(m.Task);
         }
         _vmas.Remove(m.Task);
-        Sender.Tell(new UnmapFileAck(_file, m.Seq), Self);
+        Reply(new UnmapFileAck(_file, m.Seq));
+    }
+
+    // The task's node is gone: its mmaps and PTEs go (exit_mmap), and so do its faults and
+    // busy-page scans in progress, whose answers nobody would take.
+    protected override void OnTaskGone(TaskId task)
+    {
+        if (_ptes.Remove(task, out var ptes))
+        {
+            foreach (var (index, page) in ptes)
+            {
+                Trace.Emit(new PteZapped(_file, index, task, page));
+            }
+        }
+        _vmas.Remove(task);
+        foreach (var seq in _pendingFaults.Where(p => p.Value.Request.Task == task).Select(p => p.Key).ToList())
+        {
+            _pendingFaults.Remove(seq);
+        }
+        var queued = _scanQueue.Where(s => s.Request.Task != task).ToList();
+        _scanQueue.Clear();
+        foreach (var s in queued)
+        {
+            _scanQueue.Enqueue(s);
+        }
+        if (_scan?.Request.Task == task)
+        {
+            _scan = null;
+            StartNextScan();
+        }
     }
 
     // --- faults (the GUP slow path) -------------------------------------------------------
@@ -88,18 +113,18 @@ public sealed class MappingActor : ReceiveActor
     {
         if (!_vmas.TryGetValue(m.Task, out var vma) || !vma.Contains(m.Index))
         {
-            Sender.Tell(new FaultFailed(_file, m.Index, Errno.EFAULT, m.Seq), Self);
+            Reply(new FaultFailed(_file, m.Index, Errno.EFAULT, m.Seq));
             return;
         }
         if (_entries.TryGetValue(m.Index, out var page))
         {
             InstallPte(m.Task, m.Index, page);
-            Sender.Tell(new FaultAck(_file, m.Index, page, m.Seq), Self);
+            Reply(new FaultAck(_file, m.Index, page, m.Seq));
             return;
         }
         var seq = ++_seq;
-        _pendingFaults[seq] = new PendingFault(m, Sender);
-        _env.Directory.Inode(_file).Tell(new MapBlock(_file, m.Index, seq), Self);
+        _pendingFaults[seq] = new PendingFault(m, ReplyTo);
+        Send(Endpoint.InodeOf(_file), new MapBlock(_file, m.Index, seq));
     }
 
     private void HandleBlockMapped(BlockMapped m)
@@ -118,18 +143,18 @@ public sealed class MappingActor : ReceiveActor
         // The task may have been killed (and unmapped) while the block was looked up.
         if (!_vmas.ContainsKey(fault.Task))
         {
-            pending.Task.Tell(new FaultFailed(_file, fault.Index, Errno.EFAULT, fault.Seq), Self);
+            Send(pending.Task, new FaultFailed(_file, fault.Index, Errno.EFAULT, fault.Seq));
             return;
         }
         InstallPte(fault.Task, fault.Index, page);
-        pending.Task.Tell(new FaultAck(_file, fault.Index, page, fault.Seq), Self);
+        Send(pending.Task, new FaultAck(_file, fault.Index, page, fault.Seq));
     }
 
     private void HandleMapBlockFailed(MapBlockFailed m)
     {
         if (_pendingFaults.Remove(m.Seq, out var pending))
         {
-            pending.Task.Tell(new FaultFailed(_file, pending.Request.Index, m.Error, pending.Request.Seq), Self);
+            Send(pending.Task, new FaultFailed(_file, pending.Request.Index, m.Error, pending.Request.Seq));
         }
     }
 
@@ -149,7 +174,7 @@ public sealed class MappingActor : ReceiveActor
     private void HandleReadPte(ReadPte m)
     {
         PageId? page = _ptes.TryGetValue(m.Task, out var ptes) && ptes.TryGetValue(m.Index, out var p) ? p : null;
-        Sender.Tell(new PteValue(_file, m.Index, page, m.Seq), Self);
+        Reply(new PteValue(_file, m.Index, page, m.Seq));
     }
 
     private void HandleRecheckPte(RecheckPte m)
@@ -157,7 +182,7 @@ public sealed class MappingActor : ReceiveActor
         var present = _ptes.TryGetValue(m.Task, out var ptes) && ptes.TryGetValue(m.Index, out var page) &&
                       page == m.Page;
         Trace.Emit(new PteRechecked(_file, m.Index, m.Task, present));
-        Sender.Tell(new PteStatus(_file, m.Index, present, m.Seq), Self);
+        Reply(new PteStatus(_file, m.Index, present, m.Seq));
     }
 
     // --- unmapping ------------------------------------------------------------------------------
@@ -174,7 +199,7 @@ public sealed class MappingActor : ReceiveActor
             }
         }
         ZapPtes(m.First, m.Last);
-        Sender.Tell(new InvalidateAck(_file, m.Seq), Self);
+        Reply(new InvalidateAck(_file, m.Seq));
     }
 
     /// <summary>Removes the PTEs in [first, last] of every task and tells each task whose PTEs went.</summary>
@@ -191,7 +216,7 @@ public sealed class MappingActor : ReceiveActor
             }
             if (zapped)
             {
-                _env.Directory.Task(task).Tell(new PtesZapped(_file, first, last, task), Self);
+                Send(Endpoint.Of(task), new PtesZapped(_file, first, last, task));
             }
         }
     }
@@ -200,7 +225,7 @@ public sealed class MappingActor : ReceiveActor
 
     private void HandleFindBusyPage(FindBusyPage m)
     {
-        _scanQueue.Enqueue((m, Sender));
+        _scanQueue.Enqueue((m, ReplyTo));
         if (_scan is null)
         {
             StartNextScan();
@@ -215,7 +240,7 @@ public sealed class MappingActor : ReceiveActor
         }
         // Unmap every PTE first, so that new get_user_pages must fault and block on
         // MMAPLOCK, which the caller holds exclusive; then look for an elevated refcount.
-        var unmap = _env.Policy.UnmapBeforeBusyScan;
+        var unmap = Env.Policy.UnmapBeforeBusyScan;
         if (unmap)
         {
             ZapPtes(0, int.MaxValue);
@@ -231,11 +256,11 @@ public sealed class MappingActor : ReceiveActor
         {
             var page = scan.Entries[scan.Next].Page;
             scan.QuerySeq = ++_seq;
-            _env.Directory.Page(page).Tell(new QueryRefcount(page, scan.QuerySeq), Self);
+            Send(Endpoint.Of(page), new QueryRefcount(page, scan.QuerySeq));
             return;
         }
         Trace.Emit(new BusyScanDone(_file, scan.Request.Task, null, 0, scan.Unmapped));
-        scan.Task.Tell(new NoBusyPage(_file, scan.Request.Seq), Self);
+        Send(scan.Task, new NoBusyPage(_file, scan.Request.Seq));
         _scan = null;
         StartNextScan();
     }
@@ -247,10 +272,10 @@ public sealed class MappingActor : ReceiveActor
             return;
         }
         var (index, page) = scan.Entries[scan.Next];
-        if (_env.Policy.IsBusy(m.Refcount))
+        if (Env.Policy.IsBusy(m.Refcount))
         {
             Trace.Emit(new BusyScanDone(_file, scan.Request.Task, page, m.Refcount, scan.Unmapped));
-            scan.Task.Tell(new BusyPageFound(_file, page, index, m.Refcount, scan.Request.Seq), Self);
+            Send(scan.Task, new BusyPageFound(_file, page, index, m.Refcount, scan.Request.Seq));
             _scan = null;
             StartNextScan();
             return;

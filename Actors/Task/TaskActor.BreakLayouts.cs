@@ -48,7 +48,7 @@ public sealed partial class TaskActor
     private IEnumerable<object> BreakDaxLayouts(FileId file, Box<bool> retry, Box<Errno> error)
     {
         var scanSeq = NextSeq();
-        yield return Request(Dir.Mapping(file), new FindBusyPage(file, _id, scanSeq), scanSeq);
+        yield return Request(Endpoint.MappingOf(file), new FindBusyPage(file, _id, scanSeq), scanSeq);
         if (_reply is not BusyPageFound busy)
         {
             yield break;
@@ -63,7 +63,7 @@ public sealed partial class TaskActor
         {
             // prepare_to_wait_event, then the condition.
             var seq = NextSeq();
-            yield return Request(Dir.Page(page), new WaitIdle(page, _id, seq), seq);
+            yield return Request(Endpoint.Of(page), new WaitIdle(page, _id, seq), seq);
             if (Reply<WaitIdleAck>().Idle)
             {
                 if (!slept)
@@ -75,7 +75,7 @@ public sealed partial class TaskActor
             _sleepingOn = page;
             if (_signalPending)
             {
-                Dir.Page(page).Tell(new CancelWait(page, _id), Self);
+                Send(Endpoint.Of(page), new CancelWait(page, _id));
                 EmitWaitEnded(page, WaitEnd.Interrupted);
                 _sleepingOn = null;
                 error.Value = Errno.EINTR;
@@ -100,7 +100,7 @@ public sealed partial class TaskActor
             _sleepingOn = null;
             if (interrupted)
             {
-                Dir.Page(page).Tell(new CancelWait(page, _id), Self);
+                Send(Endpoint.Of(page), new CancelWait(page, _id));
             }
             // Re-take in lock order: IOLOCK before MMAPLOCK.
             for (var i = dropped.Count - 1; i >= 0; i--)
@@ -130,7 +130,7 @@ public sealed partial class TaskActor
         for (;;)
         {
             var seq = NextSeq();
-            yield return Request(Dir.Inode(file), new BreakLease(file, _id, Blocking: false, seq), seq);
+            yield return Request(Endpoint.InodeOf(file), new BreakLease(file, _id, Blocking: false, seq), seq);
             var result = Reply<LeaseBreakResult>().Result;
             if (result != Errno.EWOULDBLOCK)
             {
@@ -141,7 +141,7 @@ public sealed partial class TaskActor
             Unlock(file, LockKind.IoLock);
             retry.Value = true;
             var blockingSeq = NextSeq();
-            Dir.Inode(file).Tell(new BreakLease(file, _id, Blocking: true, blockingSeq), Self);
+            Send(Endpoint.InodeOf(file), new BreakLease(file, _id, Blocking: true, blockingSeq));
             yield return new Await(blockingSeq, WaitState.WaitingForLeaseBreak, Interruptible: true, Killable: true);
             Trace.Emit(new LeaseBreakDone(file, _id,
                 _reply is Interrupted ? Errno.EINTR : Reply<LeaseBreakResult>().Result));

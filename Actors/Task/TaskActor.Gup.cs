@@ -41,7 +41,7 @@ public sealed partial class TaskActor
         // broadcast TLB invalidation, arm64): the reference is speculative until the
         // re-check, and a block may be freed under a speculative reference.
         var readSeq = NextSeq();
-        yield return Request(Dir.Mapping(file), new ReadPte(file, _id, index, readSeq), readSeq);
+        yield return Request(Endpoint.MappingOf(file), new ReadPte(file, _id, index, readSeq), readSeq);
         if (Reply<PteValue>().Page is { } cached)
         {
             yield return GetPage(cached, file, index, speculative: Policy.GupFastRechecksPte);
@@ -51,7 +51,7 @@ public sealed partial class TaskActor
                 yield break;
             }
             var seq = NextSeq();
-            yield return Request(Dir.Mapping(file), new RecheckPte(file, _id, index, cached, seq), seq);
+            yield return Request(Endpoint.MappingOf(file), new RecheckPte(file, _id, index, cached, seq), seq);
             if (Reply<PteStatus>().Present)
             {
                 pinned.Value = cached;
@@ -67,7 +67,7 @@ public sealed partial class TaskActor
         // in the same way.
         yield return Lock(file, LockKind.MmapLock, LockMode.Shared);
         var faultSeq = NextSeq();
-        yield return Request(Dir.Mapping(file), new Fault(file, _id, index, faultSeq), faultSeq);
+        yield return Request(Endpoint.MappingOf(file), new Fault(file, _id, index, faultSeq), faultSeq);
         if (_reply is FaultFailed failed)
         {
             Unlock(file, LockKind.MmapLock);

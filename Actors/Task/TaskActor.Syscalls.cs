@@ -28,7 +28,7 @@ public sealed partial class TaskActor
     private IEnumerable<object> Mmap(FileId file, PageRange pages, Box<Errno> result)
     {
         var seq = NextSeq();
-        yield return Request(Dir.Mapping(file), new MapFile(file, _id, pages, seq), seq);
+        yield return Request(Endpoint.MappingOf(file), new MapFile(file, _id, pages, seq), seq);
         _vmas[file] = pages;
         result.Value = Errno.Ok;
     }
@@ -41,7 +41,7 @@ public sealed partial class TaskActor
             yield break;
         }
         var seq = NextSeq();
-        yield return Request(Dir.Mapping(file), new UnmapFile(file, _id, seq), seq);
+        yield return Request(Endpoint.MappingOf(file), new UnmapFile(file, _id, seq), seq);
         _vmas.Remove(file);
         foreach (var key in _ptes.Keys.Where(k => k.File == file).ToList())
         {
@@ -65,7 +65,7 @@ public sealed partial class TaskActor
             }
             yield return Lock(file, LockKind.MmapLock, LockMode.Shared);
             var seq = NextSeq();
-            yield return Request(Dir.Mapping(file), new Fault(file, _id, index, seq), seq);
+            yield return Request(Endpoint.MappingOf(file), new Fault(file, _id, index, seq), seq);
             Unlock(file, LockKind.MmapLock);
             if (_reply is FaultFailed failed)
             {
@@ -93,7 +93,7 @@ public sealed partial class TaskActor
             {
                 foreach (var (page, index) in pinned)
                 {
-                    Dir.Page(page).Tell(new DmaWrite(page, _id, buffer, index), Self);
+                    Send(Endpoint.Of(page), new DmaWrite(page, _id, buffer, index));
                 }
             }
         }
@@ -115,7 +115,7 @@ public sealed partial class TaskActor
         if (result.Value == Errno.Ok)
         {
             var seq = NextSeq();
-            yield return Request(Dir.Inode(file), new ChangeExtents(file, _id, op, range, newSize, seq), seq);
+            yield return Request(Endpoint.InodeOf(file), new ChangeExtents(file, _id, op, range, newSize, seq), seq);
             result.Value = Reply<ExtentsChanged>().Result;
         }
         Unlock(file, LockKind.MmapLock);
@@ -127,7 +127,7 @@ public sealed partial class TaskActor
     private IEnumerable<object> HoldLease(FileId file, TimeSpan duration, Box<Errno> result)
     {
         var seq = NextSeq();
-        yield return Request(Dir.Inode(file), new AcquireLease(file, _id, seq), seq);
+        yield return Request(Endpoint.InodeOf(file), new AcquireLease(file, _id, seq), seq);
         if (_reply is LeaseDenied denied)
         {
             result.Value = denied.Error;
@@ -136,7 +136,7 @@ public sealed partial class TaskActor
         _leases.Add(file);
         yield return Timer(duration, WaitState.HoldingLease, interruptible: false, lease: file);
         _leases.Remove(file);
-        Dir.Inode(file).Tell(new ReturnLease(file, _id), Self);
+        Send(Endpoint.InodeOf(file), new ReturnLease(file, _id));
     }
 
     // nanosleep: interruptible.

@@ -27,7 +27,7 @@ namespace DaxSim.Actors.Task;
 // (an interruptible wait, the DIO's I/O, a lease hold, between the pages of
 // get_user_pages, or the end of the operation); the task then exits and, as process
 // exit does, releases its pins, mappings, locks, waits and leases.
-public sealed partial class TaskActor : ReceiveActor, IWithTimers
+public sealed partial class TaskActor : SimActor
 {
     /// <summary>What a coroutine is waiting for: a named state, as a kernel task would be in.</summary>
     private enum WaitState
@@ -64,7 +64,6 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
         public T Value { get; set; } = value;
     }
 
-    private readonly SimEnvironment _env;
     private readonly TaskId _id;
     private readonly TaskSpec _spec;
 
@@ -93,11 +92,8 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
     private int _stepRepeat;
     private Box<Errno>? _opResult;
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    public TaskActor(SimEnvironment env, TaskId id)
+    public TaskActor(SimEnvironment env, TaskId id) : base(env, Endpoint.Of(id))
     {
-        _env = env;
         _id = id;
         _spec = env.Scenario.Task(id);
         Receive<StartTask>(_ => StartNextOp());
@@ -110,11 +106,7 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
 
     public static Props Props(SimEnvironment env, TaskId id) => ActorProps.Of(() => new TaskActor(env, id));
 
-    private ProtocolPolicy Policy => _env.Policy;
-
-    private ITraceSink Trace => _env.Trace;
-
-    private IEntityDirectory Dir => _env.Directory;
+    private ProtocolPolicy Policy => Env.Policy;
 
     // --- the program ------------------------------------------------------------------
 
@@ -292,28 +284,28 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
     {
         if (_sleepingOn is { } page)
         {
-            Dir.Page(page).Tell(new CancelWait(page, _id), Self);
+            Send(Endpoint.Of(page), new CancelWait(page, _id));
             Trace.Emit(new WaitEnded(page, _id, WaitEnd.Killed));
             _sleepingOn = null;
         }
         foreach (var (file, kind) in _locks.Keys)
         {
-            Dir.Inode(file).Tell(new Unlock(file, _id, kind), Self);
+            Send(Endpoint.InodeOf(file), new Unlock(file, _id, kind));
         }
         _locks.Clear();
         foreach (var pin in _pins)
         {
-            Dir.Page(pin).Tell(new PutPage(pin, _id), Self);
+            Send(Endpoint.Of(pin), new PutPage(pin, _id));
         }
         _pins.Clear();
         foreach (var file in _leases)
         {
-            Dir.Inode(file).Tell(new ReturnLease(file, _id), Self);
+            Send(Endpoint.InodeOf(file), new ReturnLease(file, _id));
         }
         _leases.Clear();
         foreach (var file in _vmas.Keys)
         {
-            Dir.Mapping(file).Tell(new UnmapFile(file, _id, 0), Self);
+            Send(Endpoint.MappingOf(file), new UnmapFile(file, _id, 0));
         }
         _vmas.Clear();
         _ptes.Clear();
@@ -334,9 +326,9 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
 
     private long NextSeq() => ++_seq;
 
-    private Await Request(IActorRef to, object message, long seq, WaitState state = WaitState.WaitingForReply)
+    private Await Request(Endpoint to, object message, long seq, WaitState state = WaitState.WaitingForReply)
     {
-        to.Tell(message, Self);
+        Send(to, message);
         return new Await(seq, state, Interruptible: false, Killable: false);
     }
 
@@ -353,14 +345,14 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
     {
         var seq = NextSeq();
         _locks[(file, kind)] = false;
-        return Request(Dir.Inode(file), new Lock(file, _id, kind, mode, seq), seq, WaitState.WaitingForLock);
+        return Request(Endpoint.InodeOf(file), new Lock(file, _id, kind, mode, seq), seq, WaitState.WaitingForLock);
     }
 
     /// <summary>xfs_iunlock.</summary>
     private void Unlock(FileId file, LockKind kind)
     {
         _locks.Remove((file, kind));
-        Dir.Inode(file).Tell(new Unlock(file, _id, kind), Self);
+        Send(Endpoint.InodeOf(file), new Unlock(file, _id, kind));
     }
 
     /// <summary>get_page: take a reference and wait for the page to confirm it.</summary>
@@ -368,14 +360,14 @@ public sealed partial class TaskActor : ReceiveActor, IWithTimers
     {
         var seq = NextSeq();
         _pins.Add(page);
-        return Request(Dir.Page(page), new GetPage(page, _id, file, index, seq, speculative), seq);
+        return Request(Endpoint.Of(page), new GetPage(page, _id, file, index, seq, speculative), seq);
     }
 
     /// <summary>put_page.</summary>
     private void PutPage(PageId page)
     {
         _pins.Remove(page);
-        Dir.Page(page).Tell(new PutPage(page, _id), Self);
+        Send(Endpoint.Of(page), new PutPage(page, _id));
     }
 
     private T Reply<T>() => (T)_reply!;

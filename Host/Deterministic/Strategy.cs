@@ -1,3 +1,4 @@
+using DaxSim.Protocol;
 namespace DaxSim.Host.Deterministic;
 
 /// <summary>What a strategy sees of one ready actor: identities that are the same in every process.</summary>

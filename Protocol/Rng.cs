@@ -1,4 +1,4 @@
-namespace DaxSim.Host.Deterministic;
+namespace DaxSim.Protocol;
 
 /// <summary>
 /// xoshiro256** seeded through SplitMix64: a generator whose sequence is fixed by this
@@ -63,7 +63,10 @@ public sealed class Rng
     }
 
     /// <summary>True with probability p.</summary>
-    public bool Chance(double p) => (NextULong() >> 11) * (1.0 / (1UL << 53)) < p;
+    public bool Chance(double p) => NextDouble() < p;
+
+    /// <summary>Uniform in [0, 1).</summary>
+    public double NextDouble() => (NextULong() >> 11) * (1.0 / (1UL << 53));
 
     private static ulong RotateLeft(ulong x, int k) => (x << k) | (x >> (64 - k));
 }
