@@ -106,6 +106,9 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         _reliable = env.Delivery.Reliable || env.Delivery.Journaled;
         // Only entities are journaled: a task is a thread of a process and dies with its node.
         _journaled = env.Delivery.Journaled && me.IsEntity;
+        // The retry timer's tick: Akka unwraps a timer's message in ActorBase.AroundReceive,
+        // below the override here, so the tick arrives as a message to receive.
+        Receive<RetryTick>(_ => Retry());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;

@@ -60,6 +60,12 @@ public sealed partial class Cli
                 TlsSuppressValidation = NodeSettings.ParseBool(NodeSettings.FlagOrEnv(null, "DAXSIM_TLS_SUPPRESS_VALIDATION"),
                     "DAXSIM_TLS_SUPPRESS_VALIDATION"),
                 ProtocolVersion = NodeSettings.ProtocolVersionFromEnv(),
+                LogLevel = NodeSettings.FlagOrEnv(null, "DAXSIM_LOG_LEVEL")?.ToUpperInvariant() switch
+                {
+                    null => "WARNING",
+                    var l and ("DEBUG" or "INFO" or "WARNING" or "ERROR") => l,
+                    var l => throw new InputException($"DAXSIM_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not '{l}'"),
+                },
             };
         }
     }

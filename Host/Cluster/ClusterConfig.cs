@@ -169,7 +169,7 @@ public static class ClusterConfig
         }
         // SQLite through linq2db's Microsoft.Data.Sqlite provider; WAL mode is set on the
         // file when the member starts (SqliteJournal.Prepare), so readers do not block writers.
-        var connection = Quote($"Data Source={journal};Cache=Shared;Default Timeout=30");
+        var connection = Quote($"Data Source={journal};Default Timeout=30");
         return $$"""
               persistence {
                 journal {

@@ -46,11 +46,12 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(20);
 
-    /// <summary>Real time across processes: timer ticks, JIT, GC and the network; L3 allows this much on top of opBound.</summary>
-    public static readonly TimeSpan L3Slack = TimeSpan.FromMilliseconds(500);
+    /// <summary>Real time across processes: timer ticks, JIT and first serializations in every member, GC, the network, the journal; L3 allows this much on top of opBound.</summary>
+    public static readonly TimeSpan L3Slack = TimeSpan.FromSeconds(3);
 
     private static readonly TimeSpan EndQuiet = TimeSpan.FromMilliseconds(150);
-    private static readonly TimeSpan DeadlockQuiet = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan DeadlockQuiet = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(5);
 
     /// <summary>A member that sends nothing (not even a heartbeat batch) for this long does not hold the merge back.</summary>
     private static readonly TimeSpan SilentAfter = TimeSpan.FromSeconds(1);
@@ -92,13 +93,22 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                     $"{scenario.Source}: a {(f is CrashNodeFault ? "crashNode" : "partition")} fault names node {bad}, " +
                     $"but the run has {nodes} node(s) (0..{nodes - 1})");
             }
-            if (f is MessageFault)
-            {
-                throw new Cli.InputException(
-                    $"{scenario.Source}: message faults (drop, duplicate, delay) need reliable delivery, which this build's cluster runtime does not have yet");
-            }
         }
     }
+
+    /// <summary>
+    /// Whether the run's entities journal their inputs: in runs with node faults (crashNode,
+    /// partition), whose entities must survive the member that hosts them. Every input is a
+    /// write to the one SQLite file all members share, tens of milliseconds under contention,
+    /// so other runs go without. DAXSIM_PERSISTENCE=on|off decides instead.
+    /// </summary>
+    public static bool Persistent(Scenario scenario) =>
+        Environment.GetEnvironmentVariable("DAXSIM_PERSISTENCE")?.ToLowerInvariant() switch
+        {
+            "on" or "1" or "true" => true,
+            "off" or "0" or "false" => false,
+            _ => scenario.Faults.Any(f => f is CrashNodeFault or PartitionFault),
+        };
 
     public RunResult Run(Scenario scenario, RunSettings settings)
     {
@@ -120,7 +130,8 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                 : Spawn(system, scenario, children, tempDir, log);
             var timeToUp = upClock.Elapsed;
             var n = members.Count;
-            log.WriteLine($"  cluster: {n} member(s) up in {timeToUp.TotalSeconds:F2} s: " +
+            log.WriteLine($"  cluster: {n} member(s) up in {timeToUp.TotalSeconds:F2} s" +
+                          $" (reliable delivery{(Persistent(scenario) && members.All(m => m.Journal) ? ", persistent entities" : "")}): " +
                           string.Join(", ", members.Select(m => $"node {m.Index} {m.Address.Host}:{m.Address.Port}")));
             CheckNodeFaults(scenario, n);
             var placement = Placement(scenario, n);
@@ -146,7 +157,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
     }
 
     /// <summary>One member of the run: its node number, address and agent.</summary>
-    private sealed record Member(int Index, Address Address, ICanTell Agent);
+    private sealed record Member(int Index, Address Address, ICanTell Agent, bool Journal);
 
     private static ICanTell AgentAt(ActorSystem system, Address address) =>
         system.ActorSelection(new RootActorPath(address) / "user" / "agent");
@@ -160,6 +171,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             throw new Cli.InputException($"--nodes must be between 1 and {ClusterRunOptions.MaxNodes}, not {n}");
         }
         var journal = Path.Combine(tempDir, "journal.db");
+        SqliteJournal.Prepare(journal);
         var common = new List<string>
         {
             "--port", "0", "--hostname", "127.0.0.1", "--bind", "127.0.0.1",
@@ -181,7 +193,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         {
             var hostPort = NodeSettings.ParseHostPort(Await(c.Listening, deadline, $"node {c.Index} to listen"), "node");
             var address = ClusterConfig.AddressOf(options.Runner.ClusterName, hostPort.Host, hostPort.Port);
-            return new Member(c.Index, address, AgentAt(system, address));
+            return new Member(c.Index, address, AgentAt(system, address), Journal: true);
         }).ToList();
         WaitUntilUp(members[0].Agent, members.Select(m => m.Address).ToList(), deadline, children);
         return members;
@@ -253,7 +265,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             .Select(x => Address.Parse(x.Item1)).ToList();
         var hellos = sim.Select(a => (Address: a, Reply: AgentAt(system, a)
             .Ask<HelloReply>(new Hello(ClusterConfig.ProtocolVersion), TimeSpan.FromSeconds(10)))).ToList();
-        var members = new List<(int Index, Address Address)>();
+        var members = new List<(int Index, Address Address, bool Journal)>();
         foreach (var (address, hello) in hellos)
         {
             try
@@ -264,7 +276,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                     throw new Cli.InputException(
                         $"--join {join}: member {address} speaks daxsim.protocol-version {h.ProtocolVersion}, this runner {options.Runner.ProtocolVersion}");
                 }
-                members.Add((h.Index, address));
+                members.Add((h.Index, address, h.Journal));
             }
             catch (AggregateException)
             {
@@ -276,7 +288,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             throw new Cli.InputException($"--join {join}: the cluster has no Up member with role '{ClusterConfig.DefaultRole}'");
         }
         // Node numbers are the members' --index order.
-        return members.OrderBy(m => m.Index).Select((m, i) => new Member(i, m.Address, AgentAt(system, m.Address))).ToList();
+        return members.OrderBy(m => m.Index).Select((m, i) => new Member(i, m.Address, AgentAt(system, m.Address), m.Journal)).ToList();
     }
 
     private RunResult RunOn(ActorSystem system, IActorRef runnerRef, ConcurrentQueue<object> inbox, List<Member> members,
@@ -289,9 +301,14 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         var text = scenario.Text ?? throw new InvalidOperationException("the scenario has no text to send to the members");
 
         // Prepare: every member parses the scenario, starts the run's region and its tasks.
+        // Delivery is reliable (envelopes, acks, retries); with a journal on every member the
+        // entities are persistent too (their inputs journaled, replayed when they move).
+        var journaled = members.All(m => m.Journal) && Persistent(scenario);
         var prepared = members.Select(m => m.Agent.Ask<Prepared>(new Prepare(runId, text, scenario.Source,
-            settings.Variant.Name(), settings.Seed, m.Index, table, placement, runnerRef), AskTimeout)).ToList();
+            settings.Variant.Name(), settings.Seed, m.Index, table, placement, runnerRef, Reliable: true, journaled),
+            AskTimeout)).ToList();
         var taskRefs = new List<TaskRef>();
+        var controls = new IActorRef[n];
         foreach (var (m, p) in members.Zip(prepared))
         {
             var r = Wait(p, $"node {m.Index} to prepare the run");
@@ -300,6 +317,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                 throw new InvalidOperationException($"node {m.Index} could not prepare the run: {error}");
             }
             taskRefs.AddRange(r.Tasks);
+            controls[m.Index] = r.Control ?? ActorRefs.Nobody;
         }
         // Every region registered with the coordinator, so that shards go to their home nodes.
         var regionsDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
@@ -316,7 +334,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         {
             throw new InvalidOperationException($"the members created {tasks.Length} task(s), the scenario has {scenario.Tasks.Count}");
         }
-        foreach (var ready in members.Select(m => m.Agent.Ask<TableReady>(new TaskTable(runId, tasks), AskTimeout)).ToList())
+        foreach (var ready in members.Select(m => m.Agent.Ask<TableReady>(new TaskTable(runId, tasks, controls), AskTimeout)).ToList())
         {
             Wait(ready, "the task table");
         }
@@ -328,7 +346,12 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         long current = 0;
         var traceLog = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
         var checker = new InvariantChecker(scenario, () => current, settings.RecordOps, L3Slack);
-        var judge = new LiveJudge(checker, scenario, EndQuiet, DeadlockQuiet);
+        // Messages cross processes and entities journal their inputs (the first write of a
+        // run also creates the journal's tables): allow a longer silence than one process does.
+        var judge = new LiveJudge(checker, scenario, EndQuiet, DeadlockQuiet)
+        {
+            Stall = StallAfter + LiveJudge.LongestDuration(scenario),
+        };
         var merger = new TraceMerger(members.Select(m => m.Index));
         var lastHeard = members.ToDictionary(m => m.Index, _ => Now());
         var unreachable = new Dictionary<int, HashSet<int>>(); // node → the reporters that see it unreachable
@@ -356,7 +379,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
 
         foreach (var m in members)
         {
-            m.Agent.Tell(new StartRun(runId), runnerRef);
+            m.Agent.Tell(new StartRun(runId, zero), runnerRef);
         }
 
         void Note(string line)

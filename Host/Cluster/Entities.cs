@@ -89,6 +89,48 @@ public sealed class RunEntities(Scenario scenario)
         return InRange(message);
     }
 
+    /// <summary>
+    /// Reliable delivery: only envelopes to this entity (from an endpoint the run has,
+    /// carrying a message for this entity, a reply, or TaskGone from a member's control
+    /// actor) and acks to it. Why not, or null.
+    /// </summary>
+    public string? RefuseReliable(Endpoint entity, object message)
+    {
+        switch (message)
+        {
+            case Envelope e:
+                if (e.To != entity)
+                {
+                    return $"an envelope for {e.To} reached {entity}";
+                }
+                if (!Known(e.From) || e.Seq < 1 || e.Payload is null)
+                {
+                    return $"an envelope from {e.From} with seq {e.Seq} is not from this run";
+                }
+                return e.Payload switch
+                {
+                    TaskGone g when e.From.Kind == EndpointKind.Control => InRange(g),
+                    TaskGone => $"TaskGone from {e.From}: only a member's control actor says a task is gone",
+                    IReply r => InRange(r),
+                    _ => Refuse(entity, e.Payload),
+                };
+            case Ack a:
+                return a.To != entity ? $"an ack for {a.To} reached {entity}"
+                    : !Known(a.From) ? $"an ack from {a.From} is not from this run"
+                    : null;
+            default:
+                return $"{message.GetType().Name} came bare: a reliable run takes only envelopes and acks";
+        }
+    }
+
+    /// <summary>An endpoint of this run: a task, an entity, or a member's control actor.</summary>
+    public bool Known(Endpoint e) => e.Kind switch
+    {
+        EndpointKind.Task => e.Id >= 0 && e.Id < Scenario.Tasks.Count,
+        EndpointKind.Control => e.Id >= 0 && e.Id <= ScenarioLoader.MaxNode,
+        _ => Parse(e.ToString()) is not null,
+    };
+
     private static readonly ConcurrentDictionary<Type, PropertyInfo[]> IdProperties = new();
 
     /// <summary>Every task, file and page id the message carries is one the run has.</summary>

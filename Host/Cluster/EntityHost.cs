@@ -88,6 +88,17 @@ public sealed class EntityHost : ReceiveActor
 
     private void Handle(object message)
     {
+        if (_env.Delivery.Reliable)
+        {
+            // SimActor de-duplicates, acknowledges, and gives back a gone task's holdings itself.
+            if (_entities.RefuseReliable(_me, message) is { } refused)
+            {
+                _log.Error("{0} refused a message from {1}: {2}", _me, Sender, refused);
+                return;
+            }
+            _child.Forward(message);
+            return;
+        }
         if (_entities.Refuse(_me, message) is { } why)
         {
             _log.Error("{0} refused a message from {1}: {2}", _me, Sender, why);

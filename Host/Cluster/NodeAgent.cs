@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Event;
+using Akka.Persistence;
 using Akka.Remote;
 using Akka.Remote.Transport;
 using DaxSim.Actors;
@@ -13,6 +14,7 @@ using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
 using Kill = DaxSim.Protocol.Messages.Kill;
 using AkkaCluster = Akka.Cluster.Cluster;
+using Envelope = DaxSim.Protocol.Messages.Envelope;
 using MemberStatus = Akka.Cluster.MemberStatus;
 
 namespace DaxSim.Host.Cluster;
@@ -27,6 +29,7 @@ public sealed class ClusterDirectory : IEntityDirectory
 {
     private volatile IActorRef _region = ActorRefs.Nobody;
     private volatile IActorRef[] _tasks = [];
+    private volatile IActorRef[] _controls = [];
 
     public IActorRef Inode(FileId file) => _region;
 
@@ -44,7 +47,19 @@ public sealed class ClusterDirectory : IEntityDirectory
 
     internal void SetRegion(IActorRef region) => _region = region;
 
-    internal void SetTasks(IActorRef[] tasks) => _tasks = tasks;
+    internal void SetTasks(IActorRef[] tasks, IActorRef[] controls)
+    {
+        _tasks = tasks;
+        _controls = controls;
+    }
+
+    /// <summary>Entities and tasks as IEntityDirectory resolves them; a Control endpoint is that member's NodeRun.</summary>
+    public IActorRef Resolve(Endpoint endpoint) => endpoint.Kind switch
+    {
+        EndpointKind.Task => Task(new TaskId(endpoint.Id)),
+        EndpointKind.Control => endpoint.Id >= 0 && endpoint.Id < _controls.Length ? _controls[endpoint.Id] : ActorRefs.Nobody,
+        _ => _region,
+    };
 }
 
 /// <summary>
@@ -52,9 +67,39 @@ public sealed class ClusterDirectory : IEntityDirectory
 /// protocol version, and runs the runs the runner prepares (one NodeRun child per run).
 /// Anything else that arrives is refused with a logged error.
 /// </summary>
-public sealed class NodeAgent : ReceiveActor
+public sealed class NodeAgent : ReceiveActor, IWithUnboundedStash
 {
     private sealed record VersionChecked(Address Member, HelloReply? Reply, int Attempt);
+
+    private sealed class JournalReady
+    {
+        public static readonly JournalReady Instance = new();
+    }
+
+    /// <summary>
+    /// Writes and reads one event, so that the journal's first use (creating its tables,
+    /// loading the SQL provider: seconds) is over before a run's entities need it.
+    /// </summary>
+    private sealed class JournalWarmup : ReceivePersistentActor
+    {
+        public JournalWarmup(string id, IActorRef agent)
+        {
+            PersistenceId = id;
+            Recover<string>(_ => { });
+            Recover<RecoveryCompleted>(_ => Persist("warm", _ =>
+            {
+                agent.Tell(JournalReady.Instance);
+                Context.Stop(Self);
+            }));
+            CommandAny(_ => { });
+        }
+
+        public override string PersistenceId { get; }
+    }
+
+    private bool _journalReady;
+
+    public IStash Stash { get; set; } = null!;
 
     private readonly NodeSettings _settings;
     private readonly AkkaCluster _cluster = AkkaCluster.Get(Context.System);
@@ -64,7 +109,7 @@ public sealed class NodeAgent : ReceiveActor
     {
         _settings = settings;
         Receive<Hello>(_ => Sender.Tell(new HelloReply(_settings.Index, _settings.ProtocolVersion,
-            _cluster.SelfAddress.ToString(), _settings.Role)));
+            _cluster.SelfAddress.ToString(), _settings.Role, _settings.Journal is not null)));
         Receive<GetMembers>(_ =>
         {
             var up = _cluster.State.Members.Where(m => m.Status == MemberStatus.Up).ToList();
@@ -80,8 +125,18 @@ public sealed class NodeAgent : ReceiveActor
             _log.Warning("crashNode: killing this member's process");
             Process.GetCurrentProcess().Kill();
         });
+        Receive<JournalReady>(_ =>
+        {
+            _journalReady = true;
+            Stash.UnstashAll();
+        });
         Receive<Prepare>(m =>
         {
+            if (!_journalReady)
+            {
+                Stash.Stash();
+                return;
+            }
             var name = "run-" + m.RunId;
             var child = Context.Child(name);
             if (child.IsNobody())
@@ -107,9 +162,17 @@ public sealed class NodeAgent : ReceiveActor
 
     public static Props Props(NodeSettings settings) => Akka.Actor.Props.Create(() => new NodeAgent(settings));
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberJoined));
+        _journalReady = _settings.Journal is null;
+        if (!_journalReady)
+        {
+            var id = $"daxsim-warmup-{_settings.Index}-{Guid.NewGuid():N}";
+            Context.ActorOf(Akka.Actor.Props.Create(() => new JournalWarmup(id, Self)), "journal-warmup");
+        }
+    }
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
@@ -185,8 +248,9 @@ public sealed class NodeRun : ReceiveActor
         Receive<Prepare>(HandlePrepare);
         Receive<CountRegions>(HandleCountRegions);
         Receive<TaskTable>(HandleTaskTable);
-        Receive<StartRun>(_ =>
+        Receive<StartRun>(m =>
         {
+            Volatile.Write(ref _zero, m.ZeroStamp);
             foreach (var (task, actor) in _localTasks.OrderBy(t => t.Key))
             {
                 actor.Tell(new StartTask(new TaskId(task)), Self);
@@ -197,10 +261,14 @@ public sealed class NodeRun : ReceiveActor
         Receive<Unblackhole>(_ => Throttle(_indexOf.Keys.Where(a => a != _cluster.SelfAddress), Unthrottled.Instance));
         Receive<EndRun>(HandleEndRun);
         Receive<TaskFinished>(_ => { });
+        Receive<Ack>(HandleAck);
+        Receive<RetryTick>(_ => HandleRetry());
+        Receive<Envelope>(e => _log.Error("run {0}: a member's control actor takes no envelope ({1} from {2})", _run?.RunId, e.Payload.GetType().Name, e.From));
         Receive<ClusterEvent.UnreachableMember>(m => Report(m.Member.Address, "unreachable"));
         Receive<ClusterEvent.ReachableMember>(m => Report(m.Member.Address, "reachable"));
         Receive<ClusterEvent.MemberRemoved>(m => HandleRemoved(m.Member.Address));
         Receive<ClusterEvent.IClusterDomainEvent>(_ => { });
+        Receive<ClusterEvent.CurrentClusterState>(_ => { });
         ReceiveAny(m => _log.Error("run {0} refused a message from {1}: {2}", _run?.RunId, Sender, NodeAgent.Describe(m)));
     }
 
@@ -223,7 +291,7 @@ public sealed class NodeRun : ReceiveActor
     {
         if (_run is not null)
         {
-            Sender.Tell(new Prepared(m.RunId, _run.Node, LocalRefs(), null));
+            Sender.Tell(new Prepared(m.RunId, _run.Node, LocalRefs(), Self, null));
             return;
         }
         Scenario scenario;
@@ -233,12 +301,12 @@ public sealed class NodeRun : ReceiveActor
         }
         catch (ScenarioException e)
         {
-            Sender.Tell(new Prepared(m.RunId, m.Node, [], string.Join("; ", e.Errors)));
+            Sender.Tell(new Prepared(m.RunId, m.Node, [], null, string.Join("; ", e.Errors)));
             return;
         }
         if (!Variants.TryParse(m.Variant, out var variant) || m.Placement.Length != scenario.Tasks.Count)
         {
-            Sender.Tell(new Prepared(m.RunId, m.Node, [], $"bad variant '{m.Variant}' or task placement"));
+            Sender.Tell(new Prepared(m.RunId, m.Node, [], null, $"bad variant '{m.Variant}' or task placement"));
             return;
         }
         _run = m;
@@ -247,7 +315,17 @@ public sealed class NodeRun : ReceiveActor
         _indexOf = m.Nodes.ToDictionary(n => Address.Parse(n.Address), n => n.Index);
         _sink = new TraceForwarder(m.RunId, m.Node, m.Runner);
         _directory.Root = Self;
-        var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant), _sink, _directory);
+        var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant), _sink, _directory)
+        {
+            Delivery = new DeliveryOptions
+            {
+                Reliable = m.Reliable || m.Journaled,
+                Journaled = m.Journaled,
+                MessageFaults = scenario.Faults.OfType<MessageFault>().ToList(),
+                Seed = m.Seed,
+            },
+            Elapsed = Elapsed,
+        };
         var layout = InitialLayout.Of(scenario);
         // Only one node reports the initial layout, before any task starts.
         if (m.Node == m.Nodes.Min(n => n.Index))
@@ -259,7 +337,9 @@ public sealed class NodeRun : ReceiveActor
         var entities = _entities;
         var region = ClusterSharding.Get(Context.System).Start(
             typeName: "run-" + m.RunId,
-            entityPropsFactory: id => EntityHost.PropsFor(env, entities, layout, id),
+            entityPropsFactory: id => m.Journaled
+                ? PersistentShell.PropsFor(env, entities, layout, m.RunId, id)
+                : EntityHost.PropsFor(env, entities, layout, id),
             settings: ClusterShardingSettings.Create(Context.System).WithRole(ClusterConfig.DefaultRole)
                 .WithRememberEntities(false),
             messageExtractor: new EntityExtractor(entities, Logging.GetLogger(Context.System, "daxsim.sharding")),
@@ -276,8 +356,15 @@ public sealed class NodeRun : ReceiveActor
         }
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
-        Sender.Tell(new Prepared(m.RunId, m.Node, LocalRefs(), null));
+        Sender.Tell(new Prepared(m.RunId, m.Node, LocalRefs(), Self, null));
     }
+
+    // The run's clock, shared by every member: zero is the runner's StartRun stamp.
+    private long _zero;
+
+    private TimeSpan Elapsed() => Volatile.Read(ref _zero) is var zero and not 0
+        ? TimeSpan.FromTicks((long)((Stopwatch.GetTimestamp() - zero) * (double)TimeSpan.TicksPerSecond / Stopwatch.Frequency))
+        : TimeSpan.Zero;
 
     private TaskRef[] LocalRefs() => _localTasks.OrderBy(t => t.Key).Select(t => new TaskRef(t.Key, t.Value)).ToArray();
 
@@ -297,7 +384,7 @@ public sealed class NodeRun : ReceiveActor
             _log.Error("run {0}: refused a task table of {1} entries", m.RunId, m.Tasks.Length);
             return;
         }
-        _directory.SetTasks(m.Tasks.OrderBy(t => t.Task).Select(t => t.Ref).ToArray());
+        _directory.SetTasks(m.Tasks.OrderBy(t => t.Task).Select(t => t.Ref).ToArray(), m.Controls);
         Sender.Tell(new TableReady(m.RunId, Node));
     }
 
@@ -382,7 +469,7 @@ public sealed class NodeRun : ReceiveActor
         {
             foreach (var entity in _entities.All())
             {
-                _directory.Region.Tell(new ToEntity(entity.ToString(), new TaskGone(new TaskId(t))), Self);
+                SendToEntity(entity, new TaskGone(new TaskId(t)));
             }
         }
         _log.Warning("run {0}: node {1} ({2}) left the cluster; its tasks {3} are gone", _run.RunId, node, member,
@@ -390,8 +477,58 @@ public sealed class NodeRun : ReceiveActor
         _run.Runner.Tell(new NodeGone(_run.RunId, Node, node, tasks, Stopwatch.GetTimestamp()));
     }
 
+    // --- reliable delivery of the agent's own messages (TaskGone) ---------------------------
+
+    private sealed class RetryTick
+    {
+        public static readonly RetryTick Instance = new();
+    }
+
+    private readonly Dictionary<Endpoint, long> _sent = new();
+    private readonly Dictionary<(Endpoint To, long Seq), Envelope> _unacked = new();
+    private ICancelable? _retry;
+
+    /// <summary>To an entity: in reliable runs inside an Envelope from this member's Control endpoint, sent again until acknowledged.</summary>
+    private void SendToEntity(Endpoint entity, object message)
+    {
+        if (_run is not { Reliable: true } and not { Journaled: true })
+        {
+            _directory.Region.Tell(new ToEntity(entity.ToString(), message), Self);
+            return;
+        }
+        var seq = _sent.TryGetValue(entity, out var last) ? last + 1 : 1;
+        _sent[entity] = seq;
+        var envelope = new Envelope(Endpoint.Control(Node), entity, seq, message);
+        _unacked[(entity, seq)] = envelope;
+        _directory.Region.Tell(envelope, Self);
+        _retry ??= Context.System.Scheduler.ScheduleTellRepeatedlyCancelable(TimeSpan.FromMilliseconds(100),
+            TimeSpan.FromMilliseconds(100), Self, RetryTick.Instance, Self);
+    }
+
+    private void HandleAck(Ack a)
+    {
+        if (a.To == Endpoint.Control(Node))
+        {
+            _unacked.Remove((a.From, a.Seq));
+        }
+    }
+
+    private void HandleRetry()
+    {
+        foreach (var envelope in _unacked.Values)
+        {
+            _directory.Region.Tell(envelope, Self);
+        }
+        if (_unacked.Count == 0)
+        {
+            _retry?.Cancel();
+            _retry = null;
+        }
+    }
+
     private void HandleEndRun(EndRun m)
     {
+        _retry?.Cancel();
         foreach (var task in _localTasks.Values)
         {
             Context.Stop(task);

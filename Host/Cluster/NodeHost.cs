@@ -42,7 +42,14 @@ public sealed class NodeHost : IDisposable
     /// </summary>
     public static NodeHost Start(NodeSettings settings, Action<Address>? listening = null, bool checkSeeds = true)
     {
-        var system = ActorSystem.Create(settings.ClusterName, ClusterConfig.Member(settings));
+        if (settings.Journal is { } journal)
+        {
+            SqliteJournal.Prepare(journal);
+        }
+        var system = ActorSystem.Create(settings.ClusterName, ClusterConfig.Member(settings)
+            .WithFallback(Akka.Cluster.Sharding.ClusterSharding.DefaultConfig()));
+        // Sharding's serializers must be there before any other member's region talks to this one.
+        Akka.Cluster.Sharding.ClusterSharding.Get(system);
         var host = new NodeHost(system, settings);
         try
         {

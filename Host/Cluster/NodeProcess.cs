@@ -22,6 +22,9 @@ public sealed class NodeProcess : IDisposable
 
     public int Index { get; }
 
+    /// <summary>DAXSIM_NODE_OUTPUT=1: copy the members' output to this process's stderr (debugging).</summary>
+    private static readonly bool EchoOutput = Environment.GetEnvironmentVariable("DAXSIM_NODE_OUTPUT") == "1";
+
     public int Pid => _process.Id;
 
     /// <summary>"HOST:PORT" from the child's `listening on HOST:PORT` line.</summary>
@@ -114,6 +117,10 @@ public sealed class NodeProcess : IDisposable
         lock (_output)
         {
             _output.Add(line);
+        }
+        if (EchoOutput)
+        {
+            Console.Error.WriteLine($"[node {Index}] {line}");
         }
         const string prefix = "listening on ";
         if (stdout && line.StartsWith(prefix, StringComparison.Ordinal))

@@ -29,7 +29,8 @@ public interface IRunMessage
 /// <summary>Who are you? Also what a joining member asks the seeds before it joins.</summary>
 public sealed record Hello(int ProtocolVersion);
 
-public sealed record HelloReply(int Index, int ProtocolVersion, string Address, string Role);
+/// <summary>Journal: the member has a journal (--journal), so the run's entities can be persistent.</summary>
+public sealed record HelloReply(int Index, int ProtocolVersion, string Address, string Role, bool Journal);
 
 public sealed record GetMembers;
 
@@ -48,21 +49,26 @@ public sealed record Prepare(
     int Node,
     NodeEntry[] Nodes,
     int[] Placement,
-    IActorRef Runner) : IRunMessage;
+    IActorRef Runner,
+    bool Reliable,
+    bool Journaled) : IRunMessage;
 
 public sealed record TaskRef(int Task, IActorRef Ref);
 
-public sealed record Prepared(string RunId, int Node, TaskRef[] Tasks, string? Error) : IRunMessage;
+/// <summary>Control: the member's NodeRun actor of this run (the Control endpoint of reliable delivery).</summary>
+public sealed record Prepared(string RunId, int Node, TaskRef[] Tasks, IActorRef? Control, string? Error) : IRunMessage;
 
 public sealed record CountRegions(string RunId) : IRunMessage;
 
 public sealed record RegionCount(string RunId, int Regions) : IRunMessage;
 
-public sealed record TaskTable(string RunId, TaskRef[] Tasks) : IRunMessage;
+/// <summary>Every task's ref, and every member's NodeRun by node index.</summary>
+public sealed record TaskTable(string RunId, TaskRef[] Tasks, IActorRef[] Controls) : IRunMessage;
 
 public sealed record TableReady(string RunId, int Node) : IRunMessage;
 
-public sealed record StartRun(string RunId) : IRunMessage;
+/// <summary>Start the tasks. ZeroStamp: the run's time zero on the shared monotonic clock (for message-fault windows).</summary>
+public sealed record StartRun(string RunId, long ZeroStamp) : IRunMessage;
 
 /// <summary>A scenario's timed task fault: Kind is "signal" or "kill".</summary>
 public sealed record InjectTaskFault(string RunId, string Kind, int Task) : IRunMessage;
