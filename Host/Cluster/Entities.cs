@@ -167,15 +167,17 @@ public sealed class RunEntities(Scenario scenario)
 /// </summary>
 public sealed class EntityExtractor(RunEntities entities, ILoggingAdapter log) : IMessageExtractor
 {
+    private static string? IdOf(object message) => message switch
+    {
+        ToEntity m => m.EntityId,
+        Envelope m => m.To.ToString(),
+        Ack m => m.To.ToString(),
+        _ => RunEntities.Recipient(message)?.ToString(),
+    };
+
     public string? EntityId(object message)
     {
-        var id = message switch
-        {
-            ToEntity m => m.EntityId,
-            Envelope m => m.To.ToString(),
-            Ack m => m.To.ToString(),
-            _ => RunEntities.Recipient(message)?.ToString(),
-        };
+        var id = IdOf(message);
         if (id is null)
         {
             log.Error("refused {0}: not a message for an entity of this run", Describe(message));
@@ -191,7 +193,7 @@ public sealed class EntityExtractor(RunEntities entities, ILoggingAdapter log) :
 
     public object EntityMessage(object message) => message is ToEntity m ? m.Message : message;
 
-    public string ShardId(object message) => EntityId(message) is { } id ? ShardId(id, message) : null!;
+    public string ShardId(object message) => IdOf(message) is { } id ? ShardId(id, message) : "0";
 
     public string ShardId(string entityId, object? messageHint = null) =>
         entities.Parse(entityId) is { } e ? RunEntities.ShardOf(e) : "0";
