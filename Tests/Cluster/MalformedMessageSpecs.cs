@@ -41,9 +41,23 @@ public sealed class MalformedMessageSpecs : Akka.TestKit.Xunit2.TestKit
         var self = cluster.SelfAddress.ToString();
         _agent.Tell(new Prepare("r1", Scenario, "tiny.json", "mainline", 1, 0, [new NodeEntry(0, self)], [0], TestActor,
             Reliable: true, Journaled: false));
-        // The layout events come first (this member is the run's lowest node).
-        FishForMessage(m => m is TraceBatch b && b.Events.OfType<BlockAllocated>().Any(), TimeSpan.FromSeconds(20));
-        FishForMessage(m => m is Prepared, TimeSpan.FromSeconds(20));
+        // Prepared, and the layout events (this member is the run's lowest node), in either order.
+        bool prepared = false, layout = false;
+        while (!prepared || !layout)
+        {
+            switch (ReceiveOne(TimeSpan.FromSeconds(20)))
+            {
+                case Prepared:
+                    prepared = true;
+                    break;
+                case TraceBatch b when b.Events.OfType<BlockAllocated>().Any():
+                    layout = true;
+                    break;
+                case null:
+                    Assert.Fail("the run was not prepared within 20 s");
+                    break;
+            }
+        }
         _region = ClusterSharding.Get(Sys).ShardRegion("run-r1");
     }
 
