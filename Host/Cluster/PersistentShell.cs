@@ -41,7 +41,7 @@ public sealed class PersistentShell : ReceivePersistentActor
         _entities = entities;
         _me = me;
         PersistenceId = $"{runId}-{me}";
-        _child = Context.ActorOf(env.Deploy(EntityHost.ChildProps(env, layout, me)), me.ToString());
+        _child = Context.ActorOf(env.Deploy(EntityProps.For(env, layout, me)), me.ToString());
         Context.Watch(_child);
 
         Recover<JournaledInput>(j =>

@@ -31,24 +31,29 @@ public sealed class ClusterRunSpecs : CliHarness
         return r;
     }
 
-    /// <summary>`daxsim node` processes of this machine.</summary>
-    private static int NodeProcesses() =>
-        System.Diagnostics.Process.GetProcesses().Count(p =>
+    /// <summary>
+    /// `daxsim node` processes started by this test process (the runner runs in it): other
+    /// clusters on the machine, of other test runs or benchmarks, are not counted.
+    /// </summary>
+    private static int NodeProcesses()
+    {
+        var self = Environment.ProcessId;
+        return System.Diagnostics.Process.GetProcesses().Count(p =>
         {
             try
             {
-                return File.Exists($"/proc/{p.Id}/cmdline") &&
+                // /proc/PID/stat: "pid (comm) state ppid ...", and comm may hold spaces.
+                var stat = File.ReadAllText($"/proc/{p.Id}/stat");
+                var ppid = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+                return ppid == self &&
                        File.ReadAllText($"/proc/{p.Id}/cmdline").Replace('\0', ' ').Contains(" node --port 0 ");
             }
-            catch (IOException)
-            {
-                return false;
-            }
-            catch (UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
             {
                 return false;
             }
         });
+    }
 
     [Fact]
     public void Generic_503_punch_on_three_members_is_clean_like_the_deterministic_runtime()
