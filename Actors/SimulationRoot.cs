@@ -157,14 +157,7 @@ public sealed class SimulationRoot : SimActor
     private IActorRef Spawn(Props props, string name) => Context.ActorOf(Env.Deploy(props), name);
 
     /// <summary>An entity as it starts: from the initial layout (and, after a crash, its journal).</summary>
-    private Props EntityProps(Endpoint entity) => entity.Kind switch
-    {
-        EndpointKind.Device => DeviceActor.Props(Env, _layout.FreeBlocks),
-        EndpointKind.Page => PageActor.Props(Env, new PageId(entity.Id), _layout.OwnerOf(new PageId(entity.Id))),
-        EndpointKind.Inode => InodeActor.Props(Env, new FileId(entity.Id), _layout.Extents[entity.Id]),
-        EndpointKind.Mapping => MappingActor.Props(Env, new FileId(entity.Id)),
-        _ => throw new ArgumentException($"{entity} is not an entity", nameof(entity)),
-    };
+    private Props EntityProps(Endpoint entity) => Actors.EntityProps.For(Env, _layout, entity);
 
     private IEnumerable<Endpoint> Entities()
     {
@@ -280,6 +273,19 @@ public sealed class SimulationRoot : SimActor
         _cluster.Heal();
         Trace.Emit(new NetworkHealed(Downed: true));
     }
+}
+
+/// <summary>The protocol actor of an entity as it starts, from the scenario's initial layout: the same in every runtime.</summary>
+public static class EntityProps
+{
+    public static Props For(SimEnvironment env, InitialLayout layout, Endpoint entity) => entity.Kind switch
+    {
+        EndpointKind.Device => DeviceActor.Props(env, layout.FreeBlocks),
+        EndpointKind.Page => PageActor.Props(env, new PageId(entity.Id), layout.OwnerOf(new PageId(entity.Id))),
+        EndpointKind.Inode => InodeActor.Props(env, new FileId(entity.Id), layout.Extents[entity.Id]),
+        EndpointKind.Mapping => MappingActor.Props(env, new FileId(entity.Id)),
+        _ => throw new ArgumentException($"{entity} is not an entity", nameof(entity)),
+    };
 }
 
 /// <summary>

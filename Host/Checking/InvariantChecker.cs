@@ -281,17 +281,10 @@ public sealed class InvariantChecker
             case ActorFailed m:
                 Failure ??= m.Error;
                 break;
-            case TaskEnded m:
-                MarkEnded(m.Task);
-                break;
             case TaskLost m:
-                // The task died with its node: its operation never returns; what it holds
-                // stays held (and blocks others) until its node is removed.
-                if (_ops[m.Task.Value] is { } lost)
-                {
-                    _ops[m.Task.Value] = null;
-                    lost.Done = true;
-                }
+                OnTaskLost(m);
+                break;
+            case TaskEnded m:
                 MarkEnded(m.Task);
                 break;
             case NodeCrashed m:
@@ -338,6 +331,53 @@ public sealed class InvariantChecker
             _settledAt = _now();
         }
     }
+
+    // The task's node left the cluster: its operation will never return and it will never
+    // end. What it held is given back by the entities, which report it as usual.
+    private void OnTaskLost(TaskLost m)
+    {
+        var t = m.Task.Value;
+        if (_ended[t])
+        {
+            return;
+        }
+        if (_ops[t] is { } op)
+        {
+            _ops[t] = null;
+            op.Done = true;
+            if (_recordOps)
+            {
+                _completed.Add(new OpRecord(_scenario.TaskName(m.Task), op.Op.JsonName(),
+                    op.File is { } f ? _scenario.FileName(f) : null, op.Step, op.Iteration, op.Start, _now(),
+                    "LOST"));
+            }
+        }
+        _sleepingOn[t] = null;
+        _leaseBreakOn[t] = null;
+        _ended[t] = true;
+        _endedCount++;
+    }
+
+    /// <summary>
+    /// Every wait of an unfinished task: (waiter, holder, why). For the cluster runtime's
+    /// report of what a run that ended with work left was waiting for.
+    /// </summary>
+    public IReadOnlyList<(TaskId Task, TaskId Holder, string Why)> Waits()
+    {
+        var waits = new List<(TaskId, TaskId, string)>();
+        for (var t = 0; t < _ended.Length; t++)
+        {
+            if (!_ended[t])
+            {
+                waits.AddRange(WaitsFor(new TaskId(t)).Select(w => (new TaskId(t), w.Holder, w.Why)));
+            }
+        }
+        return waits;
+    }
+
+    /// <summary>The tasks that have not ended (nor been lost).</summary>
+    public IReadOnlyList<TaskId> Unfinished =>
+        Enumerable.Range(0, _ended.Length).Where(t => !_ended[t]).Select(t => new TaskId(t)).ToList();
 
     // --- S1 and S2: pins, blocks, DMA ---------------------------------------------------------
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Reflection;
 using DaxSim.Host.Checking;
+using DaxSim.Host.Cluster;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Explore;
 using DaxSim.Host.Local;
@@ -112,6 +113,11 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             trace, report, traceText,
         };
 
+        var clusterFlags = new RunClusterFlags();
+        clusterFlags.AddTo(run);
+        var nodeFlags = new NodeFlags();
+        var node = nodeFlags.Command();
+
         var html = new Option<string?>("--html") { Description = HtmlDescription };
         run.Options.Add(html);
         explore.Options.Add(html);
@@ -124,7 +130,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
 
         var root = new RootCommand("DaxSim: the Linux DAX layout-break protocol as Akka.NET actors.")
         {
-            run, explore, replay, load,
+            run, explore, replay, node, load,
         };
 
         var parsed = root.Parse(args);
@@ -145,12 +151,26 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         var command = parsed.CommandResult.Command;
         _html = parsed.GetValue(html);
         _noShrink = parsed.GetValue(noShrink);
+        if (command == node)
+        {
+            return Node(nodeFlags.Read(parsed));
+        }
         if (command == run)
         {
+            var runtimeName = parsed.GetValue(runtime)!;
+            ClusterRunOptions? cluster = null;
+            if (runtimeName == "cluster")
+            {
+                cluster = clusterFlags.Read(parsed);
+            }
+            else if (clusterFlags.AnyGiven(parsed))
+            {
+                throw new InputException("--nodes, --join, --hostname, --bind, --port, --cluster-name and --tls-* need --runtime cluster");
+            }
             return Run(LoadScenario(parsed.GetValue(file)), parsed.GetValue(seed), parsed.GetValue(variant),
-                parsed.GetValue(runtime)!, parsed.GetValue(report), parsed.GetValue(traceText),
+                runtimeName, parsed.GetValue(report), parsed.GetValue(traceText),
                 SearchFlags(parsed.GetValue(strategy)!, parsed.GetValue(pctDepth), parsed.GetValue(pctSteps),
-                    parsed.GetValue(faultInjection)));
+                    parsed.GetValue(faultInjection)), cluster);
         }
         if (command == explore)
         {
@@ -176,7 +196,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             return Load(parsed, loadOptions);
         }
-        stderr.WriteLine("daxsim: a command is needed: run, explore, replay or load. Try 'daxsim --help'.");
+        stderr.WriteLine("daxsim: a command is needed: run, explore, replay, node or load. Try 'daxsim --help'.");
         return ExitUsage;
     }
 
@@ -233,7 +253,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
     // --- run -----------------------------------------------------------------------------------
 
     private int Run(Scenario scenario, ulong seed, string? variantFlag, string runtime, string? reportPath,
-        string? traceTextPath, SearchOptions search)
+        string? traceTextPath, SearchOptions search, ClusterRunOptions? cluster = null)
     {
         var variant = ResolveVariant(scenario, variantFlag);
         CheckChoice("--runtime", runtime, Runtimes);
@@ -250,7 +270,16 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         CheckWritable(_html, "--html");
         if (runtime == "cluster")
         {
-            throw new InputException("--runtime cluster is not available in this build yet; use local or deterministic");
+            cluster ??= new ClusterRunOptions();
+            if (cluster.Join is null)
+            {
+                ClusterRuntime.CheckNodeFaults(scenario, cluster.Nodes);
+                ClusterRuntime.Placement(scenario, cluster.Nodes);
+            }
+            if (scenario.Text is null)
+            {
+                throw new InputException($"{scenario.Source}: the cluster runtime needs the scenario's text");
+            }
         }
         CheckFaults(scenario, runtime);
         var settings = new RunSettings
@@ -271,6 +300,10 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                 FaultInjection = search.FaultInjection,
             });
             PrintInjected(scenario, result);
+        }
+        else if (runtime == "cluster")
+        {
+            result = RunCluster(scenario, settings, cluster!);
         }
         else
         {
@@ -553,6 +586,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             $"  {result.OpsCompleted} operations, {clock} time {seconds.ToString(result.Runtime == "deterministic" ? "0.#######" : "0.000", CultureInfo.InvariantCulture)} s" +
             (result.Deliveries > 0 ? $", {result.Deliveries} messages" : "") +
             (result.Runtime == "local" ? $", {result.Events} events from actors on {result.Threads} threads" : "") +
+            (result.Runtime == "cluster" ? $", {result.Events} events from {result.Threads} member(s)" : "") +
             $", wall {result.WallTime.TotalSeconds:F2} s");
         if (result.Violation is { } v)
         {

@@ -33,8 +33,8 @@ public static class LoadRuntimes
         "local" => new LocalLoadRuntime(),
         "deterministic" => new DeterministicLoadRuntime(),
         "cluster" => throw new InputException(
-            "--runtime cluster: the cluster runtime is not in this build yet (it is being built on its own " +
-            "branch and will plug into the load engine as an ILoadRuntime); use --runtime local or deterministic"),
+            "--runtime cluster: loads do not run on the cluster runtime yet (it runs scenarios: daxsim run " +
+            "--runtime cluster); it will plug into the load engine as an ILoadRuntime; use --runtime local or deterministic"),
         _ => throw new InputException($"--runtime: unknown value '{name}'; known: {string.Join(", ", Names)}"),
     };
 }

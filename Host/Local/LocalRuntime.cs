@@ -37,27 +37,13 @@ public sealed class LocalRuntime
 
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(2);
     private static readonly TimeSpan DeadlockQuiet = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan EndQuiet = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Real time is noisy (10 ms timer ticks, JIT, GC): L3 allows this much on top of opBound.</summary>
     public static readonly TimeSpan L3Slack = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Sees every event as the checker does (under the same lock); for tests and progress displays.</summary>
     public Action<TraceEvent>? Observer { get; init; }
-
-    /// <summary>
-    /// The actors and Akka's timer ticks run on the .NET thread pool. A pool that grows
-    /// slowly (other work, a test host) delays timers, and a late timer looks like an
-    /// operation that overran its bound. Keep enough threads ready from the start.
-    /// </summary>
-    private static void EnsureThreads()
-    {
-        ThreadPool.GetMinThreads(out var workers, out var io);
-        var wanted = Environment.ProcessorCount + 16;
-        if (workers < wanted)
-        {
-            ThreadPool.SetMinThreads(wanted, io);
-        }
-    }
 
     public RunResult Run(Scenario scenario, RunSettings settings)
     {
@@ -77,13 +63,9 @@ public sealed class LocalRuntime
             IdlePageActors = settings.IdlePageActors,
         };
 
-        // Work left that produces no event for this long is stuck: longer than any wait
-        // the scenario itself asks for.
-        var stall = TimeSpan.FromSeconds(1) + LongestDuration(scenario);
-        var limit = scenario.Limits.VirtualTime.Ticks;
-        var deadlockQuiet = settings.DeadlockQuiet ?? DeadlockQuiet;
+        var judge = new LiveJudge(checker, scenario, EndQuiet, settings.DeadlockQuiet ?? DeadlockQuiet);
 
-        EnsureThreads();
+        LiveJudge.EnsureThreads();
         using var system = ActorSystem.Create("daxsim-local", AkkaConfig);
         var counter = MessageCounter.Of(system);
         if (settings.Live is { } live)
@@ -92,49 +74,15 @@ public sealed class LocalRuntime
         }
         clock.Start();
         system.ActorOf(SimulationRoot.Props(env, directory), "root");
-        long lastEvents = -1;
-        var lastChange = Now();
         while (true)
         {
             Thread.Sleep(Poll);
             lock (sink.Gate)
             {
-                var now = Now();
-                if (checker.Stopped)
+                // Until the tasks have started, the root is still creating the run's actors
+                // (thousands of them in a load), which emits nothing: no stall, no deadlock yet.
+                if (judge.Step(Now(), sink.Events, unsettled: !sink.TasksStarted))
                 {
-                    break;
-                }
-                // Quiet counts from when the tasks have started: before, the root is still
-                // creating the run's actors (thousands of them in a load), which emits nothing.
-                if (sink.Events != lastEvents || !sink.TasksStarted)
-                {
-                    lastEvents = sink.Events;
-                    lastChange = now;
-                }
-                var quiet = TimeSpan.FromTicks(now - lastChange);
-                if (checker.AllTasksEnded && quiet > TimeSpan.FromMilliseconds(50))
-                {
-                    checker.AtQuiescence();
-                    break;
-                }
-                // Quiet for a while: no message is likely in flight, so a wait-for cycle is real.
-                if (quiet > deadlockQuiet)
-                {
-                    checker.CheckDeadlocks();
-                }
-                checker.CheckDeadlines(now);
-                if (checker.Violation is not null)
-                {
-                    break;
-                }
-                if (now > limit)
-                {
-                    checker.TimeLimitReached(now);
-                    break;
-                }
-                if (quiet > stall)
-                {
-                    checker.AtQuiescence();
                     break;
                 }
             }
@@ -188,22 +136,6 @@ public sealed class LocalRuntime
             WallTime = clock.Elapsed,
         };
     }
-
-    private static TimeSpan LongestDuration(Scenario scenario) => scenario.Tasks
-        .SelectMany(t => t.Steps)
-        .Select(s => s switch
-        {
-            DioReadStep d => d.IoTime,
-            DioWriteStep d => d.IoTime,
-            SleepStep d => d.For,
-            PaceStep d => d.Pacing.Exponential ? 10 * d.Pacing.Mean : d.Pacing.Mean,
-            HoldLeaseStep d => d.For,
-            _ => TimeSpan.Zero,
-        })
-        .Append(scenario.Tasks.Any(t => t.Steps.Any(s => s is HoldLeaseStep))
-            ? scenario.Limits.LeaseBreakTime
-            : TimeSpan.Zero)
-        .Max();
 
     /// <summary>Serializes the actors' events from many threads into one order for the checker.</summary>
     private sealed class LockedSink(InvariantChecker checker, TraceLog log, Func<long> now,

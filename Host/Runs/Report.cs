@@ -54,6 +54,10 @@ public static class Report
                 ["result"] = o.Result,
             })),
         };
+        if (run.Cluster is { } cluster)
+        {
+            report["cluster"] = ClusterJson(cluster);
+        }
         if (run.Runtime == "deterministic" && scenario.Text is { } text)
         {
             var replay = new JObject
@@ -142,6 +146,26 @@ public static class Report
                            v.Actors.Any(a => line.Contains($" {a} ") || line.Contains($" {a}:")));
 
     public static long Ns(long ticks) => ticks * 100;
+
+    private static JObject ClusterJson(ClusterRunInfo c) => new()
+    {
+        ["nodes"] = c.Nodes,
+        ["mode"] = c.Mode,
+        ["timeToUpMs"] = Math.Round(c.TimeToUp.TotalMilliseconds, 1),
+        ["members"] = new JArray(c.Members.Select(m => new JObject
+        {
+            ["index"] = m.Index,
+            ["address"] = m.Address,
+            ["tasks"] = new JArray(m.Tasks),
+            ["status"] = m.Status,
+            ["crashedAt"] = m.CrashedAt is { } at ? Ns(at) : null,
+            ["removedAt"] = m.RemovedAt is { } removed ? Ns(removed) : null,
+        })),
+        ["faults"] = new JArray(c.Faults),
+        ["waiting"] = new JArray(c.Waiting),
+        ["batches"] = c.Batches,
+        ["lateEvents"] = c.LateEvents,
+    };
 
     public static string Hex(ulong hash) => hash.ToString("x16", CultureInfo.InvariantCulture);
 

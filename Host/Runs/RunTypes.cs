@@ -161,4 +161,36 @@ public sealed record RunResult
     public IReadOnlyList<TraceEntry>? Timeline { get; init; }
 
     public TimeSpan WallTime { get; init; }
+
+    /// <summary>The cluster runtime's account of its members; null on the other runtimes.</summary>
+    public ClusterRunInfo? Cluster { get; init; }
 }
+
+/// <summary>What the cluster runtime reports beyond the checker's verdict (docs/cluster.md).</summary>
+public sealed record ClusterRunInfo
+{
+    public required int Nodes { get; init; }
+
+    /// <summary>How the run got its members: "spawned" (N child processes) or "joined" (an existing cluster).</summary>
+    public required string Mode { get; init; }
+
+    public required IReadOnlyList<ClusterNodeInfo> Members { get; init; }
+
+    /// <summary>From starting the first member (or contacting the cluster) until all N were Up.</summary>
+    public TimeSpan TimeToUp { get; init; }
+
+    /// <summary>The node faults injected and what followed, one line each.</summary>
+    public IReadOnlyList<string> Faults { get; init; } = [];
+
+    /// <summary>When the run ended with work left: what each unfinished task waits for, and where the holder is.</summary>
+    public IReadOnlyList<string> Waiting { get; init; } = [];
+
+    public long Batches { get; init; }
+
+    /// <summary>Events released after newer ones (a member that was silent sent again).</summary>
+    public long LateEvents { get; init; }
+}
+
+/// <summary>One member of a cluster run.</summary>
+public sealed record ClusterNodeInfo(int Index, string Address, IReadOnlyList<string> Tasks, string Status,
+    long? CrashedAt, long? RemovedAt);

@@ -159,7 +159,7 @@ public sealed class LoadCliSpecs : CliHarness
     [InlineData("--pages", "2000000", "--pages must be from 1")]
     [InlineData("--duration", "5", "--duration: duration '5' needs a unit")]
     [InlineData("--duration", "0s", "--duration must be longer than 0")]
-    [InlineData("--runtime", "cluster", "the cluster runtime is not in this build yet")]
+    [InlineData("--runtime", "cluster", "loads do not run on the cluster runtime yet")]
     [InlineData("--runtime", "mars", "--runtime: unknown value 'mars'")]
     [InlineData("--variant", "best", "--variant: unknown variant 'best'")]
     [InlineData("--progress", "loud", "--progress: unknown value 'loud'")]

@@ -1,0 +1,198 @@
+using System.Globalization;
+using System.Text;
+using Akka.Actor;
+using Akka.Configuration;
+
+namespace DaxSim.Host.Cluster;
+
+/// <summary>
+/// The one place where the cluster runtime's Akka configuration is built (docs/cluster.md):
+/// for a member (`daxsim node`) and for the runner (`daxsim run --runtime cluster`), which
+/// speaks remoting with the same transport stack but is not a cluster member.
+/// </summary>
+public static class ClusterConfig
+{
+    /// <summary>
+    /// The version of DaxSim's cluster protocol (run protocol and entity messages). Members
+    /// refuse to join, and down, a member that announces another one.
+    /// </summary>
+    public const int ProtocolVersion = 1;
+
+    public const string DefaultClusterName = "daxsim";
+
+    public const string DefaultRole = "sim";
+
+    public const int DefaultPort = 4053;
+
+    /// <summary>Shards of a run's entity type. Entity n lives in shard n mod this (docs/cluster.md).</summary>
+    public const int Shards = 64;
+
+    /// <summary>
+    /// The transport's scheme: dot-netty tcp under the throttler adapter (trttl), which is
+    /// how the runner partitions members. Everyone (members and runner) uses the same stack,
+    /// since an address's scheme names it.
+    /// </summary>
+    public const string Protocol = "akka.trttl.tcp";
+
+    /// <summary>The address of a member's (or the runner's) ActorSystem.</summary>
+    public static Address AddressOf(string system, string host, int port) => new(Protocol, system, host, port);
+
+    public static Config Member(NodeSettings s) => ConfigurationFactory.ParseString(MemberHocon(s));
+
+    public static Config Runner(NodeSettings s) => ConfigurationFactory.ParseString(RunnerHocon(s));
+
+    public static string MemberHocon(NodeSettings s)
+    {
+        var hocon = new StringBuilder();
+        hocon.Append($$"""
+            daxsim {
+              protocol-version = {{s.ProtocolVersion}}
+              node-index = {{s.Index}}
+            }
+            akka {
+              loglevel = {{s.LogLevel}}
+              stdout-loglevel = WARNING
+              log-dead-letters = off
+              log-dead-letters-during-shutdown = off
+              actor {
+                provider = cluster
+                # Messages between actors of one process are not serialized (the default; stated).
+                serialize-messages = off
+                serialize-creators = off
+              }
+            {{Transport(s)}}
+              cluster {
+                # No seed-nodes here: NodeHost joins the seeds itself, after it has checked
+                # that they speak the same daxsim.protocol-version.
+                seed-nodes = []
+                roles = [{{Quote(s.Role)}}]
+                log-info = off
+                periodic-tasks-initial-delay = 100ms
+                gossip-interval = 250ms
+                leader-actions-interval = 250ms
+                unreachable-nodes-reaper-interval = 250ms
+                # A crashed member is unreachable ~2 s after its last heartbeat, downed by the
+                # split-brain resolver 2 s later (stable-after), removed within a gossip round:
+                # its pins are released well within 10 s (docs/cluster.md, measured there).
+                failure-detector {
+                  heartbeat-interval = 500ms
+                  acceptable-heartbeat-pause = 1500ms
+                  expected-response-after = 500ms
+                  threshold = 8.0
+                }
+                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+                split-brain-resolver {
+                  active-strategy = keep-majority
+                  stable-after = 2s
+                  keep-majority.role = {{Quote(DefaultRole)}}
+                }
+                # A downed member leaves: its ActorSystem terminates, and `daxsim node` exits.
+                run-coordinated-shutdown-when-down = on
+                sharding {
+                  role = {{Quote(DefaultRole)}}
+                  remember-entities = off
+                  state-store-mode = ddata
+                  retry-interval = 200ms
+                  shard-start-timeout = 2s
+                  handoff-timeout = 10s
+                  rebalance-interval = 3600s
+                  coordinator-failure-backoff = 1s
+                  waiting-for-state-timeout = 2s
+                  updating-state-timeout = 2s
+                  coordinator-state {
+                    write-majority-plus = 0
+                    read-majority-plus = 0
+                  }
+                }
+              }
+              coordinated-shutdown {
+                exit-clr = off
+                phases.cluster-exiting.timeout = 3s
+              }
+            {{Persistence(s.Journal)}}
+            }
+            """);
+        return hocon.ToString();
+    }
+
+    public static string RunnerHocon(NodeSettings s) => $$"""
+        akka {
+          loglevel = {{s.LogLevel}}
+          stdout-loglevel = WARNING
+          log-dead-letters = off
+          log-dead-letters-during-shutdown = off
+          actor {
+            provider = remote
+            serialize-messages = off
+            serialize-creators = off
+          }
+        {{Transport(s)}}
+          coordinated-shutdown.exit-clr = off
+        }
+        """;
+
+    private static string Transport(NodeSettings s)
+    {
+        var tls = s.TlsCertificate is { } cert
+            ? $$"""
+                  enable-ssl = true
+                  ssl {
+                    certificate {
+                      path = {{Quote(cert)}}
+                      password = {{Quote(s.TlsPassword ?? "")}}
+                    }
+                    suppress-validation = {{(s.TlsSuppressValidation ? "true" : "false")}}
+                  }
+              """
+            : "      enable-ssl = false";
+        return $$"""
+              remote {
+                log-remote-lifecycle-events = off
+                dot-netty.tcp {
+                  # hostname is where remoting binds; public-hostname what others address it by.
+                  hostname = {{Quote(s.Bind)}}
+                  public-hostname = {{Quote(s.Hostname)}}
+                  port = {{s.Port.ToString(CultureInfo.InvariantCulture)}}
+                  applied-adapters = [trttl]
+                  maximum-frame-size = 4MB
+            {{tls}}
+                }
+              }
+            """;
+    }
+
+    private static string Persistence(string? journal)
+    {
+        if (journal is null)
+        {
+            return "";
+        }
+        // SQLite through linq2db's Microsoft.Data.Sqlite provider; WAL mode is set on the
+        // file when the member starts (SqliteJournal.Prepare), so readers do not block writers.
+        var connection = Quote($"Data Source={journal};Default Timeout=30");
+        return $$"""
+              persistence {
+                journal {
+                  plugin = "akka.persistence.journal.sql"
+                  sql {
+                    class = "Akka.Persistence.Sql.Journal.SqlWriteJournal, Akka.Persistence.Sql"
+                    connection-string = {{connection}}
+                    provider-name = "SQLite.MS"
+                    auto-initialize = on
+                  }
+                }
+                snapshot-store {
+                  plugin = "akka.persistence.snapshot-store.sql"
+                  sql {
+                    class = "Akka.Persistence.Sql.Snapshot.SqlSnapshotStore, Akka.Persistence.Sql"
+                    connection-string = {{connection}}
+                    provider-name = "SQLite.MS"
+                    auto-initialize = on
+                  }
+                }
+              }
+            """;
+    }
+
+    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+}

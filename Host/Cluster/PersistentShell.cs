@@ -1,0 +1,95 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using DaxSim.Actors;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Trace;
+
+namespace DaxSim.Host.Cluster;
+
+/// <summary>
+/// A journaled input of a sharded entity: the message (an Envelope, an Ack, or the message
+/// of one of the protocol actor's own timers) and who sent it.
+/// </summary>
+public sealed record JournaledInput(object Message, IActorRef? Sender);
+
+/// <summary>
+/// The sharded entity of a run with a journal (Akka.Persistence.Sql on SQLite): it hosts the
+/// protocol actor as its child and journals every input meant for it before handing it
+/// over, so the entity's state survives the member that hosted it. When the shard is
+/// started again on another member (its host crashed, or was downed), the shell replays the
+/// journal to a new child as <see cref="Replayed"/> (each with its original sender), then
+/// sends <see cref="RecoveryDone"/>: the child is in the state it had, with the messages it
+/// had not got acknowledged, and sends those again. The child's timers come here as
+/// <see cref="TimerFired"/> and are journaled and handed back like any input.
+/// PersistenceId: run id + entity id, so runs sharing one journal stay apart.
+/// Inputs are checked as EntityHost checks them: a refused one is logged and not journaled.
+/// </summary>
+public sealed class PersistentShell : ReceivePersistentActor
+{
+    private readonly SimEnvironment _env;
+    private readonly RunEntities _entities;
+    private readonly Endpoint _me;
+    private readonly IActorRef _child;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private long _replayed;
+
+    public PersistentShell(SimEnvironment env, RunEntities entities, InitialLayout layout, string runId, Endpoint me)
+    {
+        _env = env;
+        _entities = entities;
+        _me = me;
+        PersistenceId = $"{runId}-{me}";
+        _child = Context.ActorOf(env.Deploy(EntityProps.For(env, layout, me)), me.ToString());
+        Context.Watch(_child);
+
+        Recover<JournaledInput>(j =>
+        {
+            _replayed++;
+            _child.Tell(new Replayed(j.Message), j.Sender ?? ActorRefs.NoSender);
+        });
+        Recover<RecoveryCompleted>(_ =>
+        {
+            if (_replayed > 0)
+            {
+                _log.Warning("{0} recovered from the journal: {1} input(s) replayed", _me, _replayed);
+            }
+            _child.Tell(RecoveryDone.Instance, Self);
+        });
+        Command<Terminated>(t => t.ActorRef.Equals(_child), _ => Context.Stop(Self));
+        Command<TimerFired>(t => Sender.Equals(_child), t =>
+            PersistAsync(new JournaledInput(t.Message, null), j => _child.Tell(j.Message, Self)));
+        CommandAny(Handle);
+    }
+
+    public override string PersistenceId { get; }
+
+    public static Props PropsFor(SimEnvironment env, RunEntities entities, InitialLayout layout, string runId,
+        string entityId) =>
+        entities.Parse(entityId) is { } me
+            ? ActorProps.Of(() => new PersistentShell(env, entities, layout, runId, me))
+            : EntityHost.PropsFor(env, entities, layout, entityId);
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        _env.Trace.Emit(new ActorFailed(e.ToString()));
+        return Directive.Stop;
+    });
+
+    private void Handle(object message)
+    {
+        if (_entities.RefuseReliable(_me, message) is { } why)
+        {
+            _log.Error("{0} refused a message from {1}: {2}", _me, Sender, why);
+            return;
+        }
+        PersistAsync(new JournaledInput(message, Sender), j => _child.Tell(j.Message, j.Sender ?? ActorRefs.NoSender));
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _env.Trace.Emit(new ActorFailed($"{_me}: the journal refused input {sequenceNr}: {cause.Message}"));
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+}

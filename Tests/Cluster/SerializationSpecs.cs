@@ -1,0 +1,101 @@
+using System.Reflection;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Serialization;
+using DaxSim.Host.Cluster;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Trace;
+using Xunit;
+using Envelope = DaxSim.Protocol.Messages.Envelope;
+using Lock = DaxSim.Protocol.Messages.Lock;
+
+namespace DaxSim.Tests.Cluster;
+
+/// <summary>
+/// What crosses processes goes through Akka's default serializer for plain objects
+/// (Newtonsoft.Json): every trace event type, the run protocol's batches, envelopes with
+/// any protocol payload, and the journaled inputs must come back equal.
+/// </summary>
+public sealed class SerializationSpecs : IDisposable
+{
+    private readonly ActorSystem _system = ActorSystem.Create("serialization",
+        ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
+
+    public void Dispose() => _system.Terminate().Wait(TimeSpan.FromSeconds(10));
+
+    private T RoundTrip<T>(T value) where T : notnull
+    {
+        var serializer = _system.Serialization.FindSerializerFor(value);
+        Assert.IsType<NewtonSoftJsonSerializer>(serializer);
+        var bytes = serializer.ToBinary(value);
+        return (T)serializer.FromBinary(bytes, value.GetType());
+    }
+
+    /// <summary>One instance of each TraceEvent record, with non-default values.</summary>
+    public static IEnumerable<object[]> AllEvents() => typeof(TraceEvent).Assembly.GetTypes()
+        .Where(t => t.IsSubclassOf(typeof(TraceEvent)) && !t.IsAbstract)
+        .OrderBy(t => t.Name, StringComparer.Ordinal)
+        .Select(t => new object[] { Sample(t) });
+
+    private static object Sample(Type type)
+    {
+        var ctor = type.GetConstructors().OrderByDescending(c => c.GetParameters().Length).First();
+        return ctor.Invoke(ctor.GetParameters().Select(p => Value(p.ParameterType)).ToArray());
+    }
+
+    private static object? Value(Type t) => t switch
+    {
+        _ when t == typeof(TaskId) => new TaskId(3),
+        _ when t == typeof(FileId) => new FileId(1),
+        _ when t == typeof(PageId) => new PageId(5),
+        _ when t == typeof(PageId?) => new PageId(6),
+        _ when t == typeof(FileId?) => new FileId(2),
+        _ when t == typeof(int) => 7,
+        _ when t == typeof(long) => 8L,
+        _ when t == typeof(bool) => true,
+        _ when t == typeof(string) => "text",
+        _ when t.IsEnum => Enum.GetValues(t).GetValue(Enum.GetValues(t).Length - 1),
+        _ => throw new InvalidOperationException($"no sample value for {t}"),
+    };
+
+    [Theory]
+    [MemberData(nameof(AllEvents))]
+    public void Every_trace_event_comes_back_equal(TraceEvent e) => Assert.Equal(e, RoundTrip(e));
+
+    [Fact]
+    public void A_trace_batch_comes_back_with_its_events_and_stamps_in_order()
+    {
+        var events = AllEvents().Select(a => (TraceEvent)a[0]).ToArray();
+        var batch = new TraceBatch("run1", 2, 9, 12345, events.Select((_, i) => 100L + i).ToArray(), events);
+        var back = RoundTrip(batch);
+        Assert.Equal(batch.Events, back.Events);
+        Assert.Equal(batch.Stamps, back.Stamps);
+        Assert.Equal((batch.RunId, batch.Node, batch.Seq, batch.Stamp), (back.RunId, back.Node, back.Seq, back.Stamp));
+    }
+
+    [Fact]
+    public void Envelopes_acks_and_journaled_inputs_come_back_equal()
+    {
+        var payloads = new object[]
+        {
+            new GetPage(new PageId(2), new TaskId(1), new FileId(0), 3, 44, Speculative: true),
+            new Allocated(new[] { new PageId(4), new PageId(5) }, 7),
+            new Lock(new FileId(0), new TaskId(1), LockKind.MmapLock, LockMode.Exclusive, 9),
+            new Free(new FileId(0), new List<PageId> { new PageId(1) }, 8),
+            new TaskGone(new TaskId(1)),
+            new PteValue(new FileId(0), 1, null, 3),
+        };
+        foreach (var payload in payloads)
+        {
+            var envelope = new Envelope(Endpoint.Of(new TaskId(1)), Endpoint.Of(new PageId(2)), 17, payload);
+            var back = RoundTrip(envelope);
+            Assert.Equal((envelope.From, envelope.To, envelope.Seq), (back.From, back.To, back.Seq));
+            Assert.Equal(payload.GetType(), back.Payload.GetType());
+            Assert.Equal(payload.ToString(), back.Payload.ToString());
+            var journaled = RoundTrip(new JournaledInput(envelope, null));
+            Assert.Equal(envelope.ToString(), journaled.Message.ToString());
+        }
+        Assert.Equal(new Ack(Endpoint.Device, Endpoint.Control(2), 5), RoundTrip(new Ack(Endpoint.Device, Endpoint.Control(2), 5)));
+    }
+}
