@@ -608,6 +608,12 @@ public sealed class InvariantChecker
             ops = [];
             index[key] = ops;
         }
+        // A long-held pin or lock collects every operation started on its file meanwhile:
+        // drop the completed ones now and then, so the list stays as long as what it blocks.
+        if (ops.Count >= 64 && (ops.Count & (ops.Count - 1)) == 0)
+        {
+            ops.RemoveAll(o => o.Done || !o.Blocked);
+        }
         ops.Add(op);
     }
 

@@ -76,7 +76,9 @@ public static class LoadEngine
         TimeSpan? progressInterval = null, bool measureFootprint = true)
     {
         var footprint = measureFootprint ? Footprint.Value : null;
-        var scenario = LoadScenario.Build(plan.Spec, plan.Seed, plan.Variant);
+        // Simulated time: a think time of 0 is one clock tick (100 ns), or zero-time operations loop forever at one instant.
+        var scenario = LoadScenario.Build(plan.Spec, plan.Seed, plan.Variant,
+            plan.Runtime.VirtualTime ? TimeSpan.FromTicks(1) : TimeSpan.Zero);
         var recorder = new LoadRecorder(scenario, plan.Warmup, plan.Spec.Duration);
         var live = new LiveCounters();
         var settings = new RunSettings

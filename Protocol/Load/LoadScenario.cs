@@ -14,7 +14,12 @@ public static class LoadScenario
     /// <summary>Signals drawn for a load are at most this many (a rate times the duration).</summary>
     public const int MaxSignals = 1_000_000;
 
-    public static Scenario Build(LoadSpec spec, ulong seed, Variant variant)
+    /// <param name="minInterval">
+    /// The shortest pacing interval. On a runtime with simulated time it must be above 0: a
+    /// task whose operations take no simulated time and that never waits would loop at one
+    /// instant forever, and time (and with it the end of the load) would never come.
+    /// </param>
+    public static Scenario Build(LoadSpec spec, ulong seed, Variant variant, TimeSpan minInterval = default)
     {
         var files = new List<FileSpec>();
         for (var i = 0; i < spec.Files; i++)
@@ -27,7 +32,8 @@ public static class LoadScenario
         for (var g = 0; g < spec.Tasks.Count; g++)
         {
             var group = spec.Tasks[g];
-            var pacing = new Pacing(group.Rate is null ? PacingMode.Think : PacingMode.Rate, group.Interval,
+            var interval = group.Interval < minInterval ? minInterval : group.Interval;
+            var pacing = new Pacing(group.Rate is null ? PacingMode.Think : PacingMode.Rate, interval,
                 group.Exponential, seed);
             for (var j = 0; j < group.Count; j++)
             {

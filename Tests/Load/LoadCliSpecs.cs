@@ -93,6 +93,20 @@ public sealed class LoadCliSpecs : CliHarness
     }
 
     [Fact]
+    public void A_deterministic_load_without_think_time_must_still_reach_its_end()
+    {
+        // mmap, touch and munmap take no simulated time: without a floor on the think time a
+        // faulting reader would loop at one instant, and the stop would never come.
+        var report = PathIn("zero.json");
+
+        var r = Invoke("load", "--files", "1", "--pages", "16", "--tasks", "6", "--think", "0s", "--duration", "100us",
+            "--runtime", "deterministic", "--progress", "off", "--report", report);
+
+        Assert.True(r.Code == 0, r.ToString());
+        Assert.True((long)ReadReport(report)["throughput"]!["operations"]! > 0);
+    }
+
+    [Fact]
     public void A_local_load_must_stop_within_a_bound_of_its_duration()
     {
         var report = PathIn("local.json");

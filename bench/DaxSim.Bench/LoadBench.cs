@@ -18,10 +18,11 @@ internal static class LoadBench
     internal sealed record Figures(double LocalRate, double DeterministicRate, double BytesPerPage, bool ScaleRan,
         bool ScaleClean);
 
-    // The load mix: the default mix of `daxsim load --tasks`, no think time (every task busy),
-    // on 8 files of 1,024 pages.
-    private static LoadSpec Mix(int tasks, TimeSpan duration) => new("bench-mix", null, 8, 1024, null,
-        LoadSpec.MixOf(tasks, TimeSpan.Zero, null, 1024), duration, TimeSpan.FromMilliseconds(200), null, null, null,
+    // The load mix: the default mix of `daxsim load --tasks` on 8 files of 1,024 pages; on real
+    // threads no think time (every task busy), in simulated time 1 ms (operations that take no
+    // simulated time would otherwise make a million simulated operations per task per second).
+    private static LoadSpec Mix(int tasks, TimeSpan duration, TimeSpan think) => new("bench-mix", null, 8, 1024, null,
+        LoadSpec.MixOf(tasks, think, null, 1024), duration, duration / 10, null, null, null,
         LoadSpec.DefaultOpBound, LoadSpec.DefaultLeaseBreakTime);
 
     public static Figures Run(string root, Action<string, string, string, string> add, Action<string> section,
@@ -29,7 +30,7 @@ internal static class LoadBench
     {
         section("6. load (daxsim load): the default mix of DIO readers and writers, faulting readers, truncators, hole punchers, lease holders");
         // Local: real threads, wall-clock duration.
-        var localSpec = Mix(400, localDuration);
+        var localSpec = Mix(400, localDuration, TimeSpan.Zero);
         LoadEngine.Run(new LoadPlan(localSpec with { Duration = TimeSpan.FromSeconds(1) }, 1, Variant.Mainline,
             new LocalLoadRuntime()), measureFootprint: false);
         var localCpu = SystemCpu.Sample();
@@ -51,7 +52,7 @@ internal static class LoadBench
         add("load", "  ratio to ping-pong, 100 in flight", $"{local.Median / pingMany:F2} x", "");
 
         // Deterministic: one thread, simulated duration.
-        var detSpec = Mix(400, detDuration);
+        var detSpec = Mix(400, detDuration, TimeSpan.FromMilliseconds(1));
         LoadEngine.Run(new LoadPlan(detSpec, 99, Variant.Mainline, new DeterministicLoadRuntime()), measureFootprint: false);
         var detCpu = SystemCpu.Sample();
         var det = Median(repeats, i =>
@@ -61,7 +62,7 @@ internal static class LoadBench
             return (r.Run.Messages / r.Run.WallTime.TotalSeconds, r);
         });
         add("load", "deterministic runtime, 400 tasks, 1 thread", $"{det.Median / 1e6:F3} M msg/s",
-            $"median of {repeats} runs of {Durations(detDuration)} simulated (after a warm-up run); slowest {det.Min / 1e6:F3}, " +
+            $"median of {repeats} runs of {Durations(detDuration)} simulated, think 1 ms (after a warm-up run); slowest {det.Min / 1e6:F3}, " +
             $"fastest {det.Max / 1e6:F3}; {det.Results[0].Run.Messages:N0} messages per run");
         add("load", "  other processes' CPU meanwhile", $"{SystemCpu.Sample().OthersSince(detCpu):F2} cores", "");
         add("load", "  ratio to ping-pong, 1 in flight", $"{det.Median / pingOne:F2} x", "");

@@ -598,7 +598,8 @@ namespace DaxSim.Bench
                          "runtime's quiescence polling, not by message throughput.");
             s.AppendLine("- **load**: `LoadEngine` (what `daxsim load` runs) with the default task mix (40% DIO readers, " +
                          "20% DIO writers, 20% faulting readers, 8% truncators, 8% hole punchers, 4% lease holders) of 400 " +
-                         "tasks with no think time on 8 files of 1,024 pages, lazy pages, every invariant checked. Messages are " +
+                         "tasks on 8 files of 1,024 pages (no think time on the local runtime, 1 ms on the deterministic " +
+                         "one), every invariant checked. Messages are " +
                          "the protocol messages delivered to the simulated entities (tasks, inodes, mappings, pages, device), " +
                          "not the hops through page regions, divided by the run's wall time. Local: real threads, 10 ms timer " +
                          "ticks (a 100 us I/O takes a tick), one lock through which every event goes to the checker. " +
