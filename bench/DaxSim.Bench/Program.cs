@@ -543,6 +543,17 @@ namespace DaxSim.Bench
             s.AppendLine($"| Akka.NET | {m.Akka} |");
             s.AppendLine($"| Load average | {m.Load} (see \"other processes' CPU\" rows: CPU other processes used during each measurement) |");
             s.AppendLine();
+            // A machine shared with other work gives lower rates: say so where the figures are read.
+            var others = rows.Where(r => r.Measure.Contains("other processes' CPU", StringComparison.Ordinal))
+                .Select(r => double.TryParse(r.Value.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var c) ? c : 0)
+                .DefaultIfEmpty(0).Max();
+            if (others > 0.25)
+            {
+                s.AppendLine($"> **Shared machine.** Other processes used up to {others:F2} of the {m.Cores} cores during the " +
+                             "measurements (the \"other processes' CPU\" rows). Every rate below is lower than this machine " +
+                             "gives when idle, and PASS/FAIL reflects that; re-run the bench on an idle machine to judge the targets.");
+                s.AppendLine();
+            }
             s.AppendLine("## Targets");
             s.AppendLine();
             s.AppendLine("| Target | Measured | Result |");
