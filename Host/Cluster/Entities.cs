@@ -112,7 +112,7 @@ public sealed class RunEntities(Scenario scenario)
                     TaskGone g when e.From.Kind == EndpointKind.Control => InRange(g),
                     TaskGone => $"TaskGone from {e.From}: only a member's control actor says a task is gone",
                     IReply r => InRange(r),
-                    _ => Refuse(entity, e.Payload),
+                    _ => Refuse(entity, e.Payload) ?? FromItsTask(e),
                 };
             case Ack a:
                 return a.To != entity ? $"an ack for {a.To} reached {entity}"
@@ -122,6 +122,16 @@ public sealed class RunEntities(Scenario scenario)
                 return $"{message.GetType().Name} came bare: a reliable run takes only envelopes and acks";
         }
     }
+
+    /// <summary>
+    /// A task's request (a pin, a put, a lock, a wait...) comes from that task: another
+    /// endpoint may not put a task's pins or drop its locks. (No entity sends another a
+    /// message that names a task.) Why not, or null.
+    /// </summary>
+    private static string? FromItsTask(Envelope e) =>
+        EntityHost.TaskOf(e.Payload) is { } task && e.From != Endpoint.Of(task)
+            ? $"{e.Payload.GetType().Name} names {task} but came from {e.From}"
+            : null;
 
     /// <summary>An endpoint of this run: a task, an entity, or a member's control actor.</summary>
     public bool Known(Endpoint e) => e.Kind switch
