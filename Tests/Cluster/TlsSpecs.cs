@@ -98,7 +98,7 @@ public sealed class TlsSpecs : IDisposable
         var runtime = new ClusterRuntime(new ClusterRunOptions
         {
             Join = Of(seed),
-            Runner = Tls(0) with { Index = 0 },
+            Runner = Tls(0),
             Log = log,
         });
         var result = runtime.Run(Support.Scenarios.Shipped("generic-503-punch"), new RunSettings { Seed = 1 });
