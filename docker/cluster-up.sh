@@ -9,8 +9,9 @@
 #      from the bookworm main mirror of the machine's apt sources, which it leaves in
 #      neither the image nor this repository;
 #   4. publishes Host/ self-contained into docker/.context/ and builds daxsim:latest;
-#   5. docker-compose up --abort-on-container-exit --exit-code-from runner (bounded), prints
-#      the runner's output, docker-compose down -v;
+#   5. docker-compose up -d seed worker1 worker2, then docker-compose run runner (bounded),
+#      prints the runner's output, copies its report, docker-compose down -v. A member may
+#      die (crashNode) without stopping the others;
 #   6. stops the dockerd it started and removes what that dockerd added: bridges, veths,
 #      iptables rules and chains, nftables tables, mounts, sysctl changes. Images stay in
 #      /var/lib/docker, so the next run is fast.
@@ -43,8 +44,9 @@ action=run
 usage() {
     cat <<EOF
 usage: docker/cluster-up.sh [options]
-  --scenario FILE     scenario to run: a file of scenarios/, as a name (lease-break),
-                      a file name or scenarios/NAME.json (env DAXSIM_SCENARIO;
+  --scenario FILE     scenario to run: a file of scenarios/ or its subfolders, as a name
+                      (lease-break, crash-pinning-node), a file name, cluster/NAME.json
+                      or scenarios/.../NAME.json (env DAXSIM_SCENARIO;
                       default scenarios/generic-503-punch.json)
   --timeout SECONDS   bound on docker-compose up (env DAXSIM_UP_TIMEOUT; default 600)
   --report FILE       copy the runner's JSON report there (default: out/containers/report.json)
@@ -76,17 +78,23 @@ done
 [[ $up_timeout =~ ^[1-9][0-9]*$ ]] || die_usage "--timeout must be a positive number of seconds, not '$up_timeout'"
 ((EUID == 0)) || fail "must run as root (it installs packages and starts dockerd)"
 
-# The scenario must be one of scenarios/: the image holds a copy of that folder.
+# The scenario must be one of scenarios/ (or its subfolders, such as scenarios/cluster/):
+# the image holds a copy of that folder. NAME, NAME.json, cluster/NAME, scenarios/...,
+# or a path to a file in it; a bare name not at the top is looked for in scenarios/cluster/.
 scenario_in_image() {
-    local name=${1##*/} dir
-    [[ $name == *.json ]] || name+=.json
-    if [[ $1 == */* && $1 != scenarios/* ]]; then
-        dir=$(cd "$(dirname "$1")" 2>/dev/null && pwd -P) || dir=""
-        [[ $dir == "$(cd "$repo/scenarios" && pwd -P)" ]] \
-            || die_usage "'$1' is not in $repo/scenarios/ (the image holds only that folder: put the file there)"
+    local arg=$1 root path=""
+    root=$(cd "$repo/scenarios" && pwd -P)
+    [[ $arg == *.json ]] || arg+=.json
+    if [[ $arg == scenarios/* && -f $repo/$arg ]]; then path=$repo/$arg
+    elif [[ $arg != /* && -f $root/$arg ]]; then path=$root/$arg
+    elif [[ $arg != */* && -f $root/cluster/$arg ]]; then path=$root/cluster/$arg
+    elif [[ -f $arg ]]; then path=$arg
+    else die_usage "no scenario '$1' in $repo/scenarios/"
     fi
-    [[ -f $repo/scenarios/$name ]] || die_usage "no scenario '$name' in $repo/scenarios/"
-    printf 'scenarios/%s' "$name"
+    path=$(cd "$(dirname "$path")" && pwd -P)/$(basename "$path")
+    [[ $path == "$root"/* ]] \
+        || die_usage "'$1' is not in $repo/scenarios/ (the image holds only that folder: put the file there)"
+    printf 'scenarios/%s' "${path#"$root"/}"
 }
 scenario=$(scenario_in_image "$scenario")
 report=${report:-$out/report.json}
@@ -117,7 +125,9 @@ step() {
     return "$code"
 }
 
-compose() { docker-compose --ansi never -p "$project" -f "$repo/docker-compose.yml" "$@"; }
+compose_cmd=(docker-compose --ansi never -p "$project" -f "$repo/docker-compose.yml")
+readonly runner_name="$project-runner"   # the runner's container (docker-compose run --name)
+compose() { "${compose_cmd[@]}" "$@"; }
 
 cleanup() {
     local code=$?
@@ -132,6 +142,7 @@ cleanup() {
     fi
     if ((compose_up)); then
         say "docker-compose down -v"
+        "$docker_bin" rm -f "$runner_name" >/dev/null 2>&1
         compose down -v --remove-orphans -t 30 >>"$out/compose.log" 2>&1
     fi
     [[ -n $rootfs ]] && remove_rootfs "$rootfs"
@@ -441,34 +452,50 @@ build_app_image() {
 
 run_cluster() {
     export DAXSIM_SCENARIO=$scenario
+    local t0=$SECONDS code=0 runner_code="" running=""
     compose down -v --remove-orphans -t 10 >"$out/compose.log" 2>&1 || true   # an interrupted earlier run
+    "$docker_bin" rm -f "$runner_name" >/dev/null 2>&1 || true
     compose_up=1
-    say "docker-compose up: $scenario on seed, worker1, worker2 (bounded by $up_timeout s; log: $out/compose.log)"
-    local t0=$SECONDS code=0 runner runner_code
-    step "$out/compose.log" timeout --kill-after=30 "$up_timeout" \
-        docker-compose --ansi never -p "$project" -f "$repo/docker-compose.yml" \
-        up --abort-on-container-exit --exit-code-from runner || code=$?
-    say "docker-compose up ended after $((SECONDS - t0)) s with exit code $code"
-    runner=$(compose ps -q runner 2>/dev/null || true)
-    if [[ -n $runner ]]; then
-        echo "----- runner output -----"
-        "$docker_bin" logs "$runner" 2>&1 || true
-        echo "-------------------------"
-        runner_code=$("$docker_bin" inspect -f '{{.State.ExitCode}}' "$runner" 2>/dev/null || echo "")
-        mkdir -p "$(dirname "$report")"
-        if "$docker_bin" cp "$runner:/tmp/daxsim-report.json" "$report" 2>/dev/null; then
-            say "runner's report: $report"
-        fi
+    # The members in the background, each on its own: one that exits (a crashNode fault
+    # kills its process) ends its own container, not the run. `up --abort-on-container-exit`
+    # (or `--exit-code-from`, which implies it in docker-compose 1.29) would stop everything.
+    say "docker-compose up -d seed worker1 worker2 (log: $out/compose.log)"
+    step "$out/compose.log" timeout --kill-after=30 120 "${compose_cmd[@]}" up -d seed worker1 worker2 \
+        || { tail -n 20 "$out/compose.log" >&2; fail "docker-compose up -d failed"; }
+    # The runner in the foreground: `run` returns its exit code; --use-aliases gives it the
+    # network alias `runner` (its DAXSIM_HOSTNAME, the name the members answer it by);
+    # --no-deps leaves the members as they are; -T: no terminal. It waits for the three
+    # members to be Up itself (--join with --nodes 3). The container stays after it ends,
+    # for its exit code and its report (docker cp), and is removed below.
+    say "docker-compose run runner: $scenario on seed, worker1, worker2 (bounded by $up_timeout s)"
+    : >"$out/runner.log"
+    step "$out/runner.log" timeout --kill-after=30 "$up_timeout" \
+        "${compose_cmd[@]}" run -T --no-deps --use-aliases --name "$runner_name" runner || code=$?
+    say "the runner ended after $((SECONDS - t0)) s (docker-compose run: exit code $code)"
+    echo "----- runner output -----"
+    grep -vE '^((Creating|Starting) .*|[0-9]+)$' "$out/runner.log" || true
+    echo "-------------------------"
+    runner_code=$("$docker_bin" inspect -f '{{.State.ExitCode}}' "$runner_name" 2>/dev/null || echo "")
+    running=$("$docker_bin" inspect -f '{{.State.Running}}' "$runner_name" 2>/dev/null || echo "")
+    mkdir -p "$(dirname "$report")"
+    if [[ -n $runner_code ]] && "$docker_bin" cp "$runner_name:/tmp/daxsim-report.json" "$report" 2>/dev/null; then
+        say "runner's report: $report"
     fi
     compose ps 2>/dev/null || true
+    compose logs --no-color --timestamps seed worker1 worker2 >"$out/members.log" 2>&1 || true
+    say "the members' output: $out/members.log"
     # timeout's own codes: 124, or 137 when it had to SIGKILL docker-compose.
     if ((code == 124 || (code == 137 && SECONDS - t0 >= up_timeout))); then
         echo "cluster-up: the run did not finish within $up_timeout s" >&2
         code=124
-    elif [[ -n ${runner_code:-} ]]; then
+    elif [[ -n $runner_code && $running == false ]]; then
         code=$runner_code
+    else
+        echo "cluster-up: the runner's container did not run to its end (docker-compose run: exit code $code)" >&2
+        code=1
     fi
     say "docker-compose down -v"
+    "$docker_bin" rm -f "$runner_name" >/dev/null 2>&1 || true
     compose down -v --remove-orphans -t 30 >>"$out/compose.log" 2>&1 || true
     compose_up=0
     return "$code"

@@ -112,7 +112,8 @@ public sealed partial class Cli
         public readonly EndpointFlags Endpoint = new();
         public readonly Option<string?> Nodes = new("--nodes")
         {
-            Description = $"--runtime cluster: members to start on 127.0.0.1, 1..{ClusterRunOptions.MaxNodes} (default 3).",
+            Description = $"--runtime cluster: members to start on 127.0.0.1, 1..{ClusterRunOptions.MaxNodes} (default 3); " +
+                          "with --join, the Up members to wait for (at most 60 s).",
         };
         public readonly Option<string?> Join = new("--join")
         {
@@ -137,14 +138,13 @@ public sealed partial class Cli
         {
             var nodesText = parsed.GetValue(Nodes);
             var join = NodeSettings.FlagOrEnv(parsed.GetValue(Join), "DAXSIM_JOIN");
-            if (nodesText is not null && parsed.GetValue(Join) is not null)
-            {
-                throw new InputException("--nodes and --join exclude each other: --join runs on the cluster's members");
-            }
+            var nodes = NodeSettings.ParseInt(nodesText, "--nodes", 1, ClusterRunOptions.MaxNodes, 3);
             return new ClusterRunOptions
             {
-                Nodes = NodeSettings.ParseInt(nodesText, "--nodes", 1, ClusterRunOptions.MaxNodes, 3),
+                Nodes = nodes,
                 Join = join is null ? null : NodeSettings.ParseHostPort(join, "--join"),
+                // With --join, --nodes N waits until N members are Up (containers start together).
+                JoinNodes = join is not null && nodesText is not null ? nodes : null,
                 Runner = Endpoint.Read(parsed, 0),
             };
         }

@@ -34,8 +34,19 @@ public static class ClusterConfig
     /// </summary>
     public const string Protocol = "akka.trttl.tcp";
 
-    /// <summary>The address of a member's (or the runner's) ActorSystem.</summary>
-    public static Address AddressOf(string system, string host, int port) => new(Protocol, system, host, port);
+    /// <summary>
+    /// The scheme with TLS on: DotNetty's transport calls itself `ssl.tcp` when
+    /// `enable-ssl = true`, so a TLS member's address is akka.trttl.ssl.tcp://NAME@HOST:PORT.
+    /// A plain process addresses a TLS member (and the other way round) by another scheme,
+    /// which its transport does not serve: the two never talk.
+    /// </summary>
+    public const string TlsProtocol = "akka.trttl.ssl.tcp";
+
+    /// <summary>The scheme of processes with these settings: TLS or plain.</summary>
+    public static string ProtocolOf(NodeSettings s) => s.TlsCertificate is null ? Protocol : TlsProtocol;
+
+    /// <summary>The address of a member's (or the runner's) ActorSystem, by the scheme these settings use.</summary>
+    public static Address AddressOf(NodeSettings s, string host, int port) => new(ProtocolOf(s), s.ClusterName, host, port);
 
     public static Config Member(NodeSettings s) => ConfigurationFactory.ParseString(MemberHocon(s));
 

@@ -16,8 +16,15 @@ public sealed record ClusterRunOptions
 {
     public const int MaxNodes = 16;
 
-    /// <summary>Members to start (ignored with Join).</summary>
+    /// <summary>Members to start; with Join, null or the members to wait for.</summary>
     public int Nodes { get; init; } = 3;
+
+    /// <summary>
+    /// With Join: wait (at most UpTimeout) until this many members of role sim are Up, asking
+    /// again while the member at Join does not answer yet (containers that start together);
+    /// null: run on the members that are Up now.
+    /// </summary>
+    public int? JoinNodes { get; init; }
 
     /// <summary>Run on this already running cluster (a member's host:port) instead of starting members.</summary>
     public HostPort? Join { get; init; }
@@ -177,22 +184,26 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             "--port", "0", "--hostname", "127.0.0.1", "--bind", "127.0.0.1",
             "--cluster-name", options.Runner.ClusterName, "--journal", journal,
         };
+        var environment = new Dictionary<string, string>();
         if (options.Runner.TlsCertificate is { } cert)
         {
             common.AddRange(["--tls-cert", cert, "--tls-password", options.Runner.TlsPassword ?? ""]);
+            // The members validate certificates as the runner does (a self-signed one needs this).
+            environment["DAXSIM_TLS_SUPPRESS_VALIDATION"] = options.Runner.TlsSuppressValidation ? "true" : "false";
         }
         var deadline = DateTime.UtcNow + options.UpTimeout;
-        var first = NodeProcess.Start(0, common.Concat(["--index", "0"]), tempDir);
+        var first = NodeProcess.Start(0, common.Concat(["--index", "0"]), tempDir, environment);
         children.Add(first);
         var seed = Await(first.Listening, deadline, "node 0 to listen");
         for (var i = 1; i < n; i++)
         {
-            children.Add(NodeProcess.Start(i, common.Concat(["--index", i.ToString(CultureInfo.InvariantCulture), "--seeds", seed]), tempDir));
+            children.Add(NodeProcess.Start(i, common.Concat(["--index", i.ToString(CultureInfo.InvariantCulture), "--seeds", seed]),
+                tempDir, environment));
         }
         var members = children.Select(c =>
         {
             var hostPort = NodeSettings.ParseHostPort(Await(c.Listening, deadline, $"node {c.Index} to listen"), "node");
-            var address = ClusterConfig.AddressOf(options.Runner.ClusterName, hostPort.Host, hostPort.Port);
+            var address = ClusterConfig.AddressOf(options.Runner, hostPort.Host, hostPort.Port);
             return new Member(c.Index, address, AgentAt(system, address), Journal: true);
         }).ToList();
         WaitUntilUp(members[0].Agent, members.Select(m => m.Address).ToList(), deadline, children);
@@ -250,19 +261,42 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
     private List<Member> Discover(ActorSystem system, HostPort join)
     {
         var name = options.Runner.ClusterName;
-        var first = ClusterConfig.AddressOf(name, join.Host, join.Port);
-        MembersReply reply;
-        try
+        var first = ClusterConfig.AddressOf(options.Runner, join.Host, join.Port);
+        var wanted = options.JoinNodes;
+        var deadline = DateTime.UtcNow + options.UpTimeout;
+        List<Address> sim;
+        while (true)
         {
-            reply = AgentAt(system, first).Ask<MembersReply>(new GetMembers(), TimeSpan.FromSeconds(10)).Result;
+            MembersReply? reply = null;
+            try
+            {
+                reply = AgentAt(system, first).Ask<MembersReply>(new GetMembers(), TimeSpan.FromSeconds(wanted is null ? 10 : 2)).Result;
+            }
+            catch (AggregateException)
+            {
+                if (wanted is null || DateTime.UtcNow > deadline)
+                {
+                    throw new Cli.InputException(
+                        $"--join {join}: no daxsim agent answered at {first} (is a '{name}' cluster member listening there?)");
+                }
+            }
+            if (reply is not null)
+            {
+                sim = reply.Up.Zip(reply.Roles).Where(x => x.Item2.Split('+').Contains(ClusterConfig.DefaultRole))
+                    .Select(x => Address.Parse(x.Item1)).ToList();
+                if (wanted is null || sim.Count >= wanted)
+                {
+                    break;
+                }
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException(
+                        $"--join {join}: {sim.Count} member(s) of role '{ClusterConfig.DefaultRole}' are Up, " +
+                        $"not the {wanted} --nodes asks for, after {options.UpTimeout.TotalSeconds:F0} s");
+                }
+            }
+            Thread.Sleep(250);
         }
-        catch (AggregateException)
-        {
-            throw new Cli.InputException(
-                $"--join {join}: no daxsim agent answered at {first} (is a '{name}' cluster member listening there?)");
-        }
-        var sim = reply.Up.Zip(reply.Roles).Where(x => x.Item2.Split('+').Contains(ClusterConfig.DefaultRole))
-            .Select(x => Address.Parse(x.Item1)).ToList();
         var hellos = sim.Select(a => (Address: a, Reply: AgentAt(system, a)
             .Ask<HelloReply>(new Hello(ClusterConfig.ProtocolVersion), TimeSpan.FromSeconds(10)))).ToList();
         var members = new List<(int Index, Address Address, bool Journal)>();
@@ -603,7 +637,10 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         crashed.ContainsKey(node) && removed.ContainsKey(node) ? "crashed, removed"
         : crashed.ContainsKey(node) ? "crashed, not yet removed"
         : removed.ContainsKey(node) ? "removed (downed)"
-        : unreachable.TryGetValue(node, out var s) && s.Count > 0 ? (partitioned.Contains(node) ? "unreachable, partitioned" : "unreachable")
+        : unreachable.TryGetValue(node, out var s) && s.Count > 0
+            ? partitioned.Contains(node)
+                ? "unreachable, partitioned"
+                : $"unreachable from node{(s.Count > 1 ? "s" : "")} {string.Join(", ", s.Order())}"
         : partitioned.Contains(node) ? "up, partitioned from the majority"
         : "up";
 
@@ -616,8 +653,15 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         foreach (var (task, holder, why) in checker.Waits())
         {
             var node = placement[holder.Value];
+            // A task behind a partition, or on a member that is unreachable and not yet
+            // removed, may still be running (doing DMA into the pages it pinned): what it
+            // holds stays until the cluster downs its member.
+            var cutOff = !removed.ContainsKey(node) &&
+                         (crashed.ContainsKey(node) || partitioned.Contains(node) ||
+                          unreachable.TryGetValue(node, out var seenBy) && seenBy.Count > 0);
             lines.Add($"{why} (task-{scenario.TaskName(holder)} runs on node {node}: " +
-                      $"{Status(node, crashed, removed, unreachable, partitioned)})");
+                      $"{Status(node, crashed, removed, unreachable, partitioned)}" +
+                      (cutOff ? $"; what it holds stays until node {node} is downed and removed" : "") + ")");
         }
         foreach (var task in checker.Unfinished.Where(t => checker.Waits().All(w => w.Task != t)))
         {

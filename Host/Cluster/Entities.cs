@@ -112,7 +112,7 @@ public sealed class RunEntities(Scenario scenario)
                     TaskGone g when e.From.Kind == EndpointKind.Control => InRange(g),
                     TaskGone => $"TaskGone from {e.From}: only a member's control actor says a task is gone",
                     IReply r => InRange(r),
-                    _ => Refuse(entity, e.Payload),
+                    _ => Refuse(entity, e.Payload) ?? FromItsTask(e),
                 };
             case Ack a:
                 return a.To != entity ? $"an ack for {a.To} reached {entity}"
@@ -121,6 +121,29 @@ public sealed class RunEntities(Scenario scenario)
             default:
                 return $"{message.GetType().Name} came bare: a reliable run takes only envelopes and acks";
         }
+    }
+
+    /// <summary>
+    /// A task's request (a pin, a put, a lock, a wait...) comes from that task: another
+    /// endpoint may not put a task's pins or drop its locks. (No entity sends another a
+    /// message that names a task.) Why not, or null.
+    /// </summary>
+    private static string? FromItsTask(Envelope e) =>
+        TaskOf(e.Payload) is { } task && e.From != Endpoint.Of(task)
+            ? $"{e.Payload.GetType().Name} names {task} but came from {e.From}"
+            : null;
+
+    private static readonly ConcurrentDictionary<Type, PropertyInfo?> TaskProperty = new();
+
+    /// <summary>The task a protocol message names (its Task field), if it names one.</summary>
+    private static TaskId? TaskOf(object message)
+    {
+        var p = TaskProperty.GetOrAdd(message.GetType(),
+            t => t.GetProperty("Task", BindingFlags.Public | BindingFlags.Instance) is { PropertyType: var pt } q &&
+                 pt == typeof(TaskId)
+                ? q
+                : null);
+        return p?.GetValue(message) as TaskId?;
     }
 
     /// <summary>An endpoint of this run: a task, an entity, or a member's control actor.</summary>

@@ -54,7 +54,7 @@ public sealed class NodeHost : IDisposable
         try
         {
             listening?.Invoke(host.Address);
-            var seeds = settings.Seeds.Select(s => ClusterConfig.AddressOf(settings.ClusterName, s.Host, s.Port)).ToList();
+            var seeds = settings.Seeds.Select(s => ClusterConfig.AddressOf(settings, s.Host, s.Port)).ToList();
             if (checkSeeds)
             {
                 host.CheckSeeds(seeds);

@@ -46,6 +46,18 @@ public sealed class NodeProcess : IDisposable
         }
     }
 
+    /// <summary>Every line of the child's output so far (stdout and stderr, in the order read).</summary>
+    public IReadOnlyList<string> Lines
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToList();
+            }
+        }
+    }
+
     /// <summary>How to start this very program again: its apphost, or the dotnet host and daxsim.dll.</summary>
     public static (string File, string[] Prefix) Self()
     {
@@ -66,7 +78,8 @@ public sealed class NodeProcess : IDisposable
         return (dotnet, [dll]);
     }
 
-    public static NodeProcess Start(int index, IEnumerable<string> args, string workingDirectory)
+    public static NodeProcess Start(int index, IEnumerable<string> args, string workingDirectory,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var (file, prefix) = Self();
         var info = new ProcessStartInfo(file)
@@ -84,6 +97,10 @@ public sealed class NodeProcess : IDisposable
         // A member starts faster with the default tiered JIT than with daxsim's explore settings.
         info.Environment["DOTNET_TC_QuickJit"] = "1";
         info.Environment["DOTNET_TieredPGO"] = "0";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
         var node = new NodeProcess(index, process);
         process.OutputDataReceived += (_, e) => node.OnLine(e.Data, stdout: true);

@@ -56,9 +56,9 @@ public sealed class ClusterFlagSpecs : CliHarness
     }
 
     [Fact]
-    public void Run_rejects_nodes_together_with_join() =>
-        AssertUsageError(Invoke("run", Shipped("generic-503-punch"), "--runtime", "cluster", "--nodes", "3",
-            "--join", "127.0.0.1:4053"), null, "--nodes and --join exclude each other");
+    public void Run_rejects_a_node_count_out_of_range_with_join_too() =>
+        AssertUsageError(Invoke("run", Shipped("generic-503-punch"), "--runtime", "cluster", "--nodes", "17",
+            "--join", "127.0.0.1:4053"), null, "--nodes must be an integer between 1 and 16");
 
     [Fact]
     public void Run_rejects_a_bad_join_address() =>

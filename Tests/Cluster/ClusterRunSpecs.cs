@@ -13,7 +13,7 @@ namespace DaxSim.Tests.Cluster;
 /// is left, even on failure: the runner's finally block, checked here by counting processes).
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class ClusterRunSpecs : CliHarness
+public sealed partial class ClusterRunSpecs : CliHarness
 {
     private static string ClusterScenario(string name) =>
         Path.Combine(Support.Scenarios.Directory, "cluster", name + ".json");
@@ -32,20 +32,20 @@ public sealed class ClusterRunSpecs : CliHarness
     }
 
     /// <summary>
-    /// `daxsim node` processes started by this test process (the runner runs in it): other
-    /// clusters on the machine, of other test runs or benchmarks, are not counted.
+    /// `daxsim node` processes that this test process started (its children): other test
+    /// runs on the machine start and stop members of their own.
     /// </summary>
-    private static int NodeProcesses()
+    public static int NodeProcesses()
     {
-        var self = Environment.ProcessId;
+        var self = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return System.Diagnostics.Process.GetProcesses().Count(p =>
         {
             try
             {
-                // /proc/PID/stat: "pid (comm) state ppid ...", and comm may hold spaces.
+                // /proc/PID/stat: "PID (comm) STATE PPID ...": the parent is the second field after the name.
                 var stat = File.ReadAllText($"/proc/{p.Id}/stat");
-                var ppid = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
-                return ppid == self &&
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                return fields.Length > 1 && fields[1] == self &&
                        File.ReadAllText($"/proc/{p.Id}/cmdline").Replace('\0', ' ').Contains(" node --port 0 ");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
@@ -127,5 +127,77 @@ public sealed class ClusterRunSpecs : CliHarness
         Assert.Contains(faults, f => f.Contains("partition 0,1 | 2"));
         Assert.Contains(faults, f => f.Contains("heal"));
         Assert.All((JArray)report["cluster"]!["members"]!, m => Assert.Equal("up", (string?)m["status"]));
+    }
+
+    [Fact]
+    public void A_lossy_network_loses_nothing_every_operation_completes_and_every_pin_is_put()
+    {
+        // Drop 10%, duplicate 10%, delay 20% (up to 5 ms) of every transmission, across
+        // three members: reliable delivery sends again, acknowledges and de-duplicates.
+        var trace = PathIn("trace.txt");
+        var r = RunCluster(ClusterScenario("lossy-network"), out var report, "--trace-text", trace);
+
+        Assert.True(r.Code == 0, r.ToString());
+        Assert.Equal("clean", (string?)report["verdict"]);
+        var ops = (JArray)report["ops"]!;
+        // 10 × (mmap, dioRead, munmap) + 10 × (punchHole, fallocate), each ended and ok.
+        Assert.Equal(50, ops.Count);
+        Assert.Equal(50, (long)report["opsCompleted"]!);
+        Assert.All(ops, o => Assert.Equal("ok", (string?)o["result"]));
+        Assert.All(ops, o => Assert.True((long)o["end"]! >= (long)o["start"]!));
+
+        // Every pin is put, once: gets and puts per (page, task) agree, each page ends idle
+        // (refcount 1), and there are exactly 10 × 4 pins: a duplicate never pinned twice.
+        var got = new Dictionary<(string Page, string Task), int>();
+        var put = new Dictionary<(string Page, string Task), int>();
+        var last = new Dictionary<string, int>();
+        foreach (var line in File.ReadLines(trace))
+        {
+            if (PageEvent().Match(line) is not { Success: true } m)
+            {
+                continue;
+            }
+            var key = (m.Groups["page"].Value, m.Groups["task"].Value);
+            var counts = m.Groups["kind"].Value == "PageGot" ? got : put;
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+            last[key.Item1] = int.Parse(m.Groups["refcount"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.Equal(40, got.Values.Sum());
+        Assert.Equal(got.OrderBy(x => x.Key).ToList(), put.OrderBy(x => x.Key).ToList());
+        Assert.All(last, x => Assert.True(x.Value == 1, $"{x.Key} ends with refcount {x.Value}"));
+        Assert.Equal(4, last.Count);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(
+        @"event\s+(?<kind>PageGot|PagePut) \{ Page = (?<page>page-\d+), Task = (?<task>task-\d+),.*Refcount = (?<refcount>\d+)")]
+    private static partial System.Text.RegularExpressions.Regex PageEvent();
+
+    [Fact]
+    public void A_truncate_stuck_behind_a_partition_says_what_it_waits_for_and_where_that_task_is()
+    {
+        // task dio on node 2 pins pages 0-1 for 20 s; the truncate on node 0 waits for them;
+        // node 2 is partitioned off at 5.5 s and may still be doing DMA, so its pins stay.
+        // The run ends at 8.5 s, before the resolver can down node 2 (9.5 s at the earliest).
+        var r = RunCluster(ClusterScenario("partition-stuck-truncate"), out var report);
+
+        Assert.True(r.Code == 3, r.ToString());
+        Assert.Equal("liveness", (string?)report["verdict"]);
+        Assert.Contains("verdict: liveness (as expected)", r.Out);
+        Assert.Equal("L3", (string?)report["violation"]!["invariant"]);
+        Assert.Contains("limits.virtualTime (8500ms) ran out", (string?)report["violation"]!["description"]);
+        var truncate = ((JArray)report["ops"]!).SingleOrDefault(o => (string?)o["op"] == "truncate");
+        Assert.Null(truncate);
+
+        // What the truncate waits for: a page, pinned by task-dio, on node 2, cut off.
+        var waiting = ((JArray)report["cluster"]!["waiting"]!).Select(w => (string)w!).ToList();
+        var line = Assert.Single(waiting, w => w.StartsWith("task-truncate waits for", StringComparison.Ordinal));
+        Assert.Matches(@"^task-truncate waits for page-[01] to go idle, pinned by task-dio \(task-dio runs on node 2: " +
+                       @"(unreachable, partitioned|up, partitioned from the majority); what it holds stays until node 2 is downed and removed\)$",
+            line);
+        Assert.Contains($"  waiting: {line}", r.Out);
+        var node2 = ((JArray)report["cluster"]!["members"]!).Single(m => (int)m["index"]! == 2);
+        Assert.Contains("partitioned", (string?)node2["status"]);
+        Assert.Null((long?)node2["removedAt"]);
+        Assert.Contains(((JArray)report["cluster"]!["faults"]!).Select(f => (string)f!), f => f.Contains("partition 0,1 | 2"));
     }
 }

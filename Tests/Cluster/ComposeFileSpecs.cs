@@ -67,6 +67,7 @@ public sealed class ComposeFileSpecs : IDisposable
                 ["DAXSIM_CLUSTER_NAME"] = "daxsim",
             }, Environment(s));
             Assert.Equal("true", Scalar(s, "init")); // SIGTERM reaches daxsim: the member leaves gracefully
+            Assert.Equal("no", Scalar(s, "restart")); // a member a crashNode fault killed stays dead
         }
         Assert.Equal(["runner", "seed", "worker1", "worker2"], services.Children.Keys.Select(k => k.ToString()).Order(StringComparer.Ordinal));
     }
@@ -80,7 +81,8 @@ public sealed class ComposeFileSpecs : IDisposable
         Assert.Equal(["run", "scenarios/generic-503-punch.json"], command.Take(2));
         Assert.Equal("cluster", After(command, "--runtime"));
         Assert.Equal("seed:4053", After(command, "--join"));
-        Assert.Equal("3", After(command, "--nodes"));
+        Assert.Equal("3", After(command, "--nodes")); // with --join: wait for 3 Up members
+        Assert.StartsWith("/tmp/", After(command, "--report")); // writable by uid 10001 (/opt/daxsim is not)
         Assert.True(File.Exists(Path.Combine(RepoRoot, "scenarios", "generic-503-punch.json")));
 
         var env = Environment(runner);

@@ -32,14 +32,16 @@ public sealed class NodeFaultSpecs(DeterministicRuntimeFixture fixture) : IClass
 
     [Theory]
     [MemberData(nameof(ClusterScenarios))]
-    public void Every_cluster_scenario_must_be_clean_under_mainline_on_many_seeds(string name)
+    public void Every_cluster_scenario_must_get_its_expected_verdict_under_mainline_on_many_seeds(string name)
     {
+        // All clean, but partition-stuck-truncate: its run ends while the truncate still
+        // waits for a partitioned node's pins (liveness, expected).
         var scenario = Cluster(name);
         for (ulong seed = 1; seed <= 40; seed++)
         {
             var result = _runtime.Run(scenario, new RunSettings { Seed = seed, RecordOps = false });
-            Assert.True(result.Verdict == Verdict.Clean,
-                $"{name} seed {seed}: {result.Violation?.Invariant} {result.Violation?.Description}");
+            Assert.True(result.Verdict == scenario.Expect,
+                $"{name} seed {seed}: {result.Verdict}, expected {scenario.Expect}: {result.Violation?.Invariant} {result.Violation?.Description}");
         }
     }
 
