@@ -1,5 +1,4 @@
 using Akka.Actor;
-using DaxSim.Actors;
 using DaxSim.Protocol.Trace;
 
 namespace DaxSim.Host.Cluster;
@@ -13,8 +12,7 @@ namespace DaxSim.Host.Cluster;
 //   runner → agent   CountRegions             → RegionCount (regions the coordinator knows)
 //   runner → agent   TaskTable(all task refs) → TableReady
 //   runner → agent   StartRun                   (tasks start)
-//   agent  → runner  TraceBatch, every 10 ms or 256 events (empty ones are heartbeats),
-//                    with the node's message counts so far
+//   agent  → runner  TraceBatch, every 10 ms or 256 events (empty ones are heartbeats)
 //   agent  → runner  MemberReport (unreachable / reachable / removed), NodeGone
 //   runner → agent   InjectTaskFault, Blackhole, Unblackhole, CrashSelf
 //   runner → agent   EndRun                   → RunEnded
@@ -92,11 +90,10 @@ public sealed record RunEnded(string RunId, int Node) : IRunMessage;
 /// <summary>
 /// Trace events of one node, each stamped with Stopwatch.GetTimestamp() (CLOCK_MONOTONIC,
 /// shared by every process on the machine). Stamp: when the batch was sent; the node has
-/// nothing earlier left to send. Seq counts the node's batches from 1. Counts: the node's
-/// reliable-delivery traffic so far (cumulative; null from a member that does not count).
+/// nothing earlier left to send. Seq counts the node's batches from 1.
 /// </summary>
-public sealed record TraceBatch(string RunId, int Node, long Seq, long Stamp, long[] Stamps, TraceEvent[] Events,
-    MessageCounts? Counts = null) : IRunMessage;
+public sealed record TraceBatch(string RunId, int Node, long Seq, long Stamp, long[] Stamps, TraceEvent[] Events)
+    : IRunMessage;
 
 /// <summary>What a member saw happen to another: "unreachable", "reachable" or "removed".</summary>
 public sealed record MemberReport(string RunId, int Reporter, int Node, string Status, long Stamp) : IRunMessage;

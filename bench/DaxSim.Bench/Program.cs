@@ -20,15 +20,6 @@ if (args is ["--variants"])
 {
     Environment.Exit(VariantsTable.Run(Repo.FindRoot()));
 }
-// The cluster runtime's bench (ClusterBench.cs), and the child process of its remote ping-pong.
-if (args is ["--cluster", ..])
-{
-    Environment.Exit(ClusterBench.Run(Repo.FindRoot(), args[1..]));
-}
-if (args is [RemotePingPong.ChildFlag])
-{
-    Environment.Exit(RemotePingPong.Child());
-}
 var options = BenchOptions.Parse(args);
 var root = Repo.FindRoot();
 var started = DateTimeOffset.UtcNow;
@@ -368,8 +359,7 @@ var docPath = Path.Combine(root, "docs", "performance.md");
 if (options.WriteDoc)
 {
     Directory.CreateDirectory(Path.GetDirectoryName(docPath)!);
-    // Keep the sections other bench modes own (<!-- cluster:begin --> ...).
-    File.WriteAllText(docPath, DocSections.CarryOver(File.Exists(docPath) ? File.ReadAllText(docPath) : "", doc));
+    File.WriteAllText(docPath, doc);
     Console.WriteLine($"\nwrote {docPath}");
 }
 Console.WriteLine($"targets: deterministic {(detPass ? "PASS" : "FAIL")}, explore {(explorePass ? "PASS" : "FAIL")}" +
