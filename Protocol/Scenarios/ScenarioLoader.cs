@@ -77,18 +77,7 @@ internal sealed partial class ScenarioReader(string source, string text)
             Error(obj["name"]!, "\"name\" must not be empty");
         }
         Text(obj["description"], "\"description\"");
-        Variant? variant = null;
-        if (Text(obj["variant"], "\"variant\"") is { } variantName)
-        {
-            if (Variants.TryParse(variantName, out var v))
-            {
-                variant = v;
-            }
-            else
-            {
-                Error(obj["variant"]!, $"unknown variant \"{variantName}\"; expected one of: {string.Join(", ", Variants.AllNames)}");
-            }
-        }
+        var variant = ReadVariant(obj["variant"]);
         var fileList = ReadFiles(obj["files"]);
         var device = ReadDevice(obj["device"], fileList, obj["files"]);
         var taskList = ReadTasks(obj["tasks"]);
@@ -160,6 +149,21 @@ internal sealed partial class ScenarioReader(string source, string text)
     }
 
     // --- sections ---------------------------------------------------------------------------
+
+    /// <summary>An optional "variant": one of the known names (an unknown one is an error).</summary>
+    private Variant? ReadVariant(JToken? token)
+    {
+        if (Text(token, "\"variant\"") is not { } name)
+        {
+            return null;
+        }
+        if (Variants.TryParse(name, out var variant))
+        {
+            return variant;
+        }
+        Error(token!, $"unknown variant \"{name}\"; expected one of: {string.Join(", ", Variants.AllNames)}");
+        return null;
+    }
 
     private List<FileSpec> ReadFiles(JToken? token)
     {

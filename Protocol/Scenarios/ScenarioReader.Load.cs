@@ -27,18 +27,7 @@ internal sealed partial class ScenarioReader
         CheckKeys(obj, "the load spec", LoadKeys, ["files", "tasks", "duration"]);
         var name = Text(obj["name"], "\"name\"") ?? Path.GetFileNameWithoutExtension(source);
         Text(obj["description"], "\"description\"");
-        Variant? variant = null;
-        if (Text(obj["variant"], "\"variant\"") is { } variantName)
-        {
-            if (Variants.TryParse(variantName, out var v))
-            {
-                variant = v;
-            }
-            else
-            {
-                Error(obj["variant"]!, $"unknown variant \"{variantName}\"; expected one of: {string.Join(", ", Variants.AllNames)}");
-            }
-        }
+        var variant = ReadVariant(obj["variant"]);
         var runtime = Text(obj["runtime"], "\"runtime\"");
         if (runtime is not null && !LoadRuntimes.Contains(runtime))
         {
