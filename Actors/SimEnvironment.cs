@@ -28,6 +28,13 @@ public sealed class SimEnvironment(
     /// <summary>Reliable messages not yet acknowledged: a run with some in flight has not settled.</summary>
     public InFlightCounter InFlight { get; } = new();
 
+    /// <summary>
+    /// Counts the envelopes and acks this process's actors take in, by whether their sender
+    /// is in this process or another (the cluster runtime sets it, for the report's message
+    /// figures; null elsewhere, where nothing is counted).
+    /// </summary>
+    public MessageCounter? Messages { get; init; }
+
     /// <summary>Where entities journal their inputs when their node may crash (null: they do not).</summary>
     public IEntityJournal? Journal { get; init; }
 

@@ -149,6 +149,20 @@ public sealed class InvariantChecker
     /// <summary>True while some task holds a pin on a page: the outstanding pins, for progress displays.</summary>
     public int PinsOutstanding => _pins.Count;
 
+    /// <summary>The pins the task holds now, as the events tell (the cluster runtime: when a lost task's pins are all given back).</summary>
+    public int PinsHeldBy(TaskId task)
+    {
+        var pins = 0;
+        foreach (var key in _pins.Keys)
+        {
+            if (PinTask(key) == task)
+            {
+                pins++;
+            }
+        }
+        return pins;
+    }
+
     // --- names, for messages ---------------------------------------------------------------
 
     private string T(TaskId t) => $"task-{_scenario.TaskName(t)}";

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Akka.Actor;
 using Akka.Event;
+using DaxSim.Actors;
 using DaxSim.Host.Checking;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
@@ -395,6 +396,15 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         var partitioned = new HashSet<int>(); // nodes cut off from the largest group, until heal
         long unsettledUntil = 0;
         long events = 0;
+        // The message figures: each member's counts so far (every trace batch carries them),
+        // their sum once a second, when the first task ended, and when a crashed member's
+        // tasks had given back their last pin.
+        var counts = new MessageCounts[n];
+        Array.Fill(counts, MessageCounts.Zero);
+        var samples = new List<MessageSample>();
+        var nextSample = TimeSpan.FromSeconds(1).Ticks;
+        long? firstTaskEnded = null;
+        var pinsReleasedAt = new Dictionary<int, long>();
 
         var faults = scenario.Faults
             .Select((f, i) => (Fault: f, Index: i, At: f switch
@@ -490,6 +500,11 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                         if (merger.Add(b))
                         {
                             lastHeard[b.Node] = now;
+                            // Cumulative: a node's batches come in order over one connection.
+                            if (b.Counts is { } c && b.Node < n && c.Messages >= counts[b.Node].Messages)
+                            {
+                                counts[b.Node] = c;
+                            }
                         }
                         break;
                     // A member that was removed speaks no more (on its way out it sees the others go).
@@ -553,6 +568,31 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                 {
                     break;
                 }
+                switch (e)
+                {
+                    case TaskEnded:
+                        firstTaskEnded ??= Ticks(stamp);
+                        break;
+                    // A pin given back by a task of a crashed (or downed) member: its last one?
+                    case PagePut put when placement[put.Task.Value] is var lost && !pinsReleasedAt.ContainsKey(lost) &&
+                                          (crashedAt.TryGetValue(lost, out var crashed) ? Ticks(stamp) >= crashed
+                                              : removedAt.ContainsKey(lost)):
+                        if (Enumerable.Range(0, placement.Length)
+                            .All(t => placement[t] != lost || checker.PinsHeldBy(new TaskId(t)) == 0))
+                        {
+                            pinsReleasedAt[lost] = Ticks(stamp);
+                            var since = crashedAt.TryGetValue(lost, out var crash)
+                                ? $", {TimeSpan.FromTicks(Ticks(stamp) - crash).TotalSeconds:F2} s after the crash"
+                                : "";
+                            Note($"node {lost}'s tasks hold no pin any more{since}");
+                        }
+                        break;
+                }
+            }
+            if (now >= nextSample)
+            {
+                samples.Add(new MessageSample(now, Sum(counts)));
+                nextSample += TimeSpan.FromSeconds(1).Ticks;
             }
             now = Now();
             var watermark = merger.Watermark;
@@ -570,6 +610,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             }
         }
 
+        samples.Add(new MessageSample(Now(), Sum(counts)));
         var endTime = current;
         var violation = checker.Violation;
         var waiting = Waiting(checker, scenario, placement, crashedAt, removedAt, unreachable, partitioned);
@@ -592,6 +633,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         {
             throw new InvalidOperationException($"an actor failed in {scenario.Name}: {failure}");
         }
+        var totals = Sum(counts);
         var info = new ClusterRunInfo
         {
             Nodes = n,
@@ -602,11 +644,19 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                     .Select(t => scenario.TaskName(new TaskId(t))).ToList(),
                 Status(m.Index, crashedAt, removedAt, unreachable, partitioned),
                 crashedAt.TryGetValue(m.Index, out var c) ? c : null,
-                removedAt.TryGetValue(m.Index, out var r) ? r : null)).ToList(),
+                removedAt.TryGetValue(m.Index, out var r) ? r : null,
+                pinsReleasedAt.TryGetValue(m.Index, out var p) ? p : null)).ToList(),
             Faults = faultLines,
             Waiting = waiting,
             Batches = merger.Batches,
             LateEvents = merger.Late,
+            Messages = new ClusterMessages
+            {
+                Counts = totals,
+                PerNode = counts,
+                Samples = samples,
+                FirstTaskEnded = firstTaskEnded,
+            },
         };
         return new RunResult
         {
@@ -619,7 +669,9 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             Violation = violation,
             Ops = checker.CompletedOps.ToList(),
             OpsCompleted = checker.OpsCompleted,
-            Deliveries = 0,
+            // Every envelope and ack the members' actors took in (duplicates included).
+            Deliveries = totals.Messages + totals.DuplicatesLocal + totals.DuplicatesRemote + totals.AcksLocal +
+                         totals.AcksRemote,
             Events = events,
             Threads = n,
             EndTime = endTime,
@@ -631,6 +683,9 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             Cluster = info,
         };
     }
+
+    private static MessageCounts Sum(IEnumerable<MessageCounts> counts) =>
+        counts.Aggregate(MessageCounts.Zero, (a, b) => a.Plus(b));
 
     private static string Status(int node, Dictionary<int, long> crashed, Dictionary<int, long> removed,
         Dictionary<int, HashSet<int>> unreachable, HashSet<int> partitioned) =>

@@ -313,7 +313,10 @@ public sealed class NodeRun : ReceiveActor
         _scenario = scenario;
         _entities = new RunEntities(scenario);
         _indexOf = m.Nodes.ToDictionary(n => Address.Parse(n.Address), n => n.Index);
-        _sink = new TraceForwarder(m.RunId, m.Node, m.Runner);
+        // The run's message figures: this member's actors count what they take in (SimActor),
+        // and every trace batch carries the counts to the runner.
+        var counter = new MessageCounter();
+        _sink = new TraceForwarder(m.RunId, m.Node, m.Runner, counter);
         _directory.Root = Self;
         var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant), _sink, _directory)
         {
@@ -321,10 +324,14 @@ public sealed class NodeRun : ReceiveActor
             {
                 Reliable = m.Reliable || m.Journaled,
                 Journaled = m.Journaled,
+                // Retransmit by round-trip time, not on every tick (SimActor: under load an ack
+                // takes longer than 20 ms, and retransmitting all in flight collapses the run).
+                AdaptiveRetry = true,
                 MessageFaults = scenario.Faults.OfType<MessageFault>().ToList(),
                 Seed = m.Seed,
             },
             Elapsed = Elapsed,
+            Messages = counter,
         };
         var layout = InitialLayout.Of(scenario);
         // Only one node reports the initial layout, before any task starts.

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using DaxSim.Actors;
 using DaxSim.Protocol.Trace;
 
 namespace DaxSim.Host.Cluster;
@@ -12,7 +13,8 @@ namespace DaxSim.Host.Cluster;
 //   runner → agent   CountRegions             → RegionCount (regions the coordinator knows)
 //   runner → agent   TaskTable(all task refs) → TableReady
 //   runner → agent   StartRun                   (tasks start)
-//   agent  → runner  TraceBatch, every 10 ms or 256 events (empty ones are heartbeats)
+//   agent  → runner  TraceBatch, every 10 ms or 256 events (empty ones are heartbeats),
+//                    with the node's message counts so far
 //   agent  → runner  MemberReport (unreachable / reachable / removed), NodeGone
 //   runner → agent   InjectTaskFault, Blackhole, Unblackhole, CrashSelf
 //   runner → agent   EndRun                   → RunEnded
@@ -90,10 +92,11 @@ public sealed record RunEnded(string RunId, int Node) : IRunMessage;
 /// <summary>
 /// Trace events of one node, each stamped with Stopwatch.GetTimestamp() (CLOCK_MONOTONIC,
 /// shared by every process on the machine). Stamp: when the batch was sent; the node has
-/// nothing earlier left to send. Seq counts the node's batches from 1.
+/// nothing earlier left to send. Seq counts the node's batches from 1. Counts: the node's
+/// reliable-delivery traffic so far (cumulative; null from a member that does not count).
 /// </summary>
-public sealed record TraceBatch(string RunId, int Node, long Seq, long Stamp, long[] Stamps, TraceEvent[] Events)
-    : IRunMessage;
+public sealed record TraceBatch(string RunId, int Node, long Seq, long Stamp, long[] Stamps, TraceEvent[] Events,
+    MessageCounts? Counts = null) : IRunMessage;
 
 /// <summary>What a member saw happen to another: "unreachable", "reachable" or "removed".</summary>
 public sealed record MemberReport(string RunId, int Reporter, int Node, string Status, long Stamp) : IRunMessage;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using DaxSim.Actors;
 using DaxSim.Protocol.Trace;
 
 namespace DaxSim.Host.Cluster;
@@ -8,7 +9,8 @@ namespace DaxSim.Host.Cluster;
 /// A member's trace sink: stamps every event with Stopwatch.GetTimestamp() (on Linux,
 /// CLOCK_MONOTONIC: one clock for every process and container of the machine) and sends
 /// them to the runner in batches, every 10 ms or 256 events, and an empty batch when there
-/// is nothing to send (a heartbeat: the node has nothing earlier left). Stamping and
+/// is nothing to send (a heartbeat: the node has nothing earlier left), each with the node's
+/// message counts so far (so the runner sees the traffic as it goes). Stamping and
 /// appending happen under one lock, and so does sending, so a node's events reach the
 /// runner in stamp order.
 /// </summary>
@@ -21,17 +23,20 @@ public sealed class TraceForwarder : ITraceSink, IDisposable
     private readonly string _runId;
     private readonly int _node;
     private readonly IActorRef _runner;
+    private readonly MessageCounter? _counter;
     private readonly Timer _timer;
     private List<long> _stamps = new(BatchSize);
     private List<TraceEvent> _events = new(BatchSize);
     private long _seq;
     private bool _closed;
 
-    public TraceForwarder(string runId, int node, IActorRef runner)
+    /// <param name="counter">The node's message counter: every batch carries its counts so far.</param>
+    public TraceForwarder(string runId, int node, IActorRef runner, MessageCounter? counter = null)
     {
         _runId = runId;
         _node = node;
         _runner = runner;
+        _counter = counter;
         _timer = new Timer(_ => Flush(), null, Interval, Interval);
     }
 
@@ -69,7 +74,8 @@ public sealed class TraceForwarder : ITraceSink, IDisposable
 
     private void SendLocked()
     {
-        var batch = new TraceBatch(_runId, _node, ++_seq, Stopwatch.GetTimestamp(), _stamps.ToArray(), _events.ToArray());
+        var batch = new TraceBatch(_runId, _node, ++_seq, Stopwatch.GetTimestamp(), _stamps.ToArray(), _events.ToArray(),
+            _counter?.Snapshot());
         _stamps = new List<long>(BatchSize);
         _events = new List<TraceEvent>(BatchSize);
         _runner.Tell(batch, ActorRefs.NoSender);

@@ -160,12 +160,53 @@ public static class Report
             ["status"] = m.Status,
             ["crashedAt"] = m.CrashedAt is { } at ? Ns(at) : null,
             ["removedAt"] = m.RemovedAt is { } removed ? Ns(removed) : null,
+            ["pinsReleasedAt"] = m.PinsReleasedAt is { } released ? Ns(released) : null,
         })),
         ["faults"] = new JArray(c.Faults),
         ["waiting"] = new JArray(c.Waiting),
         ["batches"] = c.Batches,
         ["lateEvents"] = c.LateEvents,
+        ["messages"] = c.Messages is { } messages ? MessagesJson(messages, c) : null,
     };
+
+    /// <summary>
+    /// The cluster's message figures: protocol messages (each envelope the first time it
+    /// arrived), those between nodes, rates over the whole run, duplicates, acks,
+    /// retransmissions, per node, and the sums about once a second (for rates over a window).
+    /// </summary>
+    private static JObject MessagesJson(ClusterMessages m, ClusterRunInfo c)
+    {
+        static JObject CountsJson(Actors.MessageCounts k) => new()
+        {
+            ["total"] = k.Messages,
+            ["betweenNodes"] = k.Remote,
+            ["withinNodes"] = k.Local,
+            ["duplicates"] = k.DuplicatesLocal + k.DuplicatesRemote,
+            ["duplicatesBetweenNodes"] = k.DuplicatesRemote,
+            ["acks"] = k.AcksLocal + k.AcksRemote,
+            ["acksBetweenNodes"] = k.AcksRemote,
+            ["retransmissions"] = k.Retransmissions,
+        };
+        var json = CountsJson(m.Counts);
+        var seconds = m.Samples.Count > 0 ? m.Samples[^1].At / (double)TimeSpan.TicksPerSecond : 0;
+        var last = m.Samples.Count > 0 ? m.Samples[^1].Counts : Actors.MessageCounts.Zero;
+        json["perSecond"] = seconds > 0 ? Math.Round(last.Messages / seconds, 1) : null;
+        json["betweenNodesPerSecond"] = seconds > 0 ? Math.Round(last.Remote / seconds, 1) : null;
+        json["firstTaskEndedMs"] = m.FirstTaskEnded is { } ended ? Math.Round(ended / (double)TimeSpan.TicksPerMillisecond, 1) : null;
+        json["perNode"] = new JArray(m.PerNode.Select((k, i) =>
+        {
+            var node = CountsJson(k);
+            node.AddFirst(new JProperty("node", i));
+            return node;
+        }));
+        json["samples"] = new JArray(m.Samples.Select(x => new JArray(
+            Math.Round(x.At / (double)TimeSpan.TicksPerMillisecond, 1), x.Counts.Messages, x.Counts.Remote,
+            x.Counts.AcksLocal + x.Counts.AcksRemote, x.Counts.AcksRemote,
+            x.Counts.DuplicatesLocal + x.Counts.DuplicatesRemote, x.Counts.DuplicatesRemote, x.Counts.Retransmissions)));
+        json["sampleFields"] = new JArray("ms", "total", "betweenNodes", "acks", "acksBetweenNodes", "duplicates",
+            "duplicatesBetweenNodes", "retransmissions");
+        return json;
+    }
 
     public static string Hex(ulong hash) => hash.ToString("x16", CultureInfo.InvariantCulture);
 

@@ -1,3 +1,4 @@
+using DaxSim.Actors;
 using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
 using DaxSim.Protocol;
@@ -189,8 +190,38 @@ public sealed record ClusterRunInfo
 
     /// <summary>Events released after newer ones (a member that was silent sent again).</summary>
     public long LateEvents { get; init; }
+
+    /// <summary>The protocol messages the members' actors took in, within and between nodes.</summary>
+    public ClusterMessages? Messages { get; init; }
 }
 
-/// <summary>One member of a cluster run.</summary>
+/// <summary>
+/// One member of a cluster run. PinsReleasedAt: for a member that crashed or was downed, when
+/// the last pin its tasks held was given back (the PagePut that the TaskGone of its removal
+/// caused), in ticks since the run's start; null if its tasks held none or some are still held.
+/// </summary>
 public sealed record ClusterNodeInfo(int Index, string Address, IReadOnlyList<string> Tasks, string Status,
-    long? CrashedAt, long? RemovedAt);
+    long? CrashedAt, long? RemovedAt, long? PinsReleasedAt = null);
+
+/// <summary>
+/// The cluster runtime's message figures (docs/cluster.md): what every member's actors took
+/// in over reliable delivery, summed over the members (a crashed member's as of its last
+/// trace batch). Counts.Remote are the protocol messages between nodes.
+/// </summary>
+public sealed record ClusterMessages
+{
+    /// <summary>Summed over the members.</summary>
+    public required MessageCounts Counts { get; init; }
+
+    /// <summary>Each member's own counts, by node index.</summary>
+    public required IReadOnlyList<MessageCounts> PerNode { get; init; }
+
+    /// <summary>The sums about once a second while the run went (At: ticks since its start), for rates over a window.</summary>
+    public required IReadOnlyList<MessageSample> Samples { get; init; }
+
+    /// <summary>When the first task ended (ticks since the start): until then every task was still at work.</summary>
+    public long? FirstTaskEnded { get; init; }
+}
+
+/// <summary>The members' summed message counts at At (ticks since the run's start).</summary>
+public sealed record MessageSample(long At, MessageCounts Counts);

@@ -13,21 +13,30 @@ using Lock = DaxSim.Protocol.Messages.Lock;
 namespace DaxSim.Tests.Cluster;
 
 /// <summary>
-/// What crosses processes goes through Akka's default serializer for plain objects
-/// (Newtonsoft.Json): every trace event type, the run protocol's batches, envelopes with
-/// any protocol payload, and the journaled inputs must come back equal.
+/// What crosses processes, with the cluster's serialization settings (ClusterConfig): envelopes,
+/// acks and trace batches through Hyperion (WireTypes), everything else through Akka's default
+/// serializer for plain objects (Newtonsoft.Json). Every trace event type, the run protocol's
+/// batches, envelopes with any protocol payload, and the journaled inputs must come back equal.
 /// </summary>
 public sealed class SerializationSpecs : IDisposable
 {
     private readonly ActorSystem _system = ActorSystem.Create("serialization",
-        ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
+        ConfigurationFactory.ParseString("akka.loglevel = WARNING")
+            .WithFallback(ClusterConfig.Runner(new NodeSettings { Port = 0 })));
 
     public void Dispose() => _system.Terminate().Wait(TimeSpan.FromSeconds(10));
 
     private T RoundTrip<T>(T value) where T : notnull
     {
         var serializer = _system.Serialization.FindSerializerFor(value);
-        Assert.IsType<NewtonSoftJsonSerializer>(serializer);
+        if (WireTypes.Bound.Contains(value.GetType()))
+        {
+            Assert.IsType<HyperionSerializer>(serializer);
+        }
+        else
+        {
+            Assert.IsType<NewtonSoftJsonSerializer>(serializer);
+        }
         var bytes = serializer.ToBinary(value);
         return (T)serializer.FromBinary(bytes, value.GetType());
     }
@@ -44,6 +53,33 @@ public sealed class SerializationSpecs : IDisposable
         return ctor.Invoke(ctor.GetParameters().Select(p => Value(p.ParameterType)).ToArray());
     }
 
+    /// <summary>One instance of each protocol message record (the payloads of envelopes), with non-default values.</summary>
+    public static IEnumerable<object[]> AllMessages() => typeof(Envelope).Assembly.GetTypes()
+        .Where(t => t.Namespace == typeof(Envelope).Namespace && t.IsPublic && !t.IsAbstract && !t.IsInterface &&
+                    !t.IsEnum && !t.IsValueType && t != typeof(Envelope) && t != typeof(Ack))
+        .OrderBy(t => t.Name, StringComparer.Ordinal)
+        .Select(t => new object[] { Sample(t) });
+
+    [Theory]
+    [MemberData(nameof(AllMessages))]
+    public void Every_protocol_message_comes_back_equal_inside_an_envelope(object payload)
+    {
+        var envelope = new Envelope(Endpoint.Of(new TaskId(1)), Endpoint.Of(new PageId(2)), 17, payload);
+        var back = RoundTrip(envelope);
+        Assert.Equal((envelope.From, envelope.To, envelope.Seq), (back.From, back.To, back.Seq));
+        Assert.Equal(payload.GetType(), back.Payload.GetType());
+        Assert.Equal(payload.ToString(), back.Payload.ToString());
+    }
+
+    [Fact]
+    public void A_trace_batch_comes_back_with_its_message_counts()
+    {
+        var counts = new DaxSim.Actors.MessageCounts(1, 2, 3, 4, 5, 6, 7);
+        var batch = new TraceBatch("run1", 1, 2, 3, [4], [new PagePut(new PageId(1), new TaskId(2), 1)], counts);
+        Assert.Equal(counts, RoundTrip(batch).Counts);
+        Assert.Null(RoundTrip(batch with { Counts = null }).Counts);
+    }
+
     private static object? Value(Type t) => t switch
     {
         _ when t == typeof(TaskId) => new TaskId(3),
@@ -55,6 +91,14 @@ public sealed class SerializationSpecs : IDisposable
         _ when t == typeof(long) => 8L,
         _ when t == typeof(bool) => true,
         _ when t == typeof(string) => "text",
+        _ when t == typeof(ulong) => 9UL,
+        _ when t == typeof(PageRange) => new PageRange(1, 2),
+        _ when t == typeof(Endpoint) => Endpoint.Of(new PageId(4)),
+        _ when t == typeof(Endpoint?) => Endpoint.Device,
+        _ when t == typeof(IReadOnlyList<PageId>) => new List<PageId> { new PageId(1), new PageId(2) },
+        _ when t == typeof(LockKind?) => LockKind.MmapLock,
+        _ when t == typeof(int?) => 11,
+        _ when t == typeof(long?) => 12L,
         _ when t.IsEnum => Enum.GetValues(t).GetValue(Enum.GetValues(t).Length - 1),
         _ => throw new InvalidOperationException($"no sample value for {t}"),
     };

@@ -20,6 +20,15 @@ if (args is ["--variants"])
 {
     Environment.Exit(VariantsTable.Run(Repo.FindRoot()));
 }
+// The cluster runtime's bench (ClusterBench.cs), and the child process of its remote ping-pong.
+if (args is ["--cluster", ..])
+{
+    Environment.Exit(ClusterBench.Run(Repo.FindRoot(), args[1..]));
+}
+if (args is [RemotePingPong.ChildFlag])
+{
+    Environment.Exit(RemotePingPong.Child());
+}
 var options = BenchOptions.Parse(args);
 var root = Repo.FindRoot();
 var started = DateTimeOffset.UtcNow;
@@ -359,7 +368,8 @@ var docPath = Path.Combine(root, "docs", "performance.md");
 if (options.WriteDoc)
 {
     Directory.CreateDirectory(Path.GetDirectoryName(docPath)!);
-    File.WriteAllText(docPath, doc);
+    // Keep the sections other bench modes own (<!-- cluster:begin --> ...).
+    File.WriteAllText(docPath, DocSections.CarryOver(File.Exists(docPath) ? File.ReadAllText(docPath) : "", doc));
     Console.WriteLine($"\nwrote {docPath}");
 }
 Console.WriteLine($"targets: deterministic {(detPass ? "PASS" : "FAIL")}, explore {(explorePass ? "PASS" : "FAIL")}" +
