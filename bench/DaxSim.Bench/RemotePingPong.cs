@@ -104,8 +104,9 @@ public static class RemotePingPong
                 throw new InvalidOperationException($"the pong process said '{line}'");
             }
             var hostPort = line[listening.Length..].Split(':');
-            using var system = ActorSystem.Create("ping", ClusterConfig.Runner(new NodeSettings { Port = 0 }));
-            var pongPath = new RootActorPath(ClusterConfig.AddressOf("pong", hostPort[0],
+            var settings = new NodeSettings { Port = 0, ClusterName = "pong" };
+            using var system = ActorSystem.Create("ping", ClusterConfig.Runner(settings));
+            var pongPath = new RootActorPath(ClusterConfig.AddressOf(settings, hostPort[0],
                 int.Parse(hostPort[1], CultureInfo.InvariantCulture))) / "user" / "pong";
             var pong = system.ActorSelection(pongPath).ResolveOne(TimeSpan.FromSeconds(20)).Result;
             var counts = new long[pingers];
