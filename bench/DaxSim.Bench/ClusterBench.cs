@@ -29,7 +29,7 @@ internal static class ClusterBench
         public int PersistentRuns { get; init; } = 1;
         public int CrashRuns { get; init; } = 5;
         public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
-        public double PersistentScale { get; init; } = 0.1;
+        public double PersistentScale { get; init; } = 0.03;
         public bool WriteDoc { get; init; } = true;
         public bool Baselines { get; init; } = true;
 
@@ -417,6 +417,16 @@ internal static class ClusterBench
 
     // --- the report --------------------------------------------------------------------------
 
+    /// <summary>What the raw remoting baseline says about the target.</summary>
+    private static string Ceiling(RemotePingPong.Result remote) =>
+        $"Every protocol message between nodes is an envelope and its ack, two messages on the wire, so " +
+        $"{TargetMessagesPerSecond:N0} protocol messages/s between nodes means at least " +
+        $"{2 * TargetMessagesPerSecond:N0} wire messages/s between nodes. Bare Akka.Remote between two processes, " +
+        $"measured in this run with the same transport and serializers, carried " +
+        $"{remote.MessagesPerSecond.ToString("N0", CultureInfo.InvariantCulture)} messages/s using " +
+        $"{remote.ProcessCpuPerWall:F2} cores: on this machine the target is beyond classic Akka.Remote itself " +
+        $"before any of the cluster's own work (sharding, reliable delivery, the protocol, trace events, the checker).";
+
     private static (string Full, string Summary) Render(Machine m, Daxsim daxsim, Options o, PingPong.Result? local,
         RemotePingPong.Result? remote, double remoteOthers, List<Throughput> clean, List<Throughput> persistent,
         List<Crash> crashes, bool throughputPass, bool crashPass, TimeSpan elapsed)
@@ -532,6 +542,11 @@ internal static class ClusterBench
                      "finished (all tasks at work throughout).");
         s.AppendLine();
         ThroughputTable("Clean delivery (no node faults, no journal)", clean);
+        if (remote is not null)
+        {
+            s.AppendLine(Ceiling(remote));
+            s.AppendLine();
+        }
         ThroughputTable($"With persistence (DAXSIM_PERSISTENCE=on: every entity input journaled to SQLite), repeats x {o.PersistentScale}", persistent);
         if (clean.Count > 0 && persistent.Count > 0)
         {
@@ -578,6 +593,7 @@ internal static class ClusterBench
         s.AppendLine();
         s.AppendLine("Command: `dotnet run -c Release --project bench/DaxSim.Bench -- --cluster" +
                      (o.Runs != 3 || o.CrashRuns != 5 || o.PersistentRuns != 1 ? $" --runs {o.Runs} --persistent-runs {o.PersistentRuns} --crash-runs {o.CrashRuns}" : "") +
+                     (o.PersistentScale != 0.03 ? $" --persistent-scale {o.PersistentScale.ToString(CultureInfo.InvariantCulture)}" : "") +
                      "`.");
 
         var summary = new StringBuilder();
