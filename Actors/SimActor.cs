@@ -50,6 +50,12 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         public static readonly RetryTick Instance = new();
     }
 
+    /// <summary>Coalesced acks: time to send the acks owed (<see cref="DeliveryOptions.CoalescedAcks"/>).</summary>
+    private sealed class AckFlush
+    {
+        public static readonly AckFlush Instance = new();
+    }
+
     /// <summary>
     /// Adaptive retransmission (<see cref="DeliveryOptions.AdaptiveRetry"/>): when an
     /// unacknowledged envelope was first sent, when it is due again, and how often it went out.
@@ -91,6 +97,9 @@ public abstract class SimActor : ReceiveActor, IWithTimers
     private readonly HashSet<TaskId> _gone = [];
     private readonly Dictionary<string, (object Message, TimeSpan Delay)> _timers = new();
     private readonly Dictionary<(Endpoint To, long Seq), Pending>? _pending;
+    private readonly HashSet<Endpoint>? _owed;
+    private readonly Dictionary<Endpoint, long>? _ackedUpTo;
+    private bool _ackFlushPending;
     private double _srtt = -1;
     private double _rttvar;
     private Rng? _faultRng;
@@ -112,6 +121,12 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         if (_reliable && env.Delivery.AdaptiveRetry)
         {
             _pending = new Dictionary<(Endpoint, long), Pending>();
+        }
+        // Journaled actors keep one ack per envelope: their journal replays acks as they came.
+        if (_reliable && env.Delivery.CoalescedAcks && !_journaled && _journal is null)
+        {
+            _owed = [];
+            _ackedUpTo = new Dictionary<Endpoint, long>();
         }
     }
 
@@ -144,7 +159,9 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         }
         var seq = _sent.TryGetValue(to, out var last) ? last + 1 : 1;
         _sent[to] = seq;
-        var envelope = new Envelope(Me, to, seq, message);
+        // An ack owed to the receiver rides along (coalesced acks), so none goes alone.
+        var acked = _owed is not null && _owed.Remove(to) ? _received[to].Contiguous : 0;
+        var envelope = new Envelope(Me, to, seq, message, acked);
         _unacked[(to, seq)] = envelope;
         if (_pending is not null)
         {
@@ -271,7 +288,13 @@ public abstract class SimActor : ReceiveActor, IWithTimers
     // goes again only once its timeout has passed, the timeout follows the acks' round-trip
     // time (smoothed, plus four deviations; at least RetryInterval, at most MaxRetryInterval,
     // InitialRetryInterval before the first sample), and it doubles for each retransmission of
-    // the same envelope. Round trips are sampled from envelopes sent once only (Karn).
+    // the same envelope, twice at most. Round trips are sampled from envelopes sent once only
+    // (Karn). TCP doubles without such a bound, because its losses mean congestion; here most
+    // losses are the scenario's drop faults, independent of the load, and an unbounded backoff
+    // made one envelope that was lost three times in a row wait seconds (an L3 violation in
+    // lossy-network). The timeout following the measured round trip is what keeps a loaded
+    // cluster from retransmitting what is merely slow.
+    private const int MaxBackoffDoublings = 2;
 
     private TimeSpan Rto()
     {
@@ -310,7 +333,7 @@ public abstract class SimActor : ReceiveActor, IWithTimers
             Transmit(to, envelope);
             sent++;
             p.Transmissions++;
-            var backoff = Rto().Ticks << Math.Min(p.Transmissions - 1, 10);
+            var backoff = Rto().Ticks << Math.Min(p.Transmissions - 1, MaxBackoffDoublings);
             p.Due = now + Math.Min(backoff, Env.Delivery.MaxRetryInterval.Ticks);
         }
         Env.Messages?.Retransmitted(sent);
@@ -396,15 +419,21 @@ public abstract class SimActor : ReceiveActor, IWithTimers
                 {
                     Env.Messages?.Ack(MessageCounter.IsRemote(Sender));
                 }
-                if (a.To == Me && _unacked.Remove((a.From, a.Seq)))
+                if (a.To != Me)
                 {
-                    if (_pending is not null && _pending.Remove((a.From, a.Seq), out var p) && p.Transmissions == 1 && !_muted)
-                    {
-                        SampleRoundTrip(Env.Elapsed().Ticks - p.Sent);
-                    }
-                    Env.InFlight.Add(-1);
+                    return true;
+                }
+                if (_ackedUpTo is not null)
+                {
+                    TakeAcksUpTo(a.From, a.Seq);
+                }
+                else if (Settle(a.From, a.Seq))
+                {
                     Journal(a);
                 }
+                return true;
+            case AckFlush:
+                SendOwedAcks();
                 return true;
             case RetryTick:
                 Retry();
@@ -476,6 +505,10 @@ public abstract class SimActor : ReceiveActor, IWithTimers
             Context.GetLogger().Error("{0} got an envelope for {1} from {2}; dropped", Me, e.To, e.From);
             return;
         }
+        if (e.Acked > 0 && _ackedUpTo is not null)
+        {
+            TakeAcksUpTo(e.From, e.Acked);
+        }
         if (!_received.TryGetValue(e.From, out var window))
         {
             window = new Window();
@@ -519,10 +552,77 @@ public abstract class SimActor : ReceiveActor, IWithTimers
 
     private void Acknowledge(Envelope e)
     {
-        if (!_muted)
+        if (_muted)
+        {
+            return;
+        }
+        if (_owed is null)
         {
             Transmit(e.From, new Ack(Me, e.From, e.Seq));
+            return;
         }
+        _owed.Add(e.From);
+        if (!_ackFlushPending)
+        {
+            _ackFlushPending = true;
+            Self.Tell(AckFlush.Instance, Self);
+        }
+    }
+
+    // --- acks -----------------------------------------------------------------------------
+    //
+    // One ack per envelope is the simple scheme (the deterministic and local runtimes, and
+    // journaled entities, whose journal replays acks as they came). Coalesced
+    // (DeliveryOptions.CoalescedAcks, the cluster): an actor that processed envelopes from a
+    // sender owes it one ack, for everything up to its window's Contiguous. The ack rides on
+    // the next envelope the actor sends that sender (a reply, usually, sent while the request
+    // is being processed), or goes alone when AckFlush comes round: the actor tells itself
+    // AckFlush when it first owes something, and the mailbox is FIFO, so by then it has
+    // taken every message that was waiting. On the wire that halves the messages of a
+    // request and its reply; under load one ack covers many envelopes.
+
+    /// <summary>The envelope (To = peer, Seq = seq) is acknowledged: forget it. False if it was not waiting.</summary>
+    private bool Settle(Endpoint peer, long seq)
+    {
+        if (!_unacked.Remove((peer, seq)))
+        {
+            return false;
+        }
+        if (_pending is not null && _pending.Remove((peer, seq), out var p) && p.Transmissions == 1 && !_muted)
+        {
+            SampleRoundTrip(Env.Elapsed().Ticks - p.Sent);
+        }
+        Env.InFlight.Add(-1);
+        return true;
+    }
+
+    /// <summary>A cumulative ack: every envelope to the peer up to seq (never beyond what was sent) is acknowledged.</summary>
+    private void TakeAcksUpTo(Endpoint peer, long seq)
+    {
+        if (!_sent.TryGetValue(peer, out var sent))
+        {
+            return;
+        }
+        var from = _ackedUpTo!.GetValueOrDefault(peer);
+        var upTo = Math.Min(seq, sent);
+        for (var s = from + 1; s <= upTo; s++)
+        {
+            Settle(peer, s);
+        }
+        if (upTo > from)
+        {
+            _ackedUpTo![peer] = upTo;
+        }
+    }
+
+    private void SendOwedAcks()
+    {
+        _ackFlushPending = false;
+        foreach (var peer in _owed!)
+        {
+            Transmit(peer, new Ack(Me, peer, _received[peer].Contiguous));
+        }
+        _owed.Clear();
     }
 
     private void Process(Receive receive, Envelope e)
@@ -617,11 +717,20 @@ public sealed record DeliveryOptions
     /// </summary>
     public bool AdaptiveRetry { get; init; }
 
+    /// <summary>
+    /// One ack for all the envelopes a receiver has processed from a sender, sent when its
+    /// mailbox has run dry or carried by the next envelope it sends that sender, instead of
+    /// one ack per envelope (SimActor, "acks"). The cluster runtime sets it: every ack is a
+    /// message between nodes. Not for journaled actors; the deterministic and local runtimes
+    /// keep one ack per envelope, so that their seeds replay as before.
+    /// </summary>
+    public bool CoalescedAcks { get; init; }
+
     /// <summary>Adaptive: the timeout before the first round trip has been measured.</summary>
-    public TimeSpan InitialRetryInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan InitialRetryInterval { get; init; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Adaptive: the longest timeout (backoff stops doubling there).</summary>
-    public TimeSpan MaxRetryInterval { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan MaxRetryInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The scenario's drop / duplicate / delay faults, applied to every transmission.</summary>
     public IReadOnlyList<MessageFault> MessageFaults { get; init; } = [];
@@ -684,6 +793,8 @@ public sealed class MessageCounter
     private long _acksLocal;
     private long _acksRemote;
     private long _retransmissions;
+    private long _batches;
+    private long _batched;
 
     /// <summary>Whether the sender of a message is an actor of another ActorSystem (process).</summary>
     public static bool IsRemote(IActorRef? sender) => sender is not null && sender.Path.Address.HasGlobalScope;
@@ -696,9 +807,17 @@ public sealed class MessageCounter
 
     public void Retransmitted(int count) => Interlocked.Add(ref _retransmissions, count);
 
+    /// <summary>A batch of this many envelopes and acks went to another member (the cluster's outbox).</summary>
+    public void Batch(int items)
+    {
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _batched, items);
+    }
+
     public MessageCounts Snapshot() => new(Interlocked.Read(ref _local), Interlocked.Read(ref _remote),
         Interlocked.Read(ref _duplicatesLocal), Interlocked.Read(ref _duplicatesRemote),
-        Interlocked.Read(ref _acksLocal), Interlocked.Read(ref _acksRemote), Interlocked.Read(ref _retransmissions));
+        Interlocked.Read(ref _acksLocal), Interlocked.Read(ref _acksRemote), Interlocked.Read(ref _retransmissions),
+        Interlocked.Read(ref _batches), Interlocked.Read(ref _batched));
 }
 
 /// <summary>
@@ -707,7 +826,7 @@ public sealed class MessageCounter
 /// again, acks, and the retransmissions sent.
 /// </summary>
 public sealed record MessageCounts(long Local, long Remote, long DuplicatesLocal, long DuplicatesRemote,
-    long AcksLocal, long AcksRemote, long Retransmissions)
+    long AcksLocal, long AcksRemote, long Retransmissions, long Batches = 0, long Batched = 0)
 {
     public static readonly MessageCounts Zero = new(0, 0, 0, 0, 0, 0, 0);
 
@@ -715,5 +834,5 @@ public sealed record MessageCounts(long Local, long Remote, long DuplicatesLocal
 
     public MessageCounts Plus(MessageCounts o) => new(Local + o.Local, Remote + o.Remote,
         DuplicatesLocal + o.DuplicatesLocal, DuplicatesRemote + o.DuplicatesRemote, AcksLocal + o.AcksLocal,
-        AcksRemote + o.AcksRemote, Retransmissions + o.Retransmissions);
+        AcksRemote + o.AcksRemote, Retransmissions + o.Retransmissions, Batches + o.Batches, Batched + o.Batched);
 }

@@ -118,6 +118,14 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             _ => scenario.Faults.Any(f => f is CrashNodeFault or PartitionFault),
         };
 
+    /// <summary>
+    /// Whether members batch what they send each other (NodeOutbox, NodeLink.cs) and actors
+    /// coalesce their acks (DeliveryOptions.CoalescedAcks): yes, unless DAXSIM_BATCHING=off
+    /// (the bench measures both ways).
+    /// </summary>
+    public static bool Batched() =>
+        Environment.GetEnvironmentVariable("DAXSIM_BATCHING")?.ToLowerInvariant() is not ("off" or "0" or "false");
+
     public RunResult Run(Scenario scenario, RunSettings settings)
     {
         var wall = Stopwatch.StartNew();
@@ -340,10 +348,11 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         // entities are persistent too (their inputs journaled, replayed when they move).
         var journaled = members.All(m => m.Journal) && Persistent(scenario);
         var prepared = members.Select(m => m.Agent.Ask<Prepared>(new Prepare(runId, text, scenario.Source,
-            settings.Variant.Name(), settings.Seed, m.Index, table, placement, runnerRef, Reliable: true, journaled),
+            settings.Variant.Name(), settings.Seed, m.Index, table, placement, runnerRef, Reliable: true, journaled, Batched()),
             AskTimeout)).ToList();
         var taskRefs = new List<TaskRef>();
         var controls = new IActorRef[n];
+        var inboxes = new IActorRef[n];
         foreach (var (m, p) in members.Zip(prepared))
         {
             var r = Wait(p, $"node {m.Index} to prepare the run");
@@ -353,6 +362,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             }
             taskRefs.AddRange(r.Tasks);
             controls[m.Index] = r.Control ?? ActorRefs.Nobody;
+            inboxes[m.Index] = r.Inbox ?? ActorRefs.Nobody;
         }
         // Every region registered with the coordinator, so that shards go to their home nodes.
         var regionsDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
@@ -369,7 +379,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         {
             throw new InvalidOperationException($"the members created {tasks.Length} task(s), the scenario has {scenario.Tasks.Count}");
         }
-        foreach (var ready in members.Select(m => m.Agent.Ask<TableReady>(new TaskTable(runId, tasks, controls), AskTimeout)).ToList())
+        foreach (var ready in members.Select(m => m.Agent.Ask<TableReady>(new TaskTable(runId, tasks, controls, inboxes), AskTimeout)).ToList())
         {
             Wait(ready, "the task table");
         }

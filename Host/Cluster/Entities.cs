@@ -69,7 +69,10 @@ public sealed class RunEntities(Scenario scenario)
     };
 
     /// <summary>Shard of an entity: its number modulo ClusterConfig.Shards (the device is number 0).</summary>
-    public static string ShardOf(Endpoint e) => (e.Id % ClusterConfig.Shards).ToString(CultureInfo.InvariantCulture);
+    public static string ShardOf(Endpoint e) => ShardNumber(e).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Shard of an entity as a number.</summary>
+    public static int ShardNumber(Endpoint e) => e.Id % ClusterConfig.Shards;
 
     /// <summary>Why the message may not go to this entity, or null when it may.</summary>
     public string? Refuse(Endpoint entity, object message)

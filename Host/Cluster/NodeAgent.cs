@@ -23,13 +23,21 @@ namespace DaxSim.Host.Cluster;
 /// A run's directory on a member: inodes, mappings, pages and the device are the run's
 /// shard region (every message carries its entity's id, and the region routes on it);
 /// tasks are the TaskActors on their nodes (the table the runner broadcasts); the root is
-/// this member's NodeRun actor.
+/// this member's NodeRun actor. Once the run's links are set (<see cref="SetLinks"/>), an
+/// endpoint on another member resolves to this member's <see cref="NodeOutbox"/>, which batches
+/// what goes there; <see cref="Direct"/> is the way without it (what the other member's
+/// <see cref="NodeInbox"/> uses to hand items on).
 /// </summary>
 public sealed class ClusterDirectory : IEntityDirectory
 {
     private volatile IActorRef _region = ActorRefs.Nobody;
     private volatile IActorRef[] _tasks = [];
     private volatile IActorRef[] _controls = [];
+    private volatile IActorRef[] _inboxes = [];
+    private volatile IActorRef? _outbox;
+    private int _self = -1;
+    private int[] _nodes = [];
+    private int[] _placement = [];
 
     public IActorRef Inode(FileId file) => _region;
 
@@ -53,8 +61,72 @@ public sealed class ClusterDirectory : IEntityDirectory
         _controls = controls;
     }
 
-    /// <summary>Entities and tasks as IEntityDirectory resolves them; a Control endpoint is that member's NodeRun.</summary>
-    public IActorRef Resolve(Endpoint endpoint) => endpoint.Kind switch
+    /// <summary>
+    /// The run's layout, known when it is prepared: this member's node index, every member's
+    /// index in order (shard k lives on the k mod N-th, NodeTableAllocation), and the node
+    /// each task runs on.
+    /// </summary>
+    internal void SetLayout(int self, int[] nodes, int[] placement)
+    {
+        _self = self;
+        _nodes = nodes.Order().ToArray();
+        _placement = placement;
+    }
+
+    /// <summary>This member's outbox, and every member's inbox by node index (Nobody: none).</summary>
+    internal void SetLinks(IActorRef outbox, IActorRef[] inboxes)
+    {
+        _inboxes = inboxes;
+        _outbox = outbox;
+    }
+
+    /// <summary>A member is gone from the cluster: nothing is batched to it from now on.</summary>
+    internal void Forget(int node)
+    {
+        var inboxes = (IActorRef[])_inboxes.Clone();
+        if (node >= 0 && node < inboxes.Length)
+        {
+            inboxes[node] = ActorRefs.Nobody;
+            _inboxes = inboxes;
+        }
+    }
+
+    /// <summary>
+    /// The member an endpoint lives on: a task's node, a control actor's, an entity's home
+    /// (its shard's node in the table; after that member is gone the shard lives elsewhere,
+    /// and only the region knows where). Null when unknown.
+    /// </summary>
+    public int? NodeOf(Endpoint endpoint)
+    {
+        switch (endpoint.Kind)
+        {
+            case EndpointKind.Task:
+                return endpoint.Id >= 0 && endpoint.Id < _placement.Length ? _placement[endpoint.Id] : null;
+            case EndpointKind.Control:
+                return endpoint.Id;
+            default:
+                var nodes = _nodes;
+                return endpoint.IsEntity && nodes.Length > 0 && endpoint.Id >= 0
+                    ? nodes[RunEntities.ShardNumber(endpoint) % nodes.Length]
+                    : null;
+        }
+    }
+
+    /// <summary>A live member's inbox, or null.</summary>
+    public IActorRef? InboxOf(int node)
+    {
+        var inboxes = _inboxes;
+        return node >= 0 && node < inboxes.Length && !inboxes[node].IsNobody() ? inboxes[node] : null;
+    }
+
+    /// <summary>Entities and tasks as IEntityDirectory resolves them: through the outbox when they live on another member.</summary>
+    public IActorRef Resolve(Endpoint endpoint) =>
+        _outbox is { } outbox && NodeOf(endpoint) is { } node && node != _self && InboxOf(node) is not null
+            ? outbox
+            : Direct(endpoint);
+
+    /// <summary>Without the outbox: the task's or control actor's ref, or the region for an entity.</summary>
+    public IActorRef Direct(Endpoint endpoint) => endpoint.Kind switch
     {
         EndpointKind.Task => Task(new TaskId(endpoint.Id)),
         EndpointKind.Control => endpoint.Id >= 0 && endpoint.Id < _controls.Length ? _controls[endpoint.Id] : ActorRefs.Nobody,
@@ -240,6 +312,8 @@ public sealed class NodeRun : ReceiveActor
     private Scenario? _scenario;
     private RunEntities? _entities;
     private TraceForwarder? _sink;
+    private IActorRef? _inbox;
+    private IActorRef? _outbox;
     private Dictionary<Address, int> _indexOf = new();
 
     public NodeRun(NodeSettings settings)
@@ -291,7 +365,7 @@ public sealed class NodeRun : ReceiveActor
     {
         if (_run is not null)
         {
-            Sender.Tell(new Prepared(m.RunId, _run.Node, LocalRefs(), Self, null));
+            Sender.Tell(new Prepared(m.RunId, _run.Node, LocalRefs(), Self, null, _inbox));
             return;
         }
         Scenario scenario;
@@ -318,6 +392,12 @@ public sealed class NodeRun : ReceiveActor
         var counter = new MessageCounter();
         _sink = new TraceForwarder(m.RunId, m.Node, m.Runner, counter);
         _directory.Root = Self;
+        _directory.SetLayout(m.Node, m.Nodes.Select(n => n.Index).ToArray(), m.Placement);
+        if (m.Batched)
+        {
+            _inbox = Context.ActorOf(NodeInbox.Props(_directory), "inbox");
+            _outbox = Context.ActorOf(NodeOutbox.Props(_directory, counter), "outbox");
+        }
         var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant), _sink, _directory)
         {
             Delivery = new DeliveryOptions
@@ -327,6 +407,7 @@ public sealed class NodeRun : ReceiveActor
                 // Retransmit by round-trip time, not on every tick (SimActor: under load an ack
                 // takes longer than 20 ms, and retransmitting all in flight collapses the run).
                 AdaptiveRetry = true,
+                CoalescedAcks = m.Batched,
                 MessageFaults = scenario.Faults.OfType<MessageFault>().ToList(),
                 Seed = m.Seed,
             },
@@ -363,7 +444,7 @@ public sealed class NodeRun : ReceiveActor
         }
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
-        Sender.Tell(new Prepared(m.RunId, m.Node, LocalRefs(), Self, null));
+        Sender.Tell(new Prepared(m.RunId, m.Node, LocalRefs(), Self, null, _inbox));
     }
 
     // The run's clock, shared by every member: zero is the runner's StartRun stamp.
@@ -392,6 +473,10 @@ public sealed class NodeRun : ReceiveActor
             return;
         }
         _directory.SetTasks(m.Tasks.OrderBy(t => t.Task).Select(t => t.Ref).ToArray(), m.Controls);
+        if (_outbox is not null && m.Inboxes is { } inboxes && inboxes.Length == m.Controls.Length)
+        {
+            _directory.SetLinks(_outbox, inboxes.Select(i => i ?? ActorRefs.Nobody).ToArray());
+        }
         Sender.Tell(new TableReady(m.RunId, Node));
     }
 
@@ -452,6 +537,10 @@ public sealed class NodeRun : ReceiveActor
     private void HandleRemoved(Address member)
     {
         Report(member, "removed");
+        if (_indexOf.TryGetValue(member, out var removed))
+        {
+            _directory.Forget(removed);
+        }
         if (_run is null || _entities is null || !_indexOf.TryGetValue(member, out var node) || !Speaks ||
             member == _cluster.SelfAddress || !_gone.Add(node))
         {
@@ -512,11 +601,16 @@ public sealed class NodeRun : ReceiveActor
             TimeSpan.FromMilliseconds(100), Self, RetryTick.Instance, Self);
     }
 
+    // Acks are cumulative (entities process each sender's envelopes in order): Seq covers every earlier one too.
     private void HandleAck(Ack a)
     {
-        if (a.To == Endpoint.Control(Node))
+        if (a.To != Endpoint.Control(Node))
         {
-            _unacked.Remove((a.From, a.Seq));
+            return;
+        }
+        foreach (var key in _unacked.Keys.Where(k => k.To == a.From && k.Seq <= a.Seq).ToList())
+        {
+            _unacked.Remove(key);
         }
     }
 

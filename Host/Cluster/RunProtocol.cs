@@ -9,9 +9,10 @@ namespace DaxSim.Host.Cluster;
 //
 //   runner → agent   Hello                    → HelloReply (index, protocol version)
 //   runner → agent   GetMembers               → MembersReply (the Up members)
-//   runner → agent   Prepare(run, scenario)   → Prepared (the refs of the tasks placed here)
+//   runner → agent   Prepare(run, scenario)   → Prepared (the refs of the tasks placed here, the inbox)
 //   runner → agent   CountRegions             → RegionCount (regions the coordinator knows)
-//   runner → agent   TaskTable(all task refs) → TableReady
+//   runner → agent   TaskTable(all task refs, every member's inbox) → TableReady
+//   member → member  WireBatch (envelopes and acks, NodeLink.cs)
 //   runner → agent   StartRun                   (tasks start)
 //   agent  → runner  TraceBatch, every 10 ms or 256 events (empty ones are heartbeats),
 //                    with the node's message counts so far
@@ -53,19 +54,24 @@ public sealed record Prepare(
     int[] Placement,
     IActorRef Runner,
     bool Reliable,
-    bool Journaled) : IRunMessage;
+    bool Journaled,
+    bool Batched = true) : IRunMessage;
 
 public sealed record TaskRef(int Task, IActorRef Ref);
 
-/// <summary>Control: the member's NodeRun actor of this run (the Control endpoint of reliable delivery).</summary>
-public sealed record Prepared(string RunId, int Node, TaskRef[] Tasks, IActorRef? Control, string? Error) : IRunMessage;
+/// <summary>
+/// Control: the member's NodeRun actor of this run (the Control endpoint of reliable
+/// delivery). Inbox: where other members send this one their batches (null: no batching).
+/// </summary>
+public sealed record Prepared(string RunId, int Node, TaskRef[] Tasks, IActorRef? Control, string? Error,
+    IActorRef? Inbox = null) : IRunMessage;
 
 public sealed record CountRegions(string RunId) : IRunMessage;
 
 public sealed record RegionCount(string RunId, int Regions) : IRunMessage;
 
-/// <summary>Every task's ref, and every member's NodeRun by node index.</summary>
-public sealed record TaskTable(string RunId, TaskRef[] Tasks, IActorRef[] Controls) : IRunMessage;
+/// <summary>Every task's ref, and every member's NodeRun and inbox by node index (no inboxes: no batching).</summary>
+public sealed record TaskTable(string RunId, TaskRef[] Tasks, IActorRef[] Controls, IActorRef[]? Inboxes = null) : IRunMessage;
 
 public sealed record TableReady(string RunId, int Node) : IRunMessage;
 

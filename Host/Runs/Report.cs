@@ -186,6 +186,9 @@ public static class Report
             ["acks"] = k.AcksLocal + k.AcksRemote,
             ["acksBetweenNodes"] = k.AcksRemote,
             ["retransmissions"] = k.Retransmissions,
+            // What the members' outboxes sent each other: batches, and the envelopes and acks in them.
+            ["batchesBetweenNodes"] = k.Batches,
+            ["batchedBetweenNodes"] = k.Batched,
         };
         var json = CountsJson(m.Counts);
         var seconds = m.Samples.Count > 0 ? m.Samples[^1].At / (double)TimeSpan.TicksPerSecond : 0;
@@ -202,9 +205,10 @@ public static class Report
         json["samples"] = new JArray(m.Samples.Select(x => new JArray(
             Math.Round(x.At / (double)TimeSpan.TicksPerMillisecond, 1), x.Counts.Messages, x.Counts.Remote,
             x.Counts.AcksLocal + x.Counts.AcksRemote, x.Counts.AcksRemote,
-            x.Counts.DuplicatesLocal + x.Counts.DuplicatesRemote, x.Counts.DuplicatesRemote, x.Counts.Retransmissions)));
+            x.Counts.DuplicatesLocal + x.Counts.DuplicatesRemote, x.Counts.DuplicatesRemote, x.Counts.Retransmissions,
+            x.Counts.Batches, x.Counts.Batched)));
         json["sampleFields"] = new JArray("ms", "total", "betweenNodes", "acks", "acksBetweenNodes", "duplicates",
-            "duplicatesBetweenNodes", "retransmissions");
+            "duplicatesBetweenNodes", "retransmissions", "batchesBetweenNodes", "batchedBetweenNodes");
         return json;
     }
 

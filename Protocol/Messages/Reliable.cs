@@ -88,10 +88,17 @@ public readonly record struct Endpoint(EndpointKind Kind, int Id) : IComparable<
 /// <summary>
 /// A protocol message in transit with reliable delivery: the Seq-th message from From to
 /// To (from 1, no gaps). Answered by Ack; processed once however often it arrives.
+/// Acked: with coalesced acks (the cluster), an ack riding along for the other direction:
+/// every envelope from To to From up to this seq has been processed (0: none).
 /// </summary>
-public sealed record Envelope(Endpoint From, Endpoint To, long Seq, object Payload);
+public sealed record Envelope(Endpoint From, Endpoint To, long Seq, object Payload, long Acked = 0);
 
-/// <summary>Receiver → sender: the Seq-th envelope from To to From arrived (From is the receiver).</summary>
+/// <summary>
+/// Receiver → sender: the Seq-th envelope from To to From arrived (From is the receiver).
+/// Receivers process each sender's envelopes in order and acknowledge only those, so an
+/// ack for Seq also means every earlier one has been processed: with coalesced acks one ack
+/// stands for all of them.
+/// </summary>
 public sealed record Ack(Endpoint From, Endpoint To, long Seq);
 
 /// <summary>

@@ -74,6 +74,16 @@ public sealed partial class ClusterRunSpecs : CliHarness
         Assert.Equal("spawned", (string?)cluster["mode"]);
         Assert.All((JArray)cluster["members"]!, m => Assert.Equal("up", (string?)m["status"]));
         Assert.Equal(0, (long)cluster["lateEvents"]!);
+
+        // The message figures: protocol messages crossed between members, in batches (the
+        // outboxes), with fewer acks than envelopes (coalesced, many riding on replies).
+        var m = (JObject)cluster["messages"]!;
+        long F(string name) => (long)m[name]!;
+        Assert.True(F("betweenNodes") > 0 && F("total") >= F("betweenNodes"), m.ToString());
+        Assert.Equal(F("total"), F("betweenNodes") + F("withinNodes"));
+        Assert.True(F("batchesBetweenNodes") > 0 && F("batchedBetweenNodes") >= F("batchesBetweenNodes"), m.ToString());
+        Assert.True(F("acks") < F("total") + F("duplicates"), m.ToString());
+        Assert.Equal(F("total"), ((JArray)m["perNode"]!).Sum(n => (long)n["total"]!));
     }
 
     [Fact]

@@ -34,11 +34,14 @@ public sealed class ReliableDeliverySpecs : TestKit
         _dir = new ProbeDirectory(this);
     }
 
-    private SimEnvironment Env(IEntityJournal? journal = null) =>
+    private SimEnvironment Env(IEntityJournal? journal = null, bool coalesced = false) =>
         new(Scenarios.Parse("""[ { "name": "t", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]"""),
             ProtocolPolicy.For(Variant.Mainline), _sink, _dir)
         {
-            Delivery = new DeliveryOptions { Reliable = true, RetryInterval = TimeSpan.FromMilliseconds(50) },
+            Delivery = new DeliveryOptions
+            {
+                Reliable = true, RetryInterval = TimeSpan.FromMilliseconds(50), CoalescedAcks = coalesced,
+            },
             Journal = journal,
         };
 
@@ -194,5 +197,82 @@ public sealed class ReliableDeliverySpecs : TestKit
         FishForMessage(m => m is RefcountReport { Refcount: 3 });
         // The replay reported nothing twice.
         Assert.Equal(events, _sink.Of<TraceEvent>().Count());
+    }
+
+    // --- coalesced acks (the cluster) ---
+
+    [Fact]
+    public void With_coalesced_acks_the_ack_for_a_request_must_ride_on_its_reply_and_none_go_alone()
+    {
+        var page = Page(Env(coalesced: true));
+        page.Tell(From(DioEnd, 1, Get(10)), TestActor);
+
+        var task = _dir.Probe("task-0");
+        var reply = task.ExpectMsg<Envelope>();
+        Assert.Equal((PageEnd, DioEnd, 1L, 1L), (reply.From, reply.To, reply.Seq, reply.Acked));
+        Assert.Equal(new GetPageAck(P, 2, 10), reply.Payload);
+        // Nothing else: no ack on its own, and the reply, once acknowledged, is not sent again.
+        page.Tell(new Ack(DioEnd, PageEnd, 1), task.Ref);
+        task.ReceiveWhile(TimeSpan.FromMilliseconds(100), m => m is Envelope { Seq: 1 } ? m : throw new Xunit.Sdk.XunitException($"unexpected {m}"));
+        task.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void With_coalesced_acks_envelopes_that_need_no_reply_must_be_acknowledged_together_up_to_the_last()
+    {
+        var page = Page(Env(coalesced: true));
+        page.Tell(From(DioEnd, 1, Get(10)), TestActor);
+        page.Tell(From(DioEnd, 2, Get(11)), TestActor);
+        var task = _dir.Probe("task-0");
+        task.FishForMessage(m => m is Envelope { Seq: 2, Acked: 2 });
+
+        // Puts are not answered: no reply to ride on, so acks go alone, fewer than the puts,
+        // each covering more, the last for all of them.
+        page.Tell(From(DioEnd, 3, new PutPage(P, Dio)), TestActor);
+        page.Tell(From(DioEnd, 4, new PutPage(P, Dio)), TestActor);
+        var acks = new List<long>();
+        while (acks.LastOrDefault() < 4)
+        {
+            switch (task.ReceiveOne(TimeSpan.FromSeconds(3)))
+            {
+                case Ack a:
+                    acks.Add(a.Seq);
+                    break;
+                case Envelope { Seq: <= 2 }:
+                    break; // the replies, sent again until acknowledged
+                case var other:
+                    throw new Xunit.Sdk.XunitException($"unexpected {other}");
+            }
+        }
+        Assert.True(acks.Count == 1 || acks.SequenceEqual([3L, 4]), $"acks {string.Join(", ", acks)}");
+        AwaitAssert(() => Assert.Equal(2, _sink.Of<PagePut>().Count()));
+    }
+
+    [Fact]
+    public void With_coalesced_acks_one_ack_must_settle_every_earlier_envelope_and_never_more_than_was_sent()
+    {
+        var page = Page(Env(coalesced: true));
+        page.Tell(From(DioEnd, 1, Get(10)), TestActor);
+        page.Tell(From(DioEnd, 2, Get(11)), TestActor);
+        page.Tell(From(DioEnd, 3, Get(12)), TestActor);
+        var task = _dir.Probe("task-0");
+        task.FishForMessage(m => m is Envelope { Seq: 3 });
+
+        // An ack carried by the task's next envelope settles replies 1 and 2; 3 is sent again.
+        page.Tell(From(DioEnd, 4, new PutPage(P, Dio)) with { Acked = 2 }, TestActor);
+        task.FishForMessage(m => m is Envelope { Seq: 3 }, TimeSpan.FromSeconds(2));
+        task.ReceiveWhile(TimeSpan.FromMilliseconds(300), m => m is Envelope { Seq: < 3 } e
+            ? throw new Xunit.Sdk.XunitException($"reply {e.Seq} was settled but came again")
+            : m);
+
+        // An ack beyond anything sent (junk from the network) settles what was sent, no more:
+        // the page's next reply (seq 4) is still sent again until it is acknowledged.
+        page.Tell(new Ack(DioEnd, PageEnd, long.MaxValue), task.Ref);
+        page.Tell(From(DioEnd, 5, Get(13)), TestActor);
+        task.FishForMessage(m => m is Envelope { Seq: 4 });
+        task.FishForMessage(m => m is Envelope { Seq: 4 }, TimeSpan.FromSeconds(2));
+        page.Tell(new Ack(DioEnd, PageEnd, 4), task.Ref);
+        task.ReceiveWhile(TimeSpan.FromMilliseconds(150), m => m);
+        task.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 }

@@ -27,6 +27,7 @@ internal static class ClusterBench
     {
         public int Runs { get; init; } = 3;
         public int PersistentRuns { get; init; } = 1;
+        public int UnbatchedRuns { get; init; } = 1;
         public int CrashRuns { get; init; } = 5;
         public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
         public double PersistentScale { get; init; } = 0.03;
@@ -44,13 +45,14 @@ internal static class ClusterBench
                 {
                     "--runs" => o with { Runs = Int() },
                     "--persistent-runs" => o with { PersistentRuns = Int() },
+                    "--unbatched-runs" => o with { UnbatchedRuns = Int() },
                     "--crash-runs" => o with { CrashRuns = Int() },
                     "--warmup" => o with { Warmup = TimeSpan.FromSeconds(Int()) },
                     "--persistent-scale" => o with { PersistentScale = double.Parse(Next(), CultureInfo.InvariantCulture) },
                     "--no-doc" => o with { WriteDoc = false },
                     "--no-baselines" => o with { Baselines = false },
                     _ => throw new ArgumentException(
-                        $"unknown option {args[i]}; --cluster takes: --runs N --persistent-runs N --crash-runs N " +
+                        $"unknown option {args[i]}; --cluster takes: --runs N --persistent-runs N --unbatched-runs N --crash-runs N " +
                         "--warmup SECONDS --persistent-scale X --no-doc --no-baselines"),
                 };
             }
@@ -66,8 +68,9 @@ internal static class ClusterBench
 
     /// <summary>One throughput run, from its report.</summary>
     private sealed record Throughput(string Verdict, double Wall, long Ops, double WindowFrom, double WindowTo,
-        double Total, double Between, double Wire, double WireBetween, double WholeRun, double MinSecond, double MaxSecond,
-        long Messages, long Duplicates, long Retransmissions, double ChildCpu, double OthersCores, double CpuUsPerMessage)
+        double Total, double Between, double Wire, double WireBetween, double Remoting, double BatchSize, double WholeRun,
+        double MinSecond, double MaxSecond, long Messages, long Duplicates, long Retransmissions, double ChildCpu,
+        double OthersCores, double CpuUsPerMessage)
     {
         public double WindowSeconds => WindowTo - WindowFrom;
     }
@@ -114,10 +117,25 @@ internal static class ClusterBench
         var clean = new List<Throughput>();
         for (var i = 1; i <= o.Runs; i++)
         {
-            var t = RunThroughput(daxsim, scenarioPath, persistent: false, o.Warmup, $"clean run {i}");
+            var t = RunThroughput(daxsim, scenarioPath, persistent: false, batched: true, o.Warmup, $"clean run {i}");
             if (t is not null)
             {
                 clean.Add(t);
+            }
+        }
+
+        // 2b. The same without batching (DAXSIM_BATCHING=off: an envelope or an ack per remoting
+        // message, one ack per envelope): what the outboxes and coalesced acks gain.
+        var unbatched = new List<Throughput>();
+        if (o.UnbatchedRuns > 0)
+        {
+            Console.WriteLine("\n== cluster throughput without batching (DAXSIM_BATCHING=off)");
+            for (var i = 1; i <= o.UnbatchedRuns; i++)
+            {
+                if (RunThroughput(daxsim, scenarioPath, persistent: false, batched: false, o.Warmup, $"unbatched run {i}") is { } t)
+                {
+                    unbatched.Add(t);
+                }
             }
         }
 
@@ -130,7 +148,7 @@ internal static class ClusterBench
             Console.WriteLine($"\n== cluster throughput with persistence (DAXSIM_PERSISTENCE=on), repeats x {o.PersistentScale}");
             for (var i = 1; i <= o.PersistentRuns; i++)
             {
-                var t = RunThroughput(daxsim, persistentScenario, persistent: true, o.Warmup, $"persistent run {i}");
+                var t = RunThroughput(daxsim, persistentScenario, persistent: true, batched: true, o.Warmup, $"persistent run {i}");
                 if (t is not null)
                 {
                     persistent.Add(t);
@@ -165,7 +183,7 @@ internal static class ClusterBench
                           $"{(crashPass ? "PASS" : "FAIL")} (median {Fmt(releasedMedian)}, max {Fmt(releasedMax)})");
 
         var doc = Render(machine with { Load = $"{loadBefore} before, {loadAfter} after" }, daxsim, o, local, remote,
-            remoteOthers, clean, persistent, crashes, throughputPass, crashPass, total.Elapsed);
+            remoteOthers, clean, unbatched, persistent, crashes, throughputPass, crashPass, total.Elapsed);
         if (o.WriteDoc)
         {
             var full = Path.Combine(root, "docs", "performance-cluster.md");
@@ -283,9 +301,14 @@ internal static class ClusterBench
         }
     }
 
-    private static Throughput? RunThroughput(Daxsim daxsim, string scenario, bool persistent, TimeSpan warmup, string label)
+    private static Throughput? RunThroughput(Daxsim daxsim, string scenario, bool persistent, bool batched, TimeSpan warmup,
+        string label)
     {
-        var env = new Dictionary<string, string> { ["DAXSIM_PERSISTENCE"] = persistent ? "on" : "off" };
+        var env = new Dictionary<string, string>
+        {
+            ["DAXSIM_PERSISTENCE"] = persistent ? "on" : "off",
+            ["DAXSIM_BATCHING"] = batched ? "on" : "off",
+        };
         var (report, output, code, childCpu, others, wall) = RunDaxsim(daxsim, scenario, env);
         if (report?["cluster"]?["messages"] is not JObject m)
         {
@@ -312,16 +335,22 @@ internal static class ClusterBench
             .Where(x => x.A[0] >= from[0] && x.B[0] <= to[0])
             .Select(x => Rate(x.A, x.B, "betweenNodes")).ToList();
         var messages = (long)m["total"]!;
+        // What remoting carried between nodes: the envelopes and acks between nodes, less those
+        // that went in batches, plus the batches (counted by the sending outboxes).
+        var wireBetween = Rate(from, to, "betweenNodes", "acksBetweenNodes", "duplicatesBetweenNodes");
+        var batches = Rate(from, to, "batchesBetweenNodes");
+        var batchedItems = Rate(from, to, "batchedBetweenNodes");
         var t = new Throughput(verdict, wall.TotalSeconds, (long)report["opsCompleted"]!, from[0] / 1000, to[0] / 1000,
             Rate(from, to, "total"), Rate(from, to, "betweenNodes"),
             Rate(from, to, "total", "acks", "duplicates"),
-            Rate(from, to, "betweenNodes", "acksBetweenNodes", "duplicatesBetweenNodes"),
+            wireBetween, Math.Max(0, wireBetween - batchedItems) + batches, batches > 0 ? batchedItems / batches : 0,
             (double?)m["perSecond"] ?? 0, perSecond.DefaultIfEmpty(0).Min(), perSecond.DefaultIfEmpty(0).Max(),
             messages, (long)m["duplicates"]!, (long)m["retransmissions"]!, childCpu.TotalSeconds, others,
             childCpu.TotalSeconds * 1e6 / Math.Max(1, messages));
         Console.WriteLine($"  {label}: verdict {verdict}, {t.Ops:N0} ops, {messages:N0} protocol messages in {wall.TotalSeconds:F1} s; " +
                           $"window {t.WindowFrom:F0}-{t.WindowTo:F0} s: {t.Between:N0} msg/s between nodes ({t.Total:N0} all, " +
-                          $"per second {t.MinSecond:N0}..{t.MaxSecond:N0}); wire {t.WireBetween:N0}/s between nodes; " +
+                          $"per second {t.MinSecond:N0}..{t.MaxSecond:N0}); envelopes and acks {t.WireBetween:N0}/s between nodes " +
+                          $"in {t.Remoting:N0} remoting messages/s ({t.BatchSize:F1} per batch); " +
                           $"{t.Retransmissions:N0} retransmissions; CPU {childCpu.TotalSeconds:F1} s ({t.CpuUsPerMessage:F0} us/message), " +
                           $"others {others:F2} cores");
         return t;
@@ -419,16 +448,18 @@ internal static class ClusterBench
 
     /// <summary>What the raw remoting baseline says about the target.</summary>
     private static string Ceiling(RemotePingPong.Result remote) =>
-        $"Every protocol message between nodes is an envelope and its ack, two messages on the wire, so " +
-        $"{TargetMessagesPerSecond:N0} protocol messages/s between nodes means at least " +
-        $"{2 * TargetMessagesPerSecond:N0} wire messages/s between nodes. Bare Akka.Remote between two processes, " +
-        $"measured in this run with the same transport and serializers, carried " +
+        $"Unbatched, every protocol message between nodes is an envelope and its ack, two remoting messages, so " +
+        $"{TargetMessagesPerSecond:N0} protocol messages/s between nodes would need " +
+        $"{2 * TargetMessagesPerSecond:N0} remoting messages/s; bare Akka.Remote between two processes, measured in this " +
+        $"run with the same transport and serializers, carried " +
         $"{remote.MessagesPerSecond.ToString("N0", CultureInfo.InvariantCulture)} messages/s using " +
-        $"{remote.ProcessCpuPerWall:F2} cores: on this machine the target is beyond classic Akka.Remote itself " +
-        $"before any of the cluster's own work (sharding, reliable delivery, the protocol, trace events, the checker).";
+        $"{remote.ProcessCpuPerWall:F2} cores. Batching (outboxes) and coalesced acks take remoting out of the way: " +
+        $"what is left is the work per protocol message (CPU column), in 4 processes on the machine's cores: sharding's " +
+        $"routing, reliable delivery, the protocol itself, the trace events and the runner's checker.";
 
     private static (string Full, string Summary) Render(Machine m, Daxsim daxsim, Options o, PingPong.Result? local,
-        RemotePingPong.Result? remote, double remoteOthers, List<Throughput> clean, List<Throughput> persistent,
+        RemotePingPong.Result? remote, double remoteOthers, List<Throughput> clean, List<Throughput> unbatched,
+        List<Throughput> persistent,
         List<Crash> crashes, bool throughputPass, bool crashPass, TimeSpan elapsed)
     {
         static string N(double v) => v.ToString("N0", CultureInfo.InvariantCulture);
@@ -502,29 +533,31 @@ internal static class ClusterBench
                 s.AppendLine();
                 return;
             }
-            s.AppendLine("| Run | Verdict | Window | Between nodes | All protocol | Wire between nodes | Per second (between) | Whole run | Retransmissions | CPU | Others |");
-            s.AppendLine("|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|");
+            s.AppendLine("| Run | Verdict | Window | Between nodes | All protocol | Envelopes and acks between nodes | Remoting messages between nodes | Per batch | Per second (between) | Whole run | Retransmissions | CPU | Others |");
+            s.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
             for (var i = 0; i < runs.Count; i++)
             {
                 var r = runs[i];
                 s.AppendLine($"| {i + 1} | {r.Verdict} | {r.WindowFrom:F0}-{r.WindowTo:F0} s | {N(r.Between)} | {N(r.Total)} | " +
-                             $"{N(r.WireBetween)} | {N(r.MinSecond)}..{N(r.MaxSecond)} | {N(r.WholeRun)} | " +
+                             $"{N(r.WireBetween)} | {N(r.Remoting)} | {(r.BatchSize > 0 ? r.BatchSize.ToString("F1", CultureInfo.InvariantCulture) : "-")} | " +
+                             $"{N(r.MinSecond)}..{N(r.MaxSecond)} | {N(r.WholeRun)} | " +
                              $"{N(r.Retransmissions)} of {N(r.Messages)} | {r.ChildCpu:F0} s, {r.CpuUsPerMessage:F0} us/msg | {r.OthersCores:F2} |");
             }
             s.AppendLine($"| **median** | | | **{Med(runs.Select(r => r.Between))}** | {Med(runs.Select(r => r.Total))} | " +
-                         $"{Med(runs.Select(r => r.WireBetween))} | | {Med(runs.Select(r => r.WholeRun))} | | " +
+                         $"{Med(runs.Select(r => r.WireBetween))} | {Med(runs.Select(r => r.Remoting))} | | | " +
+                         $"{Med(runs.Select(r => r.WholeRun))} | | " +
                          $"{Med(runs.Select(r => r.CpuUsPerMessage))} us/msg | |");
             s.AppendLine();
             if (remote is not null || local is not null)
             {
                 var b = RemotePingPong.Median(runs.Select(r => r.Between).ToList());
-                var w = RemotePingPong.Median(runs.Select(r => r.WireBetween).ToList());
+                var w = RemotePingPong.Median(runs.Select(r => r.Remoting).ToList());
                 s.AppendLine("| Ratio | Value |");
                 s.AppendLine("|---|---:|");
                 if (remote is not null)
                 {
                     s.AppendLine($"| protocol messages between nodes / Akka.Remote ping-pong | {b / remote.MessagesPerSecond:F3} x |");
-                    s.AppendLine($"| wire messages between nodes (envelopes, acks, duplicates) / Akka.Remote ping-pong | {w / remote.MessagesPerSecond:F3} x |");
+                    s.AppendLine($"| remoting messages between nodes / Akka.Remote ping-pong | {w / remote.MessagesPerSecond:F3} x |");
                 }
                 if (local is not null)
                 {
@@ -542,6 +575,17 @@ internal static class ClusterBench
                      "finished (all tasks at work throughout).");
         s.AppendLine();
         ThroughputTable("Clean delivery (no node faults, no journal)", clean);
+        ThroughputTable("The same without batching (DAXSIM_BATCHING=off: each envelope and each ack its own remoting message)", unbatched);
+        if (clean.Count > 0 && unbatched.Count > 0)
+        {
+            var gain = RemotePingPong.Median(clean.Select(r => r.Between).ToList()) /
+                       RemotePingPong.Median(unbatched.Select(r => r.Between).ToList());
+            var cpu = RemotePingPong.Median(clean.Select(r => r.CpuUsPerMessage).ToList()) /
+                      RemotePingPong.Median(unbatched.Select(r => r.CpuUsPerMessage).ToList());
+            s.AppendLine($"Batching and coalesced acks: between-node rate batched / unbatched = **{gain:F2} x**; CPU per " +
+                         $"protocol message batched / unbatched = **{cpu:F2} x**.");
+            s.AppendLine();
+        }
         if (remote is not null)
         {
             s.AppendLine(Ceiling(remote));
@@ -582,8 +626,11 @@ internal static class ClusterBench
                      "whether the sender's actor reference is in another process (**between nodes**) or in the same one; acks and " +
                      "envelopes that arrive again (retransmissions) are counted apart. The counts travel to the runner with the " +
                      "trace batches and land in the report (`cluster.messages`, with a sample about every second).");
-        s.AppendLine("- **Wire between nodes**: envelopes (new and again) and acks between nodes: what remoting carried. The " +
-                     "baseline ping-pong counts both directions the same way.");
+        s.AppendLine("- **Envelopes and acks between nodes**: envelopes (new and again) and acks that crossed between nodes. " +
+                     "**Remoting messages between nodes**: what remoting carried: batched, one message per batch (each member's " +
+                     "outbox sends another member everything its actors queued for it meanwhile, `Host/Cluster/NodeLink.cs`); " +
+                     "unbatched, one per envelope or ack. **Per batch**: envelopes and acks per batch. The baseline ping-pong " +
+                     "counts both directions as the remoting messages column does.");
         s.AppendLine("- **CPU**: CPU time of the runner and its three members (this bench's reaped children) over the whole run, " +
                      "start-up included, and per protocol message. **Others**: cores that other processes of the machine used meanwhile.");
         s.AppendLine("- **Baselines**: in one process, two actors that do nothing; across two processes, the same remoting " +
@@ -592,7 +639,9 @@ internal static class ClusterBench
                      "that the runner merges and checks, with four processes sharing the cores.");
         s.AppendLine();
         s.AppendLine("Command: `dotnet run -c Release --project bench/DaxSim.Bench -- --cluster" +
-                     (o.Runs != 3 || o.CrashRuns != 5 || o.PersistentRuns != 1 ? $" --runs {o.Runs} --persistent-runs {o.PersistentRuns} --crash-runs {o.CrashRuns}" : "") +
+                     (o.Runs != 3 || o.CrashRuns != 5 || o.PersistentRuns != 1 || o.UnbatchedRuns != 1
+                         ? $" --runs {o.Runs} --persistent-runs {o.PersistentRuns} --unbatched-runs {o.UnbatchedRuns} --crash-runs {o.CrashRuns}"
+                         : "") +
                      (o.PersistentScale != 0.03 ? $" --persistent-scale {o.PersistentScale.ToString(CultureInfo.InvariantCulture)}" : "") +
                      "`.");
 
@@ -609,6 +658,13 @@ internal static class ClusterBench
             summary.AppendLine();
             summary.AppendLine($"Raw Akka.Remote ping-pong between two processes in the same run: {N(remote.MessagesPerSecond)} msg/s " +
                                $"(cluster protocol messages between nodes / that = {between / remote.MessagesPerSecond:F3} x).");
+        }
+        if (clean.Count > 0 && unbatched.Count > 0)
+        {
+            summary.AppendLine();
+            summary.AppendLine($"Without batching and coalesced acks (DAXSIM_BATCHING=off), same run: " +
+                               $"{Med(unbatched.Select(r => r.Between))} msg/s between nodes (batched / unbatched = " +
+                               $"{between / RemotePingPong.Median(unbatched.Select(r => r.Between).ToList()):F2} x).");
         }
         return (s.ToString(), summary.ToString());
     }
