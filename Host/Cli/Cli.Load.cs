@@ -50,6 +50,8 @@ public sealed partial class Cli
 
         public readonly Option<string?> Runtime = new("--runtime") { Description = "local (default), deterministic or cluster." };
 
+        public readonly Option<int?> Nodes = new("--nodes") { Description = "Cluster members to start on 127.0.0.1 with --runtime cluster (default 3)." };
+
         public readonly Option<ulong?> Seed = new("--seed") { Description = "The 64-bit seed of the task layout, the pacing and the schedule (default 1)." };
 
         public readonly Option<string?> Variant = new("--variant") { Description = $"Protocol variant: {string.Join(", ", Variants.AllNames)}." };
@@ -68,7 +70,7 @@ public sealed partial class Cli
         {
             var command = new Command("load", "Run a load: many tasks looping over the protocol's operations for a duration, every invariant checked.")
             {
-                Spec, Files, Pages, Tasks, Duration, Warmup, Think, Rate, Runtime, Seed, Variant, Report, Html, Progress,
+                Spec, Files, Pages, Tasks, Duration, Warmup, Think, Rate, Runtime, Nodes, Seed, Variant, Report, Html, Progress,
             };
             return command;
         }
@@ -132,7 +134,12 @@ public sealed partial class Cli
         var htmlPath = parsed.GetValue(o.Html);
         CheckWritable(reportPath, "--report");
         CheckWritable(htmlPath, "--html");
-        var runtime = LoadRuntimes.For(runtimeName);
+        var nodes = Checked(parsed.GetValue(o.Nodes), "--nodes", 1, Cluster.ClusterRunOptions.MaxNodes);
+        if (nodes is not null && runtimeName != "cluster")
+        {
+            throw new InputException($"--nodes is for --runtime cluster, not {runtimeName}");
+        }
+        var runtime = LoadRuntimes.For(runtimeName, nodes ?? 3);
         var seed = parsed.GetValue(o.Seed) ?? spec.Seed ?? 1;
         var plan = new LoadPlan(spec, seed, variant, runtime);
 
@@ -180,7 +187,8 @@ public sealed partial class Cli
             : $"daxsim load --files {spec.Files} --pages {spec.PagesPerFile} --tasks {spec.TaskCount}" +
               (spec.Tasks[0].Rate is { } r ? $" --rate {r / spec.Tasks[0].Count}" : $" --think {Durations.Format(spec.Tasks[0].Think)}");
         return args + $" --duration {Durations.Format(spec.Duration)} --warmup {Durations.Format(plan.Warmup)} " +
-               $"--runtime {plan.Runtime.Name} --seed {plan.Seed} --variant {plan.Variant.Name()}";
+               $"--runtime {plan.Runtime.Name}{(plan.Runtime is ClusterLoadRuntime c ? $" --nodes {c.Nodes}" : "")} " +
+               $"--seed {plan.Seed} --variant {plan.Variant.Name()}";
     }
 
     private static int? Checked(int? value, string flag, int min, int max)

@@ -7,6 +7,7 @@ using DaxSim.Actors;
 using DaxSim.Host.Checking;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
+using DaxSim.Protocol.Load;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
 
@@ -341,14 +342,22 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         var n = members.Count;
         var runId = Guid.NewGuid().ToString("N")[..12];
         var table = members.Select(m => new NodeEntry(m.Index, m.Address.ToString())).ToArray();
-        var text = scenario.Text ?? throw new InvalidOperationException("the scenario has no text to send to the members");
+        // A load's scenario has no text (its tasks loop): the members get its spec and build it.
+        var loadSpec = scenario.Load is { } load ? LoadSpecLoader.Write(load) : null;
+        if (loadSpec is not null && LoadSpecLoader.Write(LoadSpecLoader.Parse(loadSpec, "the load spec")) != loadSpec)
+        {
+            throw new InvalidOperationException($"the load spec does not read back as itself: {loadSpec}");
+        }
+        var text = loadSpec is not null ? ""
+            : scenario.Text ?? throw new InvalidOperationException("the scenario has no text to send to the members");
 
         // Prepare: every member parses the scenario, starts the run's region and its tasks.
         // Delivery is reliable (envelopes, acks, retries); with a journal on every member the
         // entities are persistent too (their inputs journaled, replayed when they move).
         var journaled = members.All(m => m.Journal) && Persistent(scenario);
         var prepared = members.Select(m => m.Agent.Ask<Prepared>(new Prepare(runId, text, scenario.Source,
-            settings.Variant.Name(), settings.Seed, m.Index, table, placement, runnerRef, Reliable: true, journaled, Batched()),
+            settings.Variant.Name(), settings.Seed, m.Index, table, placement, runnerRef, Reliable: true, journaled, Batched(),
+            loadSpec),
             AskTimeout)).ToList();
         var taskRefs = new List<TaskRef>();
         var controls = new IActorRef[n];
@@ -573,6 +582,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                 current = Math.Max(current, Ticks(stamp));
                 events++;
                 checker.Observe(e);
+                settings.Observe?.Invoke(current, e);
                 traceLog.Event(current, e);
                 if (checker.Stopped)
                 {
@@ -602,6 +612,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             if (now >= nextSample)
             {
                 samples.Add(new MessageSample(now, Sum(counts)));
+                settings.Live?.SetMessages(samples[^1].Counts.Messages);
                 nextSample += TimeSpan.FromSeconds(1).Ticks;
             }
             now = Now();
@@ -679,6 +690,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             Violation = violation,
             Ops = checker.CompletedOps.ToList(),
             OpsCompleted = checker.OpsCompleted,
+            Messages = totals.Messages,
             // Every envelope and ack the members' actors took in (duplicates included).
             Deliveries = totals.Messages + totals.DuplicatesLocal + totals.DuplicatesRemote + totals.AcksLocal +
                          totals.AcksRemote,

@@ -9,6 +9,7 @@ using Akka.Remote.Transport;
 using DaxSim.Actors;
 using DaxSim.Actors.Task;
 using DaxSim.Protocol;
+using DaxSim.Protocol.Load;
 using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
@@ -329,6 +330,18 @@ public sealed class NodeRun : ReceiveActor
             {
                 actor.Tell(new StartTask(new TaskId(task)), Self);
             }
+            // A load ends at its duration: each task stops after the operation it is in (as SimulationRoot does it).
+            if (_scenario?.StopAt is { } stopAt)
+            {
+                _stopLoad = Context.System.Scheduler.ScheduleTellOnceCancelable(stopAt, Self, StopLoadNow.Instance, Self);
+            }
+        });
+        Receive<StopLoadNow>(_ =>
+        {
+            foreach (var (task, actor) in _localTasks)
+            {
+                actor.Tell(new StopLoad(new TaskId(task)), Self);
+            }
         });
         Receive<InjectTaskFault>(HandleTaskFault);
         Receive<Blackhole>(m => Throttle(m.Addresses.Select(Address.Parse), Akka.Remote.Transport.Blackhole.Instance));
@@ -356,6 +369,8 @@ public sealed class NodeRun : ReceiveActor
     protected override void PostStop()
     {
         _cluster.Unsubscribe(Self);
+        _retry?.Cancel();
+        _stopLoad?.Cancel();
         _sink?.Dispose();
     }
 
@@ -368,19 +383,27 @@ public sealed class NodeRun : ReceiveActor
             Sender.Tell(new Prepared(m.RunId, _run.Node, LocalRefs(), Self, null, _inbox));
             return;
         }
+        if (!Variants.TryParse(m.Variant, out var variant))
+        {
+            Sender.Tell(new Prepared(m.RunId, m.Node, [], null, $"bad variant '{m.Variant}'"));
+            return;
+        }
         Scenario scenario;
         try
         {
-            scenario = ScenarioLoader.Parse(m.ScenarioText, m.Source);
+            // A load: the same scenario the runner built from the same spec, seed and variant.
+            scenario = m.LoadSpec is { } spec
+                ? LoadScenario.Build(LoadSpecLoader.Parse(spec, "the runner's load spec"), m.Seed, variant)
+                : ScenarioLoader.Parse(m.ScenarioText, m.Source);
         }
         catch (ScenarioException e)
         {
             Sender.Tell(new Prepared(m.RunId, m.Node, [], null, string.Join("; ", e.Errors)));
             return;
         }
-        if (!Variants.TryParse(m.Variant, out var variant) || m.Placement.Length != scenario.Tasks.Count)
+        if (m.Placement.Length != scenario.Tasks.Count)
         {
-            Sender.Tell(new Prepared(m.RunId, m.Node, [], null, $"bad variant '{m.Variant}' or task placement"));
+            Sender.Tell(new Prepared(m.RunId, m.Node, [], null, $"a task placement of {m.Placement.Length} for {scenario.Tasks.Count} task(s)"));
             return;
         }
         _run = m;
@@ -580,9 +603,15 @@ public sealed class NodeRun : ReceiveActor
         public static readonly RetryTick Instance = new();
     }
 
+    private sealed class StopLoadNow
+    {
+        public static readonly StopLoadNow Instance = new();
+    }
+
     private readonly Dictionary<Endpoint, long> _sent = new();
     private readonly Dictionary<(Endpoint To, long Seq), Envelope> _unacked = new();
     private ICancelable? _retry;
+    private ICancelable? _stopLoad;
 
     /// <summary>To an entity: in reliable runs inside an Envelope from this member's Control endpoint, sent again until acknowledged.</summary>
     private void SendToEntity(Endpoint entity, object message)
@@ -630,6 +659,7 @@ public sealed class NodeRun : ReceiveActor
     private void HandleEndRun(EndRun m)
     {
         _retry?.Cancel();
+        _stopLoad?.Cancel();
         foreach (var task in _localTasks.Values)
         {
             Context.Stop(task);

@@ -9,7 +9,7 @@ namespace DaxSim.Host.Cluster;
 //
 //   runner → agent   Hello                    → HelloReply (index, protocol version)
 //   runner → agent   GetMembers               → MembersReply (the Up members)
-//   runner → agent   Prepare(run, scenario)   → Prepared (the refs of the tasks placed here, the inbox)
+//   runner → agent   Prepare(run, scenario or load spec) → Prepared (the refs of the tasks placed here, the inbox)
 //   runner → agent   CountRegions             → RegionCount (regions the coordinator knows)
 //   runner → agent   TaskTable(all task refs, every member's inbox) → TableReady
 //   member → member  WireBatch (envelopes and acks, NodeLink.cs)
@@ -55,7 +55,8 @@ public sealed record Prepare(
     IActorRef Runner,
     bool Reliable,
     bool Journaled,
-    bool Batched = true) : IRunMessage;
+    bool Batched = true,
+    string? LoadSpec = null) : IRunMessage;
 
 public sealed record TaskRef(int Task, IActorRef Ref);
 

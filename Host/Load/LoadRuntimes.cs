@@ -1,4 +1,5 @@
 using DaxSim.Host.Cli;
+using DaxSim.Host.Cluster;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Local;
 using DaxSim.Host.Runs;
@@ -27,16 +28,33 @@ public static class LoadRuntimes
 {
     public static readonly string[] Names = ["local", "deterministic", "cluster"];
 
-    /// <exception cref="InputException">The runtime is unknown or not in this build.</exception>
-    public static ILoadRuntime For(string name) => name switch
+    /// <param name="nodes">Cluster members to start (the cluster runtime only).</param>
+    /// <exception cref="InputException">The runtime is unknown.</exception>
+    public static ILoadRuntime For(string name, int nodes = 3) => name switch
     {
         "local" => new LocalLoadRuntime(),
         "deterministic" => new DeterministicLoadRuntime(),
-        "cluster" => throw new InputException(
-            "--runtime cluster: loads do not run on the cluster runtime yet (it runs scenarios: daxsim run " +
-            "--runtime cluster); it will plug into the load engine as an ILoadRuntime; use --runtime local or deterministic"),
+        "cluster" => new ClusterLoadRuntime(nodes),
         _ => throw new InputException($"--runtime: unknown value '{name}'; known: {string.Join(", ", Names)}"),
     };
+}
+
+/// <summary>
+/// The load on a local cluster: <paramref name="nodes"/> `daxsim node` members started on
+/// 127.0.0.1, the load's tasks spread over them (task id mod N), its entities sharded; the
+/// runner merges their events into the checker and the load's statistics. The duration is
+/// wall-clock time. The members build the load's scenario from its spec (Scenario.Load).
+/// </summary>
+public sealed class ClusterLoadRuntime(int nodes) : ILoadRuntime
+{
+    public string Name => "cluster";
+
+    public bool VirtualTime => false;
+
+    public int Nodes => nodes;
+
+    public RunResult Run(Scenario scenario, RunSettings settings) =>
+        new ClusterRuntime(new ClusterRunOptions { Nodes = nodes }).Run(scenario, settings);
 }
 
 /// <summary>The load on one ActorSystem with real threads; the duration is wall-clock time.</summary>

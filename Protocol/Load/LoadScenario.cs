@@ -76,6 +76,7 @@ public static class LoadScenario
         {
             Source = spec.Source,
             StopAt = spec.Duration,
+            Load = spec,
         };
     }
 

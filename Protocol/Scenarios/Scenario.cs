@@ -35,6 +35,13 @@ public sealed record Scenario(
     /// </summary>
     public TimeSpan? StopAt { get; init; }
 
+    /// <summary>
+    /// The load spec a load run's scenario was built from (LoadScenario.Build), null for a
+    /// scenario file: a load's tasks loop, which a scenario file cannot say, so the cluster
+    /// runtime sends its members the spec and they build the same scenario from it.
+    /// </summary>
+    public Load.LoadSpec? Load { get; init; }
+
     /// <summary>The operations a run completes when every task runs to its end: every step of every iteration.</summary>
     public int OperationCount => Tasks.Sum(t => t.Repeat * t.Steps.Sum(s => s.Repeat));
 }

@@ -1,3 +1,4 @@
+using DaxSim.Protocol;
 using DaxSim.Protocol.Load;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Tests.Cli;
@@ -30,6 +31,37 @@ public sealed class LoadSpecSpecs
         var spec = LoadSpecLoader.LoadFile(path);
         Assert.True(spec.TaskCount > 0);
         Assert.True(spec.Duration > TimeSpan.Zero);
+    }
+
+    [Theory]
+    [MemberData(nameof(ShippedSpecs))]
+    public void A_spec_written_for_the_cluster_s_members_must_read_back_as_the_same_load(string path)
+    {
+        var spec = LoadSpecLoader.LoadFile(path);
+        var flags = new LoadSpec("flags", Variant.SeedV7, 3, 40, 200, LoadSpec.MixOf(25, TimeSpan.FromMicroseconds(1500), 7.25, 40),
+            TimeSpan.FromMilliseconds(1250), TimeSpan.FromMilliseconds(100), null, 9, new LoadSignals(2.5),
+            TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(50));
+        foreach (var original in new[] { spec, flags })
+        {
+            var text = LoadSpecLoader.Write(original);
+            var back = LoadSpecLoader.Parse(text, "wire");
+
+            Assert.Equal(text, LoadSpecLoader.Write(back));
+            // A group paced by a rate has no think time (the flags keep the default in it, unused).
+            static LoadTaskGroup Paced(LoadTaskGroup g) => g.Rate is null ? g : g with { Think = TimeSpan.Zero };
+            Assert.Equal(original.Tasks.Select(Paced), back.Tasks.Select(Paced));
+            Assert.Equal((original.Name, original.Variant, original.Files, original.PagesPerFile, original.DeviceBlocks,
+                    original.Duration, original.Warmup, original.Seed, original.Signals, original.OpBound, original.LeaseBreakTime),
+                (back.Name, back.Variant, back.Files, back.PagesPerFile, back.DeviceBlocks, back.Duration, back.Warmup, back.Seed,
+                    back.Signals, back.OpBound, back.LeaseBreakTime));
+            // The members build the very scenario the runner built.
+            var a = LoadScenario.Build(original, 5, Variant.Mainline);
+            var b = LoadScenario.Build(back, 5, Variant.Mainline);
+            Assert.Equal(a.Tasks.Select(t => (t.Name, t.LoopFrom, string.Join(";", t.Steps))),
+                b.Tasks.Select(t => (t.Name, t.LoopFrom, string.Join(";", t.Steps))));
+            Assert.Equal(a.Faults, b.Faults);
+            Assert.Equal((a.Device, a.Limits, a.StopAt), (b.Device, b.Limits, b.StopAt));
+        }
     }
 
     [Fact]
