@@ -452,6 +452,15 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             log.WriteLine($"  [{at} s] {line}");
         }
 
+        // An event of the runner's own, in the stream with the members' (the checker, the trace, the load's statistics).
+        void Observe(TraceEvent e)
+        {
+            events++;
+            checker.Observe(e);
+            settings.Observe?.Invoke(current, e);
+            traceLog.Event(current, e);
+        }
+
         void Inject(FaultSpec fault)
         {
             switch (fault)
@@ -465,6 +474,9 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                 case CrashNodeFault c:
                     crashedAt[c.Node] = Now();
                     unsettledUntil = Now() + DetectionWindow.Ticks;
+                    // As on the deterministic runtime: L3 holds no operation to its bound until
+                    // the crashed member is removed, then counts again from there.
+                    Observe(new NodeCrashed(c.Node));
                     if (children.FirstOrDefault(x => x.Index == c.Node) is { } child)
                     {
                         child.Crash();
@@ -554,6 +566,10 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                                     ? $", {TimeSpan.FromTicks(now - c).TotalSeconds:F2} s after the crash"
                                     : "";
                                 Note($"node {s.Node} removed from the cluster{after}");
+                                if (crashedAt.ContainsKey(s.Node))
+                                {
+                                    Observe(new NodeRemoved(s.Node, "crashed"));
+                                }
                             }
                         }
                         break;
@@ -580,10 +596,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             foreach (var (_, stamp, e) in merger.Release())
             {
                 current = Math.Max(current, Ticks(stamp));
-                events++;
-                checker.Observe(e);
-                settings.Observe?.Invoke(current, e);
-                traceLog.Event(current, e);
+                Observe(e);
                 if (checker.Stopped)
                 {
                     break;
