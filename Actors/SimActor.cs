@@ -122,11 +122,15 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         {
             _pending = new Dictionary<(Endpoint, long), Pending>();
         }
-        // Journaled actors keep one ack per envelope: their journal replays acks as they came.
-        if (_reliable && env.Delivery.CoalescedAcks && !_journaled && _journal is null)
+        // Every actor takes acks as cumulative (its peers may coalesce theirs); journaled actors
+        // still send one ack per envelope, so that their journal replays acks as they came.
+        if (_reliable && env.Delivery.CoalescedAcks)
         {
-            _owed = [];
             _ackedUpTo = new Dictionary<Endpoint, long>();
+            if (!_journaled && _journal is null)
+            {
+                _owed = [];
+            }
         }
     }
 
@@ -423,11 +427,7 @@ public abstract class SimActor : ReceiveActor, IWithTimers
                 {
                     return true;
                 }
-                if (_ackedUpTo is not null)
-                {
-                    TakeAcksUpTo(a.From, a.Seq);
-                }
-                else if (Settle(a.From, a.Seq))
+                if (_ackedUpTo is not null ? TakeAcksUpTo(a.From, a.Seq) : Settle(a.From, a.Seq))
                 {
                     Journal(a);
                 }
@@ -505,10 +505,6 @@ public abstract class SimActor : ReceiveActor, IWithTimers
             Context.GetLogger().Error("{0} got an envelope for {1} from {2}; dropped", Me, e.To, e.From);
             return;
         }
-        if (e.Acked > 0 && _ackedUpTo is not null)
-        {
-            TakeAcksUpTo(e.From, e.Acked);
-        }
         if (!_received.TryGetValue(e.From, out var window))
         {
             window = new Window();
@@ -539,6 +535,12 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         while (true)
         {
             window.Contiguous = e.Seq;
+            // An ack riding along is taken as the envelope is processed (and journaled), so that
+            // a journaled actor's replay settles exactly what it settled.
+            if (e.Acked > 0 && _ackedUpTo is not null)
+            {
+                TakeAcksUpTo(e.From, e.Acked);
+            }
             Acknowledge(e);
             Journal(e);
             Process(receive, e);
@@ -596,23 +598,28 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         return true;
     }
 
-    /// <summary>A cumulative ack: every envelope to the peer up to seq (never beyond what was sent) is acknowledged.</summary>
-    private void TakeAcksUpTo(Endpoint peer, long seq)
+    /// <summary>
+    /// A cumulative ack: every envelope to the peer up to seq (never beyond what was sent) is
+    /// acknowledged. False if it settled nothing.
+    /// </summary>
+    private bool TakeAcksUpTo(Endpoint peer, long seq)
     {
         if (!_sent.TryGetValue(peer, out var sent))
         {
-            return;
+            return false;
         }
         var from = _ackedUpTo!.GetValueOrDefault(peer);
         var upTo = Math.Min(seq, sent);
+        var settled = false;
         for (var s = from + 1; s <= upTo; s++)
         {
-            Settle(peer, s);
+            settled |= Settle(peer, s);
         }
         if (upTo > from)
         {
             _ackedUpTo![peer] = upTo;
         }
+        return settled;
     }
 
     private void SendOwedAcks()

@@ -275,4 +275,22 @@ public sealed class ReliableDeliverySpecs : TestKit
         task.ReceiveWhile(TimeSpan.FromMilliseconds(150), m => m);
         task.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
+
+    [Fact]
+    public void A_journaled_page_must_send_one_ack_per_envelope_but_take_a_coalesced_ack_for_all_its_replies()
+    {
+        var page = Page(Env(new MemoryJournal(), coalesced: true));
+        page.Tell(From(DioEnd, 1, Get(10)), TestActor);
+        page.Tell(From(DioEnd, 2, Get(11)), TestActor);
+        var task = _dir.Probe("task-0");
+        // Its own acks: one per envelope, alone (its journal replays acks as they came).
+        task.FishForMessage(m => m is Ack { Seq: 1 });
+        task.FishForMessage(m => m is Ack { Seq: 2 });
+        task.FishForMessage(m => m is Envelope { Seq: 2, Acked: 0 });
+
+        // The task acknowledges both replies with one ack: neither is sent again.
+        page.Tell(new Ack(DioEnd, PageEnd, 2), task.Ref);
+        task.ReceiveWhile(TimeSpan.FromMilliseconds(150), m => m);
+        task.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
 }
