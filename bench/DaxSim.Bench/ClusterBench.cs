@@ -316,6 +316,11 @@ internal static class ClusterBench
             return null;
         }
         var verdict = (string?)report["verdict"] ?? "?";
+        if (verdict != "clean")
+        {
+            // Keep what the run said about it: the violation, the wait-for chains, the trace tail.
+            Console.WriteLine($"  {label}: verdict {verdict}, exit {code}; the run's output:\n{Indent(output)}");
+        }
         var fields = ((JArray)m["sampleFields"]!).Select(f => (string)f!).ToList();
         var samples = ((JArray)m["samples"]!).Select(s => ((JArray)s).Select(v => (double)v).ToArray()).ToList();
         int F(string name) => fields.IndexOf(name);
