@@ -29,27 +29,7 @@ internal static class LoadBench
         double pingOne, double pingMany, int repeats, TimeSpan localDuration, TimeSpan detDuration, bool scale)
     {
         section("6. load (daxsim load): the default mix of DIO readers and writers, faulting readers, truncators, hole punchers, lease holders");
-        // Local: real threads, wall-clock duration.
-        var localSpec = Mix(400, localDuration, TimeSpan.Zero);
-        LoadEngine.Run(new LoadPlan(localSpec with { Duration = TimeSpan.FromSeconds(1) }, 1, Variant.Mainline,
-            new LocalLoadRuntime()), measureFootprint: false);
-        var localCpu = SystemCpu.Sample();
-        var local = Median(repeats, i =>
-        {
-            var r = LoadEngine.Run(new LoadPlan(localSpec, (ulong)i, Variant.Mainline, new LocalLoadRuntime()),
-                measureFootprint: false);
-            return (r.Run.Messages / r.Run.WallTime.TotalSeconds, r);
-        });
-        add("load", "local runtime, 400 tasks, 2 cores", $"{local.Median / 1e6:F3} M msg/s",
-            $"median of {repeats} runs of {localDuration.TotalSeconds:F0} s (after a 1 s warm-up run); slowest " +
-            $"{local.Min / 1e6:F3}, fastest {local.Max / 1e6:F3}; protocol messages delivered to entities / wall time; " +
-            $"verdicts {string.Join(", ", local.Results.Select(r => r.Run.Verdict))}");
-        add("load", "  other processes' CPU meanwhile", $"{SystemCpu.Sample().OthersSince(localCpu):F2} cores", "0.00 = the bench had the machine to itself");
-        var sample = local.Results[0];
-        add("load", "  operations/s (local)", $"{sample.Stats.Ops.Sum(o => o.Count) / LoadReport.WindowSeconds(sample):N0}",
-            $"first measured run; threads {sample.Run.Threads}, events {sample.Run.Events:N0}");
-        add("load", "  ratio to ping-pong, 1 in flight", $"{local.Median / pingOne:F2} x", "local msg/s / raw Akka msg/s, same process");
-        add("load", "  ratio to ping-pong, 100 in flight", $"{local.Median / pingMany:F2} x", "");
+        var local = Local(add, pingOne, pingMany, repeats, localDuration);
 
         // Deterministic: one thread, simulated duration.
         var detSpec = Mix(400, detDuration, TimeSpan.FromMilliseconds(1));
@@ -82,6 +62,36 @@ internal static class LoadBench
             (bytesPerPage, clean) = Scale(root, add);
         }
         return new Figures(local.Median, det.Median, bytesPerPage, scale, clean);
+    }
+
+    /// <summary>
+    /// The local runtime under the load mix: real threads, wall-clock duration, a warm-up run
+    /// and then the median of <paramref name="repeats"/> runs, as ratios to the ping-pong.
+    /// </summary>
+    public static Measured Local(Action<string, string, string, string> add, double pingOne, double pingMany,
+        int repeats, TimeSpan localDuration)
+    {
+        var localSpec = Mix(400, localDuration, TimeSpan.Zero);
+        LoadEngine.Run(new LoadPlan(localSpec with { Duration = TimeSpan.FromSeconds(1) }, 1, Variant.Mainline,
+            new LocalLoadRuntime()), measureFootprint: false);
+        var localCpu = SystemCpu.Sample();
+        var local = Median(repeats, i =>
+        {
+            var r = LoadEngine.Run(new LoadPlan(localSpec, (ulong)i, Variant.Mainline, new LocalLoadRuntime()),
+                measureFootprint: false);
+            return (r.Run.Messages / r.Run.WallTime.TotalSeconds, r);
+        });
+        add("load", "local runtime, 400 tasks, 2 cores", $"{local.Median / 1e6:F3} M msg/s",
+            $"median of {repeats} runs of {localDuration.TotalSeconds:F0} s (after a 1 s warm-up run); slowest " +
+            $"{local.Min / 1e6:F3}, fastest {local.Max / 1e6:F3}; protocol messages delivered to entities / wall time; " +
+            $"verdicts {string.Join(", ", local.Results.Select(r => r.Run.Verdict))}");
+        add("load", "  other processes' CPU meanwhile", $"{SystemCpu.Sample().OthersSince(localCpu):F2} cores", "0.00 = the bench had the machine to itself");
+        var sample = local.Results[0];
+        add("load", "  operations/s (local)", $"{sample.Stats.Ops.Sum(o => o.Count) / LoadReport.WindowSeconds(sample):N0}",
+            $"first measured run; threads {sample.Run.Threads}, events {sample.Run.Events:N0}");
+        add("load", "  ratio to ping-pong, 1 in flight", $"{local.Median / pingOne:F2} x", "local msg/s / raw Akka msg/s, same process");
+        add("load", "  ratio to ping-pong, 100 in flight", $"{local.Median / pingMany:F2} x", "");
+        return local;
     }
 
     // A million pages (100 files of 10,000) and 10,000 tasks on the local runtime, in a child
@@ -146,7 +156,7 @@ internal static class LoadBench
 
     private static string Durations(TimeSpan t) => DaxSim.Protocol.Scenarios.Durations.Format(t);
 
-    private sealed record Measured(double Median, double Min, double Max, List<LoadResult> Results);
+    internal sealed record Measured(double Median, double Min, double Max, List<LoadResult> Results);
 
     private static Measured Median(int repeats, Func<int, (double Rate, LoadResult Result)> run)
     {

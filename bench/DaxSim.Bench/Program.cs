@@ -74,6 +74,14 @@ foreach (var p in pingPong)
 Add("ping-pong", "  other processes' CPU meanwhile", $"{pingOthers:F2} cores", "0.00 = the bench had the machine to itself");
 var pingOne = pingPong[0].MessagesPerSecond;
 var pingMany = pingPong[1].MessagesPerSecond;
+if (options.LocalLoadOnly)
+{
+    Section("6. load, local runtime only");
+    var localOnly = LoadBench.Local(Add, pingOne, pingMany, options.LoadRepeats, options.LoadDuration);
+    Console.WriteLine($"local load only: {localOnly.Median:N0} msg/s = {localOnly.Median / pingOne:F2} x ping-pong " +
+                      $"(target 0.5 x); load average {SystemCpu.LoadAverage()}");
+    return 0;
+}
 
 // ---------------------------------------------------------------------------------------------
 // 2. Deterministic runtime, one core, every invariant checked
@@ -413,6 +421,7 @@ namespace DaxSim.Bench
         public TimeSpan MeasureBudget { get; init; } = TimeSpan.FromSeconds(30);
         public bool WriteDoc { get; init; } = true;
         public bool DetOnly { get; init; }
+        public bool LocalLoadOnly { get; init; }
         public bool LoadSections { get; init; } = true;
         public bool Scale { get; init; } = true;
         public int LoadRepeats { get; init; } = 3;
@@ -434,11 +443,12 @@ namespace DaxSim.Bench
                     "--ping" => o with { PingOneInFlight = long.Parse(Next(), CultureInfo.InvariantCulture) },
                     "--no-doc" => o with { WriteDoc = false },
                     "--deterministic-only" => o with { DetOnly = true, WriteDoc = false, LoadSections = false },
+                    "--local-load-only" => o with { LocalLoadOnly = true, WriteDoc = false },
                     "--no-load" => o with { LoadSections = false },
                     "--no-scale" => o with { Scale = false },
                     "--load-seconds" => o with { LoadDuration = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
                     _ => throw new ArgumentException(
-                        $"unknown option {args[i]}; options: --seeds N --warmup-seeds N --explore-seeds N --workers N --budget SECONDS --ping ROUNDTRIPS --no-doc --deterministic-only --no-load --no-scale --load-seconds S"),
+                        $"unknown option {args[i]}; options: --seeds N --warmup-seeds N --explore-seeds N --workers N --budget SECONDS --ping ROUNDTRIPS --no-doc --deterministic-only --local-load-only --no-load --no-scale --load-seconds S"),
                 };
             }
             return o;
