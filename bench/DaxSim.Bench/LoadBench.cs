@@ -75,17 +75,28 @@ internal static class LoadBench
         LoadEngine.Run(new LoadPlan(localSpec with { Duration = TimeSpan.FromSeconds(1) }, 1, Variant.Mainline,
             new LocalLoadRuntime()), measureFootprint: false);
         var localCpu = SystemCpu.Sample();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
         var local = Median(repeats, i =>
         {
             var r = LoadEngine.Run(new LoadPlan(localSpec, (ulong)i, Variant.Mainline, new LocalLoadRuntime()),
                 measureFootprint: false);
             return (r.Run.Messages / r.Run.WallTime.TotalSeconds, r);
         });
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        var localEnd = SystemCpu.Sample();
+        var messages = local.Results.Sum(r => r.Run.Messages);
+        var cpu = (localEnd.Own - localCpu.Own).TotalSeconds;
+        var wall = Stopwatch.GetElapsedTime(localCpu.Timestamp, localEnd.Timestamp).TotalSeconds;
         add("load", "local runtime, 400 tasks, 2 cores", $"{local.Median / 1e6:F3} M msg/s",
             $"median of {repeats} runs of {localDuration.TotalSeconds:F0} s (after a 1 s warm-up run); slowest " +
             $"{local.Min / 1e6:F3}, fastest {local.Max / 1e6:F3}; protocol messages delivered to entities / wall time; " +
             $"verdicts {string.Join(", ", local.Results.Select(r => r.Run.Verdict))}");
-        add("load", "  other processes' CPU meanwhile", $"{SystemCpu.Sample().OthersSince(localCpu):F2} cores", "0.00 = the bench had the machine to itself");
+        add("load", "  other processes' CPU meanwhile", $"{localEnd.OthersSince(localCpu):F2} cores", "0.00 = the bench had the machine to itself");
+        add("load", "  CPU per message (local)", $"{cpu * 1e6 / messages:F2} us",
+            $"the bench's CPU over the {repeats} runs (actors, checker, Akka, GC; run set-up included) / messages; " +
+            $"{cpu / wall:F2} cores busy of {Environment.ProcessorCount}");
+        add("load", "  allocated per message (local)", $"{(double)allocated / messages:F0} B",
+            "GC.GetTotalAllocatedBytes delta over the runs / messages");
         var sample = local.Results[0];
         add("load", "  operations/s (local)", $"{sample.Stats.Ops.Sum(o => o.Count) / LoadReport.WindowSeconds(sample):N0}",
             $"first measured run; threads {sample.Run.Threads}, events {sample.Run.Events:N0}");
