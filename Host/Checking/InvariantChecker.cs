@@ -64,8 +64,8 @@ public sealed partial class InvariantChecker
     private readonly int[] _refcount;
     private readonly (FileId File, int Index)?[] _owner;
     private readonly bool[] _allocated;
-    // Pins by (task, page): how many references, the file they were taken through, and the
-    // pin's place in that file's line of pins.
+    // Pins by (task, page): how many references, the file the first was taken through, and
+    // the pin's place in that file's line of pins.
     private readonly Dictionary<long, (int Count, FileId File, LinkedListNode<Place> Place)> _pins = new();
     // GUP fast-path references not yet confirmed by their PTE re-check, by task and by page.
     // A block may be freed under one: the re-check then fails and the reference is dropped unused.
@@ -404,8 +404,10 @@ public sealed partial class InvariantChecker
             _speculative[m.Task] = m.Page;
             _speculativeOn[m.Page.Value]++;
         }
+        // A pin stays in the line of the file it was first taken through, even if its block
+        // has since been given to another file (S1 has then been reported).
         _pins[key] = _pins.TryGetValue(key, out var pin)
-            ? (pin.Count + 1, m.File, pin.Place)
+            ? (pin.Count + 1, pin.File, pin.Place)
             : (1, m.File, _pinLines[m.File.Value].Arrive(_arrival, m.Task));
     }
 

@@ -623,8 +623,13 @@ namespace DaxSim.Bench
                          "one), every invariant checked. Messages are " +
                          "the protocol messages delivered to the simulated entities (tasks, inodes, mappings, pages, device), " +
                          "not the hops through page regions, divided by the run's wall time. Local: real threads, 10 ms timer " +
-                         "ticks (a 100 us I/O takes a tick), one lock through which every event goes to the checker. " +
-                         "Deterministic: one thread. A warm-up run first, then the median of the runs.");
+                         "ticks (a 100 us I/O takes a tick), every event queued lock-free to the one checker, which the actor " +
+                         "threads take turns at feeding (`SerialDrain`). CPU per message is the bench's own CPU over the " +
+                         "measured runs; the ceiling is what all cores would deliver at the deterministic runtime's cost per " +
+                         "message, with no thread hand-off at all ([local-load-profile.md](local-load-profile.md): where " +
+                         "the local runtime's time goes, and what bounds it). " +
+                         "Deterministic: one thread. Warm-up first (local: 1 s runs until one compiles fewer than 20 methods, " +
+                         "at most 12 s; deterministic: one run), then the median of the runs.");
             s.AppendLine("- **PageActor vs empty actor**: managed heap (after full collections) per actor when 5,000 are " +
                          "created on a fresh ActorSystem (`ActorFootprint`); the difference is the page's own state.");
             s.AppendLine("- **scale**: `daxsim load scenarios/load/million-pages.json` (100 files of 10,000 pages, 10,000 " +
