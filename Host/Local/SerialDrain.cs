@@ -5,10 +5,16 @@ namespace DaxSim.Host.Local;
 /// <summary>
 /// Items posted from many threads and handled one at a time, in the order in which they
 /// were posted, by whichever posting thread finds nobody else handling them (flat
-/// combining). Posting never waits for another thread: a thread that finds the handling
-/// taken leaves its item in the queue, and the thread handling takes it before it lets go.
-/// So a thread that is descheduled while it handles holds up the handling, never the
-/// posting, and one lock round is shared by every item handled in it.
+/// combining). Posting does not wait for another thread: a thread that finds the handling
+/// taken leaves its item in the queue for the thread handling, or for the next one to post.
+/// So a thread that is descheduled while it handles holds up the handling, not the posting,
+/// and one lock round serves many items.
+///
+/// A thread handles at most <see cref="Turn"/> items at a time before it goes back to its own
+/// work: the posting threads are actor threads, and an actor whose thread handled the queue
+/// for as long as the others kept filling it would stall everything that waits for it. Only
+/// when the handling falls more than <see cref="Backlog"/> items behind does a posting thread
+/// wait for its turn: then the handler sets the pace, and the queue stays bounded.
 ///
 /// Order: the queue is linearizable, so an item is handled after every item whose post
 /// had returned before its own post began: after the earlier items of its own thread, and
@@ -17,10 +23,16 @@ namespace DaxSim.Host.Local;
 /// </summary>
 public sealed class SerialDrain<T>(Action<T> handle)
 {
+    /// <summary>The most items a posting thread handles before it goes back to its own work.</summary>
+    public const int Turn = 256;
+
+    /// <summary>Items waiting beyond which a posting thread waits for its turn.</summary>
+    public const int Backlog = 16_384;
+
     private readonly ConcurrentQueue<T> _queue = new();
     private readonly Lock _handling = new();
 
-    /// <summary>Queue the item, and handle the queue unless another thread is handling it.</summary>
+    /// <summary>Queue the item, and take a turn at handling the queue unless another thread is handling it.</summary>
     public void Post(T item)
     {
         _queue.Enqueue(item);
@@ -30,14 +42,14 @@ public sealed class SerialDrain<T>(Action<T> handle)
     /// <summary>
     /// Handle everything posted so far, then run <paramref name="body"/> while no item is
     /// handled, with the handler's state as the items left it. Waits for a thread that is
-    /// handling to finish.
+    /// handling to finish its turn.
     /// </summary>
     public TResult Exclusive<TResult>(Func<TResult> body)
     {
         TResult result;
         lock (_handling)
         {
-            HandleQueued();
+            HandleQueued(int.MaxValue);
             result = body();
         }
         Interlocked.MemoryBarrier();
@@ -47,28 +59,56 @@ public sealed class SerialDrain<T>(Action<T> handle)
 
     private void Drain()
     {
-        // A thread that found the handling taken has left its item to the holder: after
-        // letting go, the holder looks at the queue again, and takes any item that came
-        // between its last dequeue and its exit. The fence keeps that look after the exit.
-        while (!_queue.IsEmpty && _handling.TryEnter())
+        // A thread that found the handling taken has left its item to the holder: a holder
+        // that emptied the queue looks at it again after letting go, and takes any item that
+        // came between its last dequeue and its exit (the fence keeps that look after the
+        // exit). A holder that stopped at the end of its turn leaves the rest to the next
+        // thread that posts, or to the next Exclusive.
+        while (!_queue.IsEmpty)
         {
-            try
+            if (_handling.TryEnter())
             {
-                HandleQueued();
+                bool emptied;
+                try
+                {
+                    emptied = HandleQueued(Turn);
+                }
+                finally
+                {
+                    _handling.Exit();
+                }
+                if (!emptied)
+                {
+                    return;
+                }
+                Interlocked.MemoryBarrier();
             }
-            finally
+            else if (_queue.Count > Backlog)
             {
-                _handling.Exit();
+                lock (_handling)
+                {
+                    HandleQueued(Turn);
+                }
+                return;
             }
-            Interlocked.MemoryBarrier();
+            else
+            {
+                return;
+            }
         }
     }
 
-    private void HandleQueued()
+    /// <summary>Handles up to <paramref name="most"/> items; true if it left the queue empty.</summary>
+    private bool HandleQueued(int most)
     {
-        while (_queue.TryDequeue(out var item))
+        for (var i = 0; i < most; i++)
         {
+            if (!_queue.TryDequeue(out var item))
+            {
+                return true;
+            }
             handle(item);
         }
+        return _queue.IsEmpty;
     }
 }

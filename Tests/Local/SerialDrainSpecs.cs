@@ -91,6 +91,39 @@ public sealed class SerialDrainSpecs
     }
 
     [Fact]
+    public void A_posting_thread_must_handle_one_turn_at_most_and_never_wait_for_a_turn_under_way()
+    {
+        // The first item holds its thread in the handler; items posted meanwhile are left in
+        // the queue at once. Let go, that thread handles one turn and goes back to its work.
+        using var inFirst = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var handled = 0;
+        var drain = new SerialDrain<int>(i =>
+        {
+            if (i == 0)
+            {
+                inFirst.Set();
+                release.Wait(TimeSpan.FromMinutes(1)); // a bound on a broken drain, not a timing
+            }
+            handled++;
+        });
+        var first = new Thread(() => drain.Post(0));
+        first.Start();
+        inFirst.Wait();
+
+        const int Others = 3 * SerialDrain<int>.Turn;
+        for (var i = 1; i <= Others; i++)
+        {
+            drain.Post(i); // returns at once: the first is still being handled
+        }
+        release.Set();
+        first.Join();
+
+        Assert.Equal(SerialDrain<int>.Turn, handled);
+        Assert.Equal(Others + 1, drain.Exclusive(() => handled));
+    }
+
+    [Fact]
     public void Exclusive_must_run_while_nothing_is_handled_and_after_everything_posted_before_it()
     {
         var handling = 0;
