@@ -21,11 +21,12 @@ namespace DaxSim.Host.Checking;
 /// (CheckDeadlocks): a task releases a lock by sending Unlock, so between the send and
 /// the inode taking it the model would show an edge that is already going away.
 /// </summary>
-public sealed class InvariantChecker
+public sealed partial class InvariantChecker
 {
     private const int IdleRefcount = 1;
 
-    private sealed class OpInFlight(TaskId task, OpKind op, FileId? file, int step, int iteration, long start, long own)
+    private sealed class OpInFlight(TaskId task, OpKind op, FileId? file, int step, int iteration, long start, long own,
+        long arrival)
     {
         public TaskId Task { get; } = task;
 
@@ -35,12 +36,14 @@ public sealed class InvariantChecker
         public int Iteration { get; } = iteration;
         public long Start { get; } = start;
         public long Own { get; } = own;
-        public HashSet<long> BlockingPins { get; } = [];
 
-        /// <summary>Lock holders and waiters that were ahead of the operation when it started: (task, file, lock).</summary>
-        public HashSet<(int Task, int File, LockKind Kind)> BlockingLocks { get; } = [];
+        /// <summary>The number of the event that started it: its place in every line it joins.</summary>
+        public long Arrival { get; } = arrival;
 
-        public bool Blocked => BlockingPins.Count > 0 || BlockingLocks.Count > 0;
+        /// <summary>The lines in which someone of another task is still ahead of it (few: its file's pins, its locks).</summary>
+        public List<Line>? WaitingIn { get; set; }
+
+        public bool Blocked => WaitingIn is { Count: > 0 };
 
         public long? UnblockedAt { get; set; }
 
@@ -61,17 +64,19 @@ public sealed class InvariantChecker
     private readonly int[] _refcount;
     private readonly (FileId File, int Index)?[] _owner;
     private readonly bool[] _allocated;
-    // Pins by (task, page): how many references, and the file they were taken through.
-    private readonly Dictionary<long, (int Count, FileId File)> _pins = new();
-    private readonly HashSet<long>[] _pinsByFile;
+    // Pins by (task, page): how many references, the file the first was taken through, and
+    // the pin's place in that file's line of pins.
+    private readonly Dictionary<long, (int Count, FileId File, LinkedListNode<Place> Place)> _pins = new();
     // GUP fast-path references not yet confirmed by their PTE re-check, by task and by page.
     // A block may be freed under one: the re-check then fails and the reference is dropped unused.
     private readonly Dictionary<TaskId, PageId> _speculative = new();
     private readonly int[] _speculativeOn;
-    // Operations still blocked, indexed by what blocks them (a pin, a lock holder or waiter
-    // ahead), so that a pin or lock going away touches only the operations it blocked.
-    private readonly Dictionary<long, List<OpInFlight>> _blockedByPin = new();
-    private readonly Dictionary<(int Task, int File, LockKind Kind), List<OpInFlight>> _blockedByLock = new();
+    // What an operation may have to wait for before its L3 bound counts (InvariantChecker.Ahead.cs):
+    // the pins on each file's pages, and the holders and waiters of each lock, in the order
+    // they came; and each lock request's place in its line.
+    private readonly Line[] _pinLines;
+    private readonly Line[,] _lockLines;
+    private readonly Dictionary<(int Task, int File, LockKind Kind), LinkedListNode<Place>> _lockPlaces = new();
     // Unblocked operations by when their L3 bound starts counting (unblocked, plus their own
     // I/O or sleep), earliest first; completed ones are skipped lazily. A deadline is that
     // time, or when the cluster settled if later, plus the bound: ordered the same way.
@@ -110,7 +115,8 @@ public sealed class InvariantChecker
         _refcount = Enumerable.Repeat(IdleRefcount, blocks).ToArray();
         _owner = new (FileId, int)?[blocks];
         _allocated = new bool[blocks];
-        _pinsByFile = Enumerable.Range(0, files).Select(_ => new HashSet<long>()).ToArray();
+        _pinLines = Enumerable.Range(0, files).Select(_ => new Line()).ToArray();
+        _lockLines = new Line[files, 2];
         _size = scenario.Files.Select(f => f.Pages).ToArray();
         _pteCount = Enumerable.Range(0, files).Select(_ => new SortedDictionary<int, int>()).ToArray();
         _entries = Enumerable.Range(0, files).Select(_ => new SortedSet<int>()).ToArray();
@@ -119,6 +125,8 @@ public sealed class InvariantChecker
         {
             _locks[f, 0] = new LockState();
             _locks[f, 1] = new LockState();
+            _lockLines[f, 0] = new Line();
+            _lockLines[f, 1] = new Line();
         }
         _sleepingOn = new PageId?[tasks];
         _leaseBreakOn = new FileId?[tasks];
@@ -190,6 +198,7 @@ public sealed class InvariantChecker
 
     public void Observe(TraceEvent e)
     {
+        _arrival++;
         _observing = e;
         try
         {
@@ -203,6 +212,10 @@ public sealed class InvariantChecker
 
     // The event being observed, for the violation it may cause.
     private TraceEvent? _observing;
+
+    // The number of the event being observed (from 1): the order in which pins, lock requests
+    // and operations come, for the lines of InvariantChecker.Ahead.cs.
+    private long _arrival;
 
     private void Check(TraceEvent e)
     {
@@ -225,12 +238,12 @@ public sealed class InvariantChecker
                 break;
             case LockReleased m:
                 RemoveHolder(m.File, m.Kind, m.Task);
-                LockAheadGone(m.Task, m.File, m.Kind);
+                LeaveLock(m.Task, m.File, m.Kind);
                 break;
             case LockWithdrawn m:
                 _locks[m.File.Value, (int)m.Kind].Queue.RemoveAll(q => q.Task == m.Task);
                 _queuedOn[m.Task.Value].Remove((m.File.Value, (int)m.Kind));
-                LockAheadGone(m.Task, m.File, m.Kind);
+                LeaveLock(m.Task, m.File, m.Kind);
                 break;
             case WaitSleeping m:
                 _sleepingOn[m.Task.Value] = m.Page;
@@ -405,8 +418,11 @@ public sealed class InvariantChecker
             _speculative[m.Task] = m.Page;
             _speculativeOn[m.Page.Value]++;
         }
-        _pins[key] = (_pins.TryGetValue(key, out var pin) ? pin.Count + 1 : 1, m.File);
-        _pinsByFile[m.File.Value].Add(key);
+        // A pin stays in the line of the file it was first taken through, even if its block
+        // has since been given to another file (S1 has then been reported).
+        _pins[key] = _pins.TryGetValue(key, out var pin)
+            ? (pin.Count + 1, pin.File, pin.Place)
+            : (1, m.File, _pinLines[m.File.Value].Arrive(_arrival, m.Task));
     }
 
     private void OnPagePut(PagePut m)
@@ -433,12 +449,11 @@ public sealed class InvariantChecker
         }
         if (pin.Count > 1)
         {
-            _pins[key] = (pin.Count - 1, pin.File);
+            _pins[key] = (pin.Count - 1, pin.File, pin.Place);
             return;
         }
         _pins.Remove(key);
-        _pinsByFile[pin.File.Value].Remove(key);
-        PinGone(key);
+        Leave(_pinLines[pin.File.Value], pin.Place);
     }
 
     private void CheckRefcountAgrees(PageId page, int reported)
@@ -501,10 +516,13 @@ public sealed class InvariantChecker
     {
         _locks[m.File.Value, (int)m.Kind].Queue.Add((m.Task, m.Mode));
         _queuedOn[m.Task.Value].Add((m.File.Value, (int)m.Kind));
+        JoinLock(m.Task, m.File, m.Kind);
     }
 
     private void OnLockAcquired(LockAcquired m)
     {
+        // A grant without a request (a trace made by hand) holds the lock from now on.
+        JoinLock(m.Task, m.File, m.Kind);
         var state = _locks[m.File.Value, (int)m.Kind];
         state.Queue.RemoveAll(q => q.Task == m.Task);
         _queuedOn[m.Task.Value].Remove((m.File.Value, (int)m.Kind));
@@ -569,103 +587,30 @@ public sealed class InvariantChecker
             _ => TimeSpan.Zero,
         };
         var now = _now();
-        var op = new OpInFlight(m.Task, m.Op, m.File, m.Step, m.Iteration, now, own.Ticks);
+        var op = new OpInFlight(m.Task, m.Op, m.File, m.Step, m.Iteration, now, own.Ticks, _arrival);
+        // Whoever holds a pin on its file's pages, or holds or waits for a lock the operation
+        // will need, was there first: the operation may wait for them without starving (a
+        // FIFO lock serves them first), and its bound counts from when they are gone.
         if (m.File is { } file)
         {
-            foreach (var key in _pinsByFile[file.Value])
-            {
-                if (PinTask(key) != m.Task)
-                {
-                    op.BlockingPins.Add(key);
-                }
-            }
+            Join(_pinLines[file.Value], op);
         }
-        // Whoever holds or waits for a lock the operation will need was there first: the
-        // operation may wait for them without starving (a FIFO lock serves them first).
         foreach (var lockFile in LockFiles(step))
         {
-            for (var kind = 0; kind < 2; kind++)
-            {
-                var state = _locks[lockFile.Value, kind];
-                foreach (var (task, _) in state.Holders.Concat(state.Queue))
-                {
-                    if (task != m.Task)
-                    {
-                        op.BlockingLocks.Add((task.Value, lockFile.Value, (LockKind)kind));
-                    }
-                }
-            }
+            Join(_lockLines[lockFile.Value, (int)LockKind.IoLock], op);
+            Join(_lockLines[lockFile.Value, (int)LockKind.MmapLock], op);
         }
         if (!op.Blocked)
         {
             Unblocked(op, now);
         }
-        else
-        {
-            foreach (var key in op.BlockingPins)
-            {
-                Index(_blockedByPin, key, op);
-            }
-            foreach (var key in op.BlockingLocks)
-            {
-                Index(_blockedByLock, key, op);
-            }
-        }
         _ops[m.Task.Value] = op;
-    }
-
-    private static void Index<TKey>(Dictionary<TKey, List<OpInFlight>> index, TKey key, OpInFlight op)
-        where TKey : notnull
-    {
-        if (!index.TryGetValue(key, out var ops))
-        {
-            ops = [];
-            index[key] = ops;
-        }
-        // A long-held pin or lock collects every operation started on its file meanwhile:
-        // drop the completed ones now and then, so the list stays as long as what it blocks.
-        if (ops.Count >= 64 && (ops.Count & (ops.Count - 1)) == 0)
-        {
-            ops.RemoveAll(o => o.Done || !o.Blocked);
-        }
-        ops.Add(op);
     }
 
     private void Unblocked(OpInFlight op, long now)
     {
         op.UnblockedAt = now;
         _deadlines.Enqueue(op, (now + op.Own, op.Task.Value));
-    }
-
-    private void PinGone(long key)
-    {
-        if (!_blockedByPin.Remove(key, out var ops))
-        {
-            return;
-        }
-        foreach (var op in ops)
-        {
-            if (!op.Done && op.BlockingPins.Remove(key) && !op.Blocked)
-            {
-                Unblocked(op, _now());
-            }
-        }
-    }
-
-    private void LockAheadGone(TaskId task, FileId file, LockKind kind)
-    {
-        var key = (task.Value, file.Value, kind);
-        if (!_blockedByLock.Remove(key, out var ops))
-        {
-            return;
-        }
-        foreach (var op in ops)
-        {
-            if (!op.Done && op.BlockingLocks.Remove(key) && !op.Blocked)
-            {
-                Unblocked(op, _now());
-            }
-        }
     }
 
     /// <summary>The files whose IOLOCK or MMAPLOCK a step takes.</summary>

@@ -14,11 +14,12 @@ namespace DaxSim.Host.Local;
 /// <summary>
 /// The local runtime: the actors on a plain ActorSystem with the default dispatcher, real
 /// threads and Akka's real scheduler (ticking every 10 ms, the least it allows). Time is elapsed wall
-/// time. The same checker watches the trace: events are serialized through one lock, an
-/// order consistent with every message's cause and effect, and liveness is judged from
-/// elapsed time: L3 deadlines as in the deterministic runtime, and a run that stops
-/// producing events with work left is examined as the deterministic runtime examines
-/// quiescence.
+/// time. The same checker watches the trace: each event is stamped when it is emitted and
+/// queued (<see cref="SerialDrain{T}"/>), in an order consistent with every message's cause
+/// and effect, and the actor threads take turns at handing the queue to the checker without
+/// waiting for each other. Liveness is judged from elapsed time: L3 deadlines as in the
+/// deterministic runtime, and a run that stops producing events with work left is examined
+/// as the deterministic runtime examines quiescence.
 /// </summary>
 public sealed class LocalRuntime
 {
@@ -42,17 +43,20 @@ public sealed class LocalRuntime
     /// <summary>Real time is noisy (10 ms timer ticks, JIT, GC): L3 allows this much on top of opBound.</summary>
     public static readonly TimeSpan L3Slack = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Sees every event as the checker does (under the same lock); for tests and progress displays.</summary>
-    public Action<TraceEvent>? Observer { get; init; }
+    /// <summary>
+    /// Sees every event right after the checker, one at a time, with the managed thread that
+    /// emitted it; for tests and progress displays. It runs on whichever thread is handing
+    /// events to the checker, and holds up the checking, not the actors.
+    /// </summary>
+    public Action<TraceEvent, int>? Observer { get; init; }
 
     public RunResult Run(Scenario scenario, RunSettings settings)
     {
         // Time starts when the simulation does, not when the ActorSystem starts.
         var clock = new Stopwatch();
         long Now() => clock.Elapsed.Ticks;
-        var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
-        var checker = new InvariantChecker(scenario, Now, settings.RecordOps, L3Slack);
-        var sink = new LockedSink(checker, log, Now, Observer, settings.Observe);
+        var sink = new QueuedSink(scenario, settings, clock, Observer);
+        var checker = sink.Checker;
         var directory = new LocalDirectory();
         // The entities get a mailbox that counts their messages; the page regions of lazy
         // pages only route, and are not counted.
@@ -74,33 +78,19 @@ public sealed class LocalRuntime
         }
         clock.Start();
         system.ActorOf(SimulationRoot.Props(env, directory), "root");
-        while (true)
+        // Until the tasks have started, the root is still creating the run's actors
+        // (thousands of them in a load), which emits nothing: no stall, no deadlock yet.
+        do
         {
             Thread.Sleep(Poll);
-            lock (sink.Gate)
-            {
-                // Until the tasks have started, the root is still creating the run's actors
-                // (thousands of them in a load), which emits nothing: no stall, no deadlock yet.
-                if (judge.Step(Now(), sink.Events, unsettled: !sink.TasksStarted))
-                {
-                    break;
-                }
-            }
         }
-        Violation? violation;
-        IReadOnlyList<OpRecord> ops;
-        long endTime, completed, events;
-        int threads;
-        lock (sink.Gate)
+        while (!sink.Drain.Exclusive(() => judge.Step(Now(), sink.Events, unsettled: !sink.TasksStarted)));
+        var (violation, ops, completed, events, threads, endTime) = sink.Drain.Exclusive(() =>
         {
-            events = sink.Events;
-            threads = sink.Threads.Count;
             sink.Closed = true;
-            violation = checker.Violation;
-            ops = checker.CompletedOps.ToList();
-            completed = checker.OpsCompleted;
-            endTime = Now();
-        }
+            return (checker.Violation, checker.CompletedOps.ToList(), checker.OpsCompleted, sink.Events,
+                sink.Threads.Count, Now());
+        });
         var messages = counter.Total;
         if (settings.Live is { } done)
         {
@@ -129,27 +119,56 @@ public sealed class LocalRuntime
             Events = events,
             Threads = threads,
             EndTime = endTime,
-            TraceHash = log.Hash,
-            TraceTail = violation is null ? [] : log.Tail(),
-            TraceText = log.Text,
-            Timeline = log.Entries,
+            TraceHash = sink.Log.Hash,
+            TraceTail = violation is null ? [] : sink.Log.Tail(),
+            TraceText = sink.Log.Text,
+            Timeline = sink.Log.Entries,
             WallTime = clock.Elapsed,
         };
     }
 
-    /// <summary>Serializes the actors' events from many threads into one order for the checker.</summary>
-    private sealed class LockedSink(InvariantChecker checker, TraceLog log, Func<long> now,
-        Action<TraceEvent>? observer, Action<long, TraceEvent>? observe) : ITraceSink
+    /// <summary>An event as emitted: when, and on which managed thread.</summary>
+    private readonly record struct Emitted(long Time, int Thread, TraceEvent Event);
+
+    /// <summary>
+    /// Stamps the actors' events on the threads that emit them and queues them for the
+    /// checker, the log and the observers, which see them one at a time in queue order.
+    /// </summary>
+    private sealed class QueuedSink : ITraceSink
     {
-        // System.Threading.Lock, not a Monitor on an object: every event of every actor thread
-        // takes it, and Monitor's contended path showed in load profiles.
-        public readonly Lock Gate = new();
+        private readonly Stopwatch _clock;
+        private readonly Action<TraceEvent, int>? _observer;
+        private readonly Action<long, TraceEvent>? _observe;
+
+        // The emission time of the event being handled, or -1 between events: what the
+        // checker takes as now, so that a turn at the queue that starts late does not make
+        // the operations in it start late.
+        private long _handling = -1;
+
+        public QueuedSink(Scenario scenario, RunSettings settings, Stopwatch clock, Action<TraceEvent, int>? observer)
+        {
+            _clock = clock;
+            _observer = observer;
+            _observe = settings.Observe;
+            Log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
+            Checker = new InvariantChecker(scenario, () => _handling >= 0 ? _handling : _clock.Elapsed.Ticks,
+                settings.RecordOps, L3Slack);
+            Drain = new SerialDrain<Emitted>(Handle);
+        }
+
+        public InvariantChecker Checker { get; }
+
+        public TraceLog Log { get; }
+
+        /// <summary>The queue; its Exclusive gives the checker's state with every event so far handled.</summary>
+        public SerialDrain<Emitted> Drain { get; }
 
         public long Events { get; private set; }
 
         /// <summary>The managed threads events came from: the actors' threads.</summary>
         public HashSet<int> Threads { get; } = [];
 
+        /// <summary>Set at the end of the run: later events are dropped.</summary>
         public bool Closed { get; set; }
 
         /// <summary>A task has started an operation or ended: the run's actors all exist.</summary>
@@ -157,21 +176,41 @@ public sealed class LocalRuntime
 
         public void Emit(TraceEvent e)
         {
-            lock (Gate)
+            if (!Closed)
             {
-                if (Closed)
-                {
-                    return;
-                }
-                Events++;
-                TasksStarted |= e is OpStarted or TaskEnded;
-                Threads.Add(Environment.CurrentManagedThreadId);
-                checker.Observe(e);
-                var time = now();
-                log.Event(time, e);
-                observer?.Invoke(e);
-                observe?.Invoke(time, e);
+                Drain.Post(new Emitted(_clock.Elapsed.Ticks, Environment.CurrentManagedThreadId, e));
             }
+        }
+
+        private void Handle(Emitted emitted)
+        {
+            if (Closed)
+            {
+                return;
+            }
+            var (time, thread, e) = emitted;
+            Events++;
+            TasksStarted |= e is OpStarted or TaskEnded;
+            Threads.Add(thread);
+            _handling = time;
+            try
+            {
+                Checker.Observe(e);
+            }
+            catch (Exception failure)
+            {
+                // The model disagrees with itself (the checker's own consistency checks): fail
+                // the run as an actor that throws does, instead of throwing into whichever
+                // actor's thread is handling the queue.
+                Checker.Observe(new ActorFailed(failure.ToString()));
+            }
+            finally
+            {
+                _handling = -1;
+            }
+            Log.Event(time, e);
+            _observer?.Invoke(e, thread);
+            _observe?.Invoke(time, e);
         }
     }
 }

@@ -54,7 +54,7 @@ public sealed record RunSettings
     /// <summary>
     /// Sees every trace event after the checker, with its time (100 ns ticks), in the one order
     /// the checker saw them: the load engine's statistics. On the local runtime it is called
-    /// under the runtime's event lock, so it must be quick.
+    /// by whichever thread is handing the queued events to the checker, so it must be quick.
     /// </summary>
     public Action<long, TraceEvent>? Observe { get; init; }
 

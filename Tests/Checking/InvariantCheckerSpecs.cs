@@ -179,6 +179,52 @@ public sealed class InvariantCheckerSpecs
     }
 
     [Fact]
+    public void L3_must_not_wait_for_the_tasks_own_pins_still_there_from_its_previous_operation()
+    {
+        // A page takes PutPage after the task has moved on: its old pin is still there.
+        Feed(new PageGot(P0, A, Dax, 0, 2));
+        Feed(new OpStarted(A, OpKind.Truncate, Dax, 0, 0));
+        Assert.Equal(TimeSpan.FromMilliseconds(10).Ticks, _checker.NextDeadline);
+    }
+
+    [Fact]
+    public void L3_must_count_from_when_the_other_tasks_pins_are_gone_even_behind_its_own()
+    {
+        Feed(new PageGot(P0, A, Dax, 0, 2), new PageGot(P1, B, Dax, 1, 2));
+        Feed(new OpStarted(A, OpKind.Truncate, Dax, 0, 0));
+        Assert.Null(_checker.NextDeadline);
+
+        _now = TimeSpan.FromMilliseconds(50).Ticks;
+        Feed(new PagePut(P1, B, 1)); // A's own pin on page 0 is still first in the file's line
+        Assert.Equal(TimeSpan.FromMilliseconds(60).Ticks, _checker.NextDeadline);
+    }
+
+    [Fact]
+    public void L3_must_not_wait_for_pins_taken_after_the_operation_started()
+    {
+        Feed(new OpStarted(A, OpKind.Truncate, Dax, 0, 0), new PageGot(P0, B, Dax, 0, 2));
+        Assert.Equal(TimeSpan.FromMilliseconds(10).Ticks, _checker.NextDeadline);
+    }
+
+    [Fact]
+    public void L3_must_measure_the_bound_from_when_the_lock_holders_and_waiters_ahead_are_gone()
+    {
+        Feed(new LockRequested(Dax, LockKind.IoLock, LockMode.Shared, B),
+            new LockAcquired(Dax, LockKind.IoLock, LockMode.Shared, B),
+            new LockRequested(Dax, LockKind.MmapLock, LockMode.Exclusive, B));
+        Feed(new OpStarted(A, OpKind.Truncate, Dax, 0, 0));
+        Assert.Null(_checker.NextDeadline);
+
+        _now = TimeSpan.FromMilliseconds(20).Ticks;
+        Feed(new LockReleased(Dax, LockKind.IoLock, LockMode.Shared, B));
+        Assert.Null(_checker.NextDeadline); // still queued ahead on MMAPLOCK
+
+        _now = TimeSpan.FromMilliseconds(30).Ticks;
+        Feed(new LockWithdrawn(Dax, LockKind.MmapLock, B));
+        Assert.Equal(TimeSpan.FromMilliseconds(40).Ticks, _checker.NextDeadline);
+    }
+
+    [Fact]
     public void L3_must_allow_an_operation_its_own_IO_time()
     {
         Feed(new OpStarted(B, OpKind.DioRead, Dax, 1, 0));

@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
 using DaxSim.Host.Local;
 using DaxSim.Host.Runs;
+using DaxSim.Host.Checking;
 using DaxSim.Protocol;
+using DaxSim.Protocol.Load;
 using DaxSim.Protocol.Scenarios;
+using DaxSim.Protocol.Trace;
 using DaxSim.Tests.Cli;
 using DaxSim.Tests.Runtime;
 using DaxSim.Tests.Support;
@@ -35,7 +38,7 @@ public sealed class LocalRuntimeSpecs(DeterministicRuntimeFixture fixture) : ICl
         var threads = new ConcurrentDictionary<int, int>();
         var runtime = new LocalRuntime
         {
-            Observer = _ => threads.AddOrUpdate(Environment.CurrentManagedThreadId, 1, (_, n) => n + 1),
+            Observer = (_, thread) => threads.AddOrUpdate(thread, 1, (_, n) => n + 1),
         };
         var result = runtime.Run(scenario, new RunSettings { Seed = 1, Variant = variant });
         return (result, threads);
@@ -71,16 +74,16 @@ public sealed class LocalRuntimeSpecs(DeterministicRuntimeFixture fixture) : ICl
     public void Actors_must_run_on_more_than_one_thread_at_once()
     {
         // An idle thread pool may well hand every mailbox run to the same thread, so make
-        // the first events slow to take: while one actor is held up in its handler, the
-        // messages of the others must be processed on other threads, not wait for it.
+        // the first events slow to take: while one actor's thread is held up handing events
+        // to the checker, the messages of the others must be processed on other threads.
         var threads = new ConcurrentDictionary<int, int>();
         var slow = 0;
         var runtime = new LocalRuntime
         {
-            Observer = _ =>
+            Observer = (_, thread) =>
             {
-                threads.AddOrUpdate(Environment.CurrentManagedThreadId, 1, (_, n) => n + 1);
-                if (++slow <= 40) // the observer runs under the runtime's event lock: no race on slow
+                threads.AddOrUpdate(thread, 1, (_, n) => n + 1);
+                if (++slow <= 40) // the observer sees one event at a time: no race on slow
                 {
                     Thread.Sleep(2); // a slow event consumer, not a wait for the actors
                 }
@@ -122,6 +125,57 @@ public sealed class LocalRuntimeSpecs(DeterministicRuntimeFixture fixture) : ICl
         Assert.Equal(Verdict.Liveness, local.Verdict);
         Assert.Contains("task-truncate", local.Violation!.Actors);
         Assert.NotEmpty(local.TraceTail);
+    }
+
+    /// <summary>A load on real threads: the default mix of 24 tasks on 2 files of 32 pages, no think time.</summary>
+    private static Scenario Load(Variant variant) => LoadScenario.Build(
+        new LoadSpec("real-threads", null, 2, 32, null, LoadSpec.MixOf(24, TimeSpan.Zero, null, 32),
+            TimeSpan.FromMilliseconds(600), null, null, null, null, LoadSpec.DefaultOpBound, LoadSpec.DefaultLeaseBreakTime),
+        1, variant);
+
+    [Fact]
+    public void Under_load_the_checker_must_see_every_event_in_an_order_that_a_second_checker_accepts()
+    {
+        // Many actor threads emit at once and take turns at handing the queue to the checker.
+        // A second checker fed the same stream must agree with the first on every count and
+        // find nothing wrong: an event lost, or seen before its cause, would show as a refcount
+        // that disagrees (the checker throws), a put without its get (S2), or DMA into a block
+        // that is no longer the file's (S1).
+        var scenario = Load(Variant.Mainline);
+        var second = new InvariantChecker(scenario, () => 0, recordOps: false);
+        long observed = 0;
+        var threads = new HashSet<int>();
+        var runtime = new LocalRuntime
+        {
+            Observer = (e, thread) =>
+            {
+                observed++;
+                threads.Add(thread);
+                second.Observe(e);
+            },
+        };
+
+        var result = runtime.Run(scenario, new RunSettings { Seed = 1, RecordOps = false });
+
+        Assert.True(result.Violation is null, Describe(result));
+        Assert.True(result.OpsCompleted > 100, $"only {result.OpsCompleted} operations in the load");
+        Assert.Equal(result.Events, observed);
+        Assert.Equal(result.Threads, threads.Count);
+        Assert.Equal(result.OpsCompleted, second.OpsCompleted);
+        second.AtQuiescence();
+        Assert.Null(second.Failure);
+        Assert.Null(second.Violation);
+    }
+
+    [Fact]
+    public void A_violation_under_load_must_still_be_caught_on_real_threads()
+    {
+        var result = new LocalRuntime().Run(Load(Variant.NoBreak),
+            new RunSettings { Seed = 1, Variant = Variant.NoBreak, RecordOps = false });
+
+        Assert.True(result.Violation?.Invariant == "S1", Describe(result));
+        Assert.Equal(Verdict.Safety, result.Verdict);
+        Assert.NotEmpty(result.TraceTail);
     }
 
     private static string Describe(RunResult run) =>

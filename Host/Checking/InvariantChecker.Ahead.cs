@@ -1,0 +1,126 @@
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+
+namespace DaxSim.Host.Checking;
+
+// L3 counts an operation's bound from when what was ahead of it has gone: the pins that
+// other tasks held on its file's pages when it started, and the holders and waiters of the
+// locks it will take. Each of those resources (a file's pins, one lock) keeps a line: who is
+// there, in the order they came, and the operations that came after them and wait for them
+// to leave. Starting an operation looks at the front of a few lines instead of copying
+// everyone ahead of it, and someone leaving lets through the operations at the front of
+// one line: a few steps per event, where a copy cost one step per pin on the file.
+public sealed partial class InvariantChecker
+{
+    /// <summary>Someone in a line: the number of the event that brought them, and their task.</summary>
+    private readonly record struct Place(long Arrival, int Task);
+
+    /// <summary>
+    /// One resource's line. An operation is kept out by everyone still there who came before
+    /// it, except its own task: a task's pins from its previous operation can still be there
+    /// when it starts the next, because a page takes PutPage after the task has moved on.
+    /// </summary>
+    private sealed class Line
+    {
+        private readonly LinkedList<Place> _here = new();
+
+        // The operations that found someone ahead of them, in the order they came. Those
+        // that have completed, or have been let through by the own-task rule below, stay
+        // until they reach the front.
+        private readonly Queue<OpInFlight> _waiting = new();
+
+        public LinkedListNode<Place> Arrive(long arrival, TaskId task) => _here.AddLast(new Place(arrival, task.Value));
+
+        public bool KeepsOut(OpInFlight op)
+        {
+            for (var place = _here.First; place is not null && place.Value.Arrival < op.Arrival; place = place.Next)
+            {
+                if (place.Value.Task != op.Task.Value)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        public void Hold(OpInFlight op)
+        {
+            (op.WaitingIn ??= []).Add(this);
+            _waiting.Enqueue(op);
+        }
+
+        /// <summary>
+        /// Someone leaves; the operations nobody is ahead of any more in any line go into
+        /// <paramref name="through"/>. <paramref name="ops"/> is each task's operation in flight.
+        /// </summary>
+        public void Leave(LinkedListNode<Place> place, OpInFlight?[] ops, List<OpInFlight> through)
+        {
+            _here.Remove(place);
+            while (_waiting.TryPeek(out var op) && (op.Done || !op.WaitingIn!.Contains(this) || !KeepsOut(op)))
+            {
+                _waiting.Dequeue();
+                Pass(op, through);
+            }
+            // The waiting operations came in order, so whoever is now first here and came
+            // before the front one came before all behind it too, and keeps them all out,
+            // but for one: the operation of that first one's own task (a task has one at a time).
+            if (_here.First is { } first && ops[first.Value.Task] is { } own && own.WaitingIn?.Contains(this) == true &&
+                !KeepsOut(own))
+            {
+                Pass(own, through);
+            }
+        }
+
+        private void Pass(OpInFlight op, List<OpInFlight> through)
+        {
+            if (op.WaitingIn!.Remove(this) && op.WaitingIn.Count == 0 && !op.Done)
+            {
+                through.Add(op);
+            }
+        }
+    }
+
+    // Reused by Leave, which runs on many events: the operations let through by one departure.
+    private readonly List<OpInFlight> _through = [];
+
+    /// <summary>An operation starts: it waits in the line if someone of another task is ahead of it.</summary>
+    private static void Join(Line line, OpInFlight op)
+    {
+        if (op.WaitingIn?.Contains(line) != true && line.KeepsOut(op))
+        {
+            line.Hold(op);
+        }
+    }
+
+    private void Leave(Line line, LinkedListNode<Place> place)
+    {
+        line.Leave(place, _ops, _through);
+        if (_through.Count == 0)
+        {
+            return;
+        }
+        var now = _now();
+        foreach (var op in _through)
+        {
+            Unblocked(op, now);
+        }
+        _through.Clear();
+    }
+
+    private void JoinLock(TaskId task, FileId file, LockKind kind)
+    {
+        var key = (task.Value, file.Value, kind);
+        if (!_lockPlaces.ContainsKey(key))
+        {
+            _lockPlaces[key] = _lockLines[file.Value, (int)kind].Arrive(_arrival, task);
+        }
+    }
+
+    private void LeaveLock(TaskId task, FileId file, LockKind kind)
+    {
+        if (_lockPlaces.Remove((task.Value, file.Value, kind), out var place))
+        {
+            Leave(_lockLines[file.Value, (int)kind], place);
+        }
+    }
+}

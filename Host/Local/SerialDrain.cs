@@ -1,0 +1,114 @@
+using System.Collections.Concurrent;
+
+namespace DaxSim.Host.Local;
+
+/// <summary>
+/// Items posted from many threads and handled one at a time, in the order in which they
+/// were posted, by whichever posting thread finds nobody else handling them (flat
+/// combining). Posting does not wait for another thread: a thread that finds the handling
+/// taken leaves its item in the queue for the thread handling, or for the next one to post.
+/// So a thread that is descheduled while it handles holds up the handling, not the posting,
+/// and one lock round serves many items.
+///
+/// A thread handles at most <see cref="Turn"/> items at a time before it goes back to its own
+/// work: the posting threads are actor threads, and an actor whose thread handled the queue
+/// for as long as the others kept filling it would stall everything that waits for it. Only
+/// when the handling falls more than <see cref="Backlog"/> items behind does a posting thread
+/// wait for its turn: then the handler sets the pace, and the queue stays bounded.
+///
+/// Order: the queue is linearizable, so an item is handled after every item whose post
+/// had returned before its own post began: after the earlier items of its own thread, and
+/// after those of any thread it heard from (a message sent after a post is received after
+/// it). That is the order of cause and effect that the invariant checker needs.
+/// </summary>
+public sealed class SerialDrain<T>(Action<T> handle)
+{
+    /// <summary>The most items a posting thread handles before it goes back to its own work.</summary>
+    public const int Turn = 256;
+
+    /// <summary>Items waiting beyond which a posting thread waits for its turn.</summary>
+    public const int Backlog = 16_384;
+
+    private readonly ConcurrentQueue<T> _queue = new();
+    private readonly Lock _handling = new();
+
+    /// <summary>Queue the item, and take a turn at handling the queue unless another thread is handling it.</summary>
+    public void Post(T item)
+    {
+        _queue.Enqueue(item);
+        Drain();
+    }
+
+    /// <summary>
+    /// Handle everything posted so far, then run <paramref name="body"/> while no item is
+    /// handled, with the handler's state as the items left it. Waits for a thread that is
+    /// handling to finish its turn.
+    /// </summary>
+    public TResult Exclusive<TResult>(Func<TResult> body)
+    {
+        TResult result;
+        lock (_handling)
+        {
+            HandleQueued(int.MaxValue);
+            result = body();
+        }
+        Interlocked.MemoryBarrier();
+        Drain();
+        return result;
+    }
+
+    private void Drain()
+    {
+        // A thread that found the handling taken has left its item to the holder: a holder
+        // that emptied the queue looks at it again after letting go, and takes any item that
+        // came between its last dequeue and its exit (the fence keeps that look after the
+        // exit). A holder that stopped at the end of its turn leaves the rest to the next
+        // thread that posts, or to the next Exclusive.
+        while (!_queue.IsEmpty)
+        {
+            if (_handling.TryEnter())
+            {
+                bool emptied;
+                try
+                {
+                    emptied = HandleQueued(Turn);
+                }
+                finally
+                {
+                    _handling.Exit();
+                }
+                if (!emptied)
+                {
+                    return;
+                }
+                Interlocked.MemoryBarrier();
+            }
+            else if (_queue.Count > Backlog)
+            {
+                lock (_handling)
+                {
+                    HandleQueued(Turn);
+                }
+                return;
+            }
+            else
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Handles up to <paramref name="most"/> items; true if it left the queue empty.</summary>
+    private bool HandleQueued(int most)
+    {
+        for (var i = 0; i < most; i++)
+        {
+            if (!_queue.TryDequeue(out var item))
+            {
+                return true;
+            }
+            handle(item);
+        }
+        return _queue.IsEmpty;
+    }
+}
