@@ -48,6 +48,12 @@ public sealed partial class Cli
             {
                 throw new InputException("--tls-password needs --tls-cert");
             }
+            var suppress = NodeSettings.ParseBool(NodeSettings.FlagOrEnv(null, "DAXSIM_TLS_SUPPRESS_VALIDATION"),
+                "DAXSIM_TLS_SUPPRESS_VALIDATION");
+            if (cert is not null)
+            {
+                NodeSettings.CheckCertificate(cert, password, suppress, "--tls-cert");
+            }
             return new NodeSettings
             {
                 Port = NodeSettings.ParseInt(NodeSettings.FlagOrEnv(parsed.GetValue(Port), "DAXSIM_PORT"), "--port", 0, 65535, defaultPort),
@@ -57,8 +63,7 @@ public sealed partial class Cli
                     "--cluster-name", ClusterConfig.DefaultClusterName),
                 TlsCertificate = cert,
                 TlsPassword = password,
-                TlsSuppressValidation = NodeSettings.ParseBool(NodeSettings.FlagOrEnv(null, "DAXSIM_TLS_SUPPRESS_VALIDATION"),
-                    "DAXSIM_TLS_SUPPRESS_VALIDATION"),
+                TlsSuppressValidation = suppress,
                 ProtocolVersion = NodeSettings.ProtocolVersionFromEnv(),
                 LogLevel = NodeSettings.FlagOrEnv(null, "DAXSIM_LOG_LEVEL")?.ToUpperInvariant() switch
                 {

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using DaxSim.Host.Cli;
 
@@ -156,6 +158,49 @@ public sealed partial record NodeSettings
             throw new InputException($"{what}: no certificate file '{text}'");
         }
         return Path.GetFullPath(text);
+    }
+
+    /// <summary>
+    /// Checks a TLS certificate before any member starts, so that a certificate remoting
+    /// cannot use is a one-line error (exit 2), not a cluster that never forms: the PKCS#12
+    /// file must open with the password and hold a private key (each member proves itself
+    /// with it), and unless DAXSIM_TLS_SUPPRESS_VALIDATION is set its chain must validate on
+    /// this machine (the peers validate it the same way; a self-signed certificate does not).
+    /// Revocation is not checked: the machine may have no network.
+    /// </summary>
+    /// <exception cref="InputException">The certificate cannot serve.</exception>
+    public static void CheckCertificate(string path, string? password, bool suppressValidation, string what)
+    {
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509CertificateLoader.LoadPkcs12FromFile(path, password);
+        }
+        catch (CryptographicException e)
+        {
+            throw new InputException($"{what} {path}: cannot open it as a PKCS#12 certificate with the password given " +
+                                     $"(--tls-password or DAXSIM_TLS_PASSWORD): {e.Message.TrimEnd('.')}");
+        }
+        using (certificate)
+        {
+            if (!certificate.HasPrivateKey)
+            {
+                throw new InputException($"{what} {path}: the certificate has no private key, and each member proves itself with it");
+            }
+            if (suppressValidation)
+            {
+                return;
+            }
+            using var chain = new X509Chain();
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            if (!chain.Build(certificate))
+            {
+                var why = string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Distinct());
+                throw new InputException($"{what} {path}: the certificate does not validate on this machine ({why}), so the " +
+                                         "members would refuse each other; install its CA, or, for a self-signed certificate, " +
+                                         "set DAXSIM_TLS_SUPPRESS_VALIDATION=true (docs/cluster.md, Security)");
+            }
+        }
     }
 
     /// <summary>The protocol version this process announces (DAXSIM_PROTOCOL_VERSION overrides it, for tests).</summary>

@@ -26,6 +26,26 @@ public sealed class ClusterFlagSpecs : CliHarness
     }
 
     [Fact]
+    public void A_certificate_the_members_would_refuse_is_a_usage_error_before_anything_starts()
+    {
+        var pfx = PathIn("self-signed.pfx");
+        File.WriteAllBytes(pfx, TlsSpecs.SelfSigned().Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12, "right"));
+        Assert.Null(Environment.GetEnvironmentVariable("DAXSIM_TLS_SUPPRESS_VALIDATION"));
+
+        // Self-signed, without DAXSIM_TLS_SUPPRESS_VALIDATION: the peers would not validate it.
+        AssertUsageError(Invoke("node", "--tls-cert", pfx, "--tls-password", "right"), null,
+            "the certificate does not validate on this machine");
+        var r = Invoke("node", "--tls-cert", pfx, "--tls-password", "right");
+        Assert.Contains("DAXSIM_TLS_SUPPRESS_VALIDATION=true", r.Err);
+        // The wrong password: the file does not open.
+        AssertUsageError(Invoke("node", "--tls-cert", pfx, "--tls-password", "wrong"), null,
+            "cannot open it as a PKCS#12 certificate");
+        var report = PathIn("r.json");
+        AssertUsageError(Invoke("run", Shipped("generic-503-punch"), "--runtime", "cluster", "--tls-cert", pfx,
+            "--tls-password", "right", "--report", report), report, "the certificate does not validate on this machine");
+    }
+
+    [Fact]
     public void Node_rejects_a_bad_environment_variable_like_a_bad_flag()
     {
         Environment.SetEnvironmentVariable("DAXSIM_NODE_INDEX", "many");

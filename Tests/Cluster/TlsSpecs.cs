@@ -46,7 +46,7 @@ public sealed class TlsSpecs : IDisposable
     }
 
     /// <summary>RSA 2048, CN=daxsim-test, for server and client authentication, valid for a day around now.</summary>
-    private static X509Certificate2 SelfSigned()
+    internal static X509Certificate2 SelfSigned()
     {
         using var rsa = RSA.Create(2048);
         var request = new CertificateRequest("CN=daxsim-test", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
