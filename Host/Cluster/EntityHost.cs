@@ -46,21 +46,39 @@ public sealed class EntityHost : ReceiveActor
         Context.Watch(_child);
     }
 
-    // A protocol actor that throws has a bug: report it (the run ends with an internal error).
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    protected override SupervisorStrategy SupervisorStrategy() => StopAndReport(_env.Trace.Emit);
+
+    /// <summary>
+    /// How a member's hosts supervise the protocol actors they host: one that throws has a
+    /// bug, so it is stopped and reported (<paramref name="emit"/> an ActorFailed; the run
+    /// ends with an internal error) instead of restarted into a wrong state.
+    /// </summary>
+    internal static SupervisorStrategy StopAndReport(Action<TraceEvent> emit) => new OneForOneStrategy(e =>
     {
-        _env.Trace.Emit(new ActorFailed(e.ToString()));
+        emit(new ActorFailed(e.ToString()));
         return Directive.Stop;
     });
 
+    /// <summary>
+    /// What a sharded entity's host checks first (RunEntities.RefuseReliable): true, with
+    /// a logged error, when the message from the network may not reach the entity.
+    /// </summary>
+    internal static bool Refused(RunEntities entities, Endpoint me, object message, ILoggingAdapter log, IActorRef sender)
+    {
+        if (entities.RefuseReliable(me, message) is not { } why)
+        {
+            return false;
+        }
+        log.Error("{0} refused a message from {1}: {2}", me, sender, why);
+        return true;
+    }
+
     private void Handle(object message)
     {
-        if (_entities.RefuseReliable(_me, message) is { } refused)
+        if (!Refused(_entities, _me, message, _log, Sender))
         {
-            _log.Error("{0} refused a message from {1}: {2}", _me, Sender, refused);
-            return;
+            _child.Forward(message);
         }
-        _child.Forward(message);
     }
 
     /// <summary>What the region gets for an id the run does not have (the extractor refuses those first).</summary>

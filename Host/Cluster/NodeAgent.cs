@@ -360,11 +360,7 @@ public sealed class NodeRun : ReceiveActor
     }
 
     // A task that throws has a bug: report it (the run ends with an internal error).
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
-    {
-        _sink?.Emit(new ActorFailed(e.ToString()));
-        return Directive.Stop;
-    });
+    protected override SupervisorStrategy SupervisorStrategy() => EntityHost.StopAndReport(e => _sink?.Emit(e));
 
     protected override void PostStop()
     {

@@ -71,20 +71,14 @@ public sealed class PersistentShell : ReceivePersistentActor
             ? ActorProps.Of(() => new PersistentShell(env, entities, layout, runId, me))
             : EntityHost.PropsFor(env, entities, layout, entityId);
 
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
-    {
-        _env.Trace.Emit(new ActorFailed(e.ToString()));
-        return Directive.Stop;
-    });
+    protected override SupervisorStrategy SupervisorStrategy() => EntityHost.StopAndReport(_env.Trace.Emit);
 
     private void Handle(object message)
     {
-        if (_entities.RefuseReliable(_me, message) is { } why)
+        if (!EntityHost.Refused(_entities, _me, message, _log, Sender))
         {
-            _log.Error("{0} refused a message from {1}: {2}", _me, Sender, why);
-            return;
+            PersistAsync(new JournaledInput(message, Sender), j => _child.Tell(j.Message, j.Sender ?? ActorRefs.NoSender));
         }
-        PersistAsync(new JournaledInput(message, Sender), j => _child.Tell(j.Message, j.Sender ?? ActorRefs.NoSender));
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)

@@ -1,6 +1,7 @@
 using Akka.Cluster;
 using DaxSim.Host.Cluster;
 using Xunit;
+using static DaxSim.Tests.Cluster.NodeHosts;
 
 namespace DaxSim.Tests.Cluster;
 
@@ -16,18 +17,6 @@ public sealed class MembershipSpecs
 
     private static NodeSettings Settings(int index, params HostPort[] seeds) =>
         new() { Index = index, Port = 0, Seeds = seeds };
-
-    private static HostPort Of(NodeHost host) => new(host.Address.Host!, host.Address.Port!.Value);
-
-    private static void WaitFor(Func<bool> condition, TimeSpan bound, string what)
-    {
-        var deadline = DateTime.UtcNow + bound;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            Thread.Sleep(50);
-        }
-    }
 
     [Fact]
     public void A_member_of_another_protocol_version_refuses_to_join()

@@ -9,6 +9,7 @@ using DaxSim.Host.Cluster;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
 using Xunit;
+using static DaxSim.Tests.Cluster.NodeHosts;
 
 namespace DaxSim.Tests.Cluster;
 
@@ -66,18 +67,6 @@ public sealed class TlsSpecs : IDisposable
     {
         Index = index, Port = 0, Seeds = seeds, TlsCertificate = _pfx, TlsPassword = Password, TlsSuppressValidation = true,
     };
-
-    private static HostPort Of(NodeHost host) => new(host.Address.Host!, host.Address.Port!.Value);
-
-    private static void WaitFor(Func<bool> condition, TimeSpan bound, string what)
-    {
-        var deadline = DateTime.UtcNow + bound;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            Thread.Sleep(50);
-        }
-    }
 
     [Fact]
     public void Two_TLS_members_form_a_cluster_and_run_a_scenario_with_a_TLS_runner()
