@@ -413,6 +413,12 @@ public abstract class SimActor : ReceiveActor, IWithTimers
 
     protected override bool AroundReceive(Receive receive, object message)
     {
+        // Plain delivery (no envelopes, acks, journal or recovery): only the timer bookkeeping.
+        if (!_reliable)
+        {
+            ForgetTimer(message);
+            return base.AroundReceive(receive, message);
+        }
         switch (message)
         {
             case Envelope e:
@@ -482,6 +488,10 @@ public abstract class SimActor : ReceiveActor, IWithTimers
     /// <summary>Forgets the armed timer whose message this is; false if none is.</summary>
     private bool ForgetTimer(object message)
     {
+        if (_timers.Count == 0)
+        {
+            return false;
+        }
         foreach (var (key, (timer, _)) in _timers)
         {
             if (Equals(timer, message))

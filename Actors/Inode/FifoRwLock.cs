@@ -13,14 +13,17 @@ public sealed class FifoRwLock
 {
     public readonly record struct Request(TaskId Task, LockMode Mode, long Seq);
 
+    // Every lock and unlock of the load goes through here: plain lists, loops and one
+    // reused list of grants, so that a lock round trip allocates nothing.
     private readonly List<(TaskId Task, LockMode Mode)> _holders = [];
-    private readonly LinkedList<Request> _queue = new();
+    private readonly List<Request> _queue = [];
+    private readonly List<Request> _granted = [];
 
     public IReadOnlyList<(TaskId Task, LockMode Mode)> Holders => _holders;
 
     public IEnumerable<Request> Queue => _queue;
 
-    public bool IsHeldBy(TaskId task) => _holders.Exists(h => h.Task == task);
+    public bool IsHeldBy(TaskId task) => ModeOf(task) is not null;
 
     public LockMode? ModeOf(TaskId task)
     {
@@ -34,46 +37,63 @@ public sealed class FifoRwLock
         return null;
     }
 
-    /// <summary>Queue a request; returns the requests granted by it (this one, if it can go at once).</summary>
-    public List<Request> Acquire(TaskId task, LockMode mode, long seq)
+    /// <summary>
+    /// Queue a request; returns the requests granted by it (this one, if it can go at once).
+    /// The list is the lock's own and holds until its next Acquire or Release.
+    /// </summary>
+    public IReadOnlyList<Request> Acquire(TaskId task, LockMode mode, long seq)
     {
-        if (IsHeldBy(task) || IsQueued(task))
+        if (IsHeldBy(task) || QueuedAt(task) >= 0)
         {
             throw new InvalidOperationException($"{task} asked again for a lock it holds or waits for");
         }
-        _queue.AddLast(new Request(task, mode, seq));
+        _queue.Add(new Request(task, mode, seq));
         return Pump();
     }
 
     /// <summary>
     /// Release the task's hold, or withdraw its queued request. Returns what that lets
-    /// through, and whether the task held the lock (true), was queued (false), or neither (null).
+    /// through (until the next Acquire or Release), and whether the task held the lock
+    /// (its mode), was queued (Withdrawn), or neither.
     /// </summary>
-    public (List<Request> Granted, LockMode? Released, bool Withdrawn) Release(TaskId task)
+    public (IReadOnlyList<Request> Granted, LockMode? Released, bool Withdrawn) Release(TaskId task)
     {
-        var held = _holders.FindIndex(h => h.Task == task);
-        if (held >= 0)
+        for (var i = 0; i < _holders.Count; i++)
         {
-            var mode = _holders[held].Mode;
-            _holders.RemoveAt(held);
-            return (Pump(), mode, false);
-        }
-        for (var node = _queue.First; node is not null; node = node.Next)
-        {
-            if (node.Value.Task == task)
+            if (_holders[i].Task == task)
             {
-                _queue.Remove(node);
-                return (Pump(), null, true);
+                var mode = _holders[i].Mode;
+                _holders.RemoveAt(i);
+                return (Pump(), mode, false);
             }
         }
-        return ([], null, false);
+        var queued = QueuedAt(task);
+        if (queued >= 0)
+        {
+            _queue.RemoveAt(queued);
+            return (Pump(), null, true);
+        }
+        _granted.Clear();
+        return (_granted, null, false);
     }
 
-    private bool IsQueued(TaskId task)
+    private int QueuedAt(TaskId task)
     {
-        foreach (var r in _queue)
+        for (var i = 0; i < _queue.Count; i++)
         {
-            if (r.Task == task)
+            if (_queue[i].Task == task)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private bool HeldExclusive()
+    {
+        foreach (var h in _holders)
+        {
+            if (h.Mode == LockMode.Exclusive)
             {
                 return true;
             }
@@ -83,21 +103,21 @@ public sealed class FifoRwLock
 
     private List<Request> Pump()
     {
-        var granted = new List<Request>();
-        while (_queue.First is { } head)
+        _granted.Clear();
+        var next = 0;
+        while (next < _queue.Count)
         {
-            var r = head.Value;
-            var compatible = r.Mode == LockMode.Exclusive
-                ? _holders.Count == 0
-                : !_holders.Exists(h => h.Mode == LockMode.Exclusive);
+            var r = _queue[next];
+            var compatible = r.Mode == LockMode.Exclusive ? _holders.Count == 0 : !HeldExclusive();
             if (!compatible)
             {
                 break;
             }
-            _queue.RemoveFirst();
+            next++;
             _holders.Add((r.Task, r.Mode));
-            granted.Add(r);
+            _granted.Add(r);
         }
-        return granted;
+        _queue.RemoveRange(0, next);
+        return _granted;
     }
 }

@@ -113,10 +113,11 @@ public sealed class InodeActor : SimActor
         HandleReturnLease(new ReturnLease(_file, task));
     }
 
-    private void Grant(LockKind kind, List<FifoRwLock.Request> granted)
+    private void Grant(LockKind kind, IReadOnlyList<FifoRwLock.Request> granted)
     {
-        foreach (var r in granted)
+        for (var i = 0; i < granted.Count; i++)
         {
+            var r = granted[i];
             Trace.Emit(new LockAcquired(_file, kind, r.Mode, r.Task));
             Send(Endpoint.Of(r.Task), new LockGranted(_file, kind, r.Mode, r.Seq));
         }

@@ -34,7 +34,10 @@ public sealed class MappingActor : SimActor
     private readonly FileId _file;
     private readonly SortedDictionary<int, PageId> _entries = new();
     private readonly SortedDictionary<TaskId, PageRange> _vmas = new();
-    private readonly SortedDictionary<TaskId, SortedDictionary<int, PageId>> _ptes = new();
+    // Each task's PTEs by page index. Sorted lists (a task maps a few pages), kept for reuse
+    // when a task unmaps: mmap, fault and munmap are most of a load's operations.
+    private readonly SortedDictionary<TaskId, SortedList<int, PageId>> _ptes = new();
+    private readonly Stack<SortedList<int, PageId>> _spare = new();
     private readonly Dictionary<long, PendingFault> _pendingFaults = new();
     private readonly Queue<(FindBusyPage Request, ReplyAddress Task)> _scanQueue = new();
     private Scan? _scan;
@@ -66,13 +69,9 @@ public sealed class MappingActor : SimActor
 
     private void HandleUnmapFile(UnmapFile m)
     {
-        if (_ptes.TryGetValue(m.Task, out var ptes))
+        if (_ptes.Remove(m.Task, out var ptes))
         {
-            foreach (var (index, page) in ptes)
-            {
-                Trace.Emit(new PteZapped(_file, index, m.Task, page));
-            }
-            _ptes.Remove(m.Task);
+            ZapAll(m.Task, ptes);
         }
         _vmas.Remove(m.Task);
         Reply(new UnmapFileAck(_file, m.Seq));
@@ -84,10 +83,7 @@ public sealed class MappingActor : SimActor
     {
         if (_ptes.Remove(task, out var ptes))
         {
-            foreach (var (index, page) in ptes)
-            {
-                Trace.Emit(new PteZapped(_file, index, task, page));
-            }
+            ZapAll(task, ptes);
         }
         _vmas.Remove(task);
         foreach (var seq in _pendingFaults.Where(p => p.Value.Request.Task == task).Select(p => p.Key).ToList())
@@ -105,6 +101,17 @@ public sealed class MappingActor : SimActor
             _scan = null;
             StartNextScan();
         }
+    }
+
+    /// <summary>Removes all of a task's PTEs (their list has left _ptes), in index order, and keeps the list for reuse.</summary>
+    private void ZapAll(TaskId task, SortedList<int, PageId> ptes)
+    {
+        for (var i = 0; i < ptes.Count; i++)
+        {
+            Trace.Emit(new PteZapped(_file, ptes.GetKeyAtIndex(i), task, ptes.GetValueAtIndex(i)));
+        }
+        ptes.Clear();
+        _spare.Push(ptes);
     }
 
     // --- faults (the GUP slow path) -------------------------------------------------------
@@ -162,7 +169,7 @@ public sealed class MappingActor : SimActor
     {
         if (!_ptes.TryGetValue(task, out var ptes))
         {
-            ptes = new SortedDictionary<int, PageId>();
+            ptes = _spare.TryPop(out var spare) ? spare : new SortedList<int, PageId>();
             _ptes[task] = ptes;
         }
         ptes[index] = page;
@@ -207,11 +214,18 @@ public sealed class MappingActor : SimActor
     {
         foreach (var (task, ptes) in _ptes)
         {
-            var zapped = false;
-            foreach (var (index, page) in ptes.Where(p => p.Key >= first && p.Key <= last).ToList())
+            // The indexes in [first, last] are a run of the sorted list: from the first one
+            // at or after first, while they are not after last.
+            var at = 0;
+            while (at < ptes.Count && ptes.GetKeyAtIndex(at) < first)
             {
-                ptes.Remove(index);
-                Trace.Emit(new PteZapped(_file, index, task, page));
+                at++;
+            }
+            var zapped = false;
+            while (at < ptes.Count && ptes.GetKeyAtIndex(at) <= last)
+            {
+                Trace.Emit(new PteZapped(_file, ptes.GetKeyAtIndex(at), task, ptes.GetValueAtIndex(at)));
+                ptes.RemoveAt(at);
                 zapped = true;
             }
             if (zapped)

@@ -93,7 +93,7 @@ public sealed partial class TaskActor
             {
                 Unlock(file, kind);
             }
-            yield return new Await(seq, WaitState.WaitingForIdle, Interruptible: true, Killable: true);
+            yield return Wait(seq, WaitState.WaitingForIdle, interruptible: true, killable: true);
             slept = true;
             var interrupted = _reply is Interrupted;
             EmitWaitEnded(page, interrupted ? WaitEnd.Interrupted : WaitEnd.Woken);
@@ -142,7 +142,7 @@ public sealed partial class TaskActor
             retry.Value = true;
             var blockingSeq = NextSeq();
             Send(Endpoint.InodeOf(file), new BreakLease(file, _id, Blocking: true, blockingSeq));
-            yield return new Await(blockingSeq, WaitState.WaitingForLeaseBreak, Interruptible: true, Killable: true);
+            yield return Wait(blockingSeq, WaitState.WaitingForLeaseBreak, interruptible: true, killable: true);
             Trace.Emit(new LeaseBreakDone(file, _id,
                 _reply is Interrupted ? Errno.EINTR : Reply<LeaseBreakResult>().Result));
             yield return Lock(file, LockKind.IoLock, LockMode.Exclusive);

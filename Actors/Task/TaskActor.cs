@@ -41,7 +41,28 @@ public sealed partial class TaskActor : SimActor
         HoldingLease,
     }
 
-    private sealed record Await(long Seq, WaitState State, bool Interruptible, bool Killable, FileId? Lease = null);
+    /// <summary>
+    /// A wait a coroutine yields. A task waits for one thing at a time and every coroutine
+    /// yields its wait as soon as it has made it, so each task reuses one (<see cref="Wait"/>).
+    /// </summary>
+    private sealed class Await
+    {
+        public long Seq { get; private set; }
+
+        public WaitState State { get; private set; }
+
+        public bool Interruptible { get; private set; }
+
+        public bool Killable { get; private set; }
+
+        public FileId? Lease { get; private set; }
+
+        public Await Set(long seq, WaitState state, bool interruptible, bool killable, FileId? lease)
+        {
+            (Seq, State, Interruptible, Killable, Lease) = (seq, state, interruptible, killable, lease);
+            return this;
+        }
+    }
 
     /// <summary>Yielded between units of work that a fatal signal may end (fatal_signal_pending).</summary>
     private sealed class KillPoint
@@ -80,6 +101,7 @@ public sealed partial class TaskActor : SimActor
     // The coroutine machinery.
     private readonly Stack<IEnumerator<object>> _stack = new();
     private Await? _await;
+    private readonly Await _wait = new();
     private object? _reply;
     private long _seq;
     private bool _signalPending;
@@ -130,7 +152,9 @@ public sealed partial class TaskActor : SimActor
             return false;
         }
         var step = CurrentStep;
-        _opResult = new Box<Errno>(Errno.Ok);
+        // One box per task, set anew per operation: a killed operation's coroutines are gone before the next begins.
+        _opResult ??= new Box<Errno>(Errno.Ok);
+        _opResult.Value = Errno.Ok;
         Trace.Emit(new OpStarted(_id, step.Op, step.Target, _step, _iteration));
         _stack.Push(Syscall(step, _opResult).GetEnumerator());
         return true;
@@ -330,7 +354,7 @@ public sealed partial class TaskActor : SimActor
     private Await Request(Endpoint to, object message, long seq, WaitState state = WaitState.WaitingForReply)
     {
         Send(to, message);
-        return new Await(seq, state, Interruptible: false, Killable: false);
+        return Wait(seq, state, interruptible: false, killable: false);
     }
 
     private Await Timer(TimeSpan delay, WaitState state, bool interruptible, FileId? lease = null)
@@ -338,8 +362,12 @@ public sealed partial class TaskActor : SimActor
         var seq = NextSeq();
         // One timer at a time: a task waits for one thing at a time.
         Timers.StartSingleTimer("timer", new Wakeup(seq), delay);
-        return new Await(seq, state, interruptible, Killable: true, lease);
+        return Wait(seq, state, interruptible, killable: true, lease);
     }
+
+    /// <summary>The wait to yield next (the task's one <see cref="Await"/>, set anew).</summary>
+    private Await Wait(long seq, WaitState state, bool interruptible, bool killable, FileId? lease = null) =>
+        _wait.Set(seq, state, interruptible, killable, lease);
 
     /// <summary>xfs_ilock: request the lock and wait (uninterruptibly) until it is granted.</summary>
     private Await Lock(FileId file, LockKind kind, LockMode mode)

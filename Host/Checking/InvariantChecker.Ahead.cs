@@ -24,12 +24,27 @@ public sealed partial class InvariantChecker
     {
         private readonly LinkedList<Place> _here = new();
 
+        // Nodes of those who left, for those who come: a pin or a lock hold is one arrival
+        // and one departure, on most events of a load. Whoever held a node has forgotten it
+        // when it leaves (the pin and lock indexes drop it first).
+        private readonly Stack<LinkedListNode<Place>> _free = new();
+
         // The operations that found someone ahead of them, in the order they came. Those
         // that have completed, or have been let through by the own-task rule below, stay
         // until they reach the front.
         private readonly Queue<OpInFlight> _waiting = new();
 
-        public LinkedListNode<Place> Arrive(long arrival, TaskId task) => _here.AddLast(new Place(arrival, task.Value));
+        public LinkedListNode<Place> Arrive(long arrival, TaskId task)
+        {
+            var place = new Place(arrival, task.Value);
+            if (!_free.TryPop(out var node))
+            {
+                return _here.AddLast(place);
+            }
+            node.Value = place;
+            _here.AddLast(node);
+            return node;
+        }
 
         public bool KeepsOut(OpInFlight op)
         {
@@ -56,6 +71,7 @@ public sealed partial class InvariantChecker
         public void Leave(LinkedListNode<Place> place, OpInFlight?[] ops, List<OpInFlight> through)
         {
             _here.Remove(place);
+            _free.Push(place);
             while (_waiting.TryPeek(out var op) && (op.Done || !op.WaitingIn!.Contains(this) || !KeepsOut(op)))
             {
                 _waiting.Dequeue();

@@ -84,8 +84,10 @@ public sealed partial class InvariantChecker
     // The locks each task is queued on, (file, kind): the only places WaitsFor has to look.
     private readonly List<(int File, int Kind)>[] _queuedOn;
     private readonly int[] _size;
-    private readonly SortedDictionary<int, int>[] _pteCount;
-    private readonly SortedSet<int>[] _entries;
+    // Per file: PTEs per page index, and the indexes with a DAX entry. Hash tables, not sorted
+    // ones: they change on most events of a load, and are searched only at layout changes.
+    private readonly Dictionary<int, int>[] _pteCount;
+    private readonly HashSet<int>[] _entries;
     private readonly LockState[,] _locks;
     private readonly PageId?[] _sleepingOn;
     private readonly FileId?[] _leaseBreakOn;
@@ -118,8 +120,8 @@ public sealed partial class InvariantChecker
         _pinLines = Enumerable.Range(0, files).Select(_ => new Line()).ToArray();
         _lockLines = new Line[files, 2];
         _size = scenario.Files.Select(f => f.Pages).ToArray();
-        _pteCount = Enumerable.Range(0, files).Select(_ => new SortedDictionary<int, int>()).ToArray();
-        _entries = Enumerable.Range(0, files).Select(_ => new SortedSet<int>()).ToArray();
+        _pteCount = Enumerable.Range(0, files).Select(_ => new Dictionary<int, int>()).ToArray();
+        _entries = Enumerable.Range(0, files).Select(_ => new HashSet<int>()).ToArray();
         _locks = new LockState[files, 2];
         for (var f = 0; f < files; f++)
         {
@@ -241,7 +243,7 @@ public sealed partial class InvariantChecker
                 LeaveLock(m.Task, m.File, m.Kind);
                 break;
             case LockWithdrawn m:
-                _locks[m.File.Value, (int)m.Kind].Queue.RemoveAll(q => q.Task == m.Task);
+                RemoveTask(_locks[m.File.Value, (int)m.Kind].Queue, m.Task);
                 _queuedOn[m.Task.Value].Remove((m.File.Value, (int)m.Kind));
                 LeaveLock(m.Task, m.File, m.Kind);
                 break;
@@ -524,9 +526,16 @@ public sealed partial class InvariantChecker
         // A grant without a request (a trace made by hand) holds the lock from now on.
         JoinLock(m.Task, m.File, m.Kind);
         var state = _locks[m.File.Value, (int)m.Kind];
-        state.Queue.RemoveAll(q => q.Task == m.Task);
+        RemoveTask(state.Queue, m.Task);
         _queuedOn[m.Task.Value].Remove((m.File.Value, (int)m.Kind));
-        var conflicts = state.Holders.FindIndex(h => m.Mode == LockMode.Exclusive || h.Mode == LockMode.Exclusive);
+        var conflicts = -1;
+        for (var i = 0; i < state.Holders.Count && conflicts < 0; i++)
+        {
+            if (m.Mode == LockMode.Exclusive || state.Holders[i].Mode == LockMode.Exclusive)
+            {
+                conflicts = i;
+            }
+        }
         if (conflicts >= 0)
         {
             var conflict = state.Holders[conflicts];
@@ -539,15 +548,28 @@ public sealed partial class InvariantChecker
     }
 
     private void RemoveHolder(FileId file, LockKind kind, TaskId task) =>
-        _locks[file.Value, (int)kind].Holders.RemoveAll(h => h.Task == task);
+        RemoveTask(_locks[file.Value, (int)kind].Holders, task);
+
+    // Every event goes through here: a loop, not RemoveAll with a lambda, which would
+    // allocate a closure per call (and, in Check's switch, one per event of any kind).
+    private static void RemoveTask(List<(TaskId Task, LockMode Mode)> list, TaskId task)
+    {
+        for (var i = list.Count - 1; i >= 0; i--)
+        {
+            if (list[i].Task == task)
+            {
+                list.RemoveAt(i);
+            }
+        }
+    }
 
     // --- S4: mappings -------------------------------------------------------------------------------
 
     private void OnLayoutChanged(LayoutChanged m)
     {
         var f = m.File.Value;
-        var pte = _pteCount[f].Keys.FirstOrDefault(i => (i >= m.First && i <= m.Last) || i >= m.Size, -1);
-        var entry = _entries[f].FirstOrDefault(i => (i >= m.First && i <= m.Last) || i >= m.Size, -1);
+        var pte = FirstLeft(_pteCount[f].Keys, m);
+        var entry = FirstLeft(_entries[f], m);
         if (pte >= 0 || entry >= 0)
         {
             var what = pte >= 0 ? $"a PTE for page {pte}" : $"a DAX entry for page {entry}";
@@ -557,7 +579,21 @@ public sealed partial class InvariantChecker
         }
     }
 
-    private static void Count(SortedDictionary<int, int> counts, int index, int delta)
+    /// <summary>The lowest index a layout change should have left without a PTE or entry, or -1.</summary>
+    private static int FirstLeft(IEnumerable<int> indexes, LayoutChanged m)
+    {
+        var first = -1;
+        foreach (var i in indexes)
+        {
+            if (((i >= m.First && i <= m.Last) || i >= m.Size) && (first < 0 || i < first))
+            {
+                first = i;
+            }
+        }
+        return first;
+    }
+
+    private static void Count(Dictionary<int, int> counts, int index, int delta)
     {
         var n = counts.GetValueOrDefault(index) + delta;
         if (n == 0)

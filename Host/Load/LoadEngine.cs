@@ -81,6 +81,7 @@ public static class LoadEngine
             plan.Runtime.VirtualTime ? TimeSpan.FromTicks(1) : TimeSpan.Zero);
         var recorder = new LoadRecorder(scenario, plan.Warmup, plan.Spec.Duration);
         var live = new LiveCounters();
+        recorder.CountMessages(() => live.Messages);
         var settings = new RunSettings
         {
             Seed = plan.Seed,

@@ -114,9 +114,38 @@ public sealed class LoadRecorder
         }
     }
 
+    // Protocol messages delivered so far, read when the first event of the window and the
+    // first event at or after its end come by: the window's message rate leaves out the
+    // start and the end of the run (creating and stopping thousands of actors, the drain).
+    private Func<long>? _messages;
+    private long _messagesAtWarmup = -1;
+    private long _messagesAtEnd = -1;
+
+    /// <summary>Where the recorder reads the run's message count to measure the window's messages.</summary>
+    public void CountMessages(Func<long> messages) => _messages = messages;
+
+    /// <summary>Protocol messages delivered between the first events at the warm-up's end and at the duration; null if the run ended before.</summary>
+    public long? MessagesInWindow => _messagesAtWarmup >= 0 && _messagesAtEnd >= 0 ? _messagesAtEnd - _messagesAtWarmup : null;
+
+    /// <summary>The window those messages were counted over: the times of those two events, in ticks.</summary>
+    public (long From, long To) MessageWindow { get; private set; }
+
     public void Observe(long time, TraceEvent e)
     {
         Now = time;
+        if (_messages is not null && _messagesAtEnd < 0 && time >= _warmup)
+        {
+            if (_messagesAtWarmup < 0)
+            {
+                _messagesAtWarmup = _messages();
+                MessageWindow = (time, time);
+            }
+            else if (time >= _duration)
+            {
+                _messagesAtEnd = _messages();
+                MessageWindow = (MessageWindow.From, time);
+            }
+        }
         switch (e)
         {
             case Paced m:

@@ -110,6 +110,8 @@ public static class LoadReport
                 ["messages"] = r.Run.Messages,
                 ["messagesPerSecond"] = Round(r.Run.Messages / wallSeconds),
                 ["messagesPerSimulatedSecond"] = Round(r.Run.Messages / simulatedSeconds),
+                ["messagesInWindow"] = stats.MessagesInWindow,
+                ["messagesPerSecondInWindow"] = WindowMessageRate(r) is { } rate ? Round(rate) : null,
                 ["overTime"] = new JObject
                 {
                     ["bucketSeconds"] = stats.BucketTicks / (double)TimeSpan.TicksPerSecond,
@@ -145,6 +147,17 @@ public static class LoadReport
             },
         };
         return report;
+    }
+
+    /// <summary>
+    /// Protocol messages per second of the measured window (simulated seconds on the
+    /// deterministic runtime): the load's rate without the run's start and end. Null when
+    /// the run did not reach the window's end (a violation stopped it).
+    /// </summary>
+    public static double? WindowMessageRate(LoadResult r)
+    {
+        var (from, to) = r.Stats.MessageWindow;
+        return r.Stats.MessagesInWindow is { } n && to > from ? n / TimeSpan.FromTicks(to - from).TotalSeconds : null;
     }
 
     public static double WindowSeconds(LoadResult r) =>
@@ -235,7 +248,8 @@ public static class LoadReport
         var wall = Math.Max(r.Run.WallTime.TotalSeconds, 1e-9);
         w.WriteLine($"  messages: {r.Run.Messages:N0} ({r.Run.Messages / wall:N0}/s of wall time" +
                     (r.Plan.Runtime.VirtualTime ? $", {r.Run.Messages / Math.Max(TimeSpan.FromTicks(r.Run.EndTime).TotalSeconds, 1e-9):N0}/s simulated" : "") +
-                    $"), {r.Run.Events:N0} events, wall {r.Run.WallTime.TotalSeconds:F2} s");
+                    $"), {r.Run.Events:N0} events, wall {r.Run.WallTime.TotalSeconds:F2} s" +
+                    (WindowMessageRate(r) is { } inWindow ? $"; {inWindow:N0}/s in the measured window" : ""));
         w.WriteLine($"  memory: heap peak {Mib(m.HeapPeakBytes)} (live {Mib(m.LiveHeapPeakBytes)}, " +
                     $"{m.BytesPerPage(r.Plan.Spec.TotalPages):N0} B per simulated page over {r.Plan.Spec.TotalPages:N0} pages), " +
                     $"working set peak {Mib(m.WorkingSetPeakBytes)}" +

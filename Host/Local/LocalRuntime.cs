@@ -145,6 +145,9 @@ public sealed class LocalRuntime
         // the operations in it start late.
         private long _handling = -1;
 
+        // The thread of the last event handled: most events come in runs from one thread.
+        private int _lastThread = -1;
+
         public QueuedSink(Scenario scenario, RunSettings settings, Stopwatch clock, Action<TraceEvent, int>? observer)
         {
             _clock = clock;
@@ -190,8 +193,15 @@ public sealed class LocalRuntime
             }
             var (time, thread, e) = emitted;
             Events++;
-            TasksStarted |= e is OpStarted or TaskEnded;
-            Threads.Add(thread);
+            if (!TasksStarted)
+            {
+                TasksStarted = e is OpStarted or TaskEnded;
+            }
+            if (thread != _lastThread)
+            {
+                Threads.Add(thread);
+                _lastThread = thread;
+            }
             _handling = time;
             try
             {

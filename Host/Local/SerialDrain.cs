@@ -13,8 +13,9 @@ namespace DaxSim.Host.Local;
 /// A thread handles at most <see cref="Turn"/> items at a time before it goes back to its own
 /// work: the posting threads are actor threads, and an actor whose thread handled the queue
 /// for as long as the others kept filling it would stall everything that waits for it. Only
-/// when the handling falls more than <see cref="Backlog"/> items behind does a posting thread
-/// wait for its turn: then the handler sets the pace, and the queue stays bounded.
+/// when the handling falls more than <see cref="Backlog"/> items behind (looked at on every
+/// 32nd post that finds the handling taken) does a posting thread wait for its turn: then
+/// the handler sets the pace, and the queue stays bounded.
 ///
 /// Order: the queue is linearizable, so an item is handled after every item whose post
 /// had returned before its own post began: after the earlier items of its own thread, and
@@ -57,6 +58,10 @@ public sealed class SerialDrain<T>(Action<T> handle)
         return result;
     }
 
+    // Turns at the handling that found it taken, counted racily: every so many, a posting
+    // thread looks at how far behind the handling is (the queue's Count is not cheap).
+    private int _missed;
+
     private void Drain()
     {
         // A thread that found the handling taken has left its item to the holder: a holder
@@ -64,7 +69,7 @@ public sealed class SerialDrain<T>(Action<T> handle)
         // came between its last dequeue and its exit (the fence keeps that look after the
         // exit). A holder that stopped at the end of its turn leaves the rest to the next
         // thread that posts, or to the next Exclusive.
-        while (!_queue.IsEmpty)
+        while (true)
         {
             if (_handling.TryEnter())
             {
@@ -82,17 +87,20 @@ public sealed class SerialDrain<T>(Action<T> handle)
                     return;
                 }
                 Interlocked.MemoryBarrier();
-            }
-            else if (_queue.Count > Backlog)
-            {
-                lock (_handling)
+                if (_queue.IsEmpty)
                 {
-                    HandleQueued(Turn);
+                    return;
                 }
-                return;
             }
             else
             {
+                if ((++_missed & 31) == 0 && _queue.Count > Backlog)
+                {
+                    lock (_handling)
+                    {
+                        HandleQueued(Turn);
+                    }
+                }
                 return;
             }
         }

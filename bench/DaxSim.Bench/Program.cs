@@ -25,6 +25,10 @@ if (args is ["--cluster", ..])
 {
     Environment.Exit(ClusterBench.Run(Repo.FindRoot(), args[1..]));
 }
+if (args is ["--alloc-census"])
+{
+    Environment.Exit(AllocCensus.Run(TimeSpan.FromSeconds(3)));
+}
 if (args is [RemotePingPong.ChildFlag])
 {
     Environment.Exit(RemotePingPong.Child());
