@@ -17,6 +17,9 @@ namespace DaxSim.Host.Local;
 /// 32nd post that finds the handling taken) does a posting thread wait for its turn: then
 /// the handler sets the pace, and the queue stays bounded.
 ///
+/// An item posted while the queue is empty and nobody handles it is handled at once by its
+/// own thread, without going through the queue: the common case when the handling keeps up.
+///
 /// Order: the queue is linearizable, so an item is handled after every item whose post
 /// had returned before its own post began: after the earlier items of its own thread, and
 /// after those of any thread it heard from (a message sent after a post is received after
@@ -36,7 +39,42 @@ public sealed class SerialDrain<T>(Action<T> handle)
     /// <summary>Queue the item, and take a turn at handling the queue unless another thread is handling it.</summary>
     public void Post(T item)
     {
-        _queue.Enqueue(item);
+        // Nothing waiting and nobody handling: handle the item at once, without queueing it.
+        // Under the lock the queue is looked at again: an item still there was posted before
+        // this one began, or at the same time, and goes first.
+        if (_queue.IsEmpty && _handling.TryEnter())
+        {
+            bool emptied;
+            try
+            {
+                if (_queue.IsEmpty)
+                {
+                    handle(item);
+                }
+                else
+                {
+                    _queue.Enqueue(item);
+                }
+                emptied = HandleQueued(Turn);
+            }
+            finally
+            {
+                _handling.Exit();
+            }
+            if (!emptied)
+            {
+                return;
+            }
+            Interlocked.MemoryBarrier();
+            if (_queue.IsEmpty)
+            {
+                return;
+            }
+        }
+        else
+        {
+            _queue.Enqueue(item);
+        }
         Drain();
     }
 

@@ -63,6 +63,7 @@ public sealed class LoadCliSpecs : CliHarness
         Assert.True(sum > 0, "no operation was measured");
         Assert.Equal(sum, (long)json["throughput"]!["operations"]!);
         Assert.True((long)json["throughput"]!["messages"]! > 0);
+        AssertWindowMessages(json, simulatedWindow: window);
         Assert.True((long)json["memory"]!["heapPeakBytes"]! > 0);
         Assert.True((double)json["memory"]!["bytesPerPageActor"]! > 0);
         // Layout breaks: every measured truncate-like operation has a wait (maybe 0) and retries.
@@ -127,6 +128,27 @@ public sealed class LoadCliSpecs : CliHarness
         Assert.True(wall.Elapsed < TimeSpan.FromSeconds(60), $"took {wall.Elapsed}");
         // Plain progress lines go to stderr.
         Assert.Contains("pins outstanding", r.Err);
+        AssertWindowMessages(json, simulatedWindow: null);
+    }
+
+    // The window's messages: some, fewer than the whole run's (the warm-up and the drain at the
+    // end are left out), and their rate is per second of a window no longer than the measured one
+    // on the deterministic runtime (in simulated time; the first and last events of the window).
+    private static void AssertWindowMessages(JObject json, double? simulatedWindow)
+    {
+        var throughput = json["throughput"]!;
+        var all = (long)throughput["messages"]!;
+        var inWindow = (long)throughput["messagesInWindow"]!;
+        var rate = (double)throughput["messagesPerSecondInWindow"]!;
+        Assert.InRange(inWindow, 1, all - 1);
+        if (simulatedWindow is { } seconds)
+        {
+            Assert.True(rate >= inWindow / seconds, $"{inWindow} messages at {rate}/s: over more than the {seconds} s window");
+        }
+        else
+        {
+            Assert.True(rate > 0);
+        }
     }
 
     [Fact]
