@@ -89,6 +89,8 @@ public abstract class SimActor : ReceiveActor, IWithTimers
     }
 
     private readonly bool _reliable;
+    // Self, read once: Akka's Self goes through the thread's current actor cell on every send.
+    private readonly IActorRef _self;
     private readonly bool _journaled;
     private readonly IEntityJournal? _journal;
     private readonly Dictionary<Endpoint, long> _sent = new();
@@ -111,6 +113,7 @@ public abstract class SimActor : ReceiveActor, IWithTimers
     {
         // Akka's timers hand their message to the handlers directly, past AroundReceive.
         Receive<RetryTick>(_ => Retry());
+        _self = Self;
         Env = env;
         Me = me;
         _reliable = env.Delivery.Reliable || env.Delivery.Journaled;
@@ -158,7 +161,7 @@ public abstract class SimActor : ReceiveActor, IWithTimers
     {
         if (!_reliable)
         {
-            Dir.Resolve(to).Tell(message, Self);
+            Dir.Resolve(to).Tell(message, _self);
             return;
         }
         var seq = _sent.TryGetValue(to, out var last) ? last + 1 : 1;
@@ -190,7 +193,7 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         }
         if (!_muted)
         {
-            to.Ref.Tell(message, Self);
+            to.Ref.Tell(message, _self);
         }
     }
 

@@ -47,15 +47,17 @@ public sealed class SerialDrain<T>(Action<T> handle)
             bool emptied;
             try
             {
+                // Either way the turn is Turn items, this one included.
                 if (_queue.IsEmpty)
                 {
                     handle(item);
+                    emptied = HandleQueued(Turn - 1);
                 }
                 else
                 {
                     _queue.Enqueue(item);
+                    emptied = HandleQueued(Turn);
                 }
-                emptied = HandleQueued(Turn);
             }
             finally
             {

@@ -59,7 +59,22 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
         Hash = h;
     }
 
-    private static ulong TypeId(Type type)
+    // The last types looked up, by a few bits of their handle: a run has a few dozen message
+    // and event types, and this is on every delivery and every event.
+    private readonly (Type? Type, ulong Id)[] _recentTypes = new (Type?, ulong)[64];
+
+    private ulong TypeId(Type type)
+    {
+        ref var slot = ref _recentTypes[(int)((ulong)type.TypeHandle.Value >> 4) & 63];
+        if (ReferenceEquals(slot.Type, type))
+        {
+            return slot.Id;
+        }
+        slot = (type, TypeIdOf(type));
+        return slot.Id;
+    }
+
+    private static ulong TypeIdOf(Type type)
     {
         if (!TypeIds.TryGetValue(type, out var id))
         {
