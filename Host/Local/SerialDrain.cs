@@ -44,31 +44,12 @@ public sealed class SerialDrain<T>(Action<T> handle)
         // this one began, or at the same time, and goes first.
         if (_queue.IsEmpty && _handling.TryEnter())
         {
-            bool emptied;
-            try
+            var first = _queue.IsEmpty;
+            if (!first)
             {
-                // Either way the turn is Turn items, this one included.
-                if (_queue.IsEmpty)
-                {
-                    handle(item);
-                    emptied = HandleQueued(Turn - 1);
-                }
-                else
-                {
-                    _queue.Enqueue(item);
-                    emptied = HandleQueued(Turn);
-                }
+                _queue.Enqueue(item);
             }
-            finally
-            {
-                _handling.Exit();
-            }
-            if (!emptied)
-            {
-                return;
-            }
-            Interlocked.MemoryBarrier();
-            if (_queue.IsEmpty)
+            if (!TakeTurn(first, item))
             {
                 return;
             }
@@ -113,21 +94,7 @@ public sealed class SerialDrain<T>(Action<T> handle)
         {
             if (_handling.TryEnter())
             {
-                bool emptied;
-                try
-                {
-                    emptied = HandleQueued(Turn);
-                }
-                finally
-                {
-                    _handling.Exit();
-                }
-                if (!emptied)
-                {
-                    return;
-                }
-                Interlocked.MemoryBarrier();
-                if (_queue.IsEmpty)
+                if (!TakeTurn(false, default!))
                 {
                     return;
                 }
@@ -144,6 +111,34 @@ public sealed class SerialDrain<T>(Action<T> handle)
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// With the handling held: one turn of Turn items (<paramref name="own"/> first when
+    /// <paramref name="ownFirst"/>), then let go. True when the turn emptied the queue but an
+    /// item has come since, which nobody may take: the caller looks again.
+    /// </summary>
+    private bool TakeTurn(bool ownFirst, T own)
+    {
+        bool emptied;
+        try
+        {
+            if (ownFirst)
+            {
+                handle(own);
+            }
+            emptied = HandleQueued(ownFirst ? Turn - 1 : Turn);
+        }
+        finally
+        {
+            _handling.Exit();
+        }
+        if (!emptied)
+        {
+            return false;
+        }
+        Interlocked.MemoryBarrier();
+        return !_queue.IsEmpty;
     }
 
     /// <summary>Handles up to <paramref name="most"/> items; true if it left the queue empty.</summary>

@@ -59,7 +59,8 @@ internal static class LoadBench
         var ceiling = Environment.ProcessorCount / detCpuPerMessage;
         add("load", "  ceiling from the model's own work", $"{ceiling / 1e6:F3} M msg/s",
             $"{Environment.ProcessorCount} cores / the deterministic runtime's CPU per message ({detCpuPerMessage * 1e6:F2} us " +
-            $"of actor and checker work, one thread, no hand-off); {ceiling / pingOne:F2} x ping-pong, 1 in flight");
+            $"of actor and checker work, one thread, no hand-off); {ceiling / pingOne:F2} x section 1's ping-pong, 1 in flight; " +
+            $"{ceiling / local.PairedPingPong:F2} x the ping-pong beside the local runs");
 
         // Memory per actor.
         var footprints = Enumerable.Range(0, 3).Select(_ => ActorFootprint.Measure(5_000)).ToList();
