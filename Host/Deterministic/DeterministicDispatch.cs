@@ -100,8 +100,10 @@ public sealed class DeterministicExecutorConfigurator(Config config, IDispatcher
                 driver.MakeReady(queue);
                 return;
             }
-            // Not one of ours (nothing in DaxSim does this): let the thread pool have it.
-            ThreadPool.UnsafeQueueUserWorkItem(_ => run.Run(), null);
+            // Not one of ours (nothing in DaxSim does this): let the thread pool have it. A
+            // static lambda: one that captured run would be allocated on every call, this
+            // method's fast path included.
+            ThreadPool.UnsafeQueueUserWorkItem(static r => r.Run(), run, preferLocal: false);
         }
 
         public override void Shutdown()

@@ -61,11 +61,12 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
 
     // The last types looked up, by a few bits of their handle: a run has a few dozen message
     // and event types, and this is on every delivery and every event.
-    private readonly (Type? Type, ulong Id)[] _recentTypes = new (Type?, ulong)[64];
+    private readonly (Type? Type, ulong Id)[] _recentTypes = new (Type?, ulong)[256];
 
     private ulong TypeId(Type type)
     {
-        ref var slot = ref _recentTypes[(int)((ulong)type.TypeHandle.Value >> 4) & 63];
+        // Fibonacci hashing of the method table's address: its low bits are alignment.
+        ref var slot = ref _recentTypes[(int)(((ulong)type.TypeHandle.Value * 0x9E3779B97F4A7C15UL) >> 56)];
         if (ReferenceEquals(slot.Type, type))
         {
             return slot.Id;

@@ -40,6 +40,30 @@ internal static class AllocCensus
         }
     }
 
+    /// <summary>The deterministic runtime on a shipped scenario, one thread, as explore runs it.</summary>
+    public static int RunDeterministic(string scenarioPath, int seeds)
+    {
+        var scenario = DaxSim.Protocol.Scenarios.ScenarioLoader.Parse(File.ReadAllText(scenarioPath), scenarioPath);
+        using var runtime = new DaxSim.Host.Deterministic.DeterministicRuntime();
+        DaxSim.Host.Runs.RunSettings Settings(ulong seed) => new()
+        {
+            Seed = seed, Variant = Variant.Mainline, Strategy = "random", RecordOps = false, RecordSchedule = false,
+        };
+        for (var i = 0; i < 300; i++)
+        {
+            runtime.Run(scenario, Settings((ulong)i));
+        }
+        using var listener = new Listener();
+        long messages = 0;
+        listener.On = true;
+        for (var i = 0; i < seeds; i++)
+        {
+            messages += runtime.Run(scenario, Settings((ulong)(1000 + i))).Deliveries;
+        }
+        listener.On = false;
+        return Print(listener, messages);
+    }
+
     public static int Run(TimeSpan duration)
     {
         var spec = new LoadSpec("census", null, 8, 1024, null, LoadSpec.MixOf(400, TimeSpan.Zero, null, 1024), duration,
@@ -52,6 +76,11 @@ internal static class AllocCensus
         listener.On = true;
         var r = LoadEngine.Run(new LoadPlan(spec, 7, Variant.Mainline, new LocalLoadRuntime()), measureFootprint: false);
         listener.On = false;
+        return Print(listener, r.Run.Messages);
+    }
+
+    private static int Print(Listener listener, long messages)
+    {
         long total;
         List<KeyValuePair<string, long>> top;
         lock (listener.Bytes)
@@ -59,14 +88,14 @@ internal static class AllocCensus
             total = listener.Bytes.Values.Sum();
             top = listener.Bytes.OrderByDescending(p => p.Value).Take(40).ToList();
         }
-        Console.WriteLine($"{r.Run.Messages:N0} messages, {total / (double)r.Run.Messages:F0} B/message sampled");
+        Console.WriteLine($"{messages:N0} messages, {total / (double)messages:F0} B/message sampled");
         foreach (var (type, bytes) in top)
         {
             var owners = type.StartsWith('<')
                 ? string.Join(", ", AppDomain.CurrentDomain.GetAssemblies().Where(a => a.GetName().Name!.StartsWith("DaxSim", StringComparison.OrdinalIgnoreCase) || a.GetName().Name!.StartsWith("Akka", StringComparison.Ordinal))
                     .SelectMany(a => a.GetTypes()).Where(t => t.Name == type).Select(t => t.DeclaringType?.FullName))
                 : "";
-            Console.WriteLine($"{bytes * 100.0 / total,6:F1}%  {bytes / (double)r.Run.Messages,6:F1} B/msg  {type} {owners}");
+            Console.WriteLine($"{bytes * 100.0 / total,6:F1}%  {bytes / (double)messages,6:F1} B/msg  {type} {owners}");
         }
         return 0;
     }

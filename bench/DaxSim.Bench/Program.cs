@@ -29,6 +29,10 @@ if (args is ["--alloc-census"])
 {
     Environment.Exit(AllocCensus.Run(TimeSpan.FromSeconds(3)));
 }
+if (args is ["--alloc-census", var censusScenario])
+{
+    Environment.Exit(AllocCensus.RunDeterministic(censusScenario, 2000));
+}
 if (args is [RemotePingPong.ChildFlag])
 {
     Environment.Exit(RemotePingPong.Child());
