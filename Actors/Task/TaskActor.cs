@@ -91,6 +91,7 @@ public sealed partial class TaskActor : SimActor
     // The thread's view of the world: its mmaps and the PTEs it last knew of.
     private readonly Dictionary<FileId, PageRange> _vmas = new();
     private readonly Dictionary<(FileId File, int Index), PageId> _ptes = new();
+    private readonly List<(FileId File, int Index)> _zapped = [];
 
     // What exit must give back.
     private readonly Dictionary<(FileId File, LockKind Kind), bool> _locks = new();
@@ -259,11 +260,18 @@ public sealed partial class TaskActor : SimActor
 
     private void HandlePtesZapped(PtesZapped m)
     {
-        foreach (var key in _ptes.Keys.Where(k => k.File == m.File && k.Index >= m.First && k.Index <= m.Last)
-                     .ToList())
+        foreach (var key in _ptes.Keys)
+        {
+            if (key.File == m.File && key.Index >= m.First && key.Index <= m.Last)
+            {
+                _zapped.Add(key);
+            }
+        }
+        foreach (var key in _zapped)
         {
             _ptes.Remove(key);
         }
+        _zapped.Clear();
     }
 
     private void HandleRecallLease(RecallLease m)

@@ -84,6 +84,9 @@ public sealed partial class InvariantChecker
     // The locks each task is queued on, (file, kind): the only places WaitsFor has to look.
     private readonly List<(int File, int Kind)>[] _queuedOn;
     private readonly int[] _size;
+    // Per task and step: the files whose locks the step takes (each operation's start looks).
+    private readonly FileId[][][] _lockFiles;
+
     // Per file: PTEs per page index, and the indexes with a DAX entry. Hash tables, not sorted
     // ones: they change on most events of a load, and are searched only at layout changes.
     private readonly Dictionary<int, int>[] _pteCount;
@@ -118,6 +121,7 @@ public sealed partial class InvariantChecker
         _owner = new (FileId, int)?[blocks];
         _allocated = new bool[blocks];
         _pinLines = Enumerable.Range(0, files).Select(_ => new Line()).ToArray();
+        _lockFiles = scenario.Tasks.Select(t => t.Steps.Select(LockFiles).ToArray()).ToArray();
         _lockLines = new Line[files, 2];
         _size = scenario.Files.Select(f => f.Pages).ToArray();
         _pteCount = Enumerable.Range(0, files).Select(_ => new Dictionary<int, int>()).ToArray();
@@ -631,7 +635,7 @@ public sealed partial class InvariantChecker
         {
             Join(_pinLines[file.Value], op);
         }
-        foreach (var lockFile in LockFiles(step))
+        foreach (var lockFile in _lockFiles[m.Task.Value][m.Step])
         {
             Join(_lockLines[lockFile.Value, (int)LockKind.IoLock], op);
             Join(_lockLines[lockFile.Value, (int)LockKind.MmapLock], op);
@@ -650,7 +654,7 @@ public sealed partial class InvariantChecker
     }
 
     /// <summary>The files whose IOLOCK or MMAPLOCK a step takes.</summary>
-    private static IEnumerable<FileId> LockFiles(Step step) => step switch
+    private static FileId[] LockFiles(Step step) => step switch
     {
         DioReadStep s => [s.From, s.Into],
         DioWriteStep s => [s.To, s.From],
