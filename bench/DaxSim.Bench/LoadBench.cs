@@ -103,9 +103,10 @@ internal static class LoadBench
             warmups++;
         }
         while (compiledInLast >= WarmJitMethods && warm.Elapsed < LocalWarmupBudget);
-        var jit = (Methods: JitInfo.GetCompiledMethodCount(), Time: JitInfo.GetCompilationTime());
-        var localCpu = SystemCpu.Sample();
-        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        // CPU, allocation and JIT are summed over the load runs alone, not the ping-pongs between them.
+        long jitMethods = 0, allocated = 0;
+        double cpu = 0, wall = 0, others = 0;
+        var jitTime = TimeSpan.Zero;
         // The rate of record is the measured window's (LoadReport.WindowMessageRate): the
         // load at full speed, as the ping-pong is timed after its ActorSystem exists. The whole
         // run's rate, creating and stopping 8,600 actors included, is shown beside it.
@@ -116,19 +117,25 @@ internal static class LoadBench
         var local = Median(repeats, i =>
         {
             var ping = PingPong.Measure([(1, 100_000, 1_000_000)], 1)[0].MessagesPerSecond;
+            var (methods0, jit0) = (JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime());
+            var before = SystemCpu.Sample();
+            var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
             var r = LoadEngine.Run(new LoadPlan(localSpec, (ulong)i, Variant.Mainline, new LocalLoadRuntime()),
                 measureFootprint: false);
+            allocated += GC.GetTotalAllocatedBytes(precise: true) - allocated0;
+            var after = SystemCpu.Sample();
+            (jitMethods, jitTime) = (jitMethods + JitInfo.GetCompiledMethodCount() - methods0,
+                jitTime + JitInfo.GetCompilationTime() - jit0);
+            var runWall = Stopwatch.GetElapsedTime(before.Timestamp, after.Timestamp).TotalSeconds;
+            cpu += (after.Own - before.Own).TotalSeconds;
+            wall += runWall;
+            others += after.OthersSince(before) * runWall;
             var rate = LoadReport.WindowMessageRate(r) ?? r.Run.Messages / r.Run.WallTime.TotalSeconds;
             pairs.Add((ping, rate));
             return (rate, r);
         });
         var wholeRuns = local.Results.Select(r => r.Run.Messages / r.Run.WallTime.TotalSeconds).Order().ToList();
-        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
-        jit = (JitInfo.GetCompiledMethodCount() - jit.Methods, JitInfo.GetCompilationTime() - jit.Time);
-        var localEnd = SystemCpu.Sample();
         var messages = local.Results.Sum(r => r.Run.Messages);
-        var cpu = (localEnd.Own - localCpu.Own).TotalSeconds;
-        var wall = Stopwatch.GetElapsedTime(localCpu.Timestamp, localEnd.Timestamp).TotalSeconds;
         add("load", "local runtime, 400 tasks, 2 cores", $"{local.Median / 1e6:F3} M msg/s",
             $"median of {repeats} runs of {localDuration.TotalSeconds:F0} s (after {warmups} warm-up run(s) of 1 s, " +
             $"{warm.Elapsed.TotalSeconds:F0} s); slowest " +
@@ -137,14 +144,14 @@ internal static class LoadBench
             $"verdicts {string.Join(", ", local.Results.Select(r => r.Run.Verdict))}");
         add("load", "  whole run, start and stop included", $"{wholeRuns[wholeRuns.Count / 2] / 1e6:F3} M msg/s",
             "all messages / the run's wall time, creating and stopping the run's 8,600 actors included; median");
-        add("load", "  other processes' CPU meanwhile", $"{localEnd.OthersSince(localCpu):F2} cores", "0.00 = the bench had the machine to itself");
+        add("load", "  other processes' CPU meanwhile", $"{others / Math.Max(wall, 1e-9):F2} cores", "0.00 = the bench had the machine to itself");
         add("load", "  CPU per message (local)", $"{cpu * 1e6 / messages:F2} us",
-            $"the bench's CPU over the {repeats} runs (actors, checker, Akka, GC; run set-up included) / messages; " +
+            $"the bench's CPU during the {repeats} runs, not the ping-pongs between them (actors, checker, Akka, GC; run set-up included) / messages; " +
             $"{cpu / wall:F2} cores busy of {Environment.ProcessorCount}");
         add("load", "  allocated per message (local)", $"{(double)allocated / messages:F0} B",
             "GC.GetTotalAllocatedBytes delta over the runs / messages");
-        add("load", "  JIT during measurement (local)", $"{jit.Methods} methods",
-            $"{jit.Time.TotalMilliseconds:F0} ms of compilation (0 = fully warmed up)");
+        add("load", "  JIT during measurement (local)", $"{jitMethods} methods",
+            $"{jitTime.TotalMilliseconds:F0} ms of compilation (0 = fully warmed up)");
         var sample = local.Results[0];
         add("load", "  operations/s (local)", $"{sample.Stats.Ops.Sum(o => o.Count) / LoadReport.WindowSeconds(sample):N0}",
             $"first measured run; threads {sample.Run.Threads}, events {sample.Run.Events:N0}");
