@@ -580,7 +580,7 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         if (!_ackFlushPending)
         {
             _ackFlushPending = true;
-            Self.Tell(AckFlush.Instance, Self);
+            _self.Tell(AckFlush.Instance, _self);
         }
     }
 

@@ -1,12 +1,12 @@
 using System.Diagnostics.Tracing;
 using DaxSim.Host.Load;
 using DaxSim.Protocol;
-using DaxSim.Protocol.Load;
 
 namespace DaxSim.Bench;
 
 /// <summary>
-/// `bench --alloc-census`: which types the local runtime allocates under the load mix. The
+/// `bench --alloc-census`: which types the local runtime allocates under the bench's load mix
+/// (`--alloc-census SCENARIO`: the deterministic runtime on a scenario, as explore runs it). The
 /// runtime's GCAllocationTick event names the type of the allocation that crossed each ~100 KB
 /// of allocation, so the counts are a sample proportional to bytes.
 /// </summary>
@@ -45,20 +45,16 @@ internal static class AllocCensus
     {
         var scenario = DaxSim.Protocol.Scenarios.ScenarioLoader.Parse(File.ReadAllText(scenarioPath), scenarioPath);
         using var runtime = new DaxSim.Host.Deterministic.DeterministicRuntime();
-        DaxSim.Host.Runs.RunSettings Settings(ulong seed) => new()
-        {
-            Seed = seed, Variant = Variant.Mainline, Strategy = "random", RecordOps = false, RecordSchedule = false,
-        };
         for (var i = 0; i < 300; i++)
         {
-            runtime.Run(scenario, Settings((ulong)i));
+            runtime.Run(scenario, ExploreSettings.For((ulong)i));
         }
         using var listener = new Listener();
         long messages = 0;
         listener.On = true;
         for (var i = 0; i < seeds; i++)
         {
-            messages += runtime.Run(scenario, Settings((ulong)(1000 + i))).Deliveries;
+            messages += runtime.Run(scenario, ExploreSettings.For((ulong)(1000 + i))).Deliveries;
         }
         listener.On = false;
         return Print(listener, messages);
@@ -66,8 +62,7 @@ internal static class AllocCensus
 
     public static int Run(TimeSpan duration)
     {
-        var spec = new LoadSpec("census", null, 8, 1024, null, LoadSpec.MixOf(400, TimeSpan.Zero, null, 1024), duration,
-            duration / 10, null, null, null, LoadSpec.DefaultOpBound, LoadSpec.DefaultLeaseBreakTime);
+        var spec = LoadBench.Mix(400, duration, TimeSpan.Zero);
         using var listener = new Listener();
         for (var i = 0; i < 3; i++)
         {

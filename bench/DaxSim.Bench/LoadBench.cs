@@ -25,7 +25,7 @@ internal static class LoadBench
     // The load mix: the default mix of `daxsim load --tasks` on 8 files of 1,024 pages; on real
     // threads no think time (every task busy), in simulated time 1 ms (operations that take no
     // simulated time would otherwise make a million simulated operations per task per second).
-    private static LoadSpec Mix(int tasks, TimeSpan duration, TimeSpan think) => new("bench-mix", null, 8, 1024, null,
+    internal static LoadSpec Mix(int tasks, TimeSpan duration, TimeSpan think) => new("bench-mix", null, 8, 1024, null,
         LoadSpec.MixOf(tasks, think, null, 1024), duration, duration / 10, null, null, null,
         LoadSpec.DefaultOpBound, LoadSpec.DefaultLeaseBreakTime);
 

@@ -31,13 +31,22 @@ if (args is ["--alloc-census"])
 }
 if (args is ["--alloc-census", var censusScenario])
 {
-    Environment.Exit(AllocCensus.RunDeterministic(censusScenario, 2000));
+    Environment.Exit(BadInput.Guard(() => AllocCensus.RunDeterministic(censusScenario, 2000)));
 }
 if (args is [RemotePingPong.ChildFlag])
 {
     Environment.Exit(RemotePingPong.Child());
 }
-var options = BenchOptions.Parse(args);
+BenchOptions? parsed = null;
+var parseExit = BadInput.Guard(() =>
+{
+    parsed = BenchOptions.Parse(args);
+    return 0;
+});
+if (parsed is not { } options)
+{
+    return parseExit;
+}
 var root = Repo.FindRoot();
 var started = DateTimeOffset.UtcNow;
 var total = Stopwatch.StartNew();
@@ -111,12 +120,7 @@ if (text60 == shippedText)
     throw new InvalidOperationException($"{shippedPath} no longer says \"repeat\": 20; the bench scenario needs updating");
 }
 var scenario60 = ScenarioLoader.Parse(text60, "generic-503-truncate (repeat 60)");
-// The settings explore uses: no per-op records, no schedule, no text trace. The checker
-// still sees every event and checks every invariant; the trace hash is still computed.
-RunSettings Settings(ulong seed) => new()
-{
-    Seed = seed, Variant = Variant.Mainline, Strategy = "random", RecordOps = false, RecordSchedule = false,
-};
+RunSettings Settings(ulong seed) => ExploreSettings.For(seed);
 
 var process = Process.GetCurrentProcess();
 DetFigures det;
@@ -422,6 +426,36 @@ namespace DaxSim.Bench
         TimeSpan JitTimeDuring,
         List<double> ChunkRates);
 
+    /// <summary>Bad flags or a bad scenario file: one line on stderr and exit 2, not a stack trace.</summary>
+    internal static class BadInput
+    {
+        public static int Guard(Func<int> run)
+        {
+            try
+            {
+                return run();
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException
+                                          or ScenarioException)
+            {
+                Console.Error.WriteLine($"bench: {e.Message}");
+                return 2;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The settings explore uses: no per-op records, no schedule, no text trace. The checker
+    /// still sees every event and checks every invariant; the trace hash is still computed.
+    /// </summary>
+    internal static class ExploreSettings
+    {
+        public static RunSettings For(ulong seed) => new()
+        {
+            Seed = seed, Variant = Variant.Mainline, Strategy = "random", RecordOps = false, RecordSchedule = false,
+        };
+    }
+
     internal sealed record BenchOptions
     {
         public long PingWarmup { get; init; } = 400_000;
@@ -651,10 +685,13 @@ namespace DaxSim.Bench
                          "tasks on 8 files of 1,024 pages (no think time on the local runtime, 1 ms on the deterministic " +
                          "one), every invariant checked. Messages are " +
                          "the protocol messages delivered to the simulated entities (tasks, inodes, mappings, pages, device), " +
-                         "not the hops through page regions, divided by the run's wall time. Local: real threads, 10 ms timer " +
+                         "not the hops through page regions. Deterministic: over the run's wall time. Local: over the measured window " +
+                         "(from the end of the load's warm-up to its duration: the load report's messagesPerSecondInWindow), " +
+                         "and its ratio of record is the median of each run's rate over a 1-in-flight ping-pong measured just " +
+                         "before it (the ping-pong is bimodal on a small VM). Local: real threads, 10 ms timer " +
                          "ticks (a 100 us I/O takes a tick), every event queued lock-free to the one checker, which the actor " +
-                         "threads take turns at feeding (`SerialDrain`). CPU per message is the bench's own CPU over the " +
-                         "measured runs; the ceiling is what all cores would deliver at the deterministic runtime's cost per " +
+                         "threads take turns at feeding (`SerialDrain`). CPU per message is the bench's own CPU during the " +
+                         "measured load runs (not the ping-pongs between them); the ceiling is what all cores would deliver at the deterministic runtime's cost per " +
                          "message, with no thread hand-off at all ([local-load-profile.md](local-load-profile.md): where " +
                          "the local runtime's time goes, and what bounds it). " +
                          "Deterministic: one thread. Warm-up first (local: 1 s runs until one compiles fewer than 20 methods, " +
