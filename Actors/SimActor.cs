@@ -346,6 +346,28 @@ public abstract class SimActor : ReceiveActor, IWithTimers
         Env.Messages?.Retransmitted(sent);
     }
 
+    // --- steps ---------------------------------------------------------------------------
+
+    private long _stepCount;
+
+    /// <summary>
+    /// Ends this turn and continues with <paramref name="step"/> in a later one, so that other
+    /// actors may run in between: what a loop the kernel runs page by page, without a lock that
+    /// keeps the other side out, needs between two pages (another CPU can get in there). The
+    /// step is a message to the actor itself; a journaled actor's goes through the journal as
+    /// a timer's would, so that a recovered actor takes it again. Every step message must be
+    /// distinct (carry a counter).
+    /// </summary>
+    protected void Step(object step)
+    {
+        if (!_reliable)
+        {
+            _self.Tell(step, _self);
+            return;
+        }
+        StartTimer($"step-{++_stepCount}", step, TimeSpan.Zero);
+    }
+
     // --- timers --------------------------------------------------------------------------
 
     /// <summary>A single timer; a journaled actor's timers go through its host, so that their firing is journaled too.</summary>
@@ -366,13 +388,30 @@ public abstract class SimActor : ReceiveActor, IWithTimers
 #pragma warning disable AK1004
     private void Arm(string key, object message, TimeSpan delay)
     {
+        // A step (no delay) is a message, not a timer: the scheduler would hold it until the
+        // clock moves (the deterministic runtime) or its next tick (10 ms in real time).
+        var now = delay <= TimeSpan.Zero;
         if (_journaled)
         {
+            if (now)
+            {
+                Context.Parent.Tell(new TimerFired(message), _self);
+                return;
+            }
             Context.System.Scheduler.ScheduleTellOnce(delay, Context.Parent, new TimerFired(message), Self);
         }
         else if (_journal is not null)
         {
+            if (now)
+            {
+                _self.Tell(new TimerFired(message), _self);
+                return;
+            }
             Context.System.Scheduler.ScheduleTellOnce(delay, Self, new TimerFired(message), Self);
+        }
+        else if (now)
+        {
+            _self.Tell(message, _self);
         }
         else
         {

@@ -58,7 +58,7 @@ public sealed class SimulatedCluster : INetwork
         }))
         .DefaultIfEmpty(0).Max());
 
-    public int NodeOf(TaskId task) => _scenario.Task(task).Node ?? task.Value % Nodes;
+    public int NodeOf(TaskId task) => _scenario.NodeOf(task, Nodes);
 
     /// <summary>The node an entity lives on now; for a task, its node; null for the control actor.</summary>
     public int? NodeOf(Endpoint e)

@@ -125,6 +125,7 @@ public sealed class SimulationRoot : SimActor
             {
                 SignalFault f => f.At,
                 KillFault f => f.At,
+                EnomemFault f => f.At,
                 CrashNodeFault f when _cluster is not null => f.At,
                 PartitionFault f when _cluster is not null => f.At,
                 HealFault f when _cluster is not null => f.At,
@@ -187,11 +188,19 @@ public sealed class SimulationRoot : SimActor
         {
             case SignalFault f:
                 Trace.Emit(new FaultInjected("signal", f.Task));
-                _directory.Task(f.Task).Tell(new Signal(f.Task), Self);
+                _directory.Task(f.Task).Tell(new Signal(f.Task, f.Restart), Self);
                 break;
             case KillFault f:
-                Trace.Emit(new FaultInjected("kill", f.Task));
-                _directory.Task(f.Task).Tell(new Kill(f.Task), Self);
+                // SIGKILL kills every thread of the process.
+                foreach (var thread in Scenario.ProcessOf(f.Task).Threads)
+                {
+                    Trace.Emit(new FaultInjected("kill", thread));
+                    _directory.Task(thread).Tell(new Kill(thread), Self);
+                }
+                break;
+            case EnomemFault f:
+                Trace.Emit(new FaultInjected("enomem", f.Task));
+                _directory.Task(f.Task).Tell(new FailAllocation(f.Task), Self);
                 break;
             case CrashNodeFault f when f.Node < _cluster!.Nodes && _cluster.IsUp(f.Node):
                 Crash(f.Node);

@@ -7,7 +7,7 @@ namespace DaxSim.Protocol;
 public enum Errno
 {
     Ok = 0,
-    /// <summary>An interruptible wait saw a signal (-ERESTARTSYS as user space sees it).</summary>
+    /// <summary>An interruptible wait saw a signal: -ERESTARTSYS, which user space sees as EINTR when the handler has no SA_RESTART.</summary>
     EINTR,
     /// <summary>get_user_pages could not fault a page of the buffer in.</summary>
     EFAULT,
@@ -23,6 +23,10 @@ public enum Errno
     EAGAIN,
     /// <summary>The task was killed before the operation finished.</summary>
     KILLED,
+    /// <summary>A kernel allocation failed (an injected enomem fault: the lease break's lease_alloc).</summary>
+    ENOMEM,
+    /// <summary>The file system does not do this (a layout lease where only XFS grants them).</summary>
+    EOPNOTSUPP,
 }
 
 public static class ErrnoNames

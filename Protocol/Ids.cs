@@ -28,6 +28,17 @@ public readonly record struct TaskId(int Value) : IComparable<TaskId>
     public override string ToString() => $"task-{Value}";
 }
 
+/// <summary>
+/// An address space (struct mm_struct): one per process. The threads of a process (tasks
+/// that name the same process) share it: one mapping of each file and one set of PTEs.
+/// </summary>
+public readonly record struct MmId(int Value) : IComparable<MmId>
+{
+    public int CompareTo(MmId other) => Value.CompareTo(other.Value);
+
+    public override string ToString() => $"mm-{Value}";
+}
+
 /// <summary>An inclusive range of page indices within a file, "a-b" in scenario files.</summary>
 public readonly record struct PageRange(int First, int Last)
 {

@@ -16,6 +16,7 @@ public enum OpKind
     Fallocate,
     HoldLease,
     Sleep,
+    Fsync,
 }
 
 public static class OpKinds

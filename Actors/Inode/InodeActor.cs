@@ -284,6 +284,9 @@ public sealed class InodeActor : SimActor
         Ask(Endpoint.MappingOf(_file), seq => new Invalidate(_file, first, last, DeleteEntries: true, seq),
             _ => then());
 
+    // xfs_itruncate_extents / xfs_bunmapi: the range's extents go from the map, and their
+    // blocks go back to the device one at a time (a transaction roll between extents), so
+    // another file may take a freed block before the next is freed.
     private void FreeRange(int first, int last, Action then)
     {
         var blocks = new List<PageId>();
@@ -293,12 +296,17 @@ public sealed class InodeActor : SimActor
             Trace.Emit(new ExtentRemoved(_file, index, block));
             blocks.Add(block);
         }
-        if (blocks.Count == 0)
+        FreeEach(blocks, 0, then);
+    }
+
+    private void FreeEach(List<PageId> blocks, int next, Action then)
+    {
+        if (next == blocks.Count)
         {
             then();
             return;
         }
-        Ask(Endpoint.Device, seq => new Free(_file, blocks, seq), _ => then());
+        Ask(Endpoint.Device, seq => new Free(_file, [blocks[next]], seq), _ => FreeEach(blocks, next + 1, then));
     }
 
     private void AllocateInto(List<int> indices, Action<Errno> then)
@@ -370,6 +378,13 @@ public sealed class InodeActor : SimActor
 
     private void HandleAcquireLease(AcquireLease m)
     {
+        // Only XFS exports pNFS block layouts (its export_operations map_blocks): ext4 and fuse
+        // grant no layout lease.
+        if (!Env.Policy.BreaksLeases)
+        {
+            Reply(new LeaseDenied(_file, Errno.EOPNOTSUPP, m.Seq));
+            return;
+        }
         if (_breakingLeases)
         {
             Reply(new LeaseDenied(_file, Errno.EAGAIN, m.Seq));

@@ -5,16 +5,20 @@ using DaxSim.Protocol.Trace;
 
 namespace DaxSim.Actors.Page;
 
-// PageActor models one ZONE_DEVICE page (one block of the DAX device): its refcount,
-// idle at 1; its owner file, or free; the tasks waiting for it to go idle; the DMA that
-// lands in it.
+// PageActor models one ZONE_DEVICE page (one block of the DAX device): its refcount (idle
+// at 1 up to 6.14, at 0 from 6.15) and mapcount (6.15+: each PTE that maps it holds a
+// reference); its owner file, or free; the tasks waiting for it to go idle; the DMA that
+// reaches it.
 //
-// Takes:  GetPage, PutPage (pins), WaitIdle, CancelWait (the layout break's wait),
-//         QueryRefcount (the busy-page scan), DmaWrite, BlockAssigned / BlockReleased.
+// Takes:  GetPage, PutPage (pins), MapPage, UnmapPage (6.15+: PTE references, from the
+//         mapping), WaitIdle, CancelWait (the layout break's wait), QueryRefcount (the busy
+//         scan), DmaWrite, BlockAssigned / BlockReleased.
 // Sends:  GetPageAck, WaitIdleAck, RefcountReport; and PageIdle, the idle notification:
-//         when a put brings the count back to the idle count, every waiter registered on
-//         the wake key is woken and removed (wake_up_var from generic_dax_pagefree, with
-//         autoremove_wake_function). Not before: a put that leaves the page busy wakes nobody.
+//         when a put brings the count to the idle count, every waiter registered on the wake
+//         key is woken and removed (wake_up_var: fsdax_pagefree in 4.18, the devmap put path
+//         up to 6.14 when the count drops to 1, free_zone_device_folio from 6.15 when it
+//         drops to 0; autoremove_wake_function). Not before: a put that leaves the page busy
+//         wakes nobody.
 public sealed class PageActor : SimActor
 {
     // Wait-queue keys: the waiter sleeps on &page->_refcount. The wrong-wake-key variant
@@ -26,7 +30,8 @@ public sealed class PageActor : SimActor
 
     private readonly PageId _page;
     private readonly List<Waiter> _waiters = [];
-    private int _refcount = 1;
+    private int _refcount;
+    private int _mapcount;
     private FileId? _owner;
 
     // Which task holds how many of the references: what a task's exit gives back when its
@@ -37,11 +42,14 @@ public sealed class PageActor : SimActor
     {
         _page = page;
         _owner = owner;
+        _refcount = env.Policy.IdleRefcount;
         Receive<GetPage>(HandleGetPage);
         Receive<PutPage>(HandlePutPage);
+        Receive<MapPage>(HandleMapPage);
+        Receive<UnmapPage>(HandleUnmapPage);
         Receive<WaitIdle>(HandleWaitIdle);
         Receive<CancelWait>(HandleCancelWait);
-        Receive<QueryRefcount>(m => Reply(new RefcountReport(_page, _refcount, m.Seq)));
+        Receive<QueryRefcount>(m => Reply(new RefcountReport(_page, _refcount, _mapcount, m.Seq)));
         Receive<DmaWrite>(HandleDmaWrite);
         Receive<BlockAssigned>(m => _owner = m.File);
         Receive<BlockReleased>(_ => _owner = null);
@@ -52,8 +60,8 @@ public sealed class PageActor : SimActor
 
     // Lazy pages (SimEnvironment.LazyPages, load runs) only: this actor then lives under a
     // PageRegion, which forwards it every message for its page and may stop it when idle.
-    // After each message that leaves the page idle (refcount 1, the true idle count whatever
-    // the variant, and no waiter), it tells the region so, with how many messages it has
+    // After each message that leaves the page idle (the era's true idle count whatever the
+    // variant, no mapping and no waiter), it tells the region so, with how many messages it has
     // taken: the region stops it only if it has forwarded no other since, and keeps the
     // owner, the only state an idle page has. Nothing else here changes with lazy pages.
     // (Lazy pages need plain delivery: SimulationRoot refuses them with reliable delivery.)
@@ -65,7 +73,7 @@ public sealed class PageActor : SimActor
         if (Env.LazyPages)
         {
             _received++;
-            if (_refcount == 1 && _waiters.Count == 0 && _refsBy.Count == 0)
+            if (_refcount == Policy.IdleRefcount && _mapcount == 0 && _waiters.Count == 0 && _refsBy.Count == 0)
             {
                 Context.Parent.Tell(new PageRegion.Quiet(_page, _owner, _received), Self);
             }
@@ -111,6 +119,27 @@ public sealed class PageActor : SimActor
     {
         _refcount--;
         Trace.Emit(new PagePut(_page, task, _refcount));
+        if (Policy.IsIdle(_refcount))
+        {
+            NotifyIdle();
+        }
+    }
+
+    // insert_page: folio_get and folio_add_file_rmap_pte under the page-table lock.
+    private void HandleMapPage(MapPage m)
+    {
+        _refcount++;
+        _mapcount++;
+        Trace.Emit(new PageMapped(_page, m.File, m.Index, _refcount, _mapcount));
+    }
+
+    // zap_pte_range: folio_remove_rmap_pte, and the reference goes with the TLB batch; the
+    // last one calls free_zone_device_folio, which wakes the waiters.
+    private void HandleUnmapPage(UnmapPage m)
+    {
+        _refcount--;
+        _mapcount--;
+        Trace.Emit(new PageUnmapped(_page, _refcount, _mapcount));
         if (Policy.IsIdle(_refcount))
         {
             NotifyIdle();
@@ -167,5 +196,5 @@ public sealed class PageActor : SimActor
 
     private void HandleCancelWait(CancelWait m) => _waiters.RemoveAll(w => w.Task == m.Task);
 
-    private void HandleDmaWrite(DmaWrite m) => Trace.Emit(new DmaLanded(_page, m.Task, m.File, m.Index));
+    private void HandleDmaWrite(DmaWrite m) => Trace.Emit(new DmaLanded(_page, m.Task, m.File, m.Index, m.FromPage));
 }

@@ -88,7 +88,7 @@ public sealed class PageRegion : ReceiveActor
         switch (m)
         {
             case QueryRefcount q:
-                Sender.Tell(new RefcountReport(q.Page, 1, q.Seq), Self);
+                Sender.Tell(new RefcountReport(q.Page, _env.Policy.IdleRefcount, 0, q.Seq), Self);
                 return;
             case BlockAssigned b:
                 _owner[i] = b.File.Value + 1;

@@ -4,18 +4,24 @@ using DaxSim.Protocol.Trace;
 
 namespace DaxSim.Actors.Task;
 
-// xfs_break_layouts(inode, &iolock, BREAK_UNMAP), called with IOLOCK and MMAPLOCK held
-// exclusive, in the two real versions and the ablations; every difference is a switch of
-// ProtocolPolicy. On return the locks are held again, whatever the result.
+// The layout break a truncate or fallocate runs with IOLOCK and MMAPLOCK held exclusive, in
+// every version; each difference is a switch of ProtocolPolicy. On return the locks are
+// held again, whatever the result. (ext4 and fuse call their locks i_rwsem and
+// invalidate_lock; the model calls them IOLOCK and MMAPLOCK throughout.)
 public sealed partial class TaskActor
 {
+    private IEnumerable<object> BreakLayouts(OpKind op, FileId file, Box<Errno> error) =>
+        Policy.Loop == BreakLoop.RetryFlag ? BreakLayoutsUpTo614(op, file, error) : BreakLayoutsFrom615(op, file, error);
+
+    // xfs_break_layouts(inode, &iolock, BREAK_UNMAP), 4.18 to 6.14:
+    //
     //  do {
     //      retry = false;
     //      error = xfs_break_dax_layouts(inode, &retry);
     //      if (error || retry) break;
     //      error = xfs_break_leased_layouts(inode, &iolock, &retry);
     //  } while (error == 0 && retry);
-    private IEnumerable<object> BreakLayouts(OpKind op, FileId file, Box<Errno> error)
+    private IEnumerable<object> BreakLayoutsUpTo614(OpKind op, FileId file, Box<Errno> error)
     {
         var retry = new Box<bool>(false);
         var round = 0;
@@ -34,22 +40,25 @@ public sealed partial class TaskActor
                     continue;
                 }
             }
-            yield return BreakLeasedLayouts(file, retry, error);
+            if (Policy.BreaksLeases)
+            {
+                yield return BreakLeasedLayouts(file, retry, error);
+            }
         } while (error.Value == Errno.Ok && retry.Value);
     }
 
-    // xfs_break_dax_layouts: find a busy page and wait, interruptibly, for it to go idle.
+    // xfs_break_dax_layouts, up to 6.14: find a busy page and wait, interruptibly, for it to go idle.
     //
     //  page = dax_layout_busy_page(inode->i_mapping);
     //  if (!page) return 0;
-    //  *retry = true;                                     [mainline]
+    //  *retry = true;                                     [4.19+: "xfs: Close race between direct IO and xfs_break_layouts()"]
     //  return ___wait_var_event(&page->_refcount, refcount == 1, TASK_INTERRUPTIBLE, 0, 0,
     //                           xfs_wait_dax_page(inode));
     private IEnumerable<object> BreakDaxLayouts(FileId file, Box<bool> retry, Box<Errno> error)
     {
-        var scanSeq = NextSeq();
-        yield return Request(Endpoint.MappingOf(file), new FindBusyPage(file, _id, scanSeq), scanSeq);
-        if (_reply is not BusyPageFound busy)
+        var busy = new Box<PageId?>(null);
+        yield return FindBusyPage(file, Policy.BreakRange, busy);
+        if (busy.Value is not { } page)
         {
             yield break;
         }
@@ -57,7 +66,88 @@ public sealed partial class TaskActor
         {
             retry.Value = true;
         }
-        var page = busy.Page;
+        yield return WaitPageIdle(file, page, Policy.RetryWhenWaitSlept ? retry : null, error);
+    }
+
+    // From 6.15: xfs_break_layouts (ext4_break_layouts, fuse_dax_break_layouts) calls
+    // dax_break_layout, which loops until no page of the range is busy and then deletes the
+    // range's DAX entries; no retry flag. XFS then breaks its leases, as before:
+    //
+    //  do {
+    //      retry = false;
+    //      error = xfs_break_dax_layouts(inode);   /* dax_break_layout_inode(inode, xfs_wait_dax_page) */
+    //      if (error) break;
+    //      error = xfs_break_leased_layouts(inode, iolock, &retry);
+    //  } while (error == 0 && retry);
+    private IEnumerable<object> BreakLayoutsFrom615(OpKind op, FileId file, Box<Errno> error)
+    {
+        var retry = new Box<bool>(false);
+        var round = 0;
+        do
+        {
+            if (round++ > 0)
+            {
+                Trace.Emit(new BreakLayoutsRetry(file, _id));
+            }
+            retry.Value = false;
+            if (Policy.BreaksDaxLayouts(op))
+            {
+                yield return DaxBreakLayout(file, Policy.BreakRange, error);
+                if (error.Value != Errno.Ok)
+                {
+                    yield break;
+                }
+            }
+            if (Policy.BreaksLeases)
+            {
+                yield return BreakLeasedLayouts(file, retry, error);
+            }
+        } while (error.Value == Errno.Ok && retry.Value);
+    }
+
+    //  do {
+    //      page = dax_layout_busy_page_range(inode->i_mapping, start, end);
+    //      if (!page) break;
+    //      error = wait_page_idle(page, cb, inode);   /* refcount == 0, TASK_INTERRUPTIBLE */
+    //  } while (error == 0);
+    //  if (!page) dax_delete_mapping_range(inode->i_mapping, start, end);
+    private IEnumerable<object> DaxBreakLayout(FileId file, PageRange range, Box<Errno> error)
+    {
+        var busy = new Box<PageId?>(null);
+        var round = 0;
+        do
+        {
+            if (round++ > 0)
+            {
+                Trace.Emit(new BreakLayoutsRetry(file, _id));
+            }
+            yield return FindBusyPage(file, range, busy);
+            if (busy.Value is not { } page)
+            {
+                break;
+            }
+            yield return WaitPageIdle(file, page, null, error);
+        } while (error.Value == Errno.Ok);
+        if (busy.Value is null)
+        {
+            var seq = NextSeq();
+            yield return Request(Endpoint.MappingOf(file), new DeleteEntries(file, _id, range.First, range.Last, seq), seq);
+        }
+    }
+
+    private IEnumerable<object> FindBusyPage(FileId file, PageRange range, Box<PageId?> busy)
+    {
+        var seq = NextSeq();
+        yield return Request(Endpoint.MappingOf(file), new FindBusyPage(file, _id, range.First, range.Last, seq), seq);
+        busy.Value = _reply is BusyPageFound found ? found.Page : null;
+    }
+
+    // ___wait_var_event(var, idle, TASK_INTERRUPTIBLE, 0, 0, cb(inode)): prepare_to_wait, test
+    // the condition, else run the callback: xfs_wait_dax_page up to 6.14 and from 6.15
+    // (ext4_wait_dax_page, fuse_wait_dax_page alike), xfs_wait_var_event in seed-v7:
+    //   [seed-v7, 4.18: *did_unlock = true;] unlock(locks); schedule(); lock(locks);
+    private IEnumerable<object> WaitPageIdle(FileId file, PageId page, Box<bool>? retryWhenSlept, Box<Errno> error)
+    {
         var slept = false;
         for (;;)
         {
@@ -81,12 +171,9 @@ public sealed partial class TaskActor
                 error.Value = Errno.EINTR;
                 yield break;
             }
-
-            // The wait callback: xfs_wait_dax_page (mainline) or xfs_wait_var_event (seed-v7):
-            //   [seed-v7: *did_unlock = true;] xfs_iunlock(ip, locks); schedule(); xfs_ilock(ip, locks);
-            if (Policy.RetryWhenWaitSlept)
+            if (retryWhenSlept is not null)
             {
-                retry.Value = true;
+                retryWhenSlept.Value = true;
             }
             var dropped = Policy.WaitDropSet;
             foreach (var kind in dropped)
@@ -108,11 +195,11 @@ public sealed partial class TaskActor
                 yield return Lock(file, dropped[i], LockMode.Exclusive);
             }
             // ___wait_var_event loops: prepare_to_wait again and re-test the condition; a
-            // signal still pending makes the next round fail with EINTR unless the page is idle.
+            // signal still pending makes the next round fail with -ERESTARTSYS unless the page is idle.
         }
     }
 
-    // xfs_break_leased_layouts:
+    // xfs_break_leased_layouts (from 5.3, "fs/xfs: Fix return code of xfs_break_leased_layouts()"):
     //
     //  while ((error = break_layout(inode, false)) == -EWOULDBLOCK) {
     //      xfs_iunlock(ip, *iolock);
@@ -123,18 +210,30 @@ public sealed partial class TaskActor
     //  }
     //  return error;
     //
-    // The blocking break's error (EINTR on a signal) is overwritten by the next
-    // non-blocking break, exactly as in the kernel code.
+    // 4.18 to 5.2 had `while ((error = break_layout(inode, false) == -EWOULDBLOCK))`: error is
+    // the comparison (0 or 1), so an error of the non-blocking break other than -EWOULDBLOCK
+    // (-ENOMEM from lease_alloc) is lost and 0 returned. The blocking break's error (EINTR on
+    // a signal) is overwritten by the next non-blocking break in both, as in the kernel code.
     private IEnumerable<object> BreakLeasedLayouts(FileId file, Box<bool> retry, Box<Errno> error)
     {
         for (;;)
         {
-            var seq = NextSeq();
-            yield return Request(Endpoint.InodeOf(file), new BreakLease(file, _id, Blocking: false, seq), seq);
-            var result = Reply<LeaseBreakResult>().Result;
+            Errno result;
+            if (_allocationFails)
+            {
+                // __break_lease: lease_alloc fails before any lease is looked at.
+                _allocationFails = false;
+                result = Errno.ENOMEM;
+            }
+            else
+            {
+                var seq = NextSeq();
+                yield return Request(Endpoint.InodeOf(file), new BreakLease(file, _id, Blocking: false, seq), seq);
+                result = Reply<LeaseBreakResult>().Result;
+            }
             if (result != Errno.EWOULDBLOCK)
             {
-                error.Value = result;
+                error.Value = Policy.LeaseBreakLosesError ? Errno.Ok : result;
                 yield break;
             }
             Unlock(file, LockKind.MmapLock);

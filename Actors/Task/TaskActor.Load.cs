@@ -19,7 +19,7 @@ public sealed partial class TaskActor
 
     private void HandleStopLoad(StopLoad m)
     {
-        if (_finished || _stopping)
+        if (_exiting || _stopping)
         {
             return;
         }

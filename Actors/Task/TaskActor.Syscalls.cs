@@ -6,8 +6,8 @@ using DaxSim.Protocol.Trace;
 namespace DaxSim.Actors.Task;
 
 // The system calls a scenario step makes. Each is a coroutine: `yield return` an Await
-// to wait for a reply (read it with Reply<T>() afterwards), or another coroutine to call
-// it. The result goes into `result`.
+// to wait for a reply (read it with Reply<T>() afterwards), Pause to go on in a later turn,
+// or another coroutine to call it. The result goes into `result`.
 public sealed partial class TaskActor
 {
     private IEnumerable<object> Syscall(Step step, Box<Errno> result) => step switch
@@ -15,97 +15,111 @@ public sealed partial class TaskActor
         MmapStep s => Mmap(s.File, s.Pages, result),
         MunmapStep s => Munmap(s.File, result),
         TouchStep s => Touch(s.File, s.Pages, result),
-        DioReadStep s => DirectIo(s.From, s.Into, s.Pages, s.IoTime, dmaIntoBuffer: true, result),
-        DioWriteStep s => DirectIo(s.To, s.From, s.Pages, s.IoTime, dmaIntoBuffer: false, result),
+        DioReadStep s => DirectIo(s.From, s.Into, s.Pages, s.IoTime, dmaIntoBuffer: true, s.Async, result),
+        DioWriteStep s => DirectIo(s.To, s.From, s.Pages, s.IoTime, dmaIntoBuffer: false, s.Async, result),
         TruncateStep s => ChangeLayout(OpKind.Truncate, s.File, new PageRange(s.Size, s.Size), s.Size, result),
         FallocateStep s => ChangeLayout(s.Mode, s.File, s.Pages, 0, result),
         HoldLeaseStep s => HoldLease(s.File, s.For, result),
         SleepStep s => Sleep(s.For, result),
+        FsyncStep s => Fsync(s.File, s.IoTime, result),
         PaceStep s => Pace(s.Pacing, result),
         _ => throw new InvalidOperationException($"no system call for {step.Op}"),
     };
 
-    // mmap(MAP_SHARED): a VMA, no PTEs until the pages are touched or pinned.
+    // mmap(MAP_SHARED): a mapping of the process, no PTEs until the pages are touched or pinned.
     private IEnumerable<object> Mmap(FileId file, PageRange pages, Box<Errno> result)
     {
         var seq = NextSeq();
         yield return Request(Endpoint.MappingOf(file), new MapFile(file, _id, pages, seq), seq);
-        _vmas[file] = pages;
         result.Value = Errno.Ok;
     }
 
     private IEnumerable<object> Munmap(FileId file, Box<Errno> result)
     {
-        if (!_vmas.ContainsKey(file))
-        {
-            result.Value = Errno.EINVAL;
-            yield break;
-        }
         var seq = NextSeq();
         yield return Request(Endpoint.MappingOf(file), new UnmapFile(file, _id, seq), seq);
-        _vmas.Remove(file);
-        foreach (var key in _ptes.Keys.Where(k => k.File == file).ToList())
+        if (!Reply<UnmapFileAck>().Mapped)
         {
-            _ptes.Remove(key);
+            result.Value = Errno.EINVAL;
         }
     }
 
-    // Touch each page of the mapping: a page without a PTE faults it in.
+    // Touch each page of the mapping: an access through a PTE that is there needs nothing; a
+    // page without one faults it in.
     private IEnumerable<object> Touch(FileId file, PageRange pages, Box<Errno> result)
     {
-        if (!IsMapped(file, pages))
-        {
-            result.Value = Errno.EFAULT;
-            yield break;
-        }
         for (var index = pages.First; index <= pages.Last; index++)
         {
-            if (_ptes.ContainsKey((file, index)))
+            var seq = NextSeq();
+            yield return Request(Endpoint.MappingOf(file), new ReadPte(file, _id, index, seq), seq);
+            var pte = Reply<PteValue>();
+            if (!pte.Mapped)
+            {
+                result.Value = Errno.EFAULT;
+                yield break;
+            }
+            if (pte.Page is not null)
             {
                 continue;
             }
-            yield return Lock(file, LockKind.MmapLock, LockMode.Shared);
-            var seq = NextSeq();
-            yield return Request(Endpoint.MappingOf(file), new Fault(file, _id, index, seq), seq);
-            Unlock(file, LockKind.MmapLock);
-            if (_reply is FaultFailed failed)
+            yield return FaultIn(file, index, result);
+            if (result.Value != Errno.Ok)
             {
-                result.Value = failed.Error;
                 yield break;
             }
-            _ptes[(file, index)] = Reply<FaultAck>().Page;
         }
     }
 
-    // O_DIRECT I/O whose user buffer is the task's mapping of `buffer`: take the I/O
+    // xfs_filemap_fault (or ext4's, fuse's): MMAPLOCK shared around dax_iomap_fault.
+    private IEnumerable<object> FaultIn(FileId file, int index, Box<Errno> result)
+    {
+        yield return Lock(file, LockKind.MmapLock, LockMode.Shared);
+        var seq = NextSeq();
+        yield return Request(Endpoint.MappingOf(file), new Fault(file, _id, index, seq), seq);
+        Unlock(file, LockKind.MmapLock);
+        if (_reply is FaultFailed failed)
+        {
+            result.Value = failed.Error;
+        }
+    }
+
+    // O_DIRECT I/O whose user buffer is the process's mapping of `buffer`: take the I/O
     // file's IOLOCK shared (xfs_file_dio_read / the aligned DIO write), pin every page of
-    // the buffer first, then do the I/O for ioTime (a read's DMA lands in each pinned
-    // page), then put every page.
+    // the buffer (get_user_pages), then submit the I/O, which holds the pins until its
+    // completion has put them (TaskActor.Completion.cs). A synchronous call waits,
+    // uninterruptibly, until the completion wakes it (iomap_dio_rw's TASK_UNINTERRUPTIBLE
+    // loop); an asynchronous one (AIO, io_uring) returns at once.
     private IEnumerable<object> DirectIo(FileId ioFile, FileId buffer, PageRange pages, TimeSpan ioTime,
-        bool dmaIntoBuffer, Box<Errno> result)
+        bool dmaIntoBuffer, bool async, Box<Errno> result)
     {
         yield return Lock(ioFile, LockKind.IoLock, LockMode.Shared);
         var pinned = new List<(PageId Page, int Index)>();
         yield return GetUserPages(buffer, pages, pinned, result);
         if (result.Value == Errno.Ok)
         {
-            yield return Timer(ioTime, WaitState.WaitingForIo, interruptible: false);
-            if (dmaIntoBuffer)
+            var waiter = Submit(buffer, pinned, dmaIntoBuffer, ioTime, sync: !async);
+            if (!async)
             {
-                foreach (var (page, index) in pinned)
-                {
-                    Send(Endpoint.Of(page), new DmaWrite(page, _id, buffer, index));
-                }
+                yield return Wait(waiter, WaitState.WaitingForIo, interruptible: false, killable: false);
             }
         }
-        foreach (var (page, _) in pinned)
+        else
         {
-            PutPage(page);
+            // The pages pinned before get_user_pages failed are released, one by one.
+            for (var i = 0; i < pinned.Count; i++)
+            {
+                if (i > 0)
+                {
+                    yield return Pause.Instance;
+                }
+                PutPage(pinned[i].Page);
+            }
         }
         Unlock(ioFile, LockKind.IoLock);
     }
 
-    // xfs_vn_setattr_size and xfs_file_fallocate: IOLOCK then MMAPLOCK exclusive, break
+    // xfs_vn_setattr_size and xfs_file_fallocate (ext4_setattr and ext4's fallocate modes,
+    // fuse_do_setattr and fuse_file_fallocate alike): IOLOCK then MMAPLOCK exclusive, break
     // layouts, then change the extents; unlock in reverse order.
     private IEnumerable<object> ChangeLayout(OpKind op, FileId file, PageRange range, int newSize,
         Box<Errno> result)
@@ -140,7 +154,7 @@ public sealed partial class TaskActor
         Send(Endpoint.InodeOf(file), new ReturnLease(file, _id));
     }
 
-    // nanosleep: interruptible.
+    // nanosleep: interruptible (a handler makes it return EINTR, SA_RESTART or not).
     private IEnumerable<object> Sleep(TimeSpan duration, Box<Errno> result)
     {
         yield return Timer(duration, WaitState.Sleeping, interruptible: true);
@@ -150,8 +164,29 @@ public sealed partial class TaskActor
         }
     }
 
-    private bool IsMapped(FileId file, PageRange pages) =>
-        _vmas.TryGetValue(file, out var vma) && vma.Contains(pages.First) && vma.Contains(pages.Last);
+    // fsync / msync(MS_SYNC) of a DAX file: dax_writeback_mapping_range, which takes no
+    // inode lock. Each dirty entry in turn is locked (dax_writeback_one), its cache lines are
+    // flushed (ioTime, uninterruptible), and it is cleaned and unlocked.
+    private IEnumerable<object> Fsync(FileId file, TimeSpan flushTime, Box<Errno> result)
+    {
+        var from = 0;
+        for (;;)
+        {
+            var seq = NextSeq();
+            yield return Request(Endpoint.MappingOf(file), new LockDirtyEntry(file, _id, from, seq), seq);
+            if (_reply is not EntryLocked locked)
+            {
+                yield break;
+            }
+            yield return Timer(flushTime, WaitState.WaitingForIo, interruptible: false, killable: false);
+            Send(Endpoint.MappingOf(file), new UnlockEntry(file, _id, locked.Index));
+            if (locked.Index == int.MaxValue)
+            {
+                yield break;
+            }
+            from = locked.Index + 1;
+        }
+    }
 
     private void EmitWaitEnded(PageId page, WaitEnd how) => Trace.Emit(new WaitEnded(page, _id, how));
 }

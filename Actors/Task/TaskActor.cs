@@ -11,22 +11,31 @@ namespace DaxSim.Actors.Task;
 // TaskActor models a user thread: it runs its scenario steps as system calls, one at a
 // time, each written as a coroutine (see TaskActor.Syscalls.cs, .Gup.cs, .BreakLayouts.cs)
 // that reads like the kernel code it models. A coroutine yields an Await whenever it
-// needs another actor's answer or a timer; the actor resumes it when the awaited reply
-// arrives. Between two resumptions the actor still takes the messages that may come at
-// any time: PtesZapped (its PTE view shrinks), RecallLease, Signal and Kill.
+// needs another actor's answer or a timer, and Pause where the kernel's loop goes on to
+// its next page (another CPU may run in between); the actor resumes it when the awaited
+// reply arrives. Between two resumptions the actor still takes the messages that may come
+// at any time: RecallLease, Signal, FailAllocation, Kill, and its I/O completions
+// (TaskActor.Completion.cs), which run beside the coroutine as a bio's end_io does on
+// another CPU. The thread keeps no view of its PTEs: threads of a process share them, so
+// it asks the mapping, as the MMU does.
 //
-// Takes:  StartTask, Signal, Kill, PtesZapped, RecallLease, and the replies to its own
-//         requests (matched by sequence number; stale ones are dropped).
-// Sends:  Lock / Unlock, MapFile / UnmapFile, Fault, RecheckPte, FindBusyPage, GetPage /
-//         PutPage / WaitIdle / CancelWait / DmaWrite, ChangeExtents, lease messages, and
-//         TaskFinished to the root.
+// Takes:  StartTask, Signal, FailAllocation, Kill, RecallLease, its own Resume and I/O
+//         steps, and the replies to its own requests (matched by sequence number; stale
+//         ones are dropped).
+// Sends:  Lock / Unlock, MapFile / UnmapFile / ThreadExit, Fault, ReadPte / RecheckPte /
+//         FollowPte / FollowDone, FindBusyPage / DeleteEntries, LockDirtyEntry /
+//         UnlockEntry, GetPage / PutPage / WaitIdle / CancelWait / DmaWrite, ChangeExtents,
+//         lease messages, and TaskFinished to the root.
 //
-// Signals: an interruptible wait in progress ends with EINTR; otherwise the signal stays
-// pending until the current operation returns, and an interruptible wait started
-// meanwhile ends at once. Kill: like SIGKILL, it takes effect at the next killable point
-// (an interruptible wait, the DIO's I/O, a lease hold, between the pages of
-// get_user_pages, or the end of the operation); the task then exits and, as process
-// exit does, releases its pins, mappings, locks, waits and leases.
+// Signals: an interruptible wait in progress ends with -ERESTARTSYS; otherwise the signal
+// stays pending until the current operation returns, and an interruptible wait started
+// meanwhile ends at once. On the way out the handler runs: with SA_RESTART an interrupted
+// layout change starts again, without it the operation fails with EINTR. Kill: like
+// SIGKILL, it takes effect at the next killable point (an interruptible wait, a lease
+// hold, a sleep, between the pages of get_user_pages, or the end of the operation; a
+// DIO's own wait is uninterruptible); the thread then exits and, as exit does, releases
+// its pins, locks, waits and leases. I/O in flight completes first (exit_aio waits for
+// it), and the process's mappings go with its last thread (exit_mmap).
 public sealed partial class TaskActor : SimActor
 {
     /// <summary>What a coroutine is waiting for: a named state, as a kernel task would be in.</summary>
@@ -39,6 +48,8 @@ public sealed partial class TaskActor : SimActor
         WaitingForLeaseBreak,
         Sleeping,
         HoldingLease,
+        /// <summary>Between two pages of a kernel loop: runnable, another CPU may run first.</summary>
+        Paused,
     }
 
     /// <summary>
@@ -70,6 +81,15 @@ public sealed partial class TaskActor : SimActor
         public static readonly KillPoint Instance = new();
     }
 
+    /// <summary>Yielded where a kernel loop goes on to its next page: the coroutine goes on in a later turn.</summary>
+    private sealed class Pause
+    {
+        public static readonly Pause Instance = new();
+    }
+
+    /// <summary>The step that resumes a paused coroutine.</summary>
+    private sealed record Resumed(long Seq) : IReply;
+
     /// <summary>What an interrupted wait resumes with instead of a reply.</summary>
     private sealed class Interrupted
     {
@@ -88,12 +108,8 @@ public sealed partial class TaskActor : SimActor
     private readonly TaskId _id;
     private readonly TaskSpec _spec;
 
-    // The thread's view of the world: its mmaps and the PTEs it last knew of.
-    private readonly Dictionary<FileId, PageRange> _vmas = new();
-    private readonly Dictionary<(FileId File, int Index), PageId> _ptes = new();
-    private readonly List<(FileId File, int Index)> _zapped = [];
-
-    // What exit must give back.
+    // What exit must give back: locks, the pins get_user_pages holds before they go to an
+    // I/O, lease holds, a wait.
     private readonly Dictionary<(FileId File, LockKind Kind), bool> _locks = new();
     private readonly List<PageId> _pins = [];
     private readonly List<FileId> _leases = [];
@@ -106,8 +122,15 @@ public sealed partial class TaskActor : SimActor
     private object? _reply;
     private long _seq;
     private bool _signalPending;
+    // Every pending signal's handler has SA_RESTART (-ERESTARTSYS then restarts the call).
+    private bool _signalRestarts;
+    // failslab: the next kernel allocation that may fail does.
+    private bool _allocationFails;
     private bool _killPending;
     private bool _finished;
+    // The program is over (run to its end, or killed); the thread exits once its I/O is done.
+    private bool _exiting;
+    private bool _killed;
 
     // The program counter: iteration of the task, step, repeat of the step.
     private int _iteration;
@@ -121,9 +144,11 @@ public sealed partial class TaskActor : SimActor
         _spec = env.Scenario.Task(id);
         Receive<StartTask>(_ => StartNextOp());
         Receive<Signal>(HandleSignal);
+        Receive<FailAllocation>(_ => _allocationFails = true);
         Receive<Kill>(HandleKill);
-        Receive<PtesZapped>(HandlePtesZapped);
         Receive<RecallLease>(HandleRecallLease);
+        Receive<IoDue>(HandleIoDue); // TaskActor.Completion.cs
+        Receive<IoStep>(HandleIoStep);
         Receive<StopLoad>(HandleStopLoad); // load runs only: TaskActor.Load.cs
         Receive<IReply>(HandleReply);
     }
@@ -138,7 +163,7 @@ public sealed partial class TaskActor : SimActor
 
     private void StartNextOp()
     {
-        if (!_finished && _stack.Count == 0 && BeginOp())
+        if (!_exiting && _stack.Count == 0 && BeginOp())
         {
             Resume();
         }
@@ -149,7 +174,7 @@ public sealed partial class TaskActor : SimActor
     {
         if (_iteration >= _spec.Repeat || _stopping)
         {
-            Finish(killed: false);
+            Exit(killed: false);
             return false;
         }
         var step = CurrentStep;
@@ -157,6 +182,24 @@ public sealed partial class TaskActor : SimActor
         _opResult ??= new Box<Errno>(Errno.Ok);
         _opResult.Value = Errno.Ok;
         Trace.Emit(new OpStarted(_id, step.Op, step.Target, _step, _iteration));
+        _stack.Push(Syscall(step, _opResult).GetEnumerator());
+        return true;
+    }
+
+    /// <summary>
+    /// The system call returns: the pending signal's handler runs. A layout change that a
+    /// signal interrupted (-ERESTARTSYS) starts again when the handler has SA_RESTART; true then.
+    /// </summary>
+    private bool Restarts()
+    {
+        var step = CurrentStep;
+        if (_opResult!.Value != Errno.EINTR || !_signalPending || !_signalRestarts || !step.Op.BreaksLayouts())
+        {
+            return false;
+        }
+        _signalPending = false;
+        Trace.Emit(new OpRestarted(_id, step.Op));
+        _opResult.Value = Errno.Ok;
         _stack.Push(Syscall(step, _opResult).GetEnumerator());
         return true;
     }
@@ -181,10 +224,14 @@ public sealed partial class TaskActor : SimActor
 
     private void Resume()
     {
-        while (!_finished)
+        while (!_exiting)
         {
             if (_stack.Count == 0)
             {
+                if (!_killPending && Restarts())
+                {
+                    continue;
+                }
                 OpReturned();
                 if (_killPending)
                 {
@@ -220,6 +267,11 @@ public sealed partial class TaskActor : SimActor
                     return;
                 case KillPoint:
                     continue;
+                case Pause:
+                    var seq = NextSeq();
+                    Step(new Resumed(seq));
+                    _await = Wait(seq, WaitState.Paused, interruptible: false, killable: false);
+                    return;
                 case IEnumerable<object> callee:
                     _stack.Push(callee.GetEnumerator());
                     continue;
@@ -238,7 +290,7 @@ public sealed partial class TaskActor : SimActor
 
     private void HandleReply(IReply reply)
     {
-        if (_await is null || reply.Seq != _await.Seq || _finished)
+        if (_await is null || reply.Seq != _await.Seq || _exiting)
         {
             return;
         }
@@ -249,30 +301,38 @@ public sealed partial class TaskActor : SimActor
         Continue(reply);
     }
 
-    private void Finish(bool killed)
+    // The program is over. The thread exits once its I/O in flight has completed, as
+    // exit_aio waits for it; then it tells every DAX file's mapping (the process's mappings
+    // go with its last thread) and the root.
+    private void Exit(bool killed)
     {
+        _exiting = true;
+        _killed |= killed;
+        if (_inflight.Count == 0)
+        {
+            Finish();
+        }
+    }
+
+    private void Finish()
+    {
+        if (_finished)
+        {
+            return;
+        }
         _finished = true;
-        Trace.Emit(new TaskEnded(_id, killed));
-        Dir.Root.Tell(new TaskFinished(_id, killed), Self);
+        foreach (var file in Env.Scenario.Files)
+        {
+            if (file.Dax)
+            {
+                Send(Endpoint.MappingOf(file.Id), new ThreadExit(file.Id, _id));
+            }
+        }
+        Trace.Emit(new TaskEnded(_id, _killed));
+        Dir.Root.Tell(new TaskFinished(_id, _killed), Self);
     }
 
     // --- messages that may come at any time ------------------------------------------------
-
-    private void HandlePtesZapped(PtesZapped m)
-    {
-        foreach (var key in _ptes.Keys)
-        {
-            if (key.File == m.File && key.Index >= m.First && key.Index <= m.Last)
-            {
-                _zapped.Add(key);
-            }
-        }
-        foreach (var key in _zapped)
-        {
-            _ptes.Remove(key);
-        }
-        _zapped.Clear();
-    }
 
     private void HandleRecallLease(RecallLease m)
     {
@@ -284,14 +344,15 @@ public sealed partial class TaskActor : SimActor
 
     private void HandleSignal(Signal m)
     {
-        if (_finished)
+        if (_exiting)
         {
             return;
         }
         var interrupts = _await is { Interruptible: true };
         Trace.Emit(new SignalReceived(_id, interrupts));
         // The signal stays pending until the return to user space: a wait that loops
-        // (___wait_var_event) sees it again and ends with EINTR.
+        // (___wait_var_event) sees it again and ends with -ERESTARTSYS.
+        _signalRestarts = m.Restart && (_signalRestarts || !_signalPending);
         _signalPending = true;
         if (interrupts)
         {
@@ -301,7 +362,7 @@ public sealed partial class TaskActor : SimActor
 
     private void HandleKill(Kill m)
     {
-        if (_finished)
+        if (_exiting)
         {
             return;
         }
@@ -312,7 +373,8 @@ public sealed partial class TaskActor : SimActor
         }
     }
 
-    // do_exit: the thread stops where it is, and everything it holds is given back.
+    // do_exit: the thread stops where it is, and everything it holds is given back; its
+    // I/O in flight completes on its own, and the mappings go when the thread exits.
     private void Die()
     {
         if (_sleepingOn is { } page)
@@ -336,12 +398,6 @@ public sealed partial class TaskActor : SimActor
             Send(Endpoint.InodeOf(file), new ReturnLease(file, _id));
         }
         _leases.Clear();
-        foreach (var file in _vmas.Keys)
-        {
-            Send(Endpoint.MappingOf(file), new UnmapFile(file, _id, 0));
-        }
-        _vmas.Clear();
-        _ptes.Clear();
         if (_stack.Count > 0)
         {
             Trace.Emit(new OpCompleted(_id, CurrentStep.Op, Errno.KILLED));
@@ -352,7 +408,7 @@ public sealed partial class TaskActor : SimActor
         }
         _stack.Clear();
         _await = null;
-        Finish(killed: true);
+        Exit(killed: true);
     }
 
     // --- primitives the coroutines use ---------------------------------------------------
@@ -365,12 +421,12 @@ public sealed partial class TaskActor : SimActor
         return Wait(seq, state, interruptible: false, killable: false);
     }
 
-    private Await Timer(TimeSpan delay, WaitState state, bool interruptible, FileId? lease = null)
+    private Await Timer(TimeSpan delay, WaitState state, bool interruptible, FileId? lease = null, bool killable = true)
     {
         var seq = NextSeq();
-        // One timer at a time: a task waits for one thing at a time.
+        // One timer at a time: a task waits for one thing at a time (its I/O has timers of its own).
         Timers.StartSingleTimer("timer", new Wakeup(seq), delay);
-        return Wait(seq, state, interruptible, killable: true, lease);
+        return Wait(seq, state, interruptible, killable, lease);
     }
 
     /// <summary>The wait to yield next (the task's one <see cref="Await"/>, set anew).</summary>

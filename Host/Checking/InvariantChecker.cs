@@ -1,3 +1,4 @@
+using DaxSim.Actors;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Scenarios;
@@ -6,15 +7,18 @@ using DaxSim.Protocol.Trace;
 namespace DaxSim.Host.Checking;
 
 /// <summary>
-/// The safety and liveness monitors of shared/DESIGN.md section 3. It keeps its own model
-/// of the world (refcounts, pins, block owners, PTEs and DAX entries, lock holders and
-/// queues, sleepers, leases, operations in flight), built from trace events alone, and
-/// checks the invariants on every event. It always uses the true kernel semantics (idle
-/// at refcount 1), whatever the variant under test does.
+/// The safety and liveness monitors of docs/design.md ("Invariants and when they are
+/// judged"). It keeps its own model of the world (refcounts and mapcounts, pins, block
+/// owners, PTEs and DAX entries, lock holders and queues, sleepers, leases, operations in
+/// flight), built from trace events alone, and checks the invariants on every event. It
+/// uses the true semantics of the variant's era (idle at refcount 1 up to 6.14, at 0 with
+/// PTE references from 6.15), whatever the variant's wait tests.
 ///
 /// Safety: S1 use-after-free, S2 refcount, S3 locks, S4 mappings: checked as each event
-/// arrives. Liveness: L1 deadlock (a wait-for cycle; or, at quiescence, work left that
-/// nothing can advance), L2 lost wakeup (at quiescence, a sleeper on an idle page), L3
+/// arrives. S1 says what it damaged: a block freed under a pin whose DMA is still to come
+/// is held back until that DMA lands (data corrupted) or the pin goes without it (only the
+/// contract broken). Liveness: L1 deadlock (a wait-for cycle; or, at quiescence, work left
+/// that nothing can advance), L2 lost wakeup (at quiescence, a sleeper on an idle page), L3
 /// bounded completion (deadlines the runtime polls as time advances).
 ///
 /// Wait-for cycles are looked for only when the runtime says no message is in flight
@@ -23,7 +27,9 @@ namespace DaxSim.Host.Checking;
 /// </summary>
 public sealed partial class InvariantChecker
 {
-    private const int IdleRefcount = 1;
+    // The era's idle refcount (1 up to 6.14, 0 from 6.15), and whether PTEs hold references.
+    private readonly int _idle;
+    private readonly bool _pteReferences;
 
     private sealed class OpInFlight(TaskId task, OpKind op, FileId? file, int step, int iteration, long start, long own,
         long arrival)
@@ -62,6 +68,19 @@ public sealed partial class InvariantChecker
     private readonly bool _recordOps;
 
     private readonly int[] _refcount;
+    // Confirmed pins per page (GUP references past their re-check): what S1 counts.
+    private readonly int[] _pinned;
+    // 6.15+: the processes whose PTEs map each page (a page mapped there cannot go idle).
+    private readonly Dictionary<int, List<MmId>> _mappedBy = new();
+    // Per pin (task, page): how many of its pins have had their DMA (a DIO pins a page once
+    // and its DMA reaches it once).
+    private readonly Dictionary<long, int> _dmaDone = new();
+    // S1 held back: a block freed while a pin's DMA was still to come.
+    private Violation? _pendingS1;
+    private PageId _pendingBlock;
+    // Per task: the lease holders of the file when its layout change last took IOLOCK
+    // exclusive; those leases must be gone before the change frees a block.
+    private readonly Dictionary<int, List<TaskId>> _leasesAhead = new();
     private readonly (FileId File, int Index)?[] _owner;
     private readonly bool[] _allocated;
     // Pins by (task, page): how many references, the file the first was taken through, and
@@ -107,8 +126,11 @@ public sealed partial class InvariantChecker
     /// 10 ms and a cold process compiles as it goes, so a bound tight enough for virtual
     /// time would report scheduling noise as starvation.
     /// </param>
-    public InvariantChecker(Scenario scenario, Func<long> now, bool recordOps, TimeSpan l3Slack = default)
+    public InvariantChecker(Scenario scenario, ProtocolPolicy policy, Func<long> now, bool recordOps,
+        TimeSpan l3Slack = default)
     {
+        _idle = policy.IdleRefcount;
+        _pteReferences = policy.ZeroBasedRefcount;
         _l3Slack = l3Slack.Ticks;
         _scenario = scenario;
         _now = now;
@@ -117,7 +139,8 @@ public sealed partial class InvariantChecker
         _speculativeOn = new int[blocks];
         var files = scenario.Files.Count;
         var tasks = scenario.Tasks.Count;
-        _refcount = Enumerable.Repeat(IdleRefcount, blocks).ToArray();
+        _refcount = Enumerable.Repeat(_idle, blocks).ToArray();
+        _pinned = new int[blocks];
         _owner = new (FileId, int)?[blocks];
         _allocated = new bool[blocks];
         _pinLines = Enumerable.Range(0, files).Select(_ => new Line()).ToArray();
@@ -194,10 +217,30 @@ public sealed partial class InvariantChecker
     private static PageId PinPage(long key) => new((int)(key & 0xffffffff));
 
     private void Fail(string invariant, Verdict verdict, string description, IEnumerable<string> actors,
-        IEnumerable<string>? waitFor = null, long? at = null)
+        IEnumerable<string>? waitFor = null, long? at = null, Damage? damage = null)
     {
-        Violation ??= new Violation(invariant, verdict, at ?? _now(), description, actors.Distinct().ToList(),
-            (waitFor ?? []).ToList()) { Event = _observing };
+        if (Violation is not null)
+        {
+            return;
+        }
+        // A block freed under a pin whose DMA was still to come happened first: it is the finding,
+        // unless this is that DMA landing in the block (damage known now).
+        if (_pendingS1 is not null && damage != Damage.DataCorrupted)
+        {
+            Violation = _pendingS1;
+            return;
+        }
+        Violation = new Violation(invariant, verdict, at ?? _now(), description, actors.Distinct().ToList(),
+            (waitFor ?? []).ToList()) { Event = _observing, Damage = damage };
+    }
+
+    /// <summary>The held-back S1, if any, becomes the finding (its pins went, or the run ends).</summary>
+    private void ReportPendingS1()
+    {
+        if (_pendingS1 is not null && Violation is null)
+        {
+            Violation = _pendingS1;
+        }
     }
 
     // --- events ------------------------------------------------------------------------------
@@ -227,8 +270,8 @@ public sealed partial class InvariantChecker
     {
         switch (e)
         {
-            case PteRechecked { Present: true } m when _speculative.Remove(m.Task, out var confirmed):
-                _speculativeOn[confirmed.Value]--;
+            case PteRechecked { Present: true } m:
+                OnPageConfirmed(m.Task);
                 break;
             case PageGot m:
                 OnPageGot(m);
@@ -236,11 +279,21 @@ public sealed partial class InvariantChecker
             case PagePut m:
                 OnPagePut(m);
                 break;
+            case PageMapped m:
+                _refcount[m.Page.Value]++;
+                CheckRefcountAgrees(m.Page, m.Refcount);
+                break;
+            case PageUnmapped m:
+                _refcount[m.Page.Value]--;
+                CheckRefcountAgrees(m.Page, m.Refcount);
+                CheckRefcountNotBelowIdle(m.Page, "a PTE's reference went", []);
+                break;
             case LockRequested m:
                 OnLockRequested(m);
                 break;
             case LockAcquired m:
                 OnLockAcquired(m);
+                NoteLeasesAhead(m);
                 break;
             case LockReleased m:
                 RemoveHolder(m.File, m.Kind, m.Task);
@@ -262,9 +315,17 @@ public sealed partial class InvariantChecker
                 break;
             case PteInstalled m:
                 Count(_pteCount[m.File.Value], m.Index, +1);
+                if (_pteReferences)
+                {
+                    MappedBy(m.Page).Add(m.Mm);
+                }
                 break;
             case PteZapped m:
                 Count(_pteCount[m.File.Value], m.Index, -1);
+                if (_pteReferences)
+                {
+                    MappedBy(m.Page).Remove(m.Mm);
+                }
                 break;
             case EntryInserted m:
                 _entries[m.File.Value].Add(m.Index);
@@ -414,6 +475,16 @@ public sealed partial class InvariantChecker
 
     // --- S1 and S2: pins, blocks, DMA ---------------------------------------------------------
 
+    private List<MmId> MappedBy(PageId page)
+    {
+        if (!_mappedBy.TryGetValue(page.Value, out var mms))
+        {
+            mms = [];
+            _mappedBy[page.Value] = mms;
+        }
+        return mms;
+    }
+
     private void OnPageGot(PageGot m)
     {
         _refcount[m.Page.Value]++;
@@ -424,11 +495,24 @@ public sealed partial class InvariantChecker
             _speculative[m.Task] = m.Page;
             _speculativeOn[m.Page.Value]++;
         }
+        else
+        {
+            _pinned[m.Page.Value]++;
+        }
         // A pin stays in the line of the file it was first taken through, even if its block
         // has since been given to another file (S1 has then been reported).
         _pins[key] = _pins.TryGetValue(key, out var pin)
             ? (pin.Count + 1, pin.File, pin.Place)
             : (1, m.File, _pinLines[m.File.Value].Arrive(_arrival, m.Task));
+    }
+
+    private void OnPageConfirmed(TaskId task)
+    {
+        if (_speculative.Remove(task, out var confirmed))
+        {
+            _speculativeOn[confirmed.Value]--;
+            _pinned[confirmed.Value]++;
+        }
     }
 
     private void OnPagePut(PagePut m)
@@ -446,20 +530,48 @@ public sealed partial class InvariantChecker
             _speculative.Remove(m.Task);
             _speculativeOn[p]--;
         }
+        else
+        {
+            _pinned[p]--;
+        }
+        if (_dmaDone.TryGetValue(key, out var done))
+        {
+            if (done <= 1)
+            {
+                _dmaDone.Remove(key);
+            }
+            else
+            {
+                _dmaDone[key] = done - 1;
+            }
+        }
         _refcount[p]--;
         CheckRefcountAgrees(m.Page, m.Refcount);
-        if (_refcount[p] < IdleRefcount)
-        {
-            Fail("S2", Verdict.Safety, $"{P(m.Page)}'s refcount dropped to {_refcount[p]}, below the idle count 1",
-                [T(m.Task), P(m.Page)]);
-        }
+        CheckRefcountNotBelowIdle(m.Page, $"{T(m.Task)} put it", [T(m.Task)]);
         if (pin.Count > 1)
         {
             _pins[key] = (pin.Count - 1, pin.File, pin.Place);
-            return;
         }
-        _pins.Remove(key);
-        Leave(_pinLines[pin.File.Value], pin.Place);
+        else
+        {
+            _pins.Remove(key);
+            Leave(_pinLines[pin.File.Value], pin.Place);
+        }
+        // The freed block's pins are going without the DMA that was to come: only the contract broke.
+        if (_pendingS1 is not null && _pendingBlock == m.Page && DmaOutstanding(m.Page) == 0)
+        {
+            ReportPendingS1();
+        }
+    }
+
+    private void CheckRefcountNotBelowIdle(PageId page, string how, IEnumerable<string> actors)
+    {
+        if (_refcount[page.Value] < _idle)
+        {
+            Fail("S2", Verdict.Safety,
+                $"{P(page)}'s refcount dropped to {_refcount[page.Value]}, below the idle count {_idle}, when {how}",
+                [.. actors, P(page)]);
+        }
     }
 
     private void CheckRefcountAgrees(PageId page, int reported)
@@ -476,44 +588,120 @@ public sealed partial class InvariantChecker
 
     private string Pinners(PageId page) => string.Join(", ", PinnerActors(page));
 
-    /// <summary>The page's references that count as pins: all but speculative fast-path ones.</summary>
-    private int Pinned(PageId page) => _refcount[page.Value] - _speculativeOn[page.Value];
+    /// <summary>The page's pins whose DMA is still to come.</summary>
+    private int DmaOutstanding(PageId page)
+    {
+        var outstanding = 0;
+        foreach (var (key, pin) in _pins)
+        {
+            if (PinPage(key) == page)
+            {
+                outstanding += pin.Count - _dmaDone.GetValueOrDefault(key);
+            }
+        }
+        return outstanding - _speculativeOn[page.Value];
+    }
 
     private void OnBlockFreed(BlockFreed m)
     {
         _allocated[m.Block.Value] = false;
-        if (Pinned(m.Block) > IdleRefcount)
+        if (_pinned[m.Block.Value] > 0)
         {
-            Fail("S1", Verdict.Safety,
+            PinnedBlockGone(m.Block,
                 $"{F(m.File)} freed block {m.Block.Value} while {P(m.Block)} has refcount {_refcount[m.Block.Value]}" +
                 $" (pinned by {Pinners(m.Block)})",
                 [P(m.Block), $"inode-{_scenario.FileName(m.File)}", "device", .. PinnerActors(m.Block)]);
+            return;
         }
+        CheckLeasesGone(m);
     }
 
     private void OnBlockAllocated(BlockAllocated m)
     {
         _allocated[m.Block.Value] = true;
-        if (Pinned(m.Block) > IdleRefcount)
+        if (_pinned[m.Block.Value] > 0)
         {
-            Fail("S1", Verdict.Safety,
+            PinnedBlockGone(m.Block,
                 $"block {m.Block.Value} was reallocated to {F(m.File)} while {P(m.Block)} has refcount " +
                 $"{_refcount[m.Block.Value]} (pinned by {Pinners(m.Block)})",
                 [P(m.Block), "device", .. PinnerActors(m.Block)]);
         }
     }
 
+    // A pinned block was freed or reused. If every pin on it has had its DMA, no data can be
+    // hurt any more: the contract broke, reported now. Otherwise the finding waits for that
+    // DMA: landing in the block now (data corrupted, OnDmaLanded), or the pin going without it.
+    private void PinnedBlockGone(PageId block, string description, IEnumerable<string> actors)
+    {
+        if (Violation is not null || _pendingS1 is not null)
+        {
+            return;
+        }
+        var held = new Violation("S1", Verdict.Safety, _now(), description, actors.Distinct().ToList(), [])
+        {
+            Event = _observing, Damage = Damage.PinnedBlockFreed,
+        };
+        if (DmaOutstanding(block) == 0)
+        {
+            Violation = held;
+            return;
+        }
+        _pendingS1 = held;
+        _pendingBlock = block;
+    }
+
     private void OnDmaLanded(DmaLanded m)
     {
+        var key = PinKey(m.Task, m.Page);
+        _dmaDone[key] = _dmaDone.GetValueOrDefault(key) + 1;
         var owner = _owner[m.Page.Value];
         if (owner is { } o && o.File == m.File && o.Index == m.Index)
         {
             return;
         }
         var now = owner is { } x ? $"now belongs to {F(x.File)} page {x.Index}" : "is now free";
-        Fail("S1", Verdict.Safety,
-            $"DMA of {T(m.Task)} meant for {F(m.File)} page {m.Index} landed in block {m.Page.Value}, which {now}",
-            [T(m.Task), P(m.Page)]);
+        var how = m.FromPage
+            ? $"DMA of {T(m.Task)}'s write, meant to read {F(m.File)} page {m.Index}, read block {m.Page.Value}, which {now}"
+            : $"DMA of {T(m.Task)} meant for {F(m.File)} page {m.Index} landed in block {m.Page.Value}, which {now}";
+        var earlier = _pendingS1 is { } pending ? $" (earlier: {pending.Description})" : "";
+        _pendingS1 = null;
+        Fail("S1", Verdict.Safety, how + earlier, [T(m.Task), P(m.Page)], damage: Damage.DataCorrupted);
+    }
+
+    // The layout change that frees the block holds the file's IOLOCK exclusive; the layout
+    // leases held when it last took that lock must be gone (returned, or revoked when the lease
+    // break time ran out): a pNFS client still holding one may still do I/O to the block.
+    private void NoteLeasesAhead(LockAcquired m)
+    {
+        if (m.Kind == LockKind.IoLock && m.Mode == LockMode.Exclusive &&
+            _ops[m.Task.Value] is { } op && op.Op.BreaksLayouts() && op.File == m.File)
+        {
+            _leasesAhead[m.Task.Value] = _leaseHolders[m.File.Value].Where(h => h != m.Task).ToList();
+        }
+    }
+
+    private void CheckLeasesGone(BlockFreed m)
+    {
+        var state = _locks[m.File.Value, (int)LockKind.IoLock];
+        foreach (var (holder, mode) in state.Holders)
+        {
+            if (mode != LockMode.Exclusive || !_leasesAhead.TryGetValue(holder.Value, out var ahead))
+            {
+                continue;
+            }
+            foreach (var lessee in ahead)
+            {
+                if (_leaseHolders[m.File.Value].Contains(lessee))
+                {
+                    Fail("S1", Verdict.Safety,
+                        $"{T(holder)}'s {_ops[holder.Value]?.Op.JsonName() ?? "layout change"} freed block {m.Block.Value} of " +
+                        $"{F(m.File)} while {T(lessee)} still holds a layout lease on the file (it was never recalled)",
+                        [T(holder), T(lessee), $"inode-{_scenario.FileName(m.File)}", P(m.Block)],
+                        damage: Damage.LeasedBlockFreed);
+                    return;
+                }
+            }
+        }
     }
 
     // --- S3: locks ----------------------------------------------------------------------------------
@@ -621,6 +809,7 @@ public sealed partial class InvariantChecker
             DioWriteStep s => s.IoTime,
             SleepStep s => s.For,
             HoldLeaseStep s => s.For,
+            FsyncStep s => s.IoTime * _scenario.File(s.File).Pages,
             // A load task's pacing sleep can be long (a low rate, an exponential draw), and it is
             // not work that can starve: never late.
             PaceStep => TimeSpan.FromDays(1),
@@ -658,6 +847,7 @@ public sealed partial class InvariantChecker
     {
         DioReadStep s => [s.From, s.Into],
         DioWriteStep s => [s.To, s.From],
+        FsyncStep => [],
         _ when step.Target is { } f => [f],
         _ => [],
     };
@@ -815,6 +1005,21 @@ public sealed partial class InvariantChecker
                         $"{T(task)} waits for {P(page)} to go idle, pinned by {T(PinTask(key))}");
                 }
             }
+            // 6.15+: a PTE holds a reference, so the page goes idle only when the process unmaps it.
+            if (_mappedBy.TryGetValue(page.Value, out var mms))
+            {
+                foreach (var mm in mms.Distinct().ToList())
+                {
+                    foreach (var thread in _scenario.Process(mm).Threads)
+                    {
+                        if (thread != task && !_ended[thread.Value])
+                        {
+                            yield return (thread,
+                                $"{T(task)} waits for {P(page)} to go idle, mapped by {T(thread)}'s process");
+                        }
+                    }
+                }
+            }
         }
         if (_leaseBreakOn[task.Value] is { } leased)
         {
@@ -899,18 +1104,18 @@ public sealed partial class InvariantChecker
         }
     }
 
-    /// <summary>L2: task <paramref name="t"/> sleeps on a page that is idle (refcount 1), so no wake-up will come.</summary>
+    /// <summary>L2: task <paramref name="t"/> sleeps on a page that is idle (the era's idle count), so no wake-up will come.</summary>
     private bool ReportLostWakeup(int t, long? now)
     {
-        if (_sleepingOn[t] is not { } page || _refcount[page.Value] != IdleRefcount)
+        if (_sleepingOn[t] is not { } page || _refcount[page.Value] != _idle)
         {
             return false;
         }
         var task = new TaskId(t);
         Fail("L2", Verdict.Liveness,
-            $"{T(task)} sleeps waiting for {P(page)} to go idle; the page is idle (refcount 1) " +
+            $"{T(task)} sleeps waiting for {P(page)} to go idle; the page is idle (refcount {_idle}) " +
             "and no wake-up is on its way",
-            [T(task), P(page)], [$"{T(task)} waits for {P(page)} (refcount 1)"], now);
+            [T(task), P(page)], [$"{T(task)} waits for {P(page)} (refcount {_idle})"], now);
         return true;
     }
 
@@ -921,6 +1126,7 @@ public sealed partial class InvariantChecker
     /// </summary>
     public void AtQuiescence()
     {
+        ReportPendingS1();
         if (Violation is not null)
         {
             return;

@@ -4,9 +4,41 @@ using DaxSim.Protocol.Trace;
 namespace DaxSim.Host.Checking;
 
 /// <summary>
+/// What an S1 finding did: whether data was corrupted, or only the protocol's contract was
+/// broken. The report writes it in kebab case ("data-corrupted").
+/// </summary>
+public enum Damage
+{
+    /// <summary>DMA landed in (or was read from) a block that no longer belonged to the pinning file's page.</summary>
+    DataCorrupted,
+    /// <summary>A block was freed or reallocated while pinned, with the pins' DMA already done: no data was hurt.</summary>
+    PinnedBlockFreed,
+    /// <summary>A block was freed while a pNFS client still held the layout lease that lets it do I/O to it.</summary>
+    LeasedBlockFreed,
+}
+
+public static class Damages
+{
+    public static string Name(this Damage d) => d switch
+    {
+        Damage.DataCorrupted => "data-corrupted",
+        Damage.PinnedBlockFreed => "pinned-block-freed",
+        _ => "leased-block-freed",
+    };
+
+    /// <summary>For a reader: what happened.</summary>
+    public static string Sentence(this Damage d) => d switch
+    {
+        Damage.DataCorrupted => "data corrupted",
+        Damage.PinnedBlockFreed => "contract broken: a pinned block was freed or reused, its DMA already done",
+        _ => "contract broken: a block under a layout lease was freed",
+    };
+}
+
+/// <summary>
 /// A broken invariant: which one (S1..S4, L1..L3), when (simulated time, in 100 ns
 /// ticks), what happened in a sentence, the actors involved and, for a liveness
-/// violation, the wait-for edges that explain it.
+/// violation, the wait-for edges that explain it. An S1 violation says what it damaged.
 /// </summary>
 public sealed record Violation(
     string Invariant,
@@ -22,6 +54,9 @@ public sealed record Violation(
     /// </summary>
     public TraceEvent? Event { get; init; }
 
+    /// <summary>S1 only: whether data was corrupted or only the contract broken.</summary>
+    public Damage? Damage { get; init; }
+
     public static string Title(string invariant) => invariant switch
     {
         "S1" => "use-after-free",
@@ -34,7 +69,9 @@ public sealed record Violation(
         _ => invariant,
     };
 
-    public override string ToString() => $"{Invariant} {Title(Invariant)}: {Description}";
+    public override string ToString() => Damage is { } d
+        ? $"{Invariant} {Title(Invariant)} ({d.Sentence()}): {Description}"
+        : $"{Invariant} {Title(Invariant)}: {Description}";
 }
 
 /// <summary>An operation a task ran, for the report: times in 100 ns ticks.</summary>

@@ -320,7 +320,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
     /// <summary>Node and message faults need a runtime that has nodes and a network: deterministic (simulated) or cluster.</summary>
     private static void CheckFaults(Scenario scenario, string runtime)
     {
-        var index = scenario.Faults.ToList().FindIndex(f => f is not (SignalFault or KillFault));
+        var index = scenario.Faults.ToList().FindIndex(f => f is not (SignalFault or KillFault or EnomemFault));
         if (index >= 0 && runtime == "local")
         {
             var (line, column) = FaultPosition(scenario.Text, index);

@@ -74,7 +74,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         var placement = new int[scenario.Tasks.Count];
         foreach (var t in scenario.Tasks)
         {
-            var node = t.Node ?? t.Id.Value % nodes;
+            var node = scenario.NodeOf(t.Id, nodes);
             if (node >= nodes)
             {
                 throw new Cli.InputException(
@@ -399,7 +399,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
         long Now() => Ticks(Stopwatch.GetTimestamp());
         long current = 0;
         var traceLog = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
-        var checker = new InvariantChecker(scenario, () => current, settings.RecordOps, L3Slack);
+        var checker = new InvariantChecker(scenario, ProtocolPolicy.For(settings.Variant), () => current, settings.RecordOps, L3Slack);
         // Messages cross processes and entities journal their inputs (the first write of a
         // run also creates the journal's tables): allow a longer silence than one process does.
         var judge = new LiveJudge(checker, scenario, EndQuiet, DeadlockQuiet)
@@ -430,6 +430,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             {
                 SignalFault s => s.At,
                 KillFault k => k.At,
+                EnomemFault e => e.At,
                 CrashNodeFault c => c.At,
                 PartitionFault p => p.At,
                 HealFault h => h.At,
@@ -466,10 +467,18 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
             switch (fault)
             {
                 case SignalFault s:
-                    members[placement[s.Task.Value]].Agent.Tell(new InjectTaskFault(runId, "signal", s.Task.Value), runnerRef);
+                    members[placement[s.Task.Value]].Agent.Tell(
+                        new InjectTaskFault(runId, s.Restart ? "signal-restart" : "signal", s.Task.Value), runnerRef);
                     break;
                 case KillFault k:
-                    members[placement[k.Task.Value]].Agent.Tell(new InjectTaskFault(runId, "kill", k.Task.Value), runnerRef);
+                    // SIGKILL kills every thread of the process (they run on one member).
+                    foreach (var thread in scenario.ProcessOf(k.Task).Threads)
+                    {
+                        members[placement[thread.Value]].Agent.Tell(new InjectTaskFault(runId, "kill", thread.Value), runnerRef);
+                    }
+                    break;
+                case EnomemFault e:
+                    members[placement[e.Task.Value]].Agent.Tell(new InjectTaskFault(runId, "enomem", e.Task.Value), runnerRef);
                     break;
                 case CrashNodeFault c:
                     crashedAt[c.Node] = Now();

@@ -509,9 +509,13 @@ public sealed class NodeRun : ReceiveActor
         var id = new TaskId(m.Task);
         switch (m.Kind)
         {
-            case "signal":
+            case "signal" or "signal-restart":
                 _sink?.Emit(new FaultInjected("signal", id));
-                task.Tell(new Signal(id), Self);
+                task.Tell(new Signal(id, Restart: m.Kind == "signal-restart"), Self);
+                break;
+            case "enomem":
+                _sink?.Emit(new FaultInjected("enomem", id));
+                task.Tell(new FailAllocation(id), Self);
                 break;
             case "kill":
                 _sink?.Emit(new FaultInjected("kill", id));

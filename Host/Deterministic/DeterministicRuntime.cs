@@ -113,7 +113,7 @@ public sealed class DeterministicRuntime : IDisposable
         var cluster = nodeFaults
             ? new SimulatedCluster(simulated, settings.Nodes ?? SimulatedCluster.NodesFor(simulated))
             : null;
-        var checker = new InvariantChecker(simulated, () => _scheduler.Now, settings.RecordOps,
+        var checker = new InvariantChecker(simulated, ProtocolPolicy.For(settings.Variant), () => _scheduler.Now, settings.RecordOps,
             FaultModel.L3Slack(simulated, delivery));
         var coverage = new Coverage();
         var sink = new Sink(checker, log, _scheduler, coverage, settings.Observe);

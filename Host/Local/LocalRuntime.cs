@@ -154,7 +154,7 @@ public sealed class LocalRuntime
             _observer = observer;
             _observe = settings.Observe;
             Log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
-            Checker = new InvariantChecker(scenario, () => _handling >= 0 ? _handling : _clock.Elapsed.Ticks,
+            Checker = new InvariantChecker(scenario, ProtocolPolicy.For(settings.Variant), () => _handling >= 0 ? _handling : _clock.Elapsed.Ticks,
                 settings.RecordOps, L3Slack);
             Drain = new SerialDrain<Emitted>(Handle);
         }

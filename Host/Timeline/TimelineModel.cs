@@ -274,6 +274,11 @@ internal sealed class LaneBuilder(Scenario scenario, Axis axis)
 
     private string Fn(FileId f) => f.Value < scenario.Files.Count ? scenario.FileName(f) : f.ToString();
 
+    /// <summary>A process by name: "process 'x'" for a declared one, "task-x's" address space for a task's own.</summary>
+    private string Pn(MmId mm) => mm.Value < scenario.Processes.Count
+        ? scenario.Process(mm) is { Implicit: true } own ? $"{Tn(own.Threads[0])}'s" : $"process '{scenario.Process(mm).Name}''s"
+        : $"{mm}'s";
+
     private Lane Task(TaskId t) => _tasks[t.Value];
 
     private Lane Inode(FileId f) => Lazy(_inodes, f.Value, () => new Lane($"inode-{Fn(f)}", $"inode-{Fn(f)}",
@@ -468,16 +473,17 @@ internal sealed class LaneBuilder(Scenario scenario, Axis axis)
                     m.Woken > 0 ? $"woke {m.Woken}" : null);
                 break;
             case DmaLanded m:
-                Tick(PageRow(m.Page), ev, "dma",
-                    $"DMA write of {Tn(m.Task)}'s I/O lands in page-{m.Page.Value}, meant for '{Fn(m.File)}' page {m.Index}");
+                Tick(PageRow(m.Page), ev, "dma", m.FromPage
+                    ? $"DMA of {Tn(m.Task)}'s write reads page-{m.Page.Value}, meant to be '{Fn(m.File)}' page {m.Index}"
+                    : $"DMA of {Tn(m.Task)}'s read lands in page-{m.Page.Value}, meant for '{Fn(m.File)}' page {m.Index}");
                 break;
             case PteInstalled m:
                 Tick(Mapping(m.File).Row("PTEs", ThinHeight, 0), ev, "pte",
-                    $"PTE installed: {Tn(m.Task)}'s mapping of '{Fn(m.File)}' page {m.Index} → page-{m.Page.Value}");
+                    $"PTE installed: {Pn(m.Mm)} mapping of '{Fn(m.File)}' page {m.Index} → page-{m.Page.Value}");
                 break;
             case PteZapped m:
                 Tick(Mapping(m.File).Row("PTEs", ThinHeight, 0), ev, "zap",
-                    $"PTE zapped: {Tn(m.Task)}'s mapping of '{Fn(m.File)}' page {m.Index} (page-{m.Page.Value})");
+                    $"PTE zapped: {Pn(m.Mm)} mapping of '{Fn(m.File)}' page {m.Index} (page-{m.Page.Value})");
                 break;
             case EntryInserted m:
                 Tick(Mapping(m.File).Row("DAX entries", ThinHeight, 1), ev, "entry",

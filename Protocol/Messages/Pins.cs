@@ -1,10 +1,12 @@
 namespace DaxSim.Protocol.Messages;
 
 // Pins: get_user_pages takes a reference on each page of a DIO buffer (GetPage), the I/O
-// lands in the pinned pages (DmaWrite), and put_page drops the references (PutPage).
-// A page is idle at refcount 1; when its count returns there the PageActor wakes the
-// tasks that wait for it (WaitIdle ... PageIdle), as generic_dax_pagefree's
-// wake_up_var(&page->_refcount) does.
+// lands in the pinned pages (DmaWrite), and the completion drops the references one page
+// at a time (PutPage). Up to 6.14 a page is idle at refcount 1 and a PTE holds no
+// reference; from 6.15 a page is idle at 0 and each PTE holds one (MapPage, UnmapPage).
+// When the count reaches the idle count the PageActor wakes the tasks that wait for it
+// (WaitIdle ... PageIdle): wake_up_var in fsdax_pagefree (4.18), the devmap put path
+// (up to 6.14), free_zone_device_folio (6.15+).
 
 /// <summary>
 /// Task → Page: take a reference (get_page), through the task's mapping of File at Index.
@@ -21,8 +23,20 @@ public sealed record GetPageAck(PageId Page, int Refcount, long Seq) : IReply;
 /// <summary>Task → Page: drop a reference taken with GetPage (put_page). No reply.</summary>
 public sealed record PutPage(PageId Page, TaskId Task) : IPageMessage;
 
-/// <summary>Task → Page: DMA of the task's I/O lands in the page, meant for File at Index.</summary>
-public sealed record DmaWrite(PageId Page, TaskId Task, FileId File, int Index) : IPageMessage;
+/// <summary>
+/// Task → Page: DMA of the task's I/O reaches the page, meant for File at Index: written
+/// into it (a DIO read's buffer) or, FromPage, read from it (a DIO write's source).
+/// </summary>
+public sealed record DmaWrite(PageId Page, TaskId Task, FileId File, int Index, bool FromPage = false) : IPageMessage;
+
+/// <summary>
+/// Mapping → Page (6.15+): a PTE of File at Index now maps the page and holds a reference
+/// (insert_page: folio_get, folio_add_file_rmap_pte). No reply.
+/// </summary>
+public sealed record MapPage(PageId Page, FileId File, int Index) : IPageMessage;
+
+/// <summary>Mapping → Page (6.15+): a PTE that mapped the page was zapped; its reference goes with it. No reply.</summary>
+public sealed record UnmapPage(PageId Page) : IPageMessage;
 
 /// <summary>
 /// Task → Page: prepare_to_wait on the page's refcount and test the condition (refcount
@@ -42,8 +56,8 @@ public sealed record CancelWait(PageId Page, TaskId Task) : IPageMessage;
 /// <summary>Mapping → Page: read the refcount (page_ref_count) for the busy-page scan.</summary>
 public sealed record QueryRefcount(PageId Page, long Seq) : IPageMessage;
 
-/// <summary>Page → Mapping: the refcount the scan asked for.</summary>
-public sealed record RefcountReport(PageId Page, int Refcount, long Seq) : IReply;
+/// <summary>Page → Mapping: the refcount and mapcount the scan asked for.</summary>
+public sealed record RefcountReport(PageId Page, int Refcount, int Mapcount, long Seq) : IReply;
 
 /// <summary>Device → Page: the block now belongs to File (allocation).</summary>
 public sealed record BlockAssigned(PageId Page, FileId File) : IPageMessage;

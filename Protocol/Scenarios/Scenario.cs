@@ -15,6 +15,68 @@ public sealed record Scenario(
     Limits Limits,
     Verdict Expect)
 {
+    /// <summary>The processes the scenario declares ("processes"), in order; tasks that name none are not in them.</summary>
+    public IReadOnlyList<ProcessSpec> DeclaredProcesses { get; init; } = [];
+
+    // Derived from Tasks and DeclaredProcesses, and recomputed when a copy (`with`) changed
+    // either. A class, so that threads that share the scenario publish it whole.
+    private sealed record ProcessTableCache(IReadOnlyList<TaskSpec> Tasks, IReadOnlyList<ProcessSpec> Declared,
+        IReadOnlyList<ProcessSpec> All, MmId[] MmOf);
+
+    private ProcessTableCache? _processes;
+
+    /// <summary>
+    /// The processes: those the scenario declares, then one for each task that names none (a
+    /// single-threaded process of the task's own name). Every task is a thread of exactly one.
+    /// </summary>
+    public IReadOnlyList<ProcessSpec> Processes => ProcessTable().All;
+
+    public ProcessSpec Process(MmId id) => Processes[id.Value];
+
+    /// <summary>The address space a task runs in.</summary>
+    public MmId MmOf(TaskId task) => ProcessTable().MmOf[task.Value];
+
+    private ProcessTableCache ProcessTable()
+    {
+        if (_processes is { } t && ReferenceEquals(t.Tasks, Tasks) && ReferenceEquals(t.Declared, DeclaredProcesses))
+        {
+            return t;
+        }
+        var all = ProcessSpec.WithImplicit(Tasks, DeclaredProcesses);
+        var mmOf = new MmId[Tasks.Count];
+        foreach (var p in all)
+        {
+            foreach (var thread in p.Threads)
+            {
+                mmOf[thread.Value] = p.Id;
+            }
+        }
+        var table = new ProcessTableCache(Tasks, DeclaredProcesses, all, mmOf);
+        _processes = table;
+        return table;
+    }
+
+    /// <summary>
+    /// The cluster node a task runs on, of <paramref name="nodes"/>: the threads of a process
+    /// run together, on the node one of them names, else on the node its first thread's number
+    /// gives (task number mod nodes).
+    /// </summary>
+    public int NodeOf(TaskId task, int nodes)
+    {
+        var process = ProcessOf(task);
+        foreach (var thread in process.Threads)
+        {
+            if (Tasks[thread.Value].Node is { } node)
+            {
+                return node;
+            }
+        }
+        return process.Threads[0].Value % nodes;
+    }
+
+    /// <summary>The process a task is a thread of.</summary>
+    public ProcessSpec ProcessOf(TaskId task) => Processes[MmOf(task).Value];
+
     /// <summary>Where the scenario was read from, for messages; "(embedded)" for built-ins.</summary>
     public string Source { get; init; } = "(memory)";
 
@@ -46,6 +108,33 @@ public sealed record Scenario(
     public int OperationCount => Tasks.Sum(t => t.Repeat * t.Steps.Sum(s => s.Repeat));
 }
 
+/// <summary>
+/// A process: an address space shared by its threads (<c>Threads</c>, tasks in declaration
+/// order). <c>Mmaps</c> are mapped before any thread runs, as a program maps its buffers in
+/// main() before it starts its threads. Implicit: made for a task that names no process.
+/// </summary>
+public sealed record ProcessSpec(MmId Id, string Name, IReadOnlyList<TaskId> Threads, IReadOnlyList<ProcessMmap> Mmaps,
+    bool Implicit)
+{
+    /// <summary>The declared processes, then one implicit process for each task not in any of them.</summary>
+    public static IReadOnlyList<ProcessSpec> WithImplicit(IReadOnlyList<TaskSpec> tasks, IReadOnlyList<ProcessSpec> declared)
+    {
+        var all = new List<ProcessSpec>(declared);
+        var taken = declared.SelectMany(p => p.Threads).ToHashSet();
+        foreach (var t in tasks)
+        {
+            if (!taken.Contains(t.Id))
+            {
+                all.Add(new ProcessSpec(new MmId(all.Count), t.Name, [t.Id], [], Implicit: true));
+            }
+        }
+        return all;
+    }
+}
+
+/// <summary>A mapping a process starts with: mmap(MAP_SHARED) of Pages of File.</summary>
+public sealed record ProcessMmap(FileId File, PageRange Pages);
+
 /// <summary>The DAX device: a number of blocks (= pages), free ones reused by any file.</summary>
 public sealed record DeviceSpec(int Blocks);
 
@@ -55,6 +144,7 @@ public sealed record FileSpec(FileId Id, string Name, bool Dax, int Pages);
 /// <summary>A user thread: its steps run in order, the whole list <c>Repeat</c> times.</summary>
 public sealed record TaskSpec(TaskId Id, string Name, int Repeat, int? Node, IReadOnlyList<Step> Steps)
 {
+
     /// <summary>
     /// Where the second and later iterations start: the steps before it run once (a load
     /// task's mmap, for instance). 0 for scenario tasks, which repeat every step.
@@ -89,18 +179,34 @@ public sealed record TouchStep(int Repeat, FileId File, PageRange Pages) : Step(
     public override FileId? Target => File;
 }
 
-/// <summary>O_DIRECT read of <c>From</c> into the task's mapping of <c>Into</c>.</summary>
-public sealed record DioReadStep(int Repeat, FileId From, FileId Into, PageRange Pages, TimeSpan IoTime) : Step(Repeat)
+/// <summary>
+/// O_DIRECT read of <c>From</c> into the task's mapping of <c>Into</c>. Async: the call
+/// returns once the I/O is submitted (AIO, io_uring without fixed buffers); the pins stay
+/// until the I/O completes, whatever the task does meanwhile (munmap included).
+/// </summary>
+public sealed record DioReadStep(int Repeat, FileId From, FileId Into, PageRange Pages, TimeSpan IoTime, bool Async = false)
+    : Step(Repeat)
 {
     public override OpKind Op => OpKind.DioRead;
     public override FileId? Target => Into;
 }
 
-/// <summary>O_DIRECT write to <c>To</c> from the task's mapping of <c>From</c>.</summary>
-public sealed record DioWriteStep(int Repeat, FileId From, FileId To, PageRange Pages, TimeSpan IoTime) : Step(Repeat)
+/// <summary>O_DIRECT write to <c>To</c> from the task's mapping of <c>From</c>; Async as for a read.</summary>
+public sealed record DioWriteStep(int Repeat, FileId From, FileId To, PageRange Pages, TimeSpan IoTime, bool Async = false)
+    : Step(Repeat)
 {
     public override OpKind Op => OpKind.DioWrite;
     public override FileId? Target => From;
+}
+
+/// <summary>
+/// fsync / msync(MS_SYNC) of a DAX file: dax_writeback_mapping_range writes back each dirty
+/// DAX entry with the entry locked, for <c>IoTime</c> per entry (the cache flush).
+/// </summary>
+public sealed record FsyncStep(int Repeat, FileId File, TimeSpan IoTime) : Step(Repeat)
+{
+    public override OpKind Op => OpKind.Fsync;
+    public override FileId? Target => File;
 }
 
 /// <summary>Set the size to <c>Size</c> pages.</summary>
@@ -132,7 +238,11 @@ public sealed record SleepStep(int Repeat, TimeSpan For) : Step(Repeat)
 /// <summary>A fault to inject. Timed faults fire at <c>At</c> (virtual or elapsed time).</summary>
 public abstract record FaultSpec;
 
-public sealed record SignalFault(TimeSpan At, TaskId Task) : FaultSpec;
+/// <summary>A signal to a task. Restart: its handler has SA_RESTART, so an interrupted layout change restarts instead of failing with EINTR.</summary>
+public sealed record SignalFault(TimeSpan At, TaskId Task, bool Restart = false) : FaultSpec;
+
+/// <summary>The task's next kernel allocation that may fail does (as failslab would): the lease break's lease_alloc.</summary>
+public sealed record EnomemFault(TimeSpan At, TaskId Task) : FaultSpec;
 
 public sealed record KillFault(TimeSpan At, TaskId Task) : FaultSpec;
 

@@ -46,14 +46,18 @@ public static class ScenarioLoader
 /// <summary>One pass over one scenario's JSON, collecting errors rather than stopping at the first.</summary>
 internal sealed partial class ScenarioReader(string source, string text)
 {
-    private static readonly string[] TopKeys = ["name", "description", "variant", "device", "files", "tasks", "faults", "limits", "expect"];
-    private static readonly string[] FaultKinds = ["signal", "kill", "crashNode", "partition", "heal", "drop", "duplicate", "delay"];
+    private static readonly string[] TopKeys = ["name", "description", "variant", "device", "files", "processes", "tasks", "faults", "limits", "expect"];
+    private static readonly string[] FaultKinds = ["signal", "kill", "enomem", "crashNode", "partition", "heal", "drop", "duplicate", "delay"];
     private static readonly TimeSpan DefaultIoTime = TimeSpan.FromTicks(1_000); // 100us
+    private static readonly TimeSpan DefaultFlushTime = TimeSpan.FromTicks(100); // 10us
 
     private readonly List<ScenarioError> errors = [];
     private readonly string[] lines = text.Split('\n');
     private readonly Dictionary<string, FileSpec> files = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TaskId> tasks = new(StringComparer.Ordinal);
+    // Declared processes by name: their token (for errors), mappings, and threads as tasks name them.
+    private readonly Dictionary<string, (JToken Token, List<ProcessMmap> Mmaps, List<(TaskId Task, int? Node, JToken Where)> Threads)> processes =
+        new(StringComparer.Ordinal);
 
     [GeneratedRegex(@"^[A-Za-z0-9_.\-]{1,64}$")]
     private static partial Regex Identifier();
@@ -80,7 +84,9 @@ internal sealed partial class ScenarioReader(string source, string text)
         var variant = ReadVariant(obj["variant"]);
         var fileList = ReadFiles(obj["files"]);
         var device = ReadDevice(obj["device"], fileList, obj["files"]);
+        var processOrder = ReadProcesses(obj["processes"]);
         var taskList = ReadTasks(obj["tasks"]);
+        var declared = DeclaredProcesses(processOrder);
         var faults = ReadFaults(obj["faults"]);
         var limits = ReadLimits(obj["limits"]);
         var expect = Verdict.Clean;
@@ -95,7 +101,7 @@ internal sealed partial class ScenarioReader(string source, string text)
         {
             throw Failed();
         }
-        return new Scenario(name, variant, device, fileList, taskList, faults, limits, expect);
+        return new Scenario(name, variant, device, fileList, taskList, faults, limits, expect) { DeclaredProcesses = declared };
     }
 
     /// <summary>
@@ -157,12 +163,87 @@ internal sealed partial class ScenarioReader(string source, string text)
         {
             return null;
         }
-        if (Variants.TryParse(name, out var variant))
+        if (Variants.TryParse(name, out var variant, out var error))
         {
             return variant;
         }
-        Error(token!, $"unknown variant \"{name}\"; expected one of: {string.Join(", ", Variants.AllNames)}");
+        Error(token!, error);
         return null;
+    }
+
+    // "processes": [ { "name": "p", "mmap": [ { "file": "dax", "pages": "0-3" } ] } ]: address
+    // spaces that threads (tasks naming the process) share, with the mappings made before any
+    // thread runs. Returns the names in order.
+    private List<string> ReadProcesses(JToken? token)
+    {
+        var order = new List<string>();
+        if (token is null)
+        {
+            return order;
+        }
+        foreach (var item in Items(token, "\"processes\"", min: 0))
+        {
+            if (Object(item, "a process") is not { } o)
+            {
+                continue;
+            }
+            CheckKeys(o, "a process", ["name", "mmap"], ["name"]);
+            var name = Name(o["name"], "process");
+            var mmaps = new List<ProcessMmap>();
+            foreach (var m in Items(o["mmap"], "\"mmap\"", min: 0))
+            {
+                if (Object(m, "a process's mmap") is not { } mo)
+                {
+                    continue;
+                }
+                CheckKeys(mo, "a process's mmap", ["file", "pages"], ["file", "pages"]);
+                var file = FileRef(mo["file"], "\"file\"", dax: true);
+                if (file is not null && Range(mo["pages"], file) is { } pages)
+                {
+                    if (mmaps.Any(x => x.File == file.Id))
+                    {
+                        Error(mo["file"]!, $"process \"{name}\" maps file \"{file.Name}\" twice; a process has one mapping of a file");
+                        continue;
+                    }
+                    mmaps.Add(new ProcessMmap(file.Id, pages));
+                }
+            }
+            if (name is null)
+            {
+                continue;
+            }
+            if (processes.ContainsKey(name))
+            {
+                Error(o["name"]!, $"a process named \"{name}\" is already defined");
+                continue;
+            }
+            processes[name] = (o, mmaps, []);
+            order.Add(name);
+        }
+        return order;
+    }
+
+    // After the tasks: each declared process with its threads, in declaration order; every
+    // process needs a thread, and the threads of one process run on one node.
+    private List<ProcessSpec> DeclaredProcesses(List<string> order)
+    {
+        var list = new List<ProcessSpec>();
+        foreach (var name in order)
+        {
+            var (token, mmaps, threads) = processes[name];
+            if (threads.Count == 0)
+            {
+                Error(token, $"process \"{name}\" has no thread: name it in a task's \"process\"");
+                continue;
+            }
+            var nodes = threads.Where(t => t.Node is not null).ToList();
+            if (nodes.Select(t => t.Node).Distinct().Count() > 1)
+            {
+                Error(nodes[1].Where, $"the threads of process \"{name}\" must run on one node (one has \"node\" {nodes[0].Node}, this one {nodes[1].Node})");
+            }
+            list.Add(new ProcessSpec(new MmId(list.Count), name, threads.Select(t => t.Task).ToList(), mmaps, Implicit: false));
+        }
+        return list;
     }
 
     private List<FileSpec> ReadFiles(JToken? token)
@@ -252,9 +333,22 @@ internal sealed partial class ScenarioReader(string source, string text)
             {
                 continue;
             }
-            CheckKeys(o, "a task", ["name", "repeat", "node", "steps"], ["name", "steps"]);
+            CheckKeys(o, "a task", ["name", "repeat", "node", "process", "steps"], ["name", "steps"]);
             var repeat = o["repeat"] is null ? 1 : Int(o["repeat"], "\"repeat\"", 1, ScenarioLoader.MaxRepeat);
             var node = o["node"] is null ? null : Int(o["node"], "\"node\"", 0, ScenarioLoader.MaxNode);
+            if (Text(o["process"], "\"process\"") is { } process)
+            {
+                if (!processes.TryGetValue(process, out var declared))
+                {
+                    Error(o["process"]!, processes.Count == 0
+                        ? $"unknown process \"{process}\"; declare it in \"processes\""
+                        : $"unknown process \"{process}\"; expected one of: {string.Join(", ", processes.Keys)}");
+                }
+                else if (names[i] is not null)
+                {
+                    declared.Threads.Add((new TaskId(list.Count), (int?)node, o["node"] ?? o["process"]!));
+                }
+            }
             var steps = new List<Step>();
             foreach (var stepToken in Items(o["steps"], "\"steps\"", min: 1))
             {
@@ -296,14 +390,15 @@ internal sealed partial class ScenarioReader(string source, string text)
         {
             OpKind.Mmap or OpKind.Touch => ["file", "pages"],
             OpKind.Munmap => ["file"],
-            OpKind.DioRead => ["from", "into", "pages", "ioTime"],
-            OpKind.DioWrite => ["from", "to", "pages", "ioTime"],
+            OpKind.DioRead => ["from", "into", "pages", "ioTime", "async"],
+            OpKind.DioWrite => ["from", "to", "pages", "ioTime", "async"],
+            OpKind.Fsync => ["file", "ioTime"],
             OpKind.Truncate => ["file", "size"],
             OpKind.HoldLease => ["file", "for"],
             OpKind.Sleep => ["for"],
             _ => ["file", "pages"],
         };
-        CheckKeys(o, what, ["op", "repeat", .. keys], keys.Where(k => k != "ioTime").ToArray());
+        CheckKeys(o, what, ["op", "repeat", .. keys], keys.Where(k => k is not ("ioTime" or "async")).ToArray());
         var repeat = (int)(o["repeat"] is null ? 1 : Int(o["repeat"], "\"repeat\"", 1, ScenarioLoader.MaxRepeat) ?? 1);
         switch (op)
         {
@@ -331,13 +426,14 @@ internal sealed partial class ScenarioReader(string source, string text)
                     pages = null;
                 }
                 var ioTime = o["ioTime"] is null ? DefaultIoTime : Duration(o["ioTime"], "\"ioTime\"");
+                var async = Bool(o["async"], "\"async\"") ?? false;
                 if (plain is null || mapped is null || pages is null || ioTime is null)
                 {
                     return null;
                 }
                 return read
-                    ? new DioReadStep(repeat, plain.Id, mapped.Id, pages.Value, ioTime.Value)
-                    : new DioWriteStep(repeat, mapped.Id, plain.Id, pages.Value, ioTime.Value);
+                    ? new DioReadStep(repeat, plain.Id, mapped.Id, pages.Value, ioTime.Value, async)
+                    : new DioWriteStep(repeat, mapped.Id, plain.Id, pages.Value, ioTime.Value, async);
             }
             case OpKind.Truncate:
             {
@@ -353,6 +449,12 @@ internal sealed partial class ScenarioReader(string source, string text)
             }
             case OpKind.Sleep:
                 return Duration(o["for"], "\"for\"") is { } d ? new SleepStep(repeat, d) : null;
+            case OpKind.Fsync:
+            {
+                var file = FileRef(o["file"], "\"file\"", dax: true);
+                var flush = o["ioTime"] is null ? DefaultFlushTime : Duration(o["ioTime"], "\"ioTime\"");
+                return file is null || flush is null ? null : new FsyncStep(repeat, file.Id, flush.Value);
+            }
             default:
             {
                 var file = FileRef(o["file"], "\"file\"", dax: true);
@@ -402,16 +504,23 @@ internal sealed partial class ScenarioReader(string source, string text)
     {
         switch (kind)
         {
-            case "signal" or "kill":
+            case "signal" or "kill" or "enomem":
             {
-                CheckKeys(o, what, ["kind", "at", "task"], ["at", "task"]);
+                var signal = kind == "signal";
+                CheckKeys(o, what, signal ? ["kind", "at", "task", "restart"] : ["kind", "at", "task"], ["at", "task"]);
                 var at = Duration(o["at"], "\"at\"");
                 var task = TaskRef(o["task"]);
+                var restart = signal ? Bool(o["restart"], "\"restart\"") ?? false : false;
                 if (at is null || task is null)
                 {
                     return null;
                 }
-                return kind == "signal" ? new SignalFault(at.Value, task.Value) : new KillFault(at.Value, task.Value);
+                return kind switch
+                {
+                    "signal" => new SignalFault(at.Value, task.Value, restart),
+                    "kill" => new KillFault(at.Value, task.Value),
+                    _ => new EnomemFault(at.Value, task.Value),
+                };
             }
             case "crashNode":
             {

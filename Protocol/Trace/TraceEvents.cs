@@ -23,6 +23,12 @@ public sealed record OpStarted(TaskId Task, OpKind Op, FileId? File, int Step, i
 /// <summary>The task's current operation returned.</summary>
 public sealed record OpCompleted(TaskId Task, OpKind Op, Errno Result) : TraceEvent;
 
+/// <summary>
+/// The operation was interrupted (-ERESTARTSYS), the signal's handler ran, and, as the handler
+/// has SA_RESTART, the system call starts again from its beginning.
+/// </summary>
+public sealed record OpRestarted(TaskId Task, OpKind Op) : TraceEvent;
+
 /// <summary>The task ran all its steps, or was killed.</summary>
 public sealed record TaskEnded(TaskId Task, bool Killed) : TraceEvent;
 
@@ -58,6 +64,12 @@ public sealed record PageGot(PageId Page, TaskId Task, FileId File, int Index, i
 /// <summary>Task dropped a reference on Page.</summary>
 public sealed record PagePut(PageId Page, TaskId Task, int Refcount) : TraceEvent;
 
+/// <summary>6.15+: a PTE of File at Index maps Page and holds a reference (counts after it).</summary>
+public sealed record PageMapped(PageId Page, FileId File, int Index, int Refcount, int Mapcount) : TraceEvent;
+
+/// <summary>6.15+: a PTE that mapped Page went, and its reference with it (counts after it).</summary>
+public sealed record PageUnmapped(PageId Page, int Refcount, int Mapcount) : TraceEvent;
+
 /// <summary>Task went to sleep waiting for Page to go idle (it was registered as a waiter).</summary>
 public sealed record WaitSleeping(PageId Page, TaskId Task, int Refcount) : TraceEvent;
 
@@ -79,14 +91,19 @@ public sealed record WaitEnded(PageId Page, TaskId Task, WaitEnd How) : TraceEve
 /// <summary>Page sent the idle notification; Woken = how many waiters it reached.</summary>
 public sealed record IdleNotified(PageId Page, int Refcount, int Woken) : TraceEvent;
 
-/// <summary>DMA of Task's I/O landed in Page, meant for File at Index.</summary>
-public sealed record DmaLanded(PageId Page, TaskId Task, FileId File, int Index) : TraceEvent;
+/// <summary>
+/// DMA of Task's I/O reached Page, meant for File at Index: landed in it, or (FromPage) read
+/// from it for a DIO write.
+/// </summary>
+public sealed record DmaLanded(PageId Page, TaskId Task, FileId File, int Index, bool FromPage = false) : TraceEvent;
 
 // --- mappings -------------------------------------------------------------------------
 
-public sealed record PteInstalled(FileId File, int Index, TaskId Task, PageId Page) : TraceEvent;
+/// <summary>A PTE of process Mm maps File at Index to Page.</summary>
+public sealed record PteInstalled(FileId File, int Index, MmId Mm, PageId Page) : TraceEvent;
 
-public sealed record PteZapped(FileId File, int Index, TaskId Task, PageId Page) : TraceEvent;
+/// <summary>Process Mm's PTE for File at Index went (zap_pte_range: one PTE per step).</summary>
+public sealed record PteZapped(FileId File, int Index, MmId Mm, PageId Page) : TraceEvent;
 
 public sealed record EntryInserted(FileId File, int Index, PageId Page) : TraceEvent;
 
@@ -97,6 +114,16 @@ public sealed record PteRechecked(FileId File, int Index, TaskId Task, bool Pres
 
 /// <summary>dax_layout_busy_page finished: Busy is the first busy page, or null. Unmapped: it unmapped first.</summary>
 public sealed record BusyScanDone(FileId File, TaskId Task, PageId? Busy, int Refcount, bool Unmapped) : TraceEvent;
+
+/// <summary>
+/// A walk over the DAX entries met a locked entry at Index and waited for it (Task: whose
+/// busy scan, entry deletion, fault or writeback). Skipped: after the wait it did not look at
+/// that entry again (the scan slips of 4.20-6.14 and early 6.15).
+/// </summary>
+public sealed record EntryLockWaited(FileId File, int Index, TaskId Task, bool Skipped) : TraceEvent;
+
+/// <summary>A task's writeback locked the DAX entry at Index (dax_writeback_one), or unlocked it.</summary>
+public sealed record EntryWriteback(FileId File, int Index, TaskId Task, bool Locked) : TraceEvent;
 
 /// <summary>xfs_break_layouts goes round its loop again (the retry flag was set).</summary>
 public sealed record BreakLayoutsRetry(FileId File, TaskId Task) : TraceEvent;

@@ -14,6 +14,7 @@ public sealed class MappingActorSpecs : TestKit
 {
     private static readonly FileId Dax = Scenarios.Dax;
     private static readonly TaskId Dio = new(0), Truncator = new(1);
+    private static readonly MmId DioMm = new(0);
 
     private readonly ProbeDirectory _dir;
     private readonly RecordingSink _sink = new();
@@ -23,11 +24,14 @@ public sealed class MappingActorSpecs : TestKit
         _dir = new ProbeDirectory(this);
     }
 
-    private IActorRef Mapping(Variant variant = Variant.Mainline)
+    private IActorRef Mapping(Variant? variant = null)
     {
         var env = new SimEnvironment(
-            Scenarios.Parse("""[ { "name": "a", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]"""),
-            ProtocolPolicy.For(variant), _sink, _dir);
+            Scenarios.Parse("""
+                [ { "name": "a", "steps": [ { "op": "sleep", "for": "1ms" } ] },
+                  { "name": "b", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]
+                """),
+            ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir);
         var mapping = Sys.ActorOf(MappingActor.Props(env, Dax));
         _dir.UnderTest = mapping;
         _dir.UnderTestName = "mapping-0";
@@ -52,12 +56,12 @@ public sealed class MappingActorSpecs : TestKit
     {
         var mapping = Mapping();
         FaultIn(mapping, 1, 6);
-        mapping.Tell(new FindBusyPage(Dax, Truncator, 10), TestActor);
+        mapping.Tell(new FindBusyPage(Dax, Truncator, 0, int.MaxValue, 10), TestActor);
 
-        _dir.Probe("task-0").ExpectMsg<PtesZapped>(z => z.First == 0 && z.Last == int.MaxValue);
         var page = _dir.Probe("page-6");
         var query = page.ExpectMsg<QueryRefcount>();
-        page.Reply(new RefcountReport(new PageId(6), 2, query.Seq));
+        Assert.Contains(new PteZapped(Dax, 1, DioMm, new PageId(6)), _sink.Events);
+        page.Reply(new RefcountReport(new PageId(6), 2, 0, query.Seq));
         ExpectMsg<BusyPageFound>(b => b.Page == new PageId(6) && b.Index == 1 && b.Seq == 10);
 
         mapping.Tell(new RecheckPte(Dax, Dio, 1, new PageId(6), 11), TestActor);
@@ -69,12 +73,12 @@ public sealed class MappingActorSpecs : TestKit
     {
         var mapping = Mapping(Variant.NoUnmap);
         FaultIn(mapping, 0, 5);
-        mapping.Tell(new FindBusyPage(Dax, Truncator, 10), TestActor);
+        mapping.Tell(new FindBusyPage(Dax, Truncator, 0, int.MaxValue, 10), TestActor);
         var page = _dir.Probe("page-5");
         var query = page.ExpectMsg<QueryRefcount>();
-        page.Reply(new RefcountReport(new PageId(5), 1, query.Seq));
+        page.Reply(new RefcountReport(new PageId(5), 1, 0, query.Seq));
         ExpectMsg<NoBusyPage>();
-        _dir.Probe("task-0").ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.DoesNotContain(_sink.Events, e => e is PteZapped);
         mapping.Tell(new RecheckPte(Dax, Dio, 0, new PageId(5), 11), TestActor);
         ExpectMsg<PteStatus>(s => s.Present);
     }
@@ -90,11 +94,11 @@ public sealed class MappingActorSpecs : TestKit
         inode.Reply(new BlockMapped(Dax, 2, new PageId(7), lookup.Seq));
         _dir.Probe("task-0").ExpectMsg<FaultAck>();
 
-        mapping.Tell(new FindBusyPage(Dax, Truncator, 20), TestActor);
+        mapping.Tell(new FindBusyPage(Dax, Truncator, 0, int.MaxValue, 20), TestActor);
         var q4 = _dir.Probe("page-4").ExpectMsg<QueryRefcount>();
-        _dir.Probe("page-4").Reply(new RefcountReport(new PageId(4), 1, q4.Seq));
+        _dir.Probe("page-4").Reply(new RefcountReport(new PageId(4), 1, 0, q4.Seq));
         var q7 = _dir.Probe("page-7").ExpectMsg<QueryRefcount>();
-        _dir.Probe("page-7").Reply(new RefcountReport(new PageId(7), 3, q7.Seq));
+        _dir.Probe("page-7").Reply(new RefcountReport(new PageId(7), 3, 0, q7.Seq));
         ExpectMsg<BusyPageFound>(b => b.Page == new PageId(7) && b.Refcount == 3);
     }
 
@@ -105,8 +109,7 @@ public sealed class MappingActorSpecs : TestKit
         FaultIn(mapping, 3, 9);
         mapping.Tell(new Invalidate(Dax, 2, int.MaxValue, DeleteEntries: true, 5), TestActor);
         ExpectMsg<InvalidateAck>(a => a.Seq == 5);
-        _dir.Probe("task-0").ExpectMsg<PtesZapped>(z => z.First == 2);
-        Assert.Contains(new PteZapped(Dax, 3, Dio, new PageId(9)), _sink.Events);
+        Assert.Contains(new PteZapped(Dax, 3, DioMm, new PageId(9)), _sink.Events);
         Assert.Contains(new EntryDeleted(Dax, 3, new PageId(9)), _sink.Events);
     }
 

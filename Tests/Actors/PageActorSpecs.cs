@@ -24,10 +24,10 @@ public sealed class PageActorSpecs : TestKit
         _dir = new ProbeDirectory(this);
     }
 
-    private IActorRef Page(Variant variant = Variant.Mainline)
+    private IActorRef Page(Variant? variant = null)
     {
         var env = new SimEnvironment(Scenarios.Parse("""[ { "name": "t", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]"""),
-            ProtocolPolicy.For(variant), _sink, _dir);
+            ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir);
         return Sys.ActorOf(PageActor.Props(env, P, Scenarios.Dax));
     }
 

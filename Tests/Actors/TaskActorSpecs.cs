@@ -35,10 +35,10 @@ public sealed class TaskActorSpecs : TestKit
     private TestProbe MappingProbe => _dir.Probe("mapping-0");
     private TestProbe Page(int p) => _dir.Probe($"page-{p}");
 
-    private IActorRef Start(string steps, Variant variant = Variant.Mainline)
+    private IActorRef Start(string steps, Variant? variant = null)
     {
         var scenario = Scenarios.Parse($$"""[ { "name": "t", "steps": {{steps}} } ]""");
-        var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant), _sink, _dir);
+        var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir);
         var task = Sys.ActorOf(TaskActor.Props(env, T));
         _dir.UnderTest = task;
         _dir.UnderTestName = "task-0";
@@ -65,7 +65,7 @@ public sealed class TaskActorSpecs : TestKit
     private void PteRead(int index, int? page)
     {
         var r = MappingProbe.ExpectMsg<ReadPte>(m => m.Index == index);
-        MappingProbe.Reply(new PteValue(Dax, index, page is { } p ? new PageId(p) : null, r.Seq));
+        MappingProbe.Reply(new PteValue(Dax, index, page is { } p ? new PageId(p) : null, Mapped: true, r.Seq));
     }
 
     private void AckGetPage(int page, int refcount = 2)

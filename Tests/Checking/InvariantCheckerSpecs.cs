@@ -1,3 +1,4 @@
+using DaxSim.Actors;
 using DaxSim.Host.Checking;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Messages;
@@ -24,7 +25,7 @@ public sealed class InvariantCheckerSpecs
               { "name": "b", "steps": [ { "op": "mmap", "file": "dax", "pages": "0-3" },
                                         { "op": "dioRead", "from": "src", "into": "dax", "pages": "0-3", "ioTime": "1ms" } ] } ]
             """, extra: """, "limits": { "opBound": "10ms" }""");
-        _checker = new InvariantChecker(scenario, () => _now, recordOps: true);
+        _checker = new InvariantChecker(scenario, ProtocolPolicy.Mainline, () => _now, recordOps: true);
         for (var i = 0; i < 4; i++)
         {
             Feed(new BlockAllocated(new PageId(i), Dax), new ExtentMapped(Dax, i, new PageId(i)));
@@ -125,7 +126,7 @@ public sealed class InvariantCheckerSpecs
     [Fact]
     public void S4_must_catch_a_PTE_left_beyond_the_size_after_a_truncate()
     {
-        Feed(new PteInstalled(Dax, 3, B, new PageId(3)), new SizeChanged(Dax, 2),
+        Feed(new PteInstalled(Dax, 3, new MmId(B.Value), new PageId(3)), new SizeChanged(Dax, 2),
             new LayoutChanged(Dax, OpKind.Truncate, A, 2, int.MaxValue, 2));
         Assert.Contains("a PTE for page 3", Caught("S4").Description);
     }

@@ -128,7 +128,7 @@ public sealed class SerializationSpecs : IDisposable
             new Lock(new FileId(0), new TaskId(1), LockKind.MmapLock, LockMode.Exclusive, 9),
             new Free(new FileId(0), new List<PageId> { new PageId(1) }, 8),
             new TaskGone(new TaskId(1)),
-            new PteValue(new FileId(0), 1, null, 3),
+            new PteValue(new FileId(0), 1, null, true, 3),
         };
         foreach (var payload in payloads)
         {

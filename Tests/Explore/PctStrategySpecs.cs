@@ -111,10 +111,10 @@ public sealed class PctStrategySpecs(DeterministicRuntimeFixture fixture) : ICla
 {
     private readonly DeterministicRuntime _runtime = fixture.Runtime;
 
-    private RunResult Run(string scenario, ulong seed, string strategy, Variant variant = Variant.Mainline,
+    private RunResult Run(string scenario, ulong seed, string strategy, Variant? variant = null,
         bool trace = false) =>
         _runtime.Run(Scenarios.Shipped(scenario),
-            new RunSettings { Seed = seed, Strategy = strategy, Variant = variant, RecordTrace = trace });
+            new RunSettings { Seed = seed, Strategy = strategy, Variant = variant ?? Variant.Mainline, RecordTrace = trace });
 
     [Fact]
     public void The_same_seed_must_give_the_same_trace_under_pct()

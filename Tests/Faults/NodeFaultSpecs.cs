@@ -20,8 +20,8 @@ public sealed class NodeFaultSpecs(DeterministicRuntimeFixture fixture) : IClass
     private static Scenario Cluster(string name) =>
         ScenarioLoader.LoadFile(Path.Combine(Scenarios.Directory, "cluster", name + ".json"));
 
-    private RunResult Run(Scenario scenario, ulong seed = 1, Variant variant = Variant.Mainline) =>
-        _runtime.Run(scenario, new RunSettings { Seed = seed, Variant = variant, RecordTimeline = true });
+    private RunResult Run(Scenario scenario, ulong seed = 1, Variant? variant = null) =>
+        _runtime.Run(scenario, new RunSettings { Seed = seed, Variant = variant ?? Variant.Mainline, RecordTimeline = true });
 
     private static List<(long Time, TraceEvent Event)> Events(RunResult result) =>
         result.Timeline!.Where(e => e.Item is TraceEvent).Select(e => (e.Time, (TraceEvent)e.Item)).ToList();

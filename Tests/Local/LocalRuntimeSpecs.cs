@@ -1,3 +1,4 @@
+using DaxSim.Actors;
 using System.Collections.Concurrent;
 using DaxSim.Host.Local;
 using DaxSim.Host.Runs;
@@ -33,14 +34,14 @@ public sealed class LocalRuntimeSpecs(DeterministicRuntimeFixture fixture) : ICl
 
     /// <summary>Runs on the local runtime, noting which managed thread emitted each trace event.</summary>
     private static (RunResult Result, IReadOnlyDictionary<int, int> EventsByThread) RunLocal(Scenario scenario,
-        Variant variant = Variant.Mainline)
+        Variant? variant = null)
     {
         var threads = new ConcurrentDictionary<int, int>();
         var runtime = new LocalRuntime
         {
             Observer = (_, thread) => threads.AddOrUpdate(thread, 1, (_, n) => n + 1),
         };
-        var result = runtime.Run(scenario, new RunSettings { Seed = 1, Variant = variant });
+        var result = runtime.Run(scenario, new RunSettings { Seed = 1, Variant = variant ?? Variant.Mainline });
         return (result, threads);
     }
 
@@ -142,7 +143,7 @@ public sealed class LocalRuntimeSpecs(DeterministicRuntimeFixture fixture) : ICl
         // that disagrees (the checker throws), a put without its get (S2), or DMA into a block
         // that is no longer the file's (S1).
         var scenario = Load(Variant.Mainline);
-        var second = new InvariantChecker(scenario, () => 0, recordOps: false);
+        var second = new InvariantChecker(scenario, ProtocolPolicy.Mainline, () => 0, recordOps: false);
         long observed = 0;
         var threads = new HashSet<int>();
         var runtime = new LocalRuntime
