@@ -23,6 +23,9 @@ public sealed class SimEnvironment(
 {
     public DeliveryOptions Delivery { get; init; } = DeliveryOptions.Plain;
 
+    /// <summary>The run's seed: what the scenario leaves to chance (a random sleep) is drawn from it, per task.</summary>
+    public ulong Seed { get; init; }
+
     public INetwork Network { get; init; } = PerfectNetwork.Instance;
 
     /// <summary>Reliable messages not yet acknowledged: a run with some in flight has not settled.</summary>

@@ -20,7 +20,7 @@ public sealed partial class TaskActor
         TruncateStep s => ChangeLayout(OpKind.Truncate, s.File, new PageRange(s.Size, s.Size), s.Size, result),
         FallocateStep s => ChangeLayout(s.Mode, s.File, s.Pages, 0, result),
         HoldLeaseStep s => HoldLease(s.File, s.For, result),
-        SleepStep s => Sleep(s.For, result),
+        SleepStep s => Sleep(s.Random ? RandomSleep(s.For) : s.For, result),
         FsyncStep s => Fsync(s.File, s.IoTime, result),
         PaceStep s => Pace(s.Pacing, result),
         _ => throw new InvalidOperationException($"no system call for {step.Op}"),
@@ -152,6 +152,15 @@ public sealed partial class TaskActor
         yield return Timer(duration, WaitState.HoldingLease, interruptible: false, lease: file);
         _leases.Remove(file);
         Send(Endpoint.InodeOf(file), new ReturnLease(file, _id));
+    }
+
+    private Rng? _sleeps;
+
+    /// <summary>usleep(rand() % n): a duration in [0, max), in whole clock ticks, from the task's own stream of the run's seed.</summary>
+    private TimeSpan RandomSleep(TimeSpan max)
+    {
+        _sleeps ??= Rng.ForStream(Env.Seed, 0x5_1EE9_0000UL + (ulong)_id.Value);
+        return TimeSpan.FromTicks((long)(_sleeps.NextULong() % (ulong)max.Ticks));
     }
 
     // nanosleep: interruptible (a handler makes it return EINTR, SA_RESTART or not).

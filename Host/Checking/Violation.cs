@@ -11,7 +11,7 @@ public enum Damage
 {
     /// <summary>DMA landed in (or was read from) a block that no longer belonged to the pinning file's page.</summary>
     DataCorrupted,
-    /// <summary>A block was freed or reallocated while pinned, with the pins' DMA already done: no data was hurt.</summary>
+    /// <summary>A block was freed or reallocated while pinned, but no DMA reached it after that: no data was hurt.</summary>
     PinnedBlockFreed,
     /// <summary>A block was freed while a pNFS client still held the layout lease that lets it do I/O to it.</summary>
     LeasedBlockFreed,
@@ -30,7 +30,7 @@ public static class Damages
     public static string Sentence(this Damage d) => d switch
     {
         Damage.DataCorrupted => "data corrupted",
-        Damage.PinnedBlockFreed => "contract broken: a pinned block was freed or reused, its DMA already done",
+        Damage.PinnedBlockFreed => "contract broken: a block was freed or reused while pinned, but no DMA reached it after that",
         _ => "contract broken: a block under a layout lease was freed",
     };
 }

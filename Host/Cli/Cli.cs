@@ -620,6 +620,10 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
     {
         stdout.WriteLine($"VIOLATION {v.Invariant} ({Violation.Title(v.Invariant)}) at " +
                          $"{TraceLog.FormatTime(v.Time)}, seed {result.Seed}, variant {result.Variant.Name()}");
+        if (v.Damage is { } damage)
+        {
+            stdout.WriteLine($"  {damage.Sentence()}");
+        }
         stdout.WriteLine($"  {v.Description}");
         if (v.Actors.Count > 0)
         {

@@ -432,6 +432,7 @@ public sealed class NodeRun : ReceiveActor
             },
             Elapsed = Elapsed,
             Messages = counter,
+            Seed = m.Seed,
         };
         var layout = InitialLayout.Of(scenario);
         // Only one node reports the initial layout, before any task starts.

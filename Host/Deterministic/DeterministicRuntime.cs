@@ -124,6 +124,7 @@ public sealed class DeterministicRuntime : IDisposable
             LazyPages = settings.LazyPages,
             IdlePageActors = settings.IdlePageActors,
             Delivery = delivery,
+            Seed = settings.Seed,
             Network = cluster ?? (INetwork)PerfectNetwork.Instance,
             Journal = nodeFaults ? new MemoryJournal() : null,
             Elapsed = () => TimeSpan.FromTicks(_scheduler.Now),

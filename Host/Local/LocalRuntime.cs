@@ -65,6 +65,7 @@ public sealed class LocalRuntime
         {
             LazyPages = settings.LazyPages,
             IdlePageActors = settings.IdlePageActors,
+            Seed = settings.Seed,
         };
 
         var judge = new LiveJudge(checker, scenario, EndQuiet, settings.DeadlockQuiet ?? DeadlockQuiet);

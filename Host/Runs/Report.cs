@@ -126,11 +126,28 @@ public static class Report
         })),
     };
 
-    private static JObject ViolationJson(Violation v, RunResult run) => new()
+    private static JObject ViolationJson(Violation v, RunResult run)
     {
-        ["invariant"] = v.Invariant,
-        ["title"] = Violation.Title(v.Invariant),
-        ["class"] = v.Verdict.JsonName(),
+        var json = new JObject
+        {
+            ["invariant"] = v.Invariant,
+            ["title"] = Violation.Title(v.Invariant),
+            ["class"] = v.Verdict.JsonName(),
+        };
+        // S1 says what it damaged: "data-corrupted", "pinned-block-freed" or "leased-block-freed".
+        if (v.Damage is { } damage)
+        {
+            json["damage"] = damage.Name();
+        }
+        foreach (var (key, value) in ViolationFields(v, run))
+        {
+            json[key] = value;
+        }
+        return json;
+    }
+
+    private static JObject ViolationFields(Violation v, RunResult run) => new()
+    {
         ["time"] = Ns(v.Time),
         ["description"] = v.Description,
         ["seed"] = run.Seed,

@@ -229,7 +229,8 @@ public sealed record HoldLeaseStep(int Repeat, FileId File, TimeSpan For) : Step
     public override FileId? Target => File;
 }
 
-public sealed record SleepStep(int Repeat, TimeSpan For) : Step(Repeat)
+/// <summary>Think time; Random: a duration drawn from [0, For) each time, as usleep(rand() % n) does, from the run's seed.</summary>
+public sealed record SleepStep(int Repeat, TimeSpan For, bool Random = false) : Step(Repeat)
 {
     public override OpKind Op => OpKind.Sleep;
     public override FileId? Target => null;

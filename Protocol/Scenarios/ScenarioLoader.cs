@@ -395,10 +395,10 @@ internal sealed partial class ScenarioReader(string source, string text)
             OpKind.Fsync => ["file", "ioTime"],
             OpKind.Truncate => ["file", "size"],
             OpKind.HoldLease => ["file", "for"],
-            OpKind.Sleep => ["for"],
+            OpKind.Sleep => ["for", "random"],
             _ => ["file", "pages"],
         };
-        CheckKeys(o, what, ["op", "repeat", .. keys], keys.Where(k => k is not ("ioTime" or "async")).ToArray());
+        CheckKeys(o, what, ["op", "repeat", .. keys], keys.Where(k => k is not ("ioTime" or "async" or "random")).ToArray());
         var repeat = (int)(o["repeat"] is null ? 1 : Int(o["repeat"], "\"repeat\"", 1, ScenarioLoader.MaxRepeat) ?? 1);
         switch (op)
         {
@@ -448,7 +448,11 @@ internal sealed partial class ScenarioReader(string source, string text)
                 return file is null || span is null ? null : new HoldLeaseStep(repeat, file.Id, span.Value);
             }
             case OpKind.Sleep:
-                return Duration(o["for"], "\"for\"") is { } d ? new SleepStep(repeat, d) : null;
+            {
+                var random = Bool(o["random"], "\"random\"") ?? false;
+                var d = Duration(o["for"], "\"for\"", positive: random);
+                return d is null ? null : new SleepStep(repeat, d.Value, random);
+            }
             case OpKind.Fsync:
             {
                 var file = FileRef(o["file"], "\"file\"", dax: true);
