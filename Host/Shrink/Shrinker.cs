@@ -157,7 +157,16 @@ public sealed class Shrinker(Func<Scenario, RunSettings, RunResult> run)
             {
                 var list = (JArray)r["tasks"]!;
                 var name = (string?)list[t]["name"];
+                var process = (string?)list[t]["process"];
                 list.RemoveAt(t);
+                // A process left without a thread goes too (a process needs one).
+                if (process is not null && !list.Any(x => (string?)x["process"] == process) && r["processes"] is JArray processes)
+                {
+                    foreach (var p in processes.Where(p => (string?)p["name"] == process).ToList())
+                    {
+                        p.Remove();
+                    }
+                }
                 if (r["faults"] is JArray faults)
                 {
                     foreach (var f in faults.Where(f => (string?)f["task"] == name).ToList())

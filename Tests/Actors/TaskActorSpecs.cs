@@ -61,11 +61,30 @@ public sealed class TaskActorSpecs : TestKit
         MappingProbe.Reply(new FaultAck(Dax, index, new PageId(page), f.Seq));
     }
 
-    // The GUP fast path's page-table walk: the mapping answers with the PTE's page, or none.
+    // The GUP fast path's page-table walk (or a plain access): the mapping answers with the PTE's page, or none.
     private void PteRead(int index, int? page)
     {
         var r = MappingProbe.ExpectMsg<ReadPte>(m => m.Index == index);
         MappingProbe.Reply(new PteValue(Dax, index, page is { } p ? new PageId(p) : null, Mapped: true, r.Seq));
+    }
+
+    // The slow path's follow_page_mask under the page-table lock.
+    private void Follow(int index, int? page)
+    {
+        var f = MappingProbe.ExpectMsg<FollowPte>(m => m.Index == index);
+        MappingProbe.Reply(new PteValue(Dax, index, page is { } p ? new PageId(p) : null, Mapped: true, f.Seq));
+    }
+
+    // The slow path for a page without a PTE: follow finds none, fault it in (MMAPLOCK shared
+    // around the fault only), follow again and take the reference under the page-table lock.
+    private void SlowPath(int index, int page)
+    {
+        Follow(index, null);
+        FaultIn(index, page);
+        ExpectUnlock(Dax, LockKind.MmapLock);
+        Follow(index, page);
+        AckGetPage(page);
+        MappingProbe.ExpectMsg<FollowDone>();
     }
 
     private void AckGetPage(int page, int refcount = 2)
@@ -86,6 +105,7 @@ public sealed class TaskActorSpecs : TestKit
     {
         var map = MappingProbe.ExpectMsg<MapFile>();
         MappingProbe.Reply(new MapFileAck(Dax, map.Seq));
+        PteRead(0, null);
         FaultIn(0, page);
         ExpectUnlock(Dax, LockKind.MmapLock);
         Grant(Src, LockKind.IoLock, LockMode.Shared);
@@ -104,9 +124,7 @@ public sealed class TaskActorSpecs : TestKit
         MappingProbe.Reply(new PteStatus(Dax, 0, Present: false, recheck.Seq));
         Page(5).ExpectMsg<PutPage>();
 
-        FaultIn(0, 6);
-        AckGetPage(6);
-        ExpectUnlock(Dax, LockKind.MmapLock);
+        SlowPath(0, 6);
         Page(6).ExpectMsg<DmaWrite>(d => d.File == Dax && d.Index == 0);
         Page(6).ExpectMsg<PutPage>();
         ExpectUnlock(Src, LockKind.IoLock);
@@ -138,7 +156,7 @@ public sealed class TaskActorSpecs : TestKit
         var get = Page(5).ExpectMsg<GetPage>(g => !g.Speculative);
         Page(5).Reply(new GetPageAck(new PageId(5), 2, get.Seq));
         Page(5).ExpectMsg<DmaWrite>();
-        MappingProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        MappingProbe.ExpectMsg<ThreadExit>(); // no RecheckPte before it
     }
 
     [Fact]
@@ -151,15 +169,16 @@ public sealed class TaskActorSpecs : TestKit
         var map = MappingProbe.ExpectMsg<MapFile>();
         MappingProbe.Reply(new MapFileAck(Dax, map.Seq));
         Grant(Src, LockKind.IoLock, LockMode.Shared);
+        // The fast walk stops at the first page without a PTE; the slow path takes it from there.
         PteRead(0, null);
-        FaultIn(0, 4);
-        AckGetPage(4);
-        ExpectUnlock(Dax, LockKind.MmapLock);
-        PteRead(1, null);
+        SlowPath(0, 4);
+        Follow(1, null);
         FaultIn(1, 7);
         Page(4).ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // page 0 stays pinned while page 1 faults
-        AckGetPage(7);
         ExpectUnlock(Dax, LockKind.MmapLock);
+        Follow(1, 7);
+        AckGetPage(7);
+        MappingProbe.ExpectMsg<FollowDone>();
         Page(4).ExpectMsg<DmaWrite>(d => d.Index == 0);
         Page(7).ExpectMsg<DmaWrite>(d => d.Index == 1);
         Page(4).ExpectMsg<PutPage>();
@@ -246,8 +265,9 @@ public sealed class TaskActorSpecs : TestKit
         LockedAndBusy(3);
         IdleAtOnce(3);
         // did_unlock stayed false: straight on to the lease break and the extent change,
-        // without looking at the other pages again (the bug mainline fixed).
+        // without looking at the other pages again.
         NoLeasesThenChange();
+        MappingProbe.ExpectMsg<ThreadExit>();
         MappingProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
@@ -292,27 +312,58 @@ public sealed class TaskActorSpecs : TestKit
     }
 
     [Fact]
-    public void A_killed_task_must_give_back_its_pins_locks_and_mapping()
+    public void A_kill_between_the_pages_of_get_user_pages_must_give_back_the_pins_taken_so_far()
     {
         var task = Start("""
-            [ { "op": "mmap", "file": "dax", "pages": "0" },
-              { "op": "dioRead", "from": "src", "into": "dax", "pages": "0", "ioTime": "10s" } ]
+            [ { "op": "mmap", "file": "dax", "pages": "0-1" },
+              { "op": "dioRead", "from": "src", "into": "dax", "pages": "0-1", "ioTime": "10s" } ]
             """);
         var map = MappingProbe.ExpectMsg<MapFile>();
         MappingProbe.Reply(new MapFileAck(Dax, map.Seq));
         Grant(Src, LockKind.IoLock, LockMode.Shared);
         PteRead(0, null);
+        Follow(0, null);
         FaultIn(0, 4);
-        AckGetPage(4);
         ExpectUnlock(Dax, LockKind.MmapLock);
-
+        Follow(0, 4);
+        // The kill comes while page 0's reference is being taken (no killable point there): it
+        // takes effect at __get_user_pages' fatal_signal_pending check before page 1.
+        var get = Page(4).ExpectMsg<GetPage>();
         task.Tell(new Kill(T));
+        Page(4).Reply(new GetPageAck(new PageId(4), 2, get.Seq));
+        MappingProbe.ExpectMsg<FollowDone>();
         ExpectUnlock(Src, LockKind.IoLock);
         Page(4).ExpectMsg<PutPage>();
-        MappingProbe.ExpectMsg<UnmapFile>();
+        // The thread exits; with it the process (its only thread) leaves the mapping.
+        MappingProbe.ExpectMsg<ThreadExit>();
         _dir.Probe("root").ExpectMsg<TaskFinished>(f => f.Killed);
-        Page(4).ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // no DMA after death
+        MappingProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // page 1 is never looked at
         Assert.Contains(new OpCompleted(T, OpKind.DioRead, Errno.KILLED), _sink.Events);
+    }
+
+    [Fact]
+    public void A_kill_must_not_cut_a_DIO_short_its_DMA_lands_and_its_pages_are_put_before_the_thread_exits()
+    {
+        var task = Start("""
+            [ { "op": "mmap", "file": "dax", "pages": "0" },
+              { "op": "dioRead", "from": "src", "into": "dax", "pages": "0", "ioTime": "50ms" },
+              { "op": "sleep", "for": "10s" } ]
+            """);
+        var map = MappingProbe.ExpectMsg<MapFile>();
+        MappingProbe.Reply(new MapFileAck(Dax, map.Seq));
+        Grant(Src, LockKind.IoLock, LockMode.Shared);
+        PteRead(0, null);
+        SlowPath(0, 4);
+        // The synchronous DIO sleeps uninterruptibly (iomap_dio_rw): the kill waits for it.
+        task.Tell(new Kill(T));
+        Page(4).ExpectMsg<DmaWrite>();
+        Page(4).ExpectMsg<PutPage>();
+        ExpectUnlock(Src, LockKind.IoLock);
+        MappingProbe.ExpectMsg<ThreadExit>();
+        _dir.Probe("root").ExpectMsg<TaskFinished>(f => f.Killed);
+        // The DIO returned; the kill ended the thread before the sleep.
+        Assert.Contains(new OpCompleted(T, OpKind.DioRead, Errno.Ok), _sink.Events);
+        Assert.DoesNotContain(_sink.Events, e => e is OpStarted { Op: OpKind.Sleep });
     }
 
     [Fact]

@@ -48,13 +48,74 @@ public sealed class InvariantCheckerSpecs
     }
 
     [Fact]
-    public void S1_must_catch_a_block_freed_while_pinned()
+    public void S1_must_hold_back_a_block_freed_under_a_pin_whose_DMA_is_to_come_and_call_it_corruption_when_the_DMA_lands()
     {
         Feed(new PageGot(P1, B, Dax, 1, 2), new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax));
+        // The DMA has not come yet: nothing is hurt yet, and the run goes on.
+        Assert.Null(_checker.Violation);
+        Feed(new BlockAllocated(P1, Dax), new ExtentMapped(Dax, 3, P1), new DmaLanded(P1, B, Dax, 1));
         var v = Caught("S1");
+        Assert.Equal(Damage.DataCorrupted, v.Damage);
+        Assert.Contains("landed in block 1, which now belongs to 'dax' page 3", v.Description);
+        Assert.Contains("earlier: 'dax' freed block 1 while page-1 has refcount 2", v.Description);
+        Assert.Equal(Verdict.Safety, v.Verdict);
+    }
+
+    [Fact]
+    public void S1_must_call_a_free_under_a_pin_whose_DMA_is_done_a_broken_contract_at_once()
+    {
+        _now = 7;
+        Feed(new PageGot(P1, B, Dax, 1, 2), new DmaLanded(P1, B, Dax, 1), new ExtentRemoved(Dax, 1, P1),
+            new BlockFreed(P1, Dax));
+        var v = Caught("S1");
+        Assert.Equal(Damage.PinnedBlockFreed, v.Damage);
+        Assert.Equal(7, v.Time);
         Assert.Contains("task-b", v.Actors);
         Assert.Contains("page-1", v.Actors);
-        Assert.Equal(Verdict.Safety, v.Verdict);
+    }
+
+    [Fact]
+    public void S1_must_call_it_a_broken_contract_when_the_pin_goes_without_its_DMA_and_date_it_at_the_free()
+    {
+        _now = 5;
+        Feed(new PageGot(P1, B, Dax, 1, 2), new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax));
+        _now = 9;
+        Feed(new PagePut(P1, B, 1));
+        var v = Caught("S1");
+        Assert.Equal(Damage.PinnedBlockFreed, v.Damage);
+        Assert.Equal(5, v.Time);
+    }
+
+    [Fact]
+    public void A_held_back_S1_must_come_before_any_later_finding_and_at_the_end_of_the_run()
+    {
+        Feed(new PageGot(P1, B, Dax, 1, 2), new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax));
+        _checker.AtQuiescence();
+        Assert.Equal(Damage.PinnedBlockFreed, Caught("S1").Damage);
+    }
+
+    [Fact]
+    public void S1_must_catch_a_block_freed_while_a_layout_lease_held_before_the_change_took_IOLOCK_is_still_held()
+    {
+        Feed(new LeaseTaken(Dax, B),
+            new OpStarted(A, OpKind.Truncate, Dax, 0, 0),
+            new LockRequested(Dax, LockKind.IoLock, LockMode.Exclusive, A),
+            new LockAcquired(Dax, LockKind.IoLock, LockMode.Exclusive, A),
+            new ExtentRemoved(Dax, 2, new PageId(2)), new BlockFreed(new PageId(2), Dax));
+        var v = Caught("S1");
+        Assert.Equal(Damage.LeasedBlockFreed, v.Damage);
+        Assert.Contains("task-b still holds a layout lease", v.Description);
+    }
+
+    [Fact]
+    public void A_lease_taken_after_the_change_took_IOLOCK_must_not_count()
+    {
+        Feed(new OpStarted(A, OpKind.Truncate, Dax, 0, 0),
+            new LockRequested(Dax, LockKind.IoLock, LockMode.Exclusive, A),
+            new LockAcquired(Dax, LockKind.IoLock, LockMode.Exclusive, A),
+            new LeaseTaken(Dax, B),
+            new ExtentRemoved(Dax, 2, new PageId(2)), new BlockFreed(new PageId(2), Dax));
+        Assert.Null(_checker.Violation);
     }
 
     [Fact]
@@ -72,7 +133,7 @@ public sealed class InvariantCheckerSpecs
     public void S1_must_count_a_fast_path_reference_as_a_pin_once_its_recheck_passes()
     {
         Feed(new PageGot(P1, B, Dax, 1, 2, Speculative: true), new PteRechecked(Dax, 1, B, Present: true),
-            new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax));
+            new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax), new PagePut(P1, B, 1));
         Assert.Contains("task-b", Caught("S1").Actors);
     }
 
@@ -81,6 +142,16 @@ public sealed class InvariantCheckerSpecs
     {
         Feed(new ExtentRemoved(Dax, 0, P0), new ExtentMapped(Dax, 2, P0), new DmaLanded(P0, B, Dax, 0));
         Assert.Contains("now belongs to 'dax' page 2", Caught("S1").Description);
+        Assert.Equal(Damage.DataCorrupted, _checker.Violation!.Damage);
+    }
+
+    [Fact]
+    public void S1_must_catch_a_DIO_write_reading_a_block_that_now_belongs_elsewhere()
+    {
+        Feed(new ExtentRemoved(Dax, 0, P0), new ExtentMapped(Dax, 2, P0), new DmaLanded(P0, B, Dax, 0, FromPage: true));
+        var v = Caught("S1");
+        Assert.Contains("write, meant to read 'dax' page 0, read block 0", v.Description);
+        Assert.Equal(Damage.DataCorrupted, v.Damage);
     }
 
     [Fact]
@@ -241,5 +312,63 @@ public sealed class InvariantCheckerSpecs
         Feed(new OpCompleted(A, OpKind.Truncate, Errno.EINTR));
         var op = Assert.Single(_checker.CompletedOps);
         Assert.Equal(new OpRecord("a", "truncate", "dax", 0, 0, 100, 250, "EINTR"), op);
+    }
+}
+
+/// <summary>The monitors under the 6.15 era: idle at 0, PTE references, the mapping process as what a waiter waits for.</summary>
+public sealed class InvariantChecker615Specs
+{
+    private static readonly FileId Dax = Scenarios.Dax;
+    private static readonly TaskId A = new(0), B = new(1);
+    private static readonly PageId P0 = new(0);
+
+    private readonly InvariantChecker _checker;
+
+    public InvariantChecker615Specs()
+    {
+        var scenario = Scenarios.Parse("""
+            [ { "name": "a", "steps": [ { "op": "truncate", "file": "dax", "size": 0 } ] },
+              { "name": "b", "steps": [ { "op": "mmap", "file": "dax", "pages": "0-3" },
+                                        { "op": "touch", "file": "dax", "pages": "0" } ] } ]
+            """);
+        _checker = new InvariantChecker(scenario, ProtocolPolicy.For(Variant.Linux615), () => 0, recordOps: false);
+        _checker.Observe(new BlockAllocated(P0, Dax));
+        _checker.Observe(new ExtentMapped(Dax, 0, P0));
+    }
+
+    [Fact]
+    public void A_page_is_idle_at_0_and_a_PTE_reference_counts_in_the_refcount()
+    {
+        _checker.Observe(new PteInstalled(Dax, 0, new MmId(1), P0));
+        _checker.Observe(new PageMapped(P0, Dax, 0, 1, 1));
+        _checker.Observe(new WaitSleeping(P0, A, 1));
+        _checker.CheckDeadlocks();
+        _checker.AtQuiescence();
+        // Not a lost wakeup (the page is not idle): the truncate waits for the mapping's process.
+        var v = _checker.Violation;
+        Assert.NotNull(v);
+        Assert.Equal("L1", v!.Invariant);
+        Assert.Contains(v.WaitFor, w => w.Contains("mapped by task-b's process"));
+    }
+
+    [Fact]
+    public void A_sleeper_on_a_page_at_refcount_0_is_a_lost_wakeup()
+    {
+        _checker.Observe(new PteInstalled(Dax, 0, new MmId(1), P0));
+        _checker.Observe(new PageMapped(P0, Dax, 0, 1, 1));
+        _checker.Observe(new WaitSleeping(P0, A, 1));
+        _checker.Observe(new PteZapped(Dax, 0, new MmId(1), P0));
+        _checker.Observe(new PageUnmapped(P0, 0, 0));
+        _checker.AtQuiescence();
+        Assert.Equal("L2", _checker.Violation?.Invariant);
+        Assert.Contains("refcount 0", _checker.Violation!.Description);
+    }
+
+    [Fact]
+    public void A_refcount_below_0_is_S2()
+    {
+        _checker.Observe(new PageUnmapped(P0, -1, -1));
+        Assert.Equal("S2", _checker.Violation?.Invariant);
+        Assert.Contains("below the idle count 0", _checker.Violation!.Description);
     }
 }

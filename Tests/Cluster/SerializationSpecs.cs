@@ -93,6 +93,7 @@ public sealed class SerializationSpecs : IDisposable
         _ when t == typeof(string) => "text",
         _ when t == typeof(ulong) => 9UL,
         _ when t == typeof(PageRange) => new PageRange(1, 2),
+        _ when t == typeof(MmId) => new MmId(3),
         _ when t == typeof(Endpoint) => Endpoint.Of(new PageId(4)),
         _ when t == typeof(Endpoint?) => Endpoint.Device,
         _ when t == typeof(IReadOnlyList<PageId>) => new List<PageId> { new PageId(1), new PageId(2) },

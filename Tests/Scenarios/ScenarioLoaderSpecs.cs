@@ -175,7 +175,7 @@ public sealed class ScenarioLoaderSpecs
     [Fact]
     public void An_unknown_top_level_key_lists_the_allowed_keys() =>
         AssertOnly(WithTop("\"colour\": \"red\""), 5, 3,
-            "unknown key \"colour\" in the scenario; expected one of: name, description, variant, device, files, tasks, faults, limits, expect");
+            "unknown key \"colour\" in the scenario; expected one of: name, description, variant, device, files, processes, tasks, faults, limits, expect");
 
     [Fact]
     public void A_top_level_key_in_the_wrong_case_gets_a_hint() =>
@@ -210,7 +210,7 @@ public sealed class ScenarioLoaderSpecs
     [Fact]
     public void An_unknown_key_in_a_task_lists_the_task_keys() =>
         AssertOnly(WithTask($$"""{ "name": "a", "threads": 2, "steps": [ {{SleepStep}} ] }"""), 5, 20,
-            "unknown key \"threads\" in a task; expected one of: name, repeat, node, steps");
+            "unknown key \"threads\" in a task; expected one of: name, repeat, node, process, steps");
 
     [Fact]
     public void A_task_key_in_the_wrong_case_gets_a_hint() =>
@@ -364,12 +364,12 @@ public sealed class ScenarioLoaderSpecs
     [Fact]
     public void An_unknown_fault_kind_lists_every_kind() =>
         AssertOnly(WithFault("""{ "at": "1ms", "kind": "crash" }"""), 7, 28,
-            "unknown fault kind \"crash\"; expected one of: signal, kill, crashNode, partition, heal, drop, duplicate, delay");
+            "unknown fault kind \"crash\"; expected one of: signal, kill, enomem, crashNode, partition, heal, drop, duplicate, delay");
 
     [Fact]
     public void An_unknown_variant_lists_every_variant() =>
         AssertOnly(WithTop("\"variant\": \"Mainline\""), 5, 14,
-            "unknown variant \"Mainline\"; expected one of: mainline, seed-v7, no-break, no-unmap, hold-mmaplock, retry-in-callback, drop-iolock, gup-fast-no-recheck, wrong-wake-key, idle-at-0, idle-at-2, no-break-on-fallocate");
+            "unknown variant \"Mainline\"; expected one of: mainline, seed-v7, linux-4.18, linux-6.15, ext4-6.15, virtiofs-6.15, no-break, no-unmap, hold-mmaplock, retry-in-callback, drop-iolock, gup-fast-no-recheck, wrong-wake-key, idle-at-0, idle-at-2, no-break-on-fallocate, busy-scan-skips-locked-entry, busy-scan-skips-waited-entry, busy-scan-skips-unmapped, fuse-breaks-first-page-only, lease-break-drops-error, or DEVIATION@BASE");
 
     [Fact]
     public void An_unknown_expect_lists_the_verdicts() =>
@@ -802,7 +802,7 @@ public sealed class ScenarioLoaderSpecs
         AssertOnly(WithStep("""{ "op": "insertRange", "file": "dax" }"""), 9, 7, "step needs \"pages\"");
 
     [Theory]
-    [InlineData("""{ "task": "a" }""", "a fault needs \"kind\", one of: signal, kill, crashNode, partition, heal, drop, duplicate, delay")]
+    [InlineData("""{ "task": "a" }""", "a fault needs \"kind\", one of: signal, kill, enomem, crashNode, partition, heal, drop, duplicate, delay")]
     [InlineData("""{ "kind": "signal", "task": "a" }""", "a signal fault needs \"at\"")]
     [InlineData("""{ "kind": "kill", "at": "1ms" }""", "a kill fault needs \"task\"")]
     [InlineData("""{ "kind": "crashNode", "at": "1ms" }""", "a crashNode fault needs \"node\"")]
