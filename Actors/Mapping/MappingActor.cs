@@ -480,7 +480,9 @@ public sealed class MappingActor : SimActor
     private void HandleReadPte(ReadPte m)
     {
         var mm = MmOf(m.Task);
-        Reply(new PteValue(_file, m.Index, PteOf(mm, m.Index), Mapped(mm, m.Index), m.Seq));
+        var page = PteOf(mm, m.Index);
+        Trace.Emit(new PteRead(_file, m.Index, m.Task, page));
+        Reply(new PteValue(_file, m.Index, page, Mapped(mm, m.Index), m.Seq));
     }
 
     private void HandleRecheckPte(RecheckPte m)

@@ -192,7 +192,7 @@ internal sealed class Lane(string key, string title, string tip)
 }
 
 /// <summary>Turns the trace events into lanes: one per task, inode, mapping, page, and the device.</summary>
-internal sealed class LaneBuilder(Scenario scenario, Axis axis)
+internal sealed class LaneBuilder(Scenario scenario, Axis axis, int idle)
 {
     private const double OpsHeight = 20;
     private const double ThinHeight = 15;
@@ -215,6 +215,8 @@ internal sealed class LaneBuilder(Scenario scenario, Axis axis)
     private readonly Dictionary<(int File, LockKind Kind), LockState> _locks = new();
     private readonly Dictionary<int, (Ev Ev, FileId File)> _owners = new();
     private readonly Dictionary<int, int> _refcounts = new();
+    // 6.15+: PTEs that map each page; their references are not pins.
+    private readonly Dictionary<int, int> _mapcounts = new();
 
     private sealed class LockState
     {
@@ -290,9 +292,13 @@ internal sealed class LaneBuilder(Scenario scenario, Axis axis)
     private Lane Page(PageId p)
     {
         var lane = Lazy(_pages, p.Value, () => new Lane($"page-{p.Value}", $"page-{p.Value}",
-            $"device block {p.Value}: refcount (1 = idle), DMA, idle notifications, owner"));
+            $"device block {p.Value}: refcount ({idle} = idle), DMA, idle notifications, owner"));
         var row = lane.Row("refcount", PageHeight, 0);
-        row.Steps ??= [];
+        if (row.Steps is null)
+        {
+            row.Steps = [];
+            row.Initial = idle;
+        }
         return lane;
     }
 
@@ -448,6 +454,32 @@ internal sealed class LaneBuilder(Scenario scenario, Axis axis)
                 _refcounts[m.Page.Value] = m.Refcount;
                 break;
             }
+            case PageMapped m:
+            {
+                var row = PageRow(m.Page);
+                row.Steps!.Add((X(ev), m.Refcount));
+                row.MaxValue = Math.Max(row.MaxValue, m.Refcount);
+                _refcounts[m.Page.Value] = m.Refcount;
+                _mapcounts[m.Page.Value] = m.Mapcount;
+                break;
+            }
+            case PageUnmapped m:
+            {
+                var row = PageRow(m.Page);
+                row.Steps!.Add((X(ev), m.Refcount));
+                _refcounts[m.Page.Value] = m.Refcount;
+                _mapcounts[m.Page.Value] = m.Mapcount;
+                break;
+            }
+            case OpRestarted m:
+                Mark(Task(m.Task).Row("ops", OpsHeight, 0), ev, "small", "restart",
+                    $"{Tn(m.Task)}'s {m.Op.JsonName()} was interrupted (-ERESTARTSYS); the handler has SA_RESTART: it starts again");
+                break;
+            case EntryLockWaited m:
+                Tick(Mapping(m.File).Row("DAX entries", ThinHeight, 1), ev, m.Skipped ? "entry-skip" : "entry-wait",
+                    $"{Tn(m.Task)} waited for the locked DAX entry of '{Fn(m.File)}' page {m.Index}" +
+                    (m.Skipped ? ", then went on without looking at it" : ""));
+                break;
             case WaitSleeping m:
                 _sleeps[m.Task.Value] = (ev, m);
                 Waits(m.Task);
@@ -541,10 +573,11 @@ internal sealed class LaneBuilder(Scenario scenario, Axis axis)
             {
                 var row = PageRow(m.Block);
                 CloseOwner(m.Block.Value, X(ev), ev);
-                var refcount = _refcounts.GetValueOrDefault(m.Block.Value, 1);
-                Mark(row, ev, "cross", refcount > 1 ? "freed-pinned" : "freed",
-                    $"block {m.Block.Value} freed by '{Fn(m.File)}'" + (refcount > 1 ? $" while its refcount is {refcount}" : ""),
-                    refcount > 1 ? "freed while pinned" : "freed");
+                var refcount = _refcounts.GetValueOrDefault(m.Block.Value, idle);
+                var pinned = refcount - idle - _mapcounts.GetValueOrDefault(m.Block.Value) > 0;
+                Mark(row, ev, "cross", pinned ? "freed-pinned" : "freed",
+                    $"block {m.Block.Value} freed by '{Fn(m.File)}'" + (pinned ? $" while its refcount is {refcount}" : ""),
+                    pinned ? "freed while pinned" : "freed");
                 Tick(Device(), ev, "free", $"block {m.Block.Value} freed by '{Fn(m.File)}'");
                 break;
             }

@@ -1,3 +1,4 @@
+using DaxSim.Actors;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -69,7 +70,7 @@ public static partial class TimelineReport
         int? culprit = violation?.Event is { } broke && events.FindIndex(ev => ReferenceEquals(ev.E, broke)) is var at and >= 0
             ? at
             : null;
-        var lanes = new LaneBuilder(scenario, axis).Build(events);
+        var lanes = new LaneBuilder(scenario, axis, ProtocolPolicy.For(run.Variant).IdleRefcount).Build(events);
         var merged = lanes.SelectMany(l => l.Rows).Count(r => r.Merged > 0);
         replay ??= run.Runtime == "deterministic"
             ? $"daxsim run {scenario.Source} --runtime deterministic --seed {run.Seed} --variant {run.Variant.Name()}"
@@ -133,6 +134,10 @@ public static partial class TimelineReport
     {
         html.Append($"<section class=\"violation-box\" data-invariant=\"{E(v.Invariant)}\">\n");
         html.Append($"<div class=\"vtext\"><h2>{E(v.Invariant)} {E(Violation.Title(v.Invariant))} at {E(Time(v.Time))}</h2>\n");
+        if (v.Damage is { } damage)
+        {
+            html.Append($"<p class=\"damage\" data-damage=\"{E(damage.Name())}\">{E(damage.Sentence())}</p>\n");
+        }
         html.Append($"<p class=\"desc\">{E(v.Description)}</p>\n");
         if (culprit is { } c)
         {

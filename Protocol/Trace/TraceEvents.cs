@@ -109,6 +109,9 @@ public sealed record EntryInserted(FileId File, int Index, PageId Page) : TraceE
 
 public sealed record EntryDeleted(FileId File, int Index, PageId Page) : TraceEvent;
 
+/// <summary>A lockless read of the task's PTE (the GUP fast path's walk, or an access): the page, or null.</summary>
+public sealed record PteRead(FileId File, int Index, TaskId Task, PageId? Page) : TraceEvent;
+
 /// <summary>The GUP fast path re-checked the task's PTE after taking a reference.</summary>
 public sealed record PteRechecked(FileId File, int Index, TaskId Task, bool Present) : TraceEvent;
 

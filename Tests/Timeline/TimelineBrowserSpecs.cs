@@ -35,7 +35,7 @@ public sealed class TimelineBrowserSpecs(TimelineRuns runs) : IClassFixture<Time
 
         var marker = TimelineReportSpecs.ViolationMarker(dom);
         Assert.Contains("data-invariant=\"S1\"", marker);
-        Assert.Contains("S1 use-after-free at 100 ms", dom);
+        Assert.Contains("S1 use-after-free at 600 ms", dom);
         // The page's script ran to its end without an error.
         Assert.Matches("<html[^>]*data-timeline=\"ready\"", dom);
         Assert.Contains("data-lane=\"page-0\"", dom);

@@ -26,7 +26,7 @@ public sealed class TimelineCliSpecs : CliHarness
     public void Replay_with_html_must_draw_the_replayed_run_and_name_the_replay_command()
     {
         var report = PathIn("l1.json");
-        var first = Invoke("run", Shipped("generic-503-zero"), "--runtime", "deterministic", "--variant",
+        var first = Invoke("run", Shipped("dio-vs-zero"), "--runtime", "deterministic", "--variant",
             "hold-mmaplock", "--report", report);
         Assert.True(first.Code == 3, first.ToString());
         Assert.DoesNotContain("timeline:", first.Out);
@@ -49,7 +49,7 @@ public sealed class TimelineCliSpecs : CliHarness
         var html = PathIn("finding.html");
         var report = PathIn("finding.json");
 
-        var r = Invoke("explore", Shipped("generic-503-zero"), "--seeds", "3", "--workers", "1",
+        var r = Invoke("explore", Shipped("dio-vs-zero"), "--seeds", "3", "--workers", "1",
             "--variant", "hold-mmaplock", "--report", report, "--html", html);
 
         Assert.True(r.Code == 3, r.ToString());
@@ -59,7 +59,7 @@ public sealed class TimelineCliSpecs : CliHarness
         Assert.Contains($"daxsim replay {System.Net.WebUtility.HtmlEncode(report)}", page);
 
         var none = PathIn("none.html");
-        var clean = Invoke("explore", Shipped("generic-503-zero"), "--seeds", "2", "--workers", "1", "--html", none);
+        var clean = Invoke("explore", Shipped("dio-vs-zero"), "--seeds", "2", "--workers", "1", "--html", none);
         Assert.True(clean.Code == 0, clean.ToString());
         Assert.Contains($"timeline: not written to {none}: no violating seed", clean.Out);
         Assert.False(File.Exists(none));

@@ -1,3 +1,4 @@
+using DaxSim.Host.Checking;
 using System.Text.RegularExpressions;
 using DaxSim.Host.Runs;
 using DaxSim.Host.Timeline;
@@ -70,20 +71,23 @@ public sealed class TimelineReportSpecs(TimelineRuns runs) : IClassFixture<Timel
     // --- the violation -------------------------------------------------------------------------
 
     [Fact]
-    public void An_S1_finding_must_be_marked_on_the_event_that_freed_the_pinned_block()
+    public void An_S1_finding_must_be_marked_on_the_DMA_that_landed_in_the_freed_block_and_show_the_free_before_it()
     {
         var (_, run, html) = runs.UseAfterFree;
         Assert.Equal("S1", run.Violation?.Invariant);
+        Assert.Equal(Damage.DataCorrupted, run.Violation!.Damage);
         var marker = ViolationMarker(html);
         Assert.Contains("data-invariant=\"S1\"", marker);
         Assert.Contains($"data-time-ns=\"{Report.Ns(run.Violation!.Time)}\"", marker);
-        Assert.Contains("S1 use-after-free at 100 ms", html);
+        // The block was freed at 100 ms, under the pin; the DMA landed in it at 600 ms.
+        Assert.Contains("S1 use-after-free at 600 ms", html);
+        Assert.Contains("data-damage=\"data-corrupted\"", html);
         Assert.Contains(System.Net.WebUtility.HtmlEncode(run.Violation.Description), html);
-        // The culprit is the first BlockFreed of a pinned block, and the line is drawn at its x.
-        Assert.Matches(@"On event #\d+: <code>BlockFreed \{ Block = page-0", html);
+        var page = run.Violation.Actors.Single(a => a.StartsWith("page-", StringComparison.Ordinal));
+        Assert.Matches($@"On event #\d+: <code>DmaLanded {{ Page = {page},", html);
         Assert.Contains("freed-pinned", Lane(html, "page-0"));
         var x = double.Parse(Regex.Match(marker, "data-x=\"([0-9.]+)\"").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-        Assert.Matches($"<path class=\"freed-pinned\" d=\"M{Regex.Escape(TimelineReport.N(x - 4.5))} ", Lane(html, "page-0"));
+        Assert.Contains($"<line class=\"dma\" x1=\"{TimelineReport.N(x)}\"", Lane(html, page));
         // The actors involved have their lanes marked.
         foreach (var actor in run.Violation.Actors)
         {
@@ -201,8 +205,8 @@ public sealed class TimelineReportSpecs(TimelineRuns runs) : IClassFixture<Timel
     [Fact]
     public void A_run_of_about_100k_events_must_give_a_page_of_a_few_megabytes_that_says_what_it_merged()
     {
-        // generic-503-punch with 1200 rounds instead of 20.
-        var text = File.ReadAllText(Path.Combine(Scenarios.Directory, "generic-503-punch.json"))
+        // dio-vs-punch with 1200 rounds instead of 20.
+        var text = File.ReadAllText(Path.Combine(Scenarios.Directory, "dio-vs-punch.json"))
             .Replace("\"repeat\": 20", "\"repeat\": 1200");
         var scenario = ScenarioLoader.Parse(text, "big.json");
         var run = runs.Run(scenario, Variant.Mainline, 1);

@@ -12,8 +12,8 @@ public sealed record RenderedRun(Scenario Scenario, RunResult Run, string Html);
 
 /// <summary>
 /// The runs the timeline specs draw, each made once on one deterministic runtime:
-/// an L1 deadlock (hold-mmaplock on generic-503-zero), an S1 use-after-free (no-break on
-/// signal-long-pin, seed 1) and a clean run (generic-503-punch under mainline).
+/// an L1 deadlock (hold-mmaplock on dio-vs-zero), an S1 use-after-free (no-break on
+/// signal-long-pin, seed 1) and a clean run (dio-vs-punch under mainline).
 /// </summary>
 public sealed class TimelineRuns : IDisposable
 {
@@ -24,9 +24,9 @@ public sealed class TimelineRuns : IDisposable
 
     public TimelineRuns()
     {
-        _deadlock = new(() => Render("generic-503-zero", Variant.HoldMmaplock, 1));
+        _deadlock = new(() => Render("dio-vs-zero", Variant.HoldMmaplock, 1));
         _useAfterFree = new(() => Render("signal-long-pin", Variant.NoBreak, 1));
-        _clean = new(() => Render("generic-503-punch", Variant.Mainline, 1));
+        _clean = new(() => Render("dio-vs-punch", Variant.Mainline, 1));
     }
 
     public RenderedRun Deadlock => _deadlock.Value;
