@@ -82,6 +82,9 @@ public sealed class MappingActor : SimActor
     private sealed class DeleteJob(long id, TaskId task, int first, int last, bool mayskip, Action then) : Job(id)
     {
         public TaskId Task { get; } = task;
+
+        /// <summary>truncate_inode_pages after a 6.15 break: every entry found should have gone with the break.</summary>
+        public bool ExpectEmpty { get; init; }
         public int Last { get; } = last;
         public bool MaySkip { get; } = mayskip;
         public Action Then { get; } = then;
@@ -547,7 +550,8 @@ public sealed class MappingActor : SimActor
                 Send(reply, new InvalidateAck(_file, m.Seq));
                 return;
             }
-            Delete(null, m.First, m.Last, maySkip: false, () => Send(reply, new InvalidateAck(_file, m.Seq)));
+            Delete(null, m.First, m.Last, maySkip: false, () => Send(reply, new InvalidateAck(_file, m.Seq)),
+                expectEmpty: Policy.Loop == BreakLoop.DaxBreakLayout);
         });
     }
 
@@ -559,9 +563,9 @@ public sealed class MappingActor : SimActor
     }
 
     /// <summary>Deletes the entries of [first, last] one per step, waiting for locked ones; then <paramref name="then"/>.</summary>
-    private void Delete(TaskId? task, int first, int last, bool maySkip, Action then)
+    private void Delete(TaskId? task, int first, int last, bool maySkip, Action then, bool expectEmpty = false)
     {
-        var job = new DeleteJob(++_seq, task ?? new TaskId(-1), first, last, maySkip, then);
+        var job = new DeleteJob(++_seq, task ?? new TaskId(-1), first, last, maySkip, then) { ExpectEmpty = expectEmpty };
         _jobs[job.Id] = job;
         DeleteNext(job);
     }
@@ -590,6 +594,10 @@ public sealed class MappingActor : SimActor
         }
         var entry = _entries[index];
         _entries.Remove(index);
+        if (job.ExpectEmpty)
+        {
+            Trace.Emit(new EntryLeftByBreak(_file, index, entry.Page));
+        }
         Trace.Emit(new EntryDeleted(_file, index, entry.Page));
         job.Next = index + 1;
         if (NextEntry(job.Next, job.Last) is null)

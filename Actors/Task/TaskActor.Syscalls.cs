@@ -194,6 +194,8 @@ public sealed partial class TaskActor
                 yield break;
             }
             from = locked.Index + 1;
+            // On to the next dirty entry: another CPU may take this one's lock first.
+            yield return Pause.Instance;
         }
     }
 

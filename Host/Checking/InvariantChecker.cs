@@ -333,6 +333,12 @@ public sealed partial class InvariantChecker
             case EntryDeleted m:
                 _entries[m.File.Value].Remove(m.Index);
                 break;
+            case EntryLeftByBreak m:
+                Fail("S4", Verdict.Safety,
+                    $"truncate_inode_pages found the DAX entry of {F(m.File)} page {m.Index} (block {m.Page.Value}), " +
+                    "which the layout break should have deleted (the kernel warns in truncate_folio_batch_exceptionals)",
+                    [$"mapping-{_scenario.FileName(m.File)}"]);
+                break;
             case ExtentMapped m:
                 _owner[m.Block.Value] = (m.File, m.Index);
                 break;

@@ -125,6 +125,13 @@ public sealed record BusyScanDone(FileId File, TaskId Task, PageId? Busy, int Re
 /// </summary>
 public sealed record EntryLockWaited(FileId File, int Index, TaskId Task, bool Skipped) : TraceEvent;
 
+/// <summary>
+/// 6.15+: truncate_inode_pages found a DAX entry in the range of a layout change, which the
+/// layout break should have deleted (the kernel's WARN_ON_ONCE in
+/// truncate_folio_batch_exceptionals, which then deletes it). S4.
+/// </summary>
+public sealed record EntryLeftByBreak(FileId File, int Index, PageId Page) : TraceEvent;
+
 /// <summary>A task's writeback locked the DAX entry at Index (dax_writeback_one), or unlocked it.</summary>
 public sealed record EntryWriteback(FileId File, int Index, TaskId Task, bool Locked) : TraceEvent;
 
