@@ -42,7 +42,7 @@ public sealed class LazyPagesSpecs
 
     [Theory]
     [InlineData("generic-503-punch", "no-break")]
-    [InlineData("generic-503-zero", "hold-mmaplock")]
+    [InlineData("dio-vs-zero", "hold-mmaplock")]
     [InlineData("signal-long-pin", "wrong-wake-key")]
     public void Broken_variants_must_still_be_caught_with_lazy_pages(string name, string variantName)
     {

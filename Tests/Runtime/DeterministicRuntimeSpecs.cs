@@ -127,7 +127,7 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
     [Fact]
     public void Waiting_without_dropping_MMAPLOCK_must_be_caught_as_a_deadlock_with_its_cycle()
     {
-        var scenario = Scenarios.Shipped("generic-503-punch");
+        var scenario = Scenarios.Shipped("dio-vs-punch");
         var found = Enumerable.Range(1, 300)
             .Select(s => _runtime.Run(scenario, new RunSettings
             {
@@ -144,17 +144,23 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
     // random exploration makes within a few hundred seeds on the shipped scenarios.
     [Theory]
     [InlineData("no-break", "generic-503-truncate", "S1")]
-    [InlineData("no-unmap", "generic-503-truncate", "S1")]
-    [InlineData("gup-fast-no-recheck", "generic-503-truncate", "S1")]
+    [InlineData("no-unmap", "two-pins", "S1")]
+    [InlineData("gup-fast-no-recheck", "two-pins", "S1")]
     [InlineData("idle-at-2", "generic-503-punch", "S1")]
     [InlineData("idle-at-0", "generic-503-punch", "L2")]
     [InlineData("no-break-on-fallocate", "generic-503-punch", "S1")]
-    [InlineData("hold-mmaplock", "generic-503-zero", "L1")]
+    [InlineData("hold-mmaplock", "dio-vs-zero", "L1")]
     [InlineData("seed-v7", "two-pins", "S1")]
     [InlineData("retry-in-callback", "two-pins", "S1")]
     [InlineData("seed-v7", "steady-io", "L3")]
     [InlineData("drop-iolock", "steady-io", "L3")]
     [InlineData("wrong-wake-key", "signal-long-pin", "L2")]
+    [InlineData("linux-4.18", "aio-munmap-truncate", "S1")]
+    [InlineData("busy-scan-skips-locked-entry", "fsync-vs-punch", "S1")]
+    [InlineData("busy-scan-skips-waited-entry", "fsync-vs-truncate", "S4")]
+    [InlineData("busy-scan-skips-unmapped", "aio-munmap-truncate", "S1")]
+    [InlineData("fuse-breaks-first-page-only", "generic-503-punch", "S1")]
+    [InlineData("lease-break-drops-error", "lease-enomem", "S1")]
     public void Ablations_must_be_caught_with_the_invariant_they_break(string variantName, string name, string invariant)
     {
         var variant = Variants.Parse(variantName);

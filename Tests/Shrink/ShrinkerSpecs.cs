@@ -31,7 +31,7 @@ public sealed class ShrinkerSpecs(DeterministicRuntimeFixture fixture) : IClassF
     [Theory]
     [InlineData("no-break", "generic-503-truncate")]
     [InlineData("seed-v7", "two-pins")]
-    [InlineData("hold-mmaplock", "generic-503-zero")]
+    [InlineData("hold-mmaplock", "dio-vs-zero")]
     [InlineData("drop-iolock", "steady-io")]
     public void A_finding_must_shrink_to_a_smaller_case_that_breaks_the_same_invariant_and_replays(string variantName,
         string name)
