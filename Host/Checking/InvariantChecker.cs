@@ -77,10 +77,13 @@ public sealed partial class InvariantChecker
     private readonly Dictionary<long, int> _dmaDone = new();
     // S1 held back: a block freed while a pin's DMA was still to come.
     private Violation? _pendingS1;
+    // S4 held back until the layout change ends: a DAX entry the 6.15 break should have deleted.
+    private (string Description, string Actor, long Time, TraceEvent Event)? _leftover;
     private PageId _pendingBlock;
     // Per task: the lease holders of the file when its layout change last took IOLOCK
-    // exclusive; those leases must be gone before the change frees a block.
-    private readonly Dictionary<int, List<TaskId>> _leasesAhead = new();
+    // exclusive, as long as they have held it since; those leases must be gone before the
+    // change frees a block (a lease taken after that is not one the change had to break).
+    private readonly Dictionary<int, (FileId File, List<TaskId> Lessees)> _leasesAhead = new();
     private readonly (FileId File, int Index)?[] _owner;
     private readonly bool[] _allocated;
     // Pins by (task, page): how many references, the file the first was taken through, and
@@ -334,10 +337,11 @@ public sealed partial class InvariantChecker
                 _entries[m.File.Value].Remove(m.Index);
                 break;
             case EntryLeftByBreak m:
-                Fail("S4", Verdict.Safety,
+                // Judged when the layout change ends: a pinned block it frees (S1) comes first.
+                _leftover ??= (
                     $"truncate_inode_pages found the DAX entry of {F(m.File)} page {m.Index} (block {m.Page.Value}), " +
                     "which the layout break should have deleted (the kernel warns in truncate_folio_batch_exceptionals)",
-                    [$"mapping-{_scenario.FileName(m.File)}"]);
+                    $"mapping-{_scenario.FileName(m.File)}", _now(), m);
                 break;
             case ExtentMapped m:
                 _owner[m.Block.Value] = (m.File, m.Index);
@@ -365,6 +369,13 @@ public sealed partial class InvariantChecker
                 break;
             case LeaseReleased m:
                 _leaseHolders[m.File.Value].Remove(m.Task);
+                foreach (var (_, ahead) in _leasesAhead)
+                {
+                    if (ahead.File == m.File)
+                    {
+                        ahead.Lessees.Remove(m.Task);
+                    }
+                }
                 break;
             case LeaseBreakWaiting m:
                 _leaseBreakOn[m.Task.Value] = m.File;
@@ -677,12 +688,14 @@ public sealed partial class InvariantChecker
     // The layout change that frees the block holds the file's IOLOCK exclusive; the layout
     // leases held when it last took that lock must be gone (returned, or revoked when the lease
     // break time ran out): a pNFS client still holding one may still do I/O to the block.
+    // (Only layout changes take IOLOCK exclusive. Not keyed on the task's operation: on the
+    // cluster runtime the operation's start comes from another member and may be merged after
+    // the inode's grant.)
     private void NoteLeasesAhead(LockAcquired m)
     {
-        if (m.Kind == LockKind.IoLock && m.Mode == LockMode.Exclusive &&
-            _ops[m.Task.Value] is { } op && op.Op.BreaksLayouts() && op.File == m.File)
+        if (m.Kind == LockKind.IoLock && m.Mode == LockMode.Exclusive)
         {
-            _leasesAhead[m.Task.Value] = _leaseHolders[m.File.Value].Where(h => h != m.Task).ToList();
+            _leasesAhead[m.Task.Value] = (m.File, _leaseHolders[m.File.Value].Where(h => h != m.Task).ToList());
         }
     }
 
@@ -691,13 +704,12 @@ public sealed partial class InvariantChecker
         var state = _locks[m.File.Value, (int)LockKind.IoLock];
         foreach (var (holder, mode) in state.Holders)
         {
-            if (mode != LockMode.Exclusive || !_leasesAhead.TryGetValue(holder.Value, out var ahead))
+            if (mode != LockMode.Exclusive || !_leasesAhead.TryGetValue(holder.Value, out var ahead) || ahead.File != m.File)
             {
                 continue;
             }
-            foreach (var lessee in ahead)
+            foreach (var lessee in ahead.Lessees)
             {
-                if (_leaseHolders[m.File.Value].Contains(lessee))
                 {
                     Fail("S1", Verdict.Safety,
                         $"{T(holder)}'s {_ops[holder.Value]?.Op.JsonName() ?? "layout change"} freed block {m.Block.Value} of " +
@@ -763,8 +775,20 @@ public sealed partial class InvariantChecker
 
     // --- S4: mappings -------------------------------------------------------------------------------
 
+    private void ReportLeftover()
+    {
+        if (_leftover is { } left && _pendingS1 is null)
+        {
+            var observing = _observing;
+            _observing = left.Event;
+            Fail("S4", Verdict.Safety, left.Description, [left.Actor], at: left.Time);
+            _observing = observing;
+        }
+    }
+
     private void OnLayoutChanged(LayoutChanged m)
     {
+        ReportLeftover();
         var f = m.File.Value;
         var pte = FirstLeft(_pteCount[f].Keys, m);
         var entry = FirstLeft(_entries[f], m);
@@ -1133,6 +1157,7 @@ public sealed partial class InvariantChecker
     public void AtQuiescence()
     {
         ReportPendingS1();
+        ReportLeftover();
         if (Violation is not null)
         {
             return;

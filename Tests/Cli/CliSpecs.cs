@@ -20,7 +20,7 @@ public sealed class CliSpecs : CliHarness
     [Fact]
     public void A_clean_deterministic_run_must_exit_0_print_the_verdict_and_report_every_operation()
     {
-        var file = Shipped("generic-503-truncate");
+        var file = Shipped("dio-vs-truncate");
         var scenario = ScenarioLoader.LoadFile(file);
         var report = PathIn("out.json");
 
@@ -33,7 +33,7 @@ public sealed class CliSpecs : CliHarness
         Assert.Equal([report], Directory.GetFiles(Dir)); // no temporary file left beside it
 
         var json = ReadReport(report);
-        Assert.Equal("generic-503-truncate", (string?)json["scenario"]);
+        Assert.Equal("dio-vs-truncate", (string?)json["scenario"]);
         Assert.Equal("deterministic", (string?)json["runtime"]);
         Assert.Equal("clean", (string?)json["verdict"]);
         Assert.Equal(5UL, (ulong)json["seed"]!);
@@ -136,7 +136,7 @@ public sealed class CliSpecs : CliHarness
     public void A_deadlock_found_by_explore_must_exit_3_with_its_wait_for_cycle()
     {
         var report = PathIn("deadlock.json");
-        var r = Invoke("explore", Shipped("generic-503-punch"), "--seeds", "300", "--variant", "hold-mmaplock",
+        var r = Invoke("explore", Shipped("dio-vs-zero"), "--seeds", "300", "--variant", "hold-mmaplock",
             "--workers", "2", "--report", report);
 
         Assert.True(r.Code == 3, r.ToString());
@@ -214,7 +214,7 @@ public sealed class CliSpecs : CliHarness
     [Fact]
     public void Explore_must_stop_at_the_lowest_violating_seed_print_it_and_write_a_replayable_report()
     {
-        var file = Shipped("generic-503-punch");
+        var file = Shipped("dio-vs-punch");
         var scenario = ScenarioLoader.LoadFile(file);
         // The answer, one seed after another on one runtime.
         ulong? first = null;

@@ -45,9 +45,9 @@ public sealed class CoverageSpecs(DeterministicRuntimeFixture fixture) : IClassF
     }
 
     [Fact]
-    public void A_mainline_generic_503_run_must_find_busy_pages_and_sleep_on_them_and_never_touch_a_lease()
+    public void A_mainline_dio_vs_truncate_run_must_find_busy_pages_and_sleep_on_them_and_never_touch_a_lease()
     {
-        var totals = Over("generic-503-truncate", 20);
+        var totals = Over("dio-vs-truncate", 20);
         Assert.Equal(20, totals.Runs);
         // What the test exists for: the truncate finds the DIO's pinned page and waits for it.
         Assert.Equal(20, totals.RunsReaching(Branch.BusyPageFound));
