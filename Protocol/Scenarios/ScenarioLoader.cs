@@ -7,7 +7,7 @@ using Newtonsoft.Json.Linq;
 namespace DaxSim.Protocol.Scenarios;
 
 /// <summary>
-/// Reads scenario files (shared/DESIGN.md section 5, docs/scenario-format.md) strictly:
+/// Reads scenario files (docs/scenario-format.md) strictly:
 /// unknown keys, wrong types, unknown ops, kinds and variants, names of files or tasks
 /// that do not exist, page ranges outside a file, durations without a unit and numbers
 /// out of range are all errors. Every error found is reported (up to <see cref="MaxErrors"/>),
@@ -236,10 +236,12 @@ internal sealed partial class ScenarioReader(string source, string text)
                 Error(token, $"process \"{name}\" has no thread: name it in a task's \"process\"");
                 continue;
             }
+            // Reported at the first thread whose node differs from the first node named.
             var nodes = threads.Where(t => t.Node is not null).ToList();
-            if (nodes.Select(t => t.Node).Distinct().Count() > 1)
+            var other = nodes.FindIndex(t => t.Node != nodes[0].Node);
+            if (other >= 0)
             {
-                Error(nodes[1].Where, $"the threads of process \"{name}\" must run on one node (one has \"node\" {nodes[0].Node}, this one {nodes[1].Node})");
+                Error(nodes[other].Where, $"the threads of process \"{name}\" must run on one node (one has \"node\" {nodes[0].Node}, this one {nodes[other].Node})");
             }
             list.Add(new ProcessSpec(new MmId(list.Count), name, threads.Select(t => t.Task).ToList(), mmaps, Implicit: false));
         }
@@ -495,7 +497,7 @@ internal sealed partial class ScenarioReader(string source, string text)
                 Error(o["kind"]!, $"unknown fault kind \"{kind}\"; expected one of: {string.Join(", ", FaultKinds)}");
                 continue;
             }
-            var what = $"a {kind} fault";
+            var what = $"{("aeiou".Contains(kind[0]) ? "an" : "a")} {kind} fault";
             if (ReadFault(o, kind, what) is { } fault)
             {
                 list.Add(fault);

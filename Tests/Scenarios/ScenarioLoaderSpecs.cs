@@ -99,6 +99,31 @@ public sealed class ScenarioLoaderSpecs
         }
         """;
 
+    /// <summary>
+    /// The process list's text is on line 5, from column 5; the tasks are one a line from line
+    /// 8, each from column 5. Files: "dax" (DAX, 4 pages), "src" (plain, 4 pages), "dax2" (DAX, 2 pages).
+    /// </summary>
+    private static string WithProcess(string process, params string[] tasks)
+    {
+        var taskLines = string.Join(",\n    ", tasks);
+        return $$"""
+            {
+              "name": "t",
+              "files": [ { "name": "dax", "pages": 4 }, { "name": "src", "dax": false, "pages": 4 }, { "name": "dax2", "pages": 2 } ],
+              "processes": [
+                {{process}}
+              ],
+              "tasks": [
+                {{taskLines}}
+              ]
+            }
+            """;
+    }
+
+    /// <summary>A task of one sleep step, a thread of <paramref name="process"/> (none: a process of its own); <paramref name="extra"/> goes before "steps".</summary>
+    private static string Thread(string name, string? process, string extra = "") =>
+        $$"""{ "name": "{{name}}", {{(process is null ? "" : $"\"process\": \"{process}\", ")}}{{extra}}"steps": [ {{SleepStep}} ] }""";
+
     // --- JSON syntax --------------------------------------------------------------------------
 
     [Theory]
@@ -234,7 +259,7 @@ public sealed class ScenarioLoaderSpecs
     [Fact]
     public void An_unknown_key_in_a_fault_lists_the_keys_of_that_kind() =>
         AssertOnly(WithFault("""{ "kind": "signal", "at": "1ms", "task": "a", "node": 1 }"""), 7, 51,
-            "unknown key \"node\" in a signal fault; expected one of: kind, at, task");
+            "unknown key \"node\" in a signal fault; expected one of: kind, at, task, restart");
 
     [Fact]
     public void A_fault_key_in_the_wrong_case_gets_a_hint()
@@ -355,7 +380,7 @@ public sealed class ScenarioLoaderSpecs
     [Fact]
     public void An_unknown_op_lists_every_op() =>
         AssertOnly(WithStep("""{ "op": "trunc", "file": "dax", "size": 0 }"""), 9, 15,
-            "unknown op \"trunc\"; expected one of: mmap, munmap, touch, dioRead, dioWrite, truncate, punchHole, zeroRange, collapseRange, insertRange, fallocate, holdLease, sleep");
+            "unknown op \"trunc\"; expected one of: mmap, munmap, touch, dioRead, dioWrite, truncate, punchHole, zeroRange, collapseRange, insertRange, fallocate, holdLease, sleep, fsync");
 
     [Fact]
     public void Ops_are_case_sensitive() =>
@@ -777,7 +802,7 @@ public sealed class ScenarioLoaderSpecs
     [Fact]
     public void A_step_without_an_op() =>
         AssertOnly(WithStep("""{ "file": "dax", "pages": "0-3" }"""), 9, 7,
-            "a step needs \"op\", one of: mmap, munmap, touch, dioRead, dioWrite, truncate, punchHole, zeroRange, collapseRange, insertRange, fallocate, holdLease, sleep");
+            "a step needs \"op\", one of: mmap, munmap, touch, dioRead, dioWrite, truncate, punchHole, zeroRange, collapseRange, insertRange, fallocate, holdLease, sleep, fsync");
 
     [Theory]
     [InlineData("""{ "op": "mmap", "file": "dax" }""", "a mmap step needs \"pages\"")]
@@ -794,6 +819,9 @@ public sealed class ScenarioLoaderSpecs
     [InlineData("""{ "op": "fallocate", "file": "dax" }""", "a fallocate step needs \"pages\"")]
     [InlineData("""{ "op": "holdLease", "file": "dax" }""", "a holdLease step needs \"for\"")]
     [InlineData("""{ "op": "sleep" }""", "a sleep step needs \"for\"")]
+    [InlineData("""{ "op": "sleep", "random": true }""", "a sleep step needs \"for\"")]
+    [InlineData("""{ "op": "fsync" }""", "a fsync step needs \"file\"")]
+    [InlineData("""{ "op": "fsync", "ioTime": "10us" }""", "a fsync step needs \"file\"")]
     public void A_step_without_a_required_key(string step, string fragment) =>
         AssertOnly(WithStep(step), 9, 7, fragment);
 
@@ -809,6 +837,9 @@ public sealed class ScenarioLoaderSpecs
     [InlineData("""{ "kind": "partition", "at": "1ms" }""", "a partition fault needs \"between\"")]
     [InlineData("""{ "kind": "heal" }""", "a heal fault needs \"at\"")]
     [InlineData("""{ "kind": "duplicate" }""", "a duplicate fault needs \"probability\"")]
+    [InlineData("""{ "kind": "signal", "at": "1ms", "restart": true }""", "a signal fault needs \"task\"")]
+    [InlineData("""{ "kind": "enomem", "task": "a" }""", "an enomem fault needs \"at\"")]
+    [InlineData("""{ "kind": "enomem", "at": "1ms" }""", "an enomem fault needs \"task\"")]
     public void A_fault_without_a_required_key(string fault, string fragment) =>
         AssertOnly(WithFault(fault), 7, 5, fragment);
 
@@ -1209,6 +1240,7 @@ public sealed class ScenarioLoaderSpecs
                   { "op": "fallocate", "file": "dax", "pages": "0-7", "repeat": 4 },
                   { "op": "holdLease", "file": "dax", "for": "3ms" },
                   { "op": "sleep", "for": "1.5us" },
+                  { "op": "fsync", "file": "dax" },
                   { "op": "munmap", "file": "dax" }
                 ] }
               ]
@@ -1232,13 +1264,15 @@ public sealed class ScenarioLoaderSpecs
             new FallocateStep(4, OpKind.Fallocate, dax, new PageRange(0, 7)),
             new HoldLeaseStep(1, dax, TimeSpan.FromMilliseconds(3)),
             new SleepStep(1, TimeSpan.FromTicks(15)),
+            new FsyncStep(1, dax, TimeSpan.FromMicroseconds(10)),
             new MunmapStep(1, dax),
         ], task.Steps);
         Assert.Equal(
             [OpKind.Mmap, OpKind.Touch, OpKind.DioRead, OpKind.DioWrite, OpKind.Truncate, OpKind.PunchHole, OpKind.ZeroRange,
-             OpKind.CollapseRange, OpKind.InsertRange, OpKind.Fallocate, OpKind.HoldLease, OpKind.Sleep, OpKind.Munmap],
+             OpKind.CollapseRange, OpKind.InsertRange, OpKind.Fallocate, OpKind.HoldLease, OpKind.Sleep, OpKind.Fsync, OpKind.Munmap],
             task.Steps.Select(s => s.Op));
-        Assert.Equal([dax, dax, dax, dax, dax, dax, dax, dax, dax, dax, dax, null, dax], task.Steps.Select(s => s.Target));
+        Assert.Equal([dax, dax, dax, dax, dax, dax, dax, dax, dax, dax, dax, null, dax, dax], task.Steps.Select(s => s.Target));
+        Assert.Equal(Enum.GetValues<OpKind>().Order(), task.Steps.Select(s => s.Op).Distinct().Order());
     }
 
     [Fact]
@@ -1259,12 +1293,15 @@ public sealed class ScenarioLoaderSpecs
                 { "kind": "drop", "probability": 0.25 },
                 { "kind": "duplicate", "probability": 1, "from": "1ms" },
                 { "kind": "delay", "probability": 0.5, "max": "3ms", "from": "1ms", "until": "5ms" },
-                { "kind": "drop", "probability": 0.125, "until": "7ms" }
+                { "kind": "drop", "probability": 0.125, "until": "7ms" },
+                { "at": "3ms", "kind": "signal", "task": "a", "restart": true },
+                { "at": "4ms", "kind": "signal", "task": "a", "restart": false },
+                { "at": "5ms", "kind": "enomem", "task": "b" }
               ]
             }
             """);
         var f = scenario.Faults;
-        Assert.Equal(9, f.Count);
+        Assert.Equal(12, f.Count);
         Assert.Equal(new SignalFault(TimeSpan.FromMilliseconds(2), new TaskId(1)), f[0]);
         Assert.Equal(new KillFault(TimeSpan.Zero, new TaskId(0)), f[1]);
         Assert.Equal(new CrashNodeFault(TimeSpan.FromSeconds(1), 2), f[2]);
@@ -1279,6 +1316,10 @@ public sealed class ScenarioLoaderSpecs
         Assert.Equal(new MessageFault(MessageFaultKind.Duplicate, 1.0, null, TimeSpan.FromMilliseconds(1), null), f[6]);
         Assert.Equal(new MessageFault(MessageFaultKind.Delay, 0.5, TimeSpan.FromMilliseconds(3), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(5)), f[7]);
         Assert.Equal(new MessageFault(MessageFaultKind.Drop, 0.125, null, null, TimeSpan.FromMilliseconds(7)), f[8]);
+        Assert.Equal(new SignalFault(TimeSpan.FromMilliseconds(3), new TaskId(0), Restart: true), f[9]);
+        Assert.Equal(new SignalFault(TimeSpan.FromMilliseconds(4), new TaskId(0), Restart: false), f[10]);
+        Assert.Equal(new EnomemFault(TimeSpan.FromMilliseconds(5), new TaskId(1)), f[11]);
+        Assert.False(((SignalFault)f[0]).Restart); // a handler without SA_RESTART unless the fault says so
         Assert.Equal((int?)1, scenario.Tasks[1].Node);
     }
 
@@ -1299,20 +1340,29 @@ public sealed class ScenarioLoaderSpecs
     }
 
     [Theory]
-    [InlineData("mainline", "mainline")]
-    [InlineData("seed-v7", "seed-v7")]
-    [InlineData("no-break", "no-break")]
-    [InlineData("no-unmap", "no-unmap")]
-    [InlineData("hold-mmaplock", "hold-mmaplock")]
-    [InlineData("retry-in-callback", "retry-in-callback")]
-    [InlineData("drop-iolock", "drop-iolock")]
-    [InlineData("gup-fast-no-recheck", "gup-fast-no-recheck")]
-    [InlineData("wrong-wake-key", "wrong-wake-key")]
-    [InlineData("idle-at-0", "idle-at-0")]
-    [InlineData("idle-at-2", "idle-at-2")]
-    [InlineData("no-break-on-fallocate", "no-break-on-fallocate")]
-    public void Every_variant_parses(string name, string variantName) =>
-        Assert.Equal(Variants.Parse(variantName), Load(WithTop($"\"variant\": \"{name}\"")).Variant);
+    [InlineData("mainline", ProtocolBase.Mainline, Deviation.None)]
+    [InlineData("seed-v7", ProtocolBase.SeedV7, Deviation.None)]
+    [InlineData("linux-4.18", ProtocolBase.Linux418, Deviation.None)]
+    [InlineData("linux-6.15", ProtocolBase.Linux615, Deviation.None)]
+    [InlineData("ext4-6.15", ProtocolBase.Ext4615, Deviation.None)]
+    [InlineData("virtiofs-6.15", ProtocolBase.Virtiofs615, Deviation.None)]
+    [InlineData("no-break", ProtocolBase.Mainline, Deviation.NoBreak)]
+    [InlineData("no-unmap", ProtocolBase.Mainline, Deviation.NoUnmap)]
+    [InlineData("hold-mmaplock", ProtocolBase.Mainline, Deviation.HoldMmaplock)]
+    [InlineData("retry-in-callback", ProtocolBase.Mainline, Deviation.RetryInCallback)]
+    [InlineData("drop-iolock", ProtocolBase.Mainline, Deviation.DropIolock)]
+    [InlineData("gup-fast-no-recheck", ProtocolBase.Mainline, Deviation.GupFastNoRecheck)]
+    [InlineData("wrong-wake-key", ProtocolBase.Mainline, Deviation.WrongWakeKey)]
+    [InlineData("idle-at-0", ProtocolBase.Mainline, Deviation.IdleAt0)]
+    [InlineData("idle-at-2", ProtocolBase.Mainline, Deviation.IdleAt2)]
+    [InlineData("no-break-on-fallocate", ProtocolBase.Mainline, Deviation.NoBreakOnFallocate)]
+    [InlineData("busy-scan-skips-locked-entry", ProtocolBase.Linux615, Deviation.BusyScanSkipsLockedEntry)]
+    [InlineData("busy-scan-skips-waited-entry", ProtocolBase.Linux615, Deviation.BusyScanSkipsWaitedEntry)]
+    [InlineData("busy-scan-skips-unmapped", ProtocolBase.Linux615, Deviation.BusyScanSkipsUnmapped)]
+    [InlineData("fuse-breaks-first-page-only", ProtocolBase.Virtiofs615, Deviation.FuseBreaksFirstPageOnly)]
+    [InlineData("lease-break-drops-error", ProtocolBase.Mainline, Deviation.LeaseBreakDropsError)]
+    public void Every_variant_parses(string name, ProtocolBase @base, Deviation deviation) =>
+        Assert.Equal(new Variant(@base, deviation), Load(WithTop($"\"variant\": \"{name}\"")).Variant);
 
     [Theory]
     [InlineData("clean", Verdict.Clean)]
@@ -1341,5 +1391,503 @@ public sealed class ScenarioLoaderSpecs
     {
         var scenario = Load(WithFile("""{ "name": "A.b_c-9", "pages": 1 }"""));
         Assert.Equal("A.b_c-9", scenario.Files[0].Name);
+    }
+
+    // --- processes and threads ----------------------------------------------------------------
+
+    [Fact]
+    public void Tasks_naming_a_process_are_its_threads_and_share_its_mappings()
+    {
+        var scenario = Load(WithProcess("""{ "name": "app", "mmap": [ { "file": "dax", "pages": "0-3" }, { "file": "dax2", "pages": 1 } ] }""",
+            Thread("a", "app"), Thread("solo", null), Thread("b", "app")));
+
+        TaskId a = new(0), solo = new(1), b = new(2);
+        var app = Assert.Single(scenario.DeclaredProcesses);
+        Assert.Equal((new MmId(0), "app", false), (app.Id, app.Name, app.Implicit));
+        Assert.Equal([a, b], app.Threads);
+        Assert.Equal([new ProcessMmap(new FileId(0), new PageRange(0, 3)), new ProcessMmap(new FileId(2), new PageRange(1, 1))], app.Mmaps);
+
+        // The declared processes first, then one implicit process per task that names none.
+        Assert.Equal(2, scenario.Processes.Count);
+        Assert.Same(app, scenario.Processes[0]);
+        var own = scenario.Processes[1];
+        Assert.Equal((new MmId(1), "solo", true), (own.Id, own.Name, own.Implicit));
+        Assert.Equal([solo], own.Threads);
+        Assert.Empty(own.Mmaps);
+
+        Assert.Equal(new MmId(0), scenario.MmOf(a));
+        Assert.Equal(new MmId(0), scenario.MmOf(b));
+        Assert.Equal(new MmId(1), scenario.MmOf(solo));
+        Assert.Same(app, scenario.ProcessOf(b));
+        Assert.Same(own, scenario.Process(new MmId(1)));
+    }
+
+    [Fact]
+    public void Without_processes_every_task_is_a_process_of_its_own()
+    {
+        var scenario = Load(WithFault("""{ "kind": "kill", "at": "1ms", "task": "b" }"""));
+
+        Assert.Empty(scenario.DeclaredProcesses);
+        Assert.Equal(2, scenario.Processes.Count);
+        for (var i = 0; i < 2; i++)
+        {
+            var p = scenario.Processes[i];
+            Assert.Equal((new MmId(i), scenario.Tasks[i].Name, true), (p.Id, p.Name, p.Implicit));
+            Assert.Equal([new TaskId(i)], p.Threads);
+            Assert.Empty(p.Mmaps);
+            Assert.Equal(new MmId(i), scenario.MmOf(new TaskId(i)));
+        }
+    }
+
+    [Fact]
+    public void Processes_may_be_empty() =>
+        Assert.Empty(Load(WithTop("\"processes\": []")).DeclaredProcesses);
+
+    [Fact]
+    public void A_process_without_mmap_maps_nothing_at_the_start()
+    {
+        var scenario = Load(WithProcess("""{ "name": "p" }""", Thread("a", "p")));
+        var p = Assert.Single(scenario.Processes);
+        Assert.Equal(("p", false), (p.Name, p.Implicit));
+        Assert.Empty(p.Mmaps);
+        Assert.Equal([new TaskId(0)], p.Threads);
+    }
+
+    [Fact]
+    public void A_process_with_an_empty_mmap_list_maps_nothing() =>
+        Assert.Empty(Load(WithProcess("""{ "name": "p", "mmap": [] }""", Thread("a", "p"))).Processes[0].Mmaps);
+
+    [Fact]
+    public void Processes_are_numbered_in_declaration_order_and_threads_in_task_order()
+    {
+        var scenario = Load(WithProcess("""{ "name": "q" }, { "name": "p", "mmap": [ { "file": "dax", "pages": "2" } ] }""",
+            Thread("p1", "p"), Thread("q1", "q"), Thread("p2", "p"), Thread("own", null), Thread("q2", "q")));
+
+        Assert.Equal(["q", "p", "own"], scenario.Processes.Select(p => p.Name));
+        Assert.Equal([new TaskId(1), new TaskId(4)], scenario.Processes[0].Threads);
+        Assert.Equal([new TaskId(0), new TaskId(2)], scenario.Processes[1].Threads);
+        Assert.Equal([new ProcessMmap(new FileId(0), new PageRange(2, 2))], scenario.Processes[1].Mmaps);
+        Assert.Equal([new MmId(1), new MmId(0), new MmId(1), new MmId(2), new MmId(0)],
+            scenario.Tasks.Select(t => scenario.MmOf(t.Id)));
+    }
+
+    [Fact]
+    public void The_threads_of_a_process_run_on_the_node_one_of_them_names()
+    {
+        var scenario = Load(WithProcess("""{ "name": "p" }""",
+            Thread("own", null), Thread("a", "p"), Thread("b", "p", "\"node\": 2, "), Thread("c", "p", "\"node\": 2, ")));
+
+        Assert.Equal([(int?)null, null, 2, 2], scenario.Tasks.Select(t => t.Node));
+        Assert.All(scenario.Tasks.Skip(1), t => Assert.Equal(2, scenario.NodeOf(t.Id, 3)));
+        Assert.Equal(0, scenario.NodeOf(new TaskId(0), 3));
+    }
+
+    [Fact]
+    public void The_threads_of_a_process_that_names_no_node_run_on_the_node_of_its_first_thread()
+    {
+        var scenario = Load(WithProcess("""{ "name": "p" }""",
+            Thread("own", null), Thread("x", null), Thread("a", "p"), Thread("b", "p")));
+
+        // Task 2 is the first thread: node 2 mod 2 = 0 for both, though task 3 alone would be on node 1.
+        Assert.Equal(0, scenario.NodeOf(new TaskId(2), 2));
+        Assert.Equal(0, scenario.NodeOf(new TaskId(3), 2));
+        Assert.Equal(1, scenario.NodeOf(new TaskId(1), 2));
+        Assert.Equal(2, scenario.NodeOf(new TaskId(3), 3));
+    }
+
+    [Fact]
+    public void A_task_naming_an_undeclared_process_when_none_is_declared() =>
+        AssertOnly(WithTask(Thread("a", "q")), 5, 31, "unknown process \"q\"; declare it in \"processes\"");
+
+    [Fact]
+    public void A_task_naming_an_undeclared_process_lists_the_processes() =>
+        AssertOnly(WithProcess("""{ "name": "p" }, { "name": "r" }""", Thread("a", "p"), Thread("b", "r"), Thread("c", "q")), 10, 31,
+            "unknown process \"q\"; expected one of: p, r");
+
+    [Fact]
+    public void A_process_is_named_case_sensitively() =>
+        AssertOnly(WithProcess("""{ "name": "p" }""", Thread("a", "p"), Thread("b", "P")), 9, 31,
+            "unknown process \"P\"; expected one of: p");
+
+    [Fact]
+    public void A_task_cannot_name_an_implicit_process() =>
+        AssertOnly(WithProcess("""{ "name": "p" }""", Thread("a", "p"), Thread("b", null), Thread("c", "b")), 10, 31,
+            "unknown process \"b\"; expected one of: p");
+
+    [Fact]
+    public void A_process_must_be_a_string() =>
+        AssertOnly(WithTask($$"""{ "name": "a", "process": 1, "steps": [ {{SleepStep}} ] }"""), 5, 31,
+            "\"process\" must be a string, not the number 1");
+
+    [Fact]
+    public void Duplicate_process_names() =>
+        AssertOnly(WithProcess("""{ "name": "p" }, { "name": "p" }""", Thread("a", "p")), 5, 32,
+            "a process named \"p\" is already defined");
+
+    [Fact]
+    public void A_process_with_no_thread_is_reported_at_the_process() =>
+        AssertOnly(WithProcess("""{ "name": "q" }, { "name": "p" }""", Thread("a", "q"), Thread("b", null)), 5, 22,
+            "process \"p\" has no thread: name it in a task's \"process\"");
+
+    [Fact]
+    public void Threads_of_one_process_on_different_nodes() =>
+        AssertOnly(WithProcess("""{ "name": "p" }""", Thread("a", "p", "\"node\": 1, "), Thread("b", "p", "\"node\": 2, ")), 9, 44,
+            "the threads of process \"p\" must run on one node (one has \"node\" 1, this one 2)");
+
+    [Fact]
+    public void The_thread_on_another_node_is_the_one_reported() =>
+        AssertOnly(WithProcess("""{ "name": "p" }""",
+                Thread("a", "p", "\"node\": 1, "), Thread("b", "p"), Thread("c", "p", "\"node\": 1, "), Thread("d", "p", "\"node\": 3, ")),
+            11, 44, "the threads of process \"p\" must run on one node (one has \"node\" 1, this one 3)");
+
+    [Fact]
+    public void Threads_of_one_process_may_name_the_same_node() =>
+        Assert.Equal(1, Load(WithProcess("""{ "name": "p" }""", Thread("a", "p", "\"node\": 1, "), Thread("b", "p", "\"node\": 1, ")))
+            .NodeOf(new TaskId(0), 3));
+
+    [Fact]
+    public void A_process_mapping_the_same_file_twice() =>
+        AssertOnly(WithProcess("""{ "name": "p", "mmap": [ { "file": "dax", "pages": "0-3" }, { "file": "dax", "pages": "1" } ] }""", Thread("a", "p")),
+            5, 75, "process \"p\" maps file \"dax\" twice; a process has one mapping of a file");
+
+    [Fact]
+    public void An_unknown_key_in_a_process_lists_the_process_keys() =>
+        AssertOnly(WithProcess("""{ "name": "p", "threads": 2 }""", Thread("a", "p")), 5, 20,
+            "unknown key \"threads\" in a process; expected one of: name, mmap");
+
+    [Fact]
+    public void A_process_key_in_the_wrong_case_gets_a_hint() =>
+        AssertOnly(WithProcess("""{ "name": "p", "Mmap": [] }""", Thread("a", "p")), 5, 20,
+            "unknown key \"Mmap\" in a process; did you mean \"mmap\"? (keys are case-sensitive)");
+
+    [Fact]
+    public void An_unknown_key_in_a_process_mmap_lists_its_keys() =>
+        AssertOnly(WithProcess("""{ "name": "p", "mmap": [ { "file": "dax", "pages": "0-3", "prot": "rw" } ] }""", Thread("a", "p")), 5, 63,
+            "unknown key \"prot\" in a process's mmap; expected one of: file, pages");
+
+    [Fact]
+    public void A_process_mmap_of_a_plain_file() =>
+        AssertOnly(WithProcess("""{ "name": "p", "mmap": [ { "file": "src", "pages": "0-3" } ] }""", Thread("a", "p")), 5, 40,
+            "\"file\" must name a DAX file, and \"src\" has \"dax\": false");
+
+    [Fact]
+    public void A_process_mmap_of_an_undefined_file() =>
+        AssertOnly(WithProcess("""{ "name": "p", "mmap": [ { "file": "nope", "pages": "0" } ] }""", Thread("a", "p")), 5, 40,
+            "\"file\" names file \"nope\", which is not defined; files: dax, src, dax2");
+
+    [Fact]
+    public void A_process_mmap_range_past_the_end_of_the_file() =>
+        AssertOnly(WithProcess("""{ "name": "p", "mmap": [ { "file": "dax", "pages": "2-4" } ] }""", Thread("a", "p")), 5, 56,
+            "page range 2-4 is outside file \"dax\" (4 pages, 0-3)");
+
+    [Fact]
+    public void A_process_mmap_page_number_past_the_end_of_the_file() =>
+        AssertOnly(WithProcess("""{ "name": "p", "mmap": [ { "file": "dax2", "pages": 2 } ] }""", Thread("a", "p")), 5, 57,
+            "\"pages\" is 2, out of range: it must be from 0 to 1 (the last page of file \"dax2\")");
+
+    [Fact]
+    public void A_process_mmap_without_pages() =>
+        AssertOnly(WithProcess("""{ "name": "p", "mmap": [ { "file": "dax" } ] }""", Thread("a", "p")), 5, 30,
+            "a process's mmap needs \"pages\"");
+
+    [Fact]
+    public void A_process_mmap_must_be_an_object() =>
+        AssertOnly(WithProcess("""{ "name": "p", "mmap": [ "dax" ] }""", Thread("a", "p")), 5, 30,
+            "a process's mmap must be a JSON object, not the string \"dax\"");
+
+    [Fact]
+    public void A_process_mmap_list_must_be_an_array() =>
+        AssertOnly(WithProcess("""{ "name": "p", "mmap": { "file": "dax", "pages": "0" } }""", Thread("a", "p")), 5, 28,
+            "\"mmap\" must be an array, not an object");
+
+    [Fact]
+    public void A_process_without_a_name() =>
+        AssertOnly(WithProcess("""{ "mmap": [] }""", Thread("a", null)), 5, 5, "a process needs \"name\"");
+
+    [Fact]
+    public void A_process_name_must_be_a_string() =>
+        AssertOnly(WithProcess("""{ "name": 7 }""", Thread("a", null)), 5, 15, "a process's \"name\" must be a string, not the number 7");
+
+    [Fact]
+    public void An_invalid_process_name() =>
+        AssertOnly(WithProcess("""{ "name": "my process" }""", Thread("a", null)), 5, 15,
+            "process name \"my process\" must be 1 to 64 letters, digits, '_', '.' or '-'");
+
+    [Fact]
+    public void A_process_must_be_an_object() =>
+        AssertOnly(WithTop("\"processes\": [ \"p\" ]"), 5, 18, "a process must be a JSON object, not the string \"p\"");
+
+    [Fact]
+    public void Processes_must_be_an_array() =>
+        AssertOnly(WithTop("\"processes\": {}"), 5, 16, "\"processes\" must be an array, not an object");
+
+    // --- fsync, asynchronous DIO, random sleeps ---------------------------------------------------
+
+    [Fact]
+    public void Fsync_flushes_for_10us_per_dirty_entry_by_default() =>
+        Assert.Equal(new FsyncStep(1, new FileId(0), TimeSpan.FromMicroseconds(10)),
+            Assert.Single(Load(WithStep("""{ "op": "fsync", "file": "dax" }""")).Tasks[0].Steps));
+
+    [Fact]
+    public void Fsync_with_an_io_time_and_a_repeat()
+    {
+        var step = Assert.IsType<FsyncStep>(Assert.Single(Load(WithStep("""{ "op": "fsync", "file": "dax", "ioTime": "200us", "repeat": 3 }""")).Tasks[0].Steps));
+        Assert.Equal(new FsyncStep(3, new FileId(0), TimeSpan.FromMicroseconds(200)), step);
+        Assert.Equal(TimeSpan.FromMicroseconds(200), step.IoTime);
+        Assert.Equal((OpKind.Fsync, (FileId?)new FileId(0)), (step.Op, step.Target));
+    }
+
+    [Fact]
+    public void Fsync_with_a_zero_io_time() =>
+        Assert.Equal(TimeSpan.Zero, Assert.IsType<FsyncStep>(Load(WithStep("""{ "op": "fsync", "file": "dax", "ioTime": "0s" }""")).Tasks[0].Steps[0]).IoTime);
+
+    [Fact]
+    public void Fsync_of_a_plain_file() =>
+        AssertOnly(WithStep("""{ "op": "fsync", "file": "src" }"""), 9, 32, "\"file\" must name a DAX file, and \"src\" has \"dax\": false");
+
+    [Fact]
+    public void Fsync_has_no_pages() =>
+        AssertOnly(WithStep("""{ "op": "fsync", "file": "dax", "pages": "0-3" }"""), 9, 39,
+            "unknown key \"pages\" in a fsync step; expected one of: op, repeat, file, ioTime");
+
+    [Theory]
+    [InlineData("\"5\"", "\"ioTime\": duration '5' needs a unit")]
+    [InlineData("\"50ns\"", "\"ioTime\": duration '50ns' is not a multiple of 100ns")]
+    [InlineData("5", "\"ioTime\" is 5 without a unit")]
+    public void Fsync_with_a_bad_io_time(string value, string fragment) =>
+        AssertOnly(WithStep($$"""{ "op": "fsync", "file": "dax", "ioTime": {{value}} }"""), 9, 49, fragment);
+
+    [Fact]
+    public void Dio_is_synchronous_by_default()
+    {
+        var steps = Load(WithStep("""{ "op": "dioRead", "from": "src", "into": "dax", "pages": "0" }, { "op": "dioWrite", "from": "dax", "to": "src", "pages": "0" }""")).Tasks[0].Steps;
+        Assert.False(Assert.IsType<DioReadStep>(steps[0]).Async);
+        Assert.False(Assert.IsType<DioWriteStep>(steps[1]).Async);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Dio_may_be_asynchronous(bool async)
+    {
+        var value = async ? "true" : "false";
+        var steps = Load(WithStep($$"""{ "op": "dioRead", "from": "src", "into": "dax", "pages": "0-3", "async": {{value}} }, { "op": "dioWrite", "from": "dax", "to": "src", "pages": "1", "ioTime": "1ms", "async": {{value}} }""")).Tasks[0].Steps;
+        Assert.Equal(new DioReadStep(1, new FileId(1), new FileId(0), new PageRange(0, 3), TimeSpan.FromMicroseconds(100), async), steps[0]);
+        Assert.Equal(new DioWriteStep(1, new FileId(0), new FileId(1), new PageRange(1, 1), TimeSpan.FromMilliseconds(1), async), steps[1]);
+    }
+
+    [Fact]
+    public void Async_must_be_a_bool_on_a_read() =>
+        AssertOnly(WithStep("""{ "op": "dioRead", "from": "src", "into": "dax", "pages": "0", "async": "yes" }"""), 9, 79,
+            "\"async\" must be true or false, not the string \"yes\"");
+
+    [Fact]
+    public void Async_must_be_a_bool_on_a_write() =>
+        AssertOnly(WithStep("""{ "op": "dioWrite", "from": "dax", "to": "src", "pages": "0", "async": 1 }"""), 9, 78,
+            "\"async\" must be true or false, not the number 1");
+
+    [Fact]
+    public void Async_is_only_for_dio() =>
+        AssertOnly(WithStep("""{ "op": "mmap", "file": "dax", "pages": "0", "async": true }"""), 9, 52,
+            "unknown key \"async\" in a mmap step; expected one of: op, repeat, file, pages");
+
+    [Fact]
+    public void A_sleep_is_not_random_by_default() =>
+        Assert.False(Assert.IsType<SleepStep>(Load(WithStep(SleepStep)).Tasks[0].Steps[0]).Random);
+
+    [Fact]
+    public void A_random_sleep()
+    {
+        var step = Assert.IsType<SleepStep>(Load(WithStep("""{ "op": "sleep", "for": "1ms", "random": true, "repeat": 2 }""")).Tasks[0].Steps[0]);
+        Assert.Equal(new SleepStep(2, TimeSpan.FromMilliseconds(1), Random: true), step);
+        Assert.True(step.Random);
+    }
+
+    [Fact]
+    public void A_sleep_with_random_false_is_a_fixed_sleep() =>
+        Assert.Equal(new SleepStep(1, TimeSpan.FromMilliseconds(1), Random: false),
+            Load(WithStep("""{ "op": "sleep", "for": "1ms", "random": false }""")).Tasks[0].Steps[0]);
+
+    [Theory]
+    [InlineData("false")]
+    [InlineData(null)]
+    public void A_fixed_sleep_may_be_zero(string? random)
+    {
+        var extra = random is null ? "" : $", \"random\": {random}";
+        Assert.Equal(new SleepStep(1, TimeSpan.Zero), Load(WithStep($$"""{ "op": "sleep", "for": "0s"{{extra}} }""")).Tasks[0].Steps[0]);
+    }
+
+    [Fact]
+    public void A_random_sleep_must_be_longer_than_0() =>
+        AssertOnly(WithStep("""{ "op": "sleep", "for": "0s", "random": true }"""), 9, 31, "\"for\" must be longer than 0");
+
+    [Theory]
+    [InlineData("\"yes\"", "not the string \"yes\"")]
+    [InlineData("1", "not the number 1")]
+    public void Random_must_be_a_bool(string value, string fragment) =>
+        AssertOnly(WithStep($$"""{ "op": "sleep", "for": "1ms", "random": {{value}} }"""), 9, 48, "\"random\" must be true or false, " + fragment);
+
+    [Fact]
+    public void Random_is_only_for_sleep() =>
+        AssertOnly(WithStep("""{ "op": "holdLease", "file": "dax", "for": "1ms", "random": true }"""), 9, 57,
+            "unknown key \"random\" in a holdLease step; expected one of: op, repeat, file, for");
+
+    // --- signal restart and enomem ------------------------------------------------------------
+
+    [Fact]
+    public void A_signal_handler_has_no_sa_restart_by_default() =>
+        Assert.Equal(new SignalFault(TimeSpan.FromMilliseconds(1), new TaskId(0), Restart: false),
+            Assert.Single(Load(WithFault("""{ "kind": "signal", "at": "1ms", "task": "a" }""")).Faults));
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_signal_may_restart(bool restart)
+    {
+        var fault = Assert.IsType<SignalFault>(Assert.Single(Load(WithFault(
+            $$"""{ "kind": "signal", "at": "1ms", "task": "b", "restart": {{(restart ? "true" : "false")}} }""")).Faults));
+        Assert.Equal(new SignalFault(TimeSpan.FromMilliseconds(1), new TaskId(1), restart), fault);
+        Assert.Equal(restart, fault.Restart);
+    }
+
+    [Theory]
+    [InlineData("\"yes\"", "not the string \"yes\"")]
+    [InlineData("1", "not the number 1")]
+    public void Restart_must_be_a_bool(string value, string fragment) =>
+        AssertOnly(WithFault($$"""{ "kind": "signal", "at": "1ms", "task": "a", "restart": {{value}} }"""), 7, 62,
+            "\"restart\" must be true or false, " + fragment);
+
+    [Fact]
+    public void Restart_is_not_for_a_kill() =>
+        AssertOnly(WithFault("""{ "kind": "kill", "at": "1ms", "task": "a", "restart": true }"""), 7, 49,
+            "unknown key \"restart\" in a kill fault; expected one of: kind, at, task");
+
+    [Fact]
+    public void An_enomem_fault()
+    {
+        var fault = Assert.IsType<EnomemFault>(Assert.Single(Load(WithFault("""{ "kind": "enomem", "at": "500us", "task": "b" }""")).Faults));
+        Assert.Equal(new EnomemFault(TimeSpan.FromMicroseconds(500), new TaskId(1)), fault);
+    }
+
+    [Fact]
+    public void Restart_is_not_for_an_enomem() =>
+        AssertOnly(WithFault("""{ "kind": "enomem", "at": "1ms", "task": "a", "restart": true }"""), 7, 51,
+            "unknown key \"restart\" in an enomem fault; expected one of: kind, at, task");
+
+    [Fact]
+    public void An_enomem_naming_an_undefined_task() =>
+        AssertOnly(WithFault("""{ "kind": "enomem", "at": "1ms", "task": "c" }"""), 7, 46,
+            "\"task\" names task \"c\", which is not defined; tasks: a, b");
+
+    [Fact]
+    public void An_enomem_time_without_a_unit() =>
+        AssertOnly(WithFault("""{ "kind": "enomem", "at": 1, "task": "a" }"""), 7, 31, "\"at\" is 1 without a unit");
+
+    // --- variants on other bases ---------------------------------------------------------------
+
+    [Theory]
+    [InlineData("no-unmap@linux-6.15", ProtocolBase.Linux615, Deviation.NoUnmap)]
+    [InlineData("no-unmap@mainline", ProtocolBase.Mainline, Deviation.NoUnmap)]
+    [InlineData("no-break@ext4-6.15", ProtocolBase.Ext4615, Deviation.NoBreak)]
+    [InlineData("hold-mmaplock@virtiofs-6.15", ProtocolBase.Virtiofs615, Deviation.HoldMmaplock)]
+    [InlineData("busy-scan-skips-locked-entry@mainline", ProtocolBase.Mainline, Deviation.BusyScanSkipsLockedEntry)]
+    [InlineData("busy-scan-skips-waited-entry@ext4-6.15", ProtocolBase.Ext4615, Deviation.BusyScanSkipsWaitedEntry)]
+    [InlineData("fuse-breaks-first-page-only@virtiofs-6.15", ProtocolBase.Virtiofs615, Deviation.FuseBreaksFirstPageOnly)]
+    [InlineData("lease-break-drops-error@linux-6.15", ProtocolBase.Linux615, Deviation.LeaseBreakDropsError)]
+    public void A_deviation_on_another_base(string name, ProtocolBase @base, Deviation deviation) =>
+        Assert.Equal(new Variant(@base, deviation), Load(WithTop($"\"variant\": \"{name}\"")).Variant);
+
+    [Fact]
+    public void Every_variant_name_loads_to_its_variant()
+    {
+        Assert.Equal(21, Variants.AllNames.Count);
+        foreach (var variant in Variants.All)
+        {
+            Assert.Equal(variant, Load(WithTop($"\"variant\": \"{variant.Name()}\"")).Variant);
+        }
+    }
+
+    [Theory]
+    [InlineData("no-unmap@linux-5.0", "unknown base \"linux-5.0\" in variant \"no-unmap@linux-5.0\"; bases: mainline, seed-v7, linux-4.18, linux-6.15, ext4-6.15, virtiofs-6.15")]
+    [InlineData("no-unmap@", "unknown base \"\" in variant \"no-unmap@\"")]
+    [InlineData("no-unmap@Linux-6.15", "unknown base \"Linux-6.15\"")]
+    [InlineData("mainline@linux-6.15", "unknown variant \"mainline@linux-6.15\"; expected one of: mainline, seed-v7, ")]
+    [InlineData("no-such@linux-6.15", "unknown variant \"no-such@linux-6.15\"")]
+    public void A_variant_with_an_unknown_base_or_deviation(string name, string fragment) =>
+        AssertOnly(WithTop($"\"variant\": \"{name}\""), 5, 14, fragment);
+
+    [Theory]
+    [InlineData("idle-at-0@linux-6.15",
+        "variant \"idle-at-0@linux-6.15\": idle-at-0 does not apply to linux-6.15 (a DAX page of a 6.15 base is idle at refcount 0 already); it applies to mainline")]
+    [InlineData("fuse-breaks-first-page-only@mainline",
+        "variant \"fuse-breaks-first-page-only@mainline\": fuse-breaks-first-page-only does not apply to mainline (only fuse passes a range of its own to the DAX break); it applies to virtiofs-6.15")]
+    [InlineData("no-unmap@seed-v7", "no-unmap does not apply to seed-v7")]
+    [InlineData("lease-break-drops-error@ext4-6.15", "it applies to mainline, linux-6.15")]
+    public void A_deviation_on_a_base_it_does_not_apply_to(string name, string message)
+    {
+        AssertOnly(WithTop($"\"variant\": \"{name}\""), 5, 14, message);
+        Assert.False(Variants.TryParse(name, out _, out var error));
+        Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+
+    // --- shipped scenarios with processes, fsync, async DIO, random sleeps, restart, enomem -----
+
+    public static TheoryData<string> ShippedClusterFiles()
+    {
+        var data = new TheoryData<string>();
+        foreach (var file in Directory.GetFiles(Path.Combine(ShippedScenarios.Directory, "cluster"), "*.json").Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetFileName(file));
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ShippedClusterFiles))]
+    public void Every_shipped_cluster_scenario_loads(string fileName)
+    {
+        var path = Path.Combine(ShippedScenarios.Directory, "cluster", fileName);
+
+        var scenario = ScenarioLoader.LoadFile(path);
+
+        Assert.Equal(Path.GetFileNameWithoutExtension(fileName), scenario.Name);
+        Assert.NotEmpty(scenario.Tasks);
+        Assert.All(scenario.Tasks, t => Assert.NotEmpty(t.Steps));
+        Assert.All(scenario.Tasks, t => Assert.Contains(t.Id, scenario.ProcessOf(t.Id).Threads));
+    }
+
+    [Fact]
+    public void There_are_shipped_cluster_scenarios() => Assert.NotEmpty(ShippedClusterFiles());
+
+    [Theory]
+    [MemberData(nameof(ShippedFiles))]
+    public void Every_task_of_a_shipped_scenario_is_a_thread_of_exactly_one_process(string fileName)
+    {
+        var scenario = ShippedScenarios.Shipped(Path.GetFileNameWithoutExtension(fileName));
+        Assert.Equal(scenario.Tasks.Select(t => t.Id), scenario.Processes.SelectMany(p => p.Threads).Order());
+        Assert.All(scenario.DeclaredProcesses, p => Assert.NotEmpty(p.Threads));
+    }
+
+    [Fact]
+    public void The_shipped_generic_503_runs_two_threads_of_one_process()
+    {
+        var scenario = ShippedScenarios.Shipped("generic-503-truncate");
+
+        var process = Assert.Single(scenario.DeclaredProcesses);
+        Assert.Equal(("t_mmap_collision", false), (process.Name, process.Implicit));
+        Assert.Equal(["thread1", "thread2"], process.Threads.Select(scenario.TaskName));
+        Assert.Equal([new ProcessMmap(scenario.Files.Single(f => f.Name == "dax").Id, new PageRange(0, 3))], process.Mmaps);
+        Assert.Single(scenario.Processes);
+        Assert.All(scenario.Tasks, t => Assert.True(Assert.IsType<SleepStep>(t.Steps[^1]).Random));
+    }
+
+    [Fact]
+    public void The_shipped_scenarios_use_the_new_keys()
+    {
+        Assert.Contains(ShippedScenarios.Shipped("fsync-vs-punch").Tasks.SelectMany(t => t.Steps), s => s is FsyncStep);
+        Assert.Contains(ShippedScenarios.Shipped("aio-munmap-truncate").Tasks.SelectMany(t => t.Steps), s => s is DioReadStep { Async: true });
+        Assert.Contains(ShippedScenarios.Shipped("signal-restart").Faults, f => f is SignalFault { Restart: true });
+        Assert.Contains(ShippedScenarios.Shipped("signal-long-pin").Faults, f => f is SignalFault { Restart: false });
+        Assert.IsType<EnomemFault>(Assert.Single(ShippedScenarios.Shipped("lease-enomem").Faults));
     }
 }
