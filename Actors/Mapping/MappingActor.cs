@@ -94,12 +94,13 @@ public sealed class MappingActor : SimActor
     private sealed record PendingFault(Fault Request, ReplyAddress Task, MmId Mm);
 
     private readonly FileId _file;
-    private readonly SortedDictionary<int, EntryState> _entries = new();
+    // Sorted lists, not trees: walked from an index at every step, and a tree's enumerator allocates.
+    private readonly SortedList<int, EntryState> _entries = new();
     private readonly Dictionary<int, EntryLock> _entryLocks = new();
-    private readonly SortedDictionary<MmId, PageRange> _vmas = new();
+    private readonly Dictionary<MmId, PageRange> _vmas = new();
     // Each process's PTEs by page index. Sorted lists (a process maps a few pages), kept for
     // reuse when a mapping goes: mmap, fault and munmap are most of a load's operations.
-    private readonly SortedDictionary<MmId, SortedList<int, PageId>> _ptes = new();
+    private readonly SortedList<MmId, SortedList<int, PageId>> _ptes = new();
     private readonly Stack<SortedList<int, PageId>> _spare = new();
     // Threads of each process still alive: the mapping goes with the last (exit_mmap).
     private readonly Dictionary<MmId, int> _threadsAlive = new();
@@ -255,8 +256,10 @@ public sealed class MappingActor : SimActor
     /// <summary>The next PTE of the job after its cursor, in (process, index) order, or null.</summary>
     private (MmId Mm, int Index, PageId Page)? NextPte(ZapJob job)
     {
-        foreach (var (mm, ptes) in _ptes)
+        for (var m = 0; m < _ptes.Count; m++)
         {
+            var mm = _ptes.GetKeyAtIndex(m);
+            var ptes = _ptes.GetValueAtIndex(m);
             if ((job.Only is { } only && mm != only) || mm.Value < job.Cursor.Mm)
             {
                 continue;
@@ -609,20 +612,24 @@ public sealed class MappingActor : SimActor
         StepOn(job);
     }
 
+    /// <summary>The first entry's index in [from, last], or null.</summary>
     private int? NextEntry(int from, int last)
     {
-        foreach (var index in _entries.Keys)
+        var keys = _entries.Keys;
+        int lo = 0, hi = keys.Count;
+        while (lo < hi)
         {
-            if (index > last)
+            var mid = (lo + hi) >>> 1;
+            if (keys[mid] < from)
             {
-                return null;
+                lo = mid + 1;
             }
-            if (index >= from)
+            else
             {
-                return index;
+                hi = mid;
             }
         }
-        return null;
+        return lo < keys.Count && keys[lo] <= last ? keys[lo] : null;
     }
 
     // --- writeback (fsync, msync) ----------------------------------------------------------------
@@ -637,11 +644,11 @@ public sealed class MappingActor : SimActor
     private void LockNextDirty(LockDirtyEntry m, int from, ReplyAddress reply)
     {
         int? next = null;
-        foreach (var (index, entry) in _entries)
+        for (var i = 0; i < _entries.Count; i++)
         {
-            if (index >= from && entry.Dirty)
+            if (_entries.GetKeyAtIndex(i) >= from && _entries.GetValueAtIndex(i).Dirty)
             {
-                next = index;
+                next = _entries.GetKeyAtIndex(i);
                 break;
             }
         }

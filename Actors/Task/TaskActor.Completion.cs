@@ -80,12 +80,13 @@ public sealed partial class TaskActor
         {
             var (page, index) = io.Pages[io.Dma++];
             Send(Endpoint.Of(page), new DmaWrite(page, _id, io.Buffer, index, FromPage: !io.IntoBuffer));
-            if (io.Dma == io.Pages.Count && io.Waiter is { } seq)
-            {
-                // iomap_dio_done: the pread returns while the pages are still being put.
-                Step(new Woken(seq));
-            }
             Step(new IoStep(io.Id, ++io.Steps));
+            if (io.Dma == io.Pages.Count && io.Waiter is { } seq && _await?.Seq == seq && !_exiting)
+            {
+                // iomap_dio_done wakes the waiting pread, which returns while the pages are
+                // still being put (the puts are the steps after this one).
+                Continue(new Woken(seq));
+            }
             return;
         }
         if (io.Put < io.Pages.Count)

@@ -54,7 +54,7 @@ public sealed partial class Cli
 
         public readonly Option<ulong?> Seed = new("--seed") { Description = "The 64-bit seed of the task layout, the pacing and the schedule (default 1)." };
 
-        public readonly Option<string?> Variant = new("--variant") { Description = $"Protocol variant: {string.Join(", ", Variants.AllNames)}." };
+        public readonly Option<string?> Variant = new("--variant") { Description = $"Protocol variant: {string.Join(", ", Variants.AllNames)}, or DEVIATION@BASE (docs/variants.md)." };
 
         public readonly Option<string?> Report = new("--report") { Description = "Write the JSON report here (throughput, latency, memory, the spec, seed, runtime, verdict)." };
 
@@ -126,9 +126,9 @@ public sealed partial class Cli
         {
             variant = spec.Variant ?? Variant.Mainline;
         }
-        else if (!Variants.TryParse(variantFlag, out variant))
+        else if (!Variants.TryParse(variantFlag, out variant, out var error))
         {
-            throw new InputException($"--variant: unknown variant '{variantFlag}'; known: {string.Join(", ", Variants.AllNames)}");
+            throw new InputException($"--variant: {error}");
         }
         var reportPath = parsed.GetValue(o.Report);
         var htmlPath = parsed.GetValue(o.Html);

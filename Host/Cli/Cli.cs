@@ -15,7 +15,7 @@ using Newtonsoft.Json.Linq;
 namespace DaxSim.Host.Cli;
 
 /// <summary>
-/// The `daxsim` command line (shared/DESIGN.md section 5): run, explore, replay.
+/// The `daxsim` command line (docs/contract.md): run, explore, replay.
 /// Exit codes: 0 no violation, 1 safety violation, 3 liveness violation, 2 bad input or
 /// usage; 70 when DaxSim itself fails.
 /// </summary>
@@ -59,7 +59,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         var seed = new Option<ulong>("--seed") { Description = "The 64-bit seed of every random choice.", DefaultValueFactory = _ => 1 };
         var variant = new Option<string?>("--variant")
         {
-            Description = $"Protocol variant: {string.Join(", ", Variants.AllNames)}. Default: the scenario's, else mainline.",
+            Description = $"Protocol variant: {string.Join(", ", Variants.AllNames)}, or DEVIATION@BASE (docs/variants.md). Default: the scenario's, else mainline.",
         };
         var runtime = new Option<string>("--runtime")
         {
@@ -220,9 +220,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             return scenario.Variant ?? Variant.Mainline;
         }
-        return Variants.TryParse(flag, out var v)
-            ? v
-            : throw new InputException($"--variant: unknown variant '{flag}'; known: {string.Join(", ", Variants.AllNames)}");
+        return Variants.TryParse(flag, out var v, out var error) ? v : throw new InputException($"--variant: {error}");
     }
 
     private static void CheckChoice(string flag, string value, string[] allowed)

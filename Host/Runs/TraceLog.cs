@@ -48,16 +48,9 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
         _text?.AppendLine(Format(entry));
     }
 
-    private void Mix(ulong value)
-    {
-        var h = Hash;
-        for (var i = 0; i < 8; i++)
-        {
-            h = (h ^ (value & 0xff)) * FnvPrime;
-            value >>= 8;
-        }
-        Hash = h;
-    }
+    // FNV-1a over 64-bit words, not bytes: one multiply per value, on every delivery (three
+    // values) and every event. (Byte by byte it was 6% of a seed's time.)
+    private void Mix(ulong value) => Hash = (Hash ^ value) * FnvPrime;
 
     // The last types looked up, by a few bits of their handle: a run has a few dozen message
     // and event types, and this is on every delivery and every event.

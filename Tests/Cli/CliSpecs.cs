@@ -10,7 +10,7 @@ using Xunit;
 namespace DaxSim.Tests.Cli;
 
 /// <summary>
-/// The command-line contract (shared/DESIGN.md section 5) on the deterministic runtime:
+/// The command-line contract (docs/contract.md) on the deterministic runtime:
 /// verdicts and exit codes, the JSON report, replay and explore, and bad input.
 /// </summary>
 public sealed class CliSpecs : CliHarness
@@ -334,7 +334,7 @@ public sealed class CliSpecs : CliHarness
                 break;
             case "unknown variant":
                 args = ["run", truncate, "--runtime", "deterministic", "--variant", "no-such", "--report", report];
-                expected = ["--variant", "'no-such'", "mainline"];
+                expected = ["--variant", "\"no-such\"", "mainline", "DEVIATION@BASE"];
                 break;
             case "bad seed":
                 args = ["run", truncate, "--runtime", "deterministic", "--seed", "abc", "--report", report];

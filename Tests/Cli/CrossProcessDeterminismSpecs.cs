@@ -5,7 +5,7 @@ using Xunit;
 namespace DaxSim.Tests.Cli;
 
 /// <summary>
-/// Determinism across processes (shared/DESIGN.md section 4): the built `daxsim` executable,
+/// Determinism across processes (docs/design.md, Runtimes): the built `daxsim` executable,
 /// started twice with the same seed, writes byte-identical traces. String hashes and actor
 /// uids differ from process to process, so this catches what one process cannot.
 /// </summary>

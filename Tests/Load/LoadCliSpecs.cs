@@ -198,7 +198,7 @@ public sealed class LoadCliSpecs : CliHarness
     [InlineData("--nodes", "3", "--nodes is for --runtime cluster, not deterministic")]
     [InlineData("--nodes", "0", "--nodes must be from 1")]
     [InlineData("--runtime", "mars", "--runtime: unknown value 'mars'")]
-    [InlineData("--variant", "best", "--variant: unknown variant 'best'")]
+    [InlineData("--variant", "best", "--variant: unknown variant \"best\"")]
     [InlineData("--progress", "loud", "--progress: unknown value 'loud'")]
     public void Bad_flags_must_exit_2_and_write_nothing(string flag, string value, string message)
     {

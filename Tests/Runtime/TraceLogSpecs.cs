@@ -7,8 +7,9 @@ using Xunit;
 namespace DaxSim.Tests.Runtime;
 
 /// <summary>
-/// The trace fingerprint that replay files hold: FNV-1a over each delivery's receiver and
-/// sender ordinals and message type name, and each event's type name. The log caches the
+/// The trace fingerprint that replay files hold: FNV-1a over 64-bit words, the words being
+/// each delivery's receiver and sender ordinals and the FNV-1a hash of its message type name,
+/// and each event's type name hash. The log caches the
 /// type names' hashes; whatever the cache does, the fingerprint must be that one.
 /// </summary>
 public sealed class TraceLogSpecs
@@ -16,14 +17,7 @@ public sealed class TraceLogSpecs
     private const ulong Offset = 14695981039346656037UL;
     private const ulong Prime = 1099511628211UL;
 
-    private static ulong Mix(ulong h, ulong value)
-    {
-        for (var i = 0; i < 8; i++, value >>= 8)
-        {
-            h = (h ^ (value & 0xff)) * Prime;
-        }
-        return h;
-    }
+    private static ulong Mix(ulong h, ulong value) => (h ^ value) * Prime;
 
     private static ulong NameHash(Type t)
     {
