@@ -32,7 +32,7 @@ public enum Branch
     GupRecheckPassed,
     /// <summary>The GUP fast path's PTE re-check failed: the PTE went away after the lockless read.</summary>
     GupRecheckFailed,
-    /// <summary>get_user_pages took a reference on the slow path, under MMAPLOCK (PageGot, not Speculative).</summary>
+    /// <summary>get_user_pages took a reference on the slow path, under the page-table lock (PageGot, not Speculative).</summary>
     GupSlowPath,
     /// <summary>The unmap of a layout break removed a live PTE (PteZapped).</summary>
     PteZapped,
@@ -66,6 +66,18 @@ public enum Branch
     FreedBlockReused,
     /// <summary>A timed fault (signal or kill, from the scenario or injected) was delivered (FaultInjected).</summary>
     FaultInjected,
+    /// <summary>A walk over the DAX entries (busy scan, deletion, fault, writeback) waited for a locked entry.</summary>
+    EntryLockWaited,
+    /// <summary>... and then did not look at it again (the scan slips: EntryLockWaited, Skipped).</summary>
+    LockedEntrySkipped,
+    /// <summary>Writeback (fsync) locked a dirty DAX entry to flush it (EntryWriteback, Locked).</summary>
+    EntryWrittenBack,
+    /// <summary>An interrupted layout change restarted under SA_RESTART (OpRestarted).</summary>
+    OpRestarted,
+    /// <summary>6.15+: a PTE took a reference on its page (PageMapped).</summary>
+    PteReferenceTaken,
+    /// <summary>An operation failed with ENOMEM (an injected allocation failure reached it).</summary>
+    OpOutOfMemory,
 }
 
 /// <summary>
@@ -179,6 +191,25 @@ public sealed class Coverage
                 break;
             case FaultInjected:
                 Hit(Branch.FaultInjected);
+                break;
+            case EntryLockWaited w:
+                Hit(Branch.EntryLockWaited);
+                if (w.Skipped)
+                {
+                    Hit(Branch.LockedEntrySkipped);
+                }
+                break;
+            case EntryWriteback { Locked: true }:
+                Hit(Branch.EntryWrittenBack);
+                break;
+            case OpRestarted:
+                Hit(Branch.OpRestarted);
+                break;
+            case PageMapped:
+                Hit(Branch.PteReferenceTaken);
+                break;
+            case OpCompleted { Result: Errno.ENOMEM }:
+                Hit(Branch.OpOutOfMemory);
                 break;
         }
         _previous = e;

@@ -29,6 +29,29 @@ public sealed class CoverageSpecs(DeterministicRuntimeFixture fixture) : IClassF
         return totals;
     }
 
+    [Theory]
+    [InlineData("fsync-vs-punch", "mainline", Branch.EntryLockWaited)]
+    [InlineData("fsync-vs-punch", "mainline", Branch.EntryWrittenBack)]
+    [InlineData("fsync-vs-punch", "busy-scan-skips-locked-entry", Branch.LockedEntrySkipped)]
+    [InlineData("signal-restart", "mainline", Branch.OpRestarted)]
+    [InlineData("generic-503-truncate", "linux-6.15", Branch.PteReferenceTaken)]
+    [InlineData("lease-enomem", "mainline", Branch.OpOutOfMemory)]
+    [InlineData("two-pins", "mainline", Branch.GupFastPath)]
+    public void The_branches_of_the_new_machinery_must_be_reached_where_it_runs(string scenario, string variant, Branch branch)
+    {
+        var loaded = Scenarios.Shipped(scenario);
+        var reached = Enumerable.Range(1, 10).Sum(s => _runtime.Run(loaded, new RunSettings
+        {
+            Seed = (ulong)s, Variant = Variants.Parse(variant), RecordOps = false, RecordSchedule = false,
+        }).Coverage[branch]);
+        Assert.True(reached > 0, $"{Coverage.Name(branch)} never reached on {scenario} under {variant}");
+        // And not where the machinery does not run.
+        if (branch != Branch.GupFastPath)
+        {
+            Assert.Equal(0, _runtime.Run(Scenarios.Shipped("two-pins"), new RunSettings { Seed = 1 }).Coverage[branch]);
+        }
+    }
+
     [Fact]
     public void Every_branch_must_have_a_report_name()
     {
@@ -54,8 +77,10 @@ public sealed class CoverageSpecs(DeterministicRuntimeFixture fixture) : IClassF
         Assert.Equal(20, totals.RunsReaching(Branch.WaitSlept));
         Assert.Equal(20, totals.RunsReaching(Branch.BreakLayoutsRetry));
         Assert.Equal(20, totals.RunsReaching(Branch.NoBusyPage));
-        Assert.True(totals.Total(Branch.GupFastPath) > 0);
+        Assert.True(totals.Total(Branch.GupSlowPath) > 0);
         Assert.True(totals.Total(Branch.LockWaited) > 0);
+        // The truncate unmaps between two reads: every read faults its pages in again.
+        Assert.Equal(0, totals.Total(Branch.GupFastPath));
         // Every sleep ends with a wakeup when nothing interrupts it.
         Assert.Equal(totals.Total(Branch.WaitSlept), totals.Total(Branch.WaitWoken));
         // Impossible here: no lease, no signal, no kill.
