@@ -1,0 +1,323 @@
+using Akka.Actor;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using DaxSim.Actors;
+using DaxSim.Actors.Mapping;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Trace;
+using DaxSim.Tests.Support;
+using Xunit;
+
+namespace DaxSim.Tests.Actors;
+
+/// <summary>
+/// The mapping actor with two threads of one process (tasks a and b share process p, MmId 0)
+/// and a third task c of its own: shared PTEs, exit_mmap, entry locks against the busy scan,
+/// the 6.15 PTE references, the unmapped-file early return, entry deletion and the
+/// page-table lock.
+/// </summary>
+public sealed class MappingActorThreadSpecs : TestKit
+{
+    private static readonly FileId Dax = Scenarios.Dax;
+    private static readonly TaskId A = new(0), B = new(1), C = new(2);
+    private static readonly MmId P = new(0);
+
+    private readonly ProbeDirectory _dir;
+    private readonly RecordingSink _sink = new();
+
+    public MappingActorThreadSpecs()
+    {
+        _dir = new ProbeDirectory(this);
+    }
+
+    private TestProbe Task(TaskId t) => _dir.Probe($"task-{t.Value}");
+    private TestProbe PageProbe(int p) => _dir.Probe($"page-{p}");
+    private TestProbe InodeProbe => _dir.Probe("inode-0");
+
+    private IActorRef Mapping(Variant? variant = null)
+    {
+        var scenario = Scenarios.Parse("""
+            [ { "name": "a", "process": "p", "steps": [ { "op": "sleep", "for": "1ms" } ] },
+              { "name": "b", "process": "p", "steps": [ { "op": "sleep", "for": "1ms" } ] },
+              { "name": "c", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]
+            """, extra: """, "processes": [ { "name": "p" } ]""");
+        Assert.Equal(P, scenario.MmOf(A));
+        Assert.Equal(P, scenario.MmOf(B));
+        Assert.NotEqual(P, scenario.MmOf(C));
+        var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir);
+        var mapping = Sys.ActorOf(MappingActor.Props(env, Dax));
+        _dir.UnderTest = mapping;
+        _dir.UnderTestName = "mapping-0";
+        return mapping;
+    }
+
+    private long _seq = 100;
+
+    private void Map(IActorRef mapping, TaskId t)
+    {
+        var seq = ++_seq;
+        mapping.Tell(new MapFile(Dax, t, new PageRange(0, 3), seq), Task(t).Ref);
+        Task(t).ExpectMsg<MapFileAck>(a => a.Seq == seq);
+    }
+
+    // Thread t faults page `index` in; the inode answers with `block`.
+    private void Fault(IActorRef mapping, TaskId t, int index, int block)
+    {
+        var seq = ++_seq;
+        mapping.Tell(new Fault(Dax, t, index, seq), Task(t).Ref);
+        var lookup = InodeProbe.ExpectMsg<MapBlock>(m => m.Index == index);
+        InodeProbe.Reply(new BlockMapped(Dax, index, new PageId(block), lookup.Seq));
+        Task(t).ExpectMsg<FaultAck>(a => a.Page == new PageId(block) && a.Seq == seq);
+    }
+
+    private PteValue ReadPte(IActorRef mapping, TaskId t, int index)
+    {
+        var seq = ++_seq;
+        mapping.Tell(new ReadPte(Dax, t, index, seq), Task(t).Ref);
+        return Task(t).ExpectMsg<PteValue>(v => v.Seq == seq && v.Index == index);
+    }
+
+    private void ReplyRefcount(int page, int refcount, int mapcount = 0)
+    {
+        var query = PageProbe(page).ExpectMsg<QueryRefcount>();
+        PageProbe(page).Reply(new RefcountReport(new PageId(page), refcount, mapcount, query.Seq));
+    }
+
+    private void IgnorePteReferences(params int[] pages)
+    {
+        foreach (var p in pages)
+        {
+            PageProbe(p).IgnoreMessages(m => m is MapPage or UnmapPage);
+        }
+    }
+
+    [Fact]
+    public void Threads_of_one_process_must_share_their_PTEs_and_a_munmap_by_one_must_unmap_for_both()
+    {
+        var mapping = Mapping();
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+
+        var seen = ReadPte(mapping, B, 1);
+        Assert.Equal(new PageId(6), seen.Page);
+        Assert.True(seen.Mapped);
+
+        mapping.Tell(new UnmapFile(Dax, B, 50), Task(B).Ref);
+        Task(B).ExpectMsg<UnmapFileAck>(a => a.Mapped && a.Seq == 50);
+        Assert.Contains(new PteZapped(Dax, 1, P, new PageId(6)), _sink.Events);
+
+        mapping.Tell(new Fault(Dax, A, 1, 51), Task(A).Ref);
+        Task(A).ExpectMsg<FaultFailed>(f => f.Error == Errno.EFAULT && f.Seq == 51);
+        var gone = ReadPte(mapping, A, 1);
+        Assert.Null(gone.Page);
+        Assert.False(gone.Mapped);
+        InodeProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public void The_mapping_must_go_with_the_last_thread_of_the_process_not_the_first()
+    {
+        var mapping = Mapping();
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+        Fault(mapping, A, 2, 7);
+
+        mapping.Tell(new ThreadExit(Dax, A));
+        Assert.Equal(new PageId(6), ReadPte(mapping, B, 1).Page);
+        Assert.Equal(new PageId(7), ReadPte(mapping, B, 2).Page);
+        Assert.Empty(_sink.Of<PteZapped>());
+
+        mapping.Tell(new ThreadExit(Dax, B));
+        AwaitAssert(() => Assert.Equal(
+            [new PteZapped(Dax, 1, P, new PageId(6)), new PteZapped(Dax, 2, P, new PageId(7))],
+            _sink.Of<PteZapped>()));
+    }
+
+    [Fact]
+    public void The_busy_scan_must_wait_for_a_locked_entry_and_then_test_it()
+    {
+        var mapping = Mapping();
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+        Fault(mapping, A, 2, 7);
+        mapping.Tell(new LockDirtyEntry(Dax, B, 0, 60), Task(B).Ref);
+        Task(B).ExpectMsg<EntryLocked>(l => l.Index == 1 && l.Seq == 60);
+
+        mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 61), Task(C).Ref);
+        PageProbe(6).ExpectNoMsg(TimeSpan.FromMilliseconds(150));
+        PageProbe(7).ExpectNoMsg(TimeSpan.FromMilliseconds(10));
+        Assert.Contains(new EntryLockWaited(Dax, 1, C, Skipped: false), _sink.Events);
+
+        mapping.Tell(new UnlockEntry(Dax, B, 1));
+        ReplyRefcount(6, 1);
+        ReplyRefcount(7, 1);
+        Task(C).ExpectMsg<NoBusyPage>(n => n.Seq == 61);
+    }
+
+    [Fact]
+    public void The_busy_scan_skips_locked_entry_slip_must_never_test_the_entry_it_waited_for()
+    {
+        var mapping = Mapping(Variant.BusyScanSkipsLockedEntry);
+        IgnorePteReferences(6, 7);
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+        Fault(mapping, A, 2, 7);
+        mapping.Tell(new LockDirtyEntry(Dax, B, 0, 60), Task(B).Ref);
+        Task(B).ExpectMsg<EntryLocked>(l => l.Index == 1);
+
+        mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 61), Task(C).Ref);
+        PageProbe(6).ExpectNoMsg(TimeSpan.FromMilliseconds(150));
+        mapping.Tell(new UnlockEntry(Dax, B, 1));
+        ReplyRefcount(7, 0);
+        Task(C).ExpectMsg<NoBusyPage>(n => n.Seq == 61);
+        PageProbe(6).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        Assert.Contains(new EntryLockWaited(Dax, 1, C, Skipped: true), _sink.Events);
+    }
+
+    [Fact]
+    public void From_6_15_a_PTE_must_hold_a_page_reference_and_the_scan_must_drop_it_before_reading_the_refcount()
+    {
+        var mapping = Mapping(Variant.Linux615);
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+        PageProbe(6).ExpectMsg<MapPage>(m => m.File == Dax && m.Index == 1 && m.Page == new PageId(6));
+
+        mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 70), Task(C).Ref);
+        PageProbe(6).ExpectMsg<UnmapPage>(m => m.Page == new PageId(6));
+        ReplyRefcount(6, 0);
+        Task(C).ExpectMsg<NoBusyPage>();
+    }
+
+    [Fact]
+    public void Before_6_15_a_PTE_must_hold_no_page_reference()
+    {
+        var mapping = Mapping();
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+        mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 70), Task(C).Ref);
+        ReplyRefcount(6, 1); // the first message page 6 gets: no MapPage, no UnmapPage before it
+        Task(C).ExpectMsg<NoBusyPage>();
+        Assert.Contains(new PteZapped(Dax, 1, P, new PageId(6)), _sink.Events);
+        PageProbe(6).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Theory]
+    [InlineData("busy-scan-skips-unmapped")]
+    [InlineData("linux-4.18")]
+    public void A_scan_that_skips_unmapped_files_must_find_no_busy_page_once_nobody_maps_the_file(string variant)
+    {
+        var mapping = Mapping(Variants.Parse(variant));
+        IgnorePteReferences(6);
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+        mapping.Tell(new UnmapFile(Dax, A, 80), Task(A).Ref);
+        Task(A).ExpectMsg<UnmapFileAck>();
+
+        mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 81), Task(C).Ref);
+        Task(C).ExpectMsg<NoBusyPage>(n => n.Seq == 81);
+        PageProbe(6).ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the pinned page is never looked at
+    }
+
+    [Fact]
+    public void Mainline_must_scan_the_entries_of_a_file_nobody_maps()
+    {
+        var mapping = Mapping();
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+        mapping.Tell(new UnmapFile(Dax, A, 80), Task(A).Ref);
+        Task(A).ExpectMsg<UnmapFileAck>();
+
+        mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 81), Task(C).Ref);
+        ReplyRefcount(6, 2);
+        Task(C).ExpectMsg<BusyPageFound>(b => b.Page == new PageId(6) && b.Index == 1 && b.Seq == 81);
+    }
+
+    [Fact]
+    public void DeleteEntries_must_delete_every_entry_in_its_range_and_no_other()
+    {
+        var mapping = Mapping();
+        Map(mapping, A);
+        Fault(mapping, A, 0, 5);
+        Fault(mapping, A, 1, 6);
+        Fault(mapping, A, 3, 8);
+
+        mapping.Tell(new DeleteEntries(Dax, C, 0, 1, 90), Task(C).Ref);
+        Task(C).ExpectMsg<EntriesDeleted>(d => d.Seq == 90);
+        Assert.Equal([new EntryDeleted(Dax, 0, new PageId(5)), new EntryDeleted(Dax, 1, new PageId(6))],
+            _sink.Of<EntryDeleted>());
+
+        mapping.Tell(new DeleteEntries(Dax, C, 2, int.MaxValue, 91), Task(C).Ref);
+        Task(C).ExpectMsg<EntriesDeleted>(d => d.Seq == 91);
+        Assert.Contains(new EntryDeleted(Dax, 3, new PageId(8)), _sink.Events);
+        Assert.Equal(3, _sink.Of<EntryDeleted>().Count());
+        Assert.Empty(_sink.Of<EntryLeftByBreak>());
+
+        // No entry is left: a scan queries no page.
+        mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 92), Task(C).Ref);
+        Task(C).ExpectMsg<NoBusyPage>();
+        PageProbe(5).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public void From_6_15_an_invalidate_that_finds_an_entry_the_break_should_have_deleted_must_report_it()
+    {
+        var mapping = Mapping(Variant.Linux615);
+        IgnorePteReferences(6, 7);
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+        mapping.Tell(new DeleteEntries(Dax, C, 0, int.MaxValue, 95), Task(C).Ref);
+        Task(C).ExpectMsg<EntriesDeleted>();
+        mapping.Tell(new Invalidate(Dax, 0, int.MaxValue, DeleteEntries: true, 96), TestActor);
+        ExpectMsg<InvalidateAck>(a => a.Seq == 96);
+        Assert.Empty(_sink.Of<EntryLeftByBreak>());
+
+        Fault(mapping, A, 2, 7);
+        mapping.Tell(new Invalidate(Dax, 0, int.MaxValue, DeleteEntries: true, 97), TestActor);
+        ExpectMsg<InvalidateAck>(a => a.Seq == 97);
+        Assert.Equal([new EntryLeftByBreak(Dax, 2, new PageId(7))], _sink.Of<EntryLeftByBreak>());
+        Assert.Contains(new EntryDeleted(Dax, 2, new PageId(7)), _sink.Events);
+    }
+
+    [Fact]
+    public void Before_6_15_an_invalidate_that_deletes_an_entry_must_not_report_it_as_left_by_the_break()
+    {
+        var mapping = Mapping();
+        Map(mapping, A);
+        Fault(mapping, A, 2, 7);
+        mapping.Tell(new Invalidate(Dax, 0, int.MaxValue, DeleteEntries: true, 97), TestActor);
+        ExpectMsg<InvalidateAck>();
+        Assert.Contains(new EntryDeleted(Dax, 2, new PageId(7)), _sink.Events);
+        Assert.Empty(_sink.Of<EntryLeftByBreak>());
+    }
+
+    [Fact]
+    public void A_followed_PTE_must_hold_the_page_table_lock_so_a_munmap_of_the_process_waits_for_FollowDone()
+    {
+        var mapping = Mapping();
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+        mapping.Tell(new FollowPte(Dax, A, 1, 100), Task(A).Ref);
+        Task(A).ExpectMsg<PteValue>(v => v.Page == new PageId(6) && v.Seq == 100);
+
+        mapping.Tell(new UnmapFile(Dax, B, 101), Task(B).Ref);
+        Task(B).ExpectNoMsg(TimeSpan.FromMilliseconds(150));
+        Assert.Empty(_sink.Of<PteZapped>());
+
+        mapping.Tell(new FollowDone(Dax, A));
+        Task(B).ExpectMsg<UnmapFileAck>(a => a.Mapped && a.Seq == 101);
+        Assert.Contains(new PteZapped(Dax, 1, P, new PageId(6)), _sink.Events);
+    }
+
+    [Fact]
+    public void A_follow_that_finds_no_PTE_must_not_hold_the_page_table_lock()
+    {
+        var mapping = Mapping();
+        Map(mapping, A);
+        Fault(mapping, A, 1, 6);
+        mapping.Tell(new FollowPte(Dax, A, 2, 100), Task(A).Ref);
+        Task(A).ExpectMsg<PteValue>(v => v.Page == null && v.Mapped);
+        mapping.Tell(new UnmapFile(Dax, B, 101), Task(B).Ref);
+        Task(B).ExpectMsg<UnmapFileAck>(a => a.Mapped && a.Seq == 101);
+    }
+}
