@@ -135,7 +135,10 @@ public sealed record EntryLeftByBreak(FileId File, int Index, PageId Page) : Tra
 /// <summary>A task's writeback locked the DAX entry at Index (dax_writeback_one), or unlocked it.</summary>
 public sealed record EntryWriteback(FileId File, int Index, TaskId Task, bool Locked) : TraceEvent;
 
-/// <summary>xfs_break_layouts goes round its loop again (the retry flag was set).</summary>
+/// <summary>
+/// The layout break scans again: xfs_break_layouts goes round its loop (its retry flag was set,
+/// up to 6.14), or dax_break_layout rescans after a wait (6.15+), or XFS breaks leases again.
+/// </summary>
 public sealed record BreakLayoutsRetry(FileId File, TaskId Task) : TraceEvent;
 
 // --- extents and blocks ---------------------------------------------------------------

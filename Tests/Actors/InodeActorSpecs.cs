@@ -27,7 +27,7 @@ public sealed class InodeActorSpecs : TestKit
             [ { "name": "a", "steps": [ { "op": "sleep", "for": "1ms" } ] },
               { "name": "b", "steps": [ { "op": "sleep", "for": "1ms" } ] },
               { "name": "c", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]
-            """, extra: """, "limits": { "leaseBreakTime": "300ms" }""");
+            """, extra: """, "limits": { "leaseBreakTime": "1500ms" }""");
         var env = new SimEnvironment(scenario, ProtocolPolicy.Mainline, _sink, _dir);
         var extents = Enumerable.Range(0, 4).ToDictionary(i => i, i => new PageId(i));
         _inode = Sys.ActorOf(InodeActor.Props(env, Dax, extents));
