@@ -34,11 +34,10 @@ public sealed partial class TaskActor
             pinned.Add((page, index));
         }
 
-        // __get_user_pages: for each page, fatal_signal_pending, then follow_page_mask under
-        // the page-table lock (the reference is taken there), and a fault if there is no PTE.
+        // __get_user_pages: for each page, follow_page_mask under the page-table lock (the
+        // reference is taken there), and a fault if there is no PTE.
         for (; index <= pages.Last; index++)
         {
-            yield return KillPoint.Instance;
             yield return GupSlow(file, index, taken, result);
             if (result.Value != Errno.Ok)
             {
@@ -75,8 +74,16 @@ public sealed partial class TaskActor
 
     private IEnumerable<object> GupSlow(FileId file, int index, Box<PageId?> taken, Box<Errno> result)
     {
-        for (;;)
+        for (var first = true; ; first = false)
         {
+            // The retry: label, reached for every page and again after every fault:
+            // fatal_signal_pending, then cond_resched. After a fault this is a window: MMAPLOCK
+            // is already dropped, the PTE is there, and no reference is taken yet.
+            yield return KillPoint.Instance;
+            if (!first)
+            {
+                yield return Pause.Instance;
+            }
             var seq = NextSeq();
             yield return Request(Endpoint.MappingOf(file), new FollowPte(file, _id, index, seq), seq);
             var pte = Reply<PteValue>();
@@ -93,8 +100,9 @@ public sealed partial class TaskActor
                 taken.Value = page;
                 yield break;
             }
-            // faultin_page, then follow again: between the two, with MMAPLOCK already
-            // dropped by the fault, a layout change may unmap the page again.
+            // faultin_page, then `goto retry` and follow again: between the two, a layout
+            // change may take MMAPLOCK, find the page idle, and unmap it again (or, under
+            // no-unmap, free its block under the reference that follow then takes).
             yield return FaultIn(file, index, result);
             if (result.Value != Errno.Ok)
             {

@@ -156,11 +156,28 @@ public sealed partial class TaskActor
 
     private Rng? _sleeps;
 
-    /// <summary>usleep(rand() % n): a duration in [0, max), in whole clock ticks, from the task's own stream of the run's seed.</summary>
+    /// <summary>The default timer slack of a task (init_task's timer_slack_ns, 50 us).</summary>
+    public static readonly TimeSpan TimerSlack = TimeSpan.FromMicroseconds(50);
+
+    /// <summary>
+    /// usleep(rand() % n): a duration in [0, max), in whole microseconds, from the task's own
+    /// stream of the run's seed; the wake-up then lands on the next multiple of the timer slack
+    /// on the run's clock. hrtimer_nanosleep gives the timer the range [expiry, expiry + slack],
+    /// and one timer interrupt expires every timer whose range has begun, so sleeps that end
+    /// within the slack of each other wake together. The model's steps take no time: without
+    /// this, two threads that sleep random amounts would never again run at the same instant,
+    /// and none of the windows between their system calls could be explored.
+    /// </summary>
     private TimeSpan RandomSleep(TimeSpan max)
     {
         _sleeps ??= Rng.ForStream(Env.Seed, 0x5_1EE9_0000UL + (ulong)_id.Value);
-        return TimeSpan.FromTicks((long)(_sleeps.NextULong() % (ulong)max.Ticks));
+        var micros = (long)Math.Max(1, max.Ticks / TimeSpan.TicksPerMicrosecond);
+        var drawn = TimeSpan.FromMicroseconds((long)(_sleeps.NextULong() % (ulong)micros));
+        var now = Env.Elapsed();
+        var wake = (now + drawn).Ticks;
+        var slack = TimerSlack.Ticks;
+        var aligned = (wake + slack - 1) / slack * slack;
+        return TimeSpan.FromTicks(aligned - now.Ticks);
     }
 
     // nanosleep: interruptible (a handler makes it return EINTR, SA_RESTART or not).

@@ -57,10 +57,14 @@ public sealed class DeterministicRuntime : IDisposable
         _driver.Owner = Thread.CurrentThread;
         _host = _system.ActorOf(Props.Create<RunHost>().WithDispatcher(DispatcherId).WithMailbox(MailboxId),
             RunHost.Name);
-        // The guardian starts the host on the thread pool: wait for its mailbox, then let
-        // the host process its creation here.
+        // The guardian starts the host on the thread pool (its mailbox made ready from there),
+        // and only afterwards points the host's reference at the started cell: a message sent
+        // to the host before that is buffered and handed over later from the guardian's thread,
+        // outside the driver, and the first run would find nothing ready. Wait for both, then
+        // let the host process its creation here.
         var waited = Stopwatch.StartNew();
-        while (_driver.AdoptForeign() == 0)
+        var adopted = 0;
+        while ((adopted += _driver.AdoptForeign()) == 0 || _host is RepointableActorRef { IsStarted: false })
         {
             if (waited.Elapsed > TimeSpan.FromSeconds(30))
             {
@@ -92,6 +96,10 @@ public sealed class DeterministicRuntime : IDisposable
             : settings.PctSteps;
         var wall = Stopwatch.StartNew();
         _driver.Owner = Thread.CurrentThread;
+        if (_driver.AdoptForeign() > 0)
+        {
+            Drain(); // nothing but the host is made ready from another thread, and never in a run
+        }
         _driver.Reset();
         _scheduler.Reset();
 

@@ -79,8 +79,11 @@ public sealed class CoverageSpecs(DeterministicRuntimeFixture fixture) : IClassF
         Assert.Equal(20, totals.RunsReaching(Branch.NoBusyPage));
         Assert.True(totals.Total(Branch.GupSlowPath) > 0);
         Assert.True(totals.Total(Branch.LockWaited) > 0);
-        // The truncate unmaps between two reads: every read faults its pages in again.
-        Assert.Equal(0, totals.Total(Branch.GupFastPath));
+        // The truncate unmaps between two reads, so reads fault their pages in again. The fast
+        // path finds PTEs only when a read faulted them back while the truncate slept on a pin
+        // (MMAPLOCK dropped) and the next read comes before the truncate's retry unmaps them.
+        Assert.True(totals.Total(Branch.GupSlowPath) > 20 * totals.Total(Branch.GupFastPath),
+            $"slow path {totals.Total(Branch.GupSlowPath)}, fast path {totals.Total(Branch.GupFastPath)}");
         // Every sleep ends with a wakeup when nothing interrupts it.
         Assert.Equal(totals.Total(Branch.WaitSlept), totals.Total(Branch.WaitWoken));
         // Impossible here: no lease, no signal, no kill.

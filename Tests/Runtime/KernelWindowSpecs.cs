@@ -59,6 +59,39 @@ internal sealed class HoldBack(string actor, Func<TraceEvent, bool> from, Func<T
 }
 
 /// <summary>
+/// Like <see cref="HoldBack"/>, in phases: phase i holds back its actor (none if null) until its
+/// event is seen, then phase i + 1 begins; after the last, nothing is held.
+/// </summary>
+internal sealed class Phases(params (string? Hold, Func<TraceEvent, bool> Until)[] phases) : IScheduleStrategy
+{
+    public string Name => "phases";
+
+    /// <summary>How many phases ended.</summary>
+    public int Ended { get; private set; }
+
+    public void Observe(TraceEvent e)
+    {
+        if (Ended < phases.Length && phases[Ended].Until(e))
+        {
+            Ended++;
+        }
+    }
+
+    public int Choose(IReadOnlyList<ISchedulable> ready)
+    {
+        var held = Ended < phases.Length ? phases[Ended].Hold : null;
+        for (var i = 0; i < ready.Count; i++)
+        {
+            if (ready[i].Name != held)
+            {
+                return i;
+            }
+        }
+        return 0;
+    }
+}
+
+/// <summary>
 /// Every loop the kernel runs page by page without a lock that keeps the other side out is
 /// one step per page in the model, so another task can run between two pages. Each spec here
 /// puts another task's work into one such window, on the deterministic runtime, and shows the
@@ -101,7 +134,8 @@ public sealed class KernelWindowSpecs(DeterministicRuntimeFixture fixture) : ICl
     public void A_truncate_must_be_able_to_see_page_0_put_and_page_1_still_pinned_by_the_same_DIO()
     {
         // bio_release_pages puts the DIO's pages one by one: the truncate's rescan runs between
-        // the two puts, and finds page 1 busy with page 0 already idle.
+        // the two puts, and finds page 1 busy with page 0 already idle. (page-0 runs as soon as
+        // the put reaches it, so that the hold begins before the completion's next step.)
         var scenario = ScenarioLoader.Parse($$"""
             { "name": "window-puts", {{DioFiles}}
               "tasks": [
@@ -114,7 +148,8 @@ public sealed class KernelWindowSpecs(DeterministicRuntimeFixture fixture) : ICl
         var page1 = new PageId(1);
         var hold = new HoldBack("task-dio",
             from: e => e is PagePut { Task.Value: 0 } p && p.Page == page0,
-            until: e => e is BusyScanDone { Busy: not null });
+            until: e => e is BusyScanDone { Busy: not null },
+            prefer: "page-0");
         var (run, events) = Run(scenario, hold);
 
         var put0 = IndexOf(events, e => e is PagePut p && p.Page == page0 && p.Task.Value == 0);
@@ -227,5 +262,59 @@ public sealed class KernelWindowSpecs(DeterministicRuntimeFixture fixture) : ICl
         Assert.True(scan > dma0 && scan < dma1, $"DMA 0 at {dma0}, scan at {scan}, DMA 1 at {dma1}");
         Assert.NotNull(((BusyScanDone)events[scan]).Busy);
         Assert.Null(run.Violation);
+    }
+
+    [Theory]
+    [InlineData("mainline")]
+    [InlineData("no-unmap")]
+    public void A_layout_change_must_be_able_to_run_between_a_fault_and_the_follow_that_takes_the_reference(string variant)
+    {
+        // __get_user_pages: faultin_page drops MMAPLOCK, then `goto retry` (fatal_signal_pending,
+        // cond_resched) and follow_page_mask takes the reference. A truncate waiting for
+        // MMAPLOCK gets in between: with the unmap it zaps the new PTE and the follow finds
+        // none (the refault is past EOF: EFAULT); under no-unmap the follow takes a reference
+        // on a page the scan found idle, and the truncate frees its block under it.
+        var scenario = ScenarioLoader.Parse($$"""
+            { "name": "window-refault", {{DioFiles}}
+              "tasks": [
+                { "name": "dio", "steps": [ { "op": "mmap", "file": "dax", "pages": "0-1" },
+                    { "op": "dioRead", "from": "src", "into": "dax", "pages": "0-1", "ioTime": "100us" } ] },
+                { "name": "truncate", "steps": [ { "op": "truncate", "file": "dax", "size": 0 } ] } ] }
+            """, "window-refault");
+        var phases = new Phases(
+            ("task-truncate", e => e is LockAcquired { Task.Value: 0, Kind: Protocol.Messages.LockKind.MmapLock }),
+            (null, e => e is PteInstalled { Index: 0 }),
+            ("task-dio", e => e is BusyScanDone));
+        var events = new List<TraceEvent>();
+        var run = _runtime.Run(scenario, new RunSettings
+        {
+            Seed = 1,
+            Variant = Variants.Parse(variant),
+            WrapStrategy = _ => phases,
+            Observe = (_, e) =>
+            {
+                events.Add(e);
+                phases.Observe(e);
+            },
+        });
+        Assert.Equal(3, phases.Ended);
+
+        var fault = IndexOf(events, e => e is PteInstalled { Index: 0 });
+        var scan = events.FindIndex(fault, e => e is BusyScanDone);
+        var follow = events.FindIndex(fault, e => e is PageGot { Task.Value: 0, Index: 0 });
+        Assert.True(scan > fault, $"fault at {fault}, scan at {scan}");
+        Assert.Null(((BusyScanDone)events[scan]).Busy);
+        if (variant == "mainline")
+        {
+            Assert.True(follow < 0, "the follow took a reference on a zapped PTE");
+            Assert.Contains(events, e => e is PteZapped { Index: 0 } && events.IndexOf(e) < scan);
+            Assert.Contains(events, e => e is OpCompleted { Task.Value: 0, Result: Errno.EFAULT });
+            Assert.Null(run.Violation);
+        }
+        else
+        {
+            Assert.True(follow > scan, $"scan at {scan}, follow at {follow}");
+            Assert.Equal("S1", run.Violation?.Invariant);
+        }
     }
 }

@@ -139,4 +139,44 @@ public sealed class ProcessSpecs(DeterministicRuntimeFixture fixture) : IClassFi
         Assert.DoesNotContain(events, e => e is BlockFreed);
         Assert.DoesNotContain(events, e => e is LeaseRecalled);
     }
+
+    [Fact]
+    public void Random_sleeps_must_differ_by_seed_wake_on_the_timer_slack_grid_and_let_the_threads_meet()
+    {
+        // usleep(rand() % 1000) ten times in each of two threads; each wake-up lands on a 50 us
+        // boundary (the default timer slack), so the threads wake at the same instant in some
+        // iterations, as two CPUs' system calls overlap on a real machine.
+        var scenario = Parse($$"""
+            { "name": "sleeps", {{Files}}
+              "tasks": [
+                { "name": "a", "repeat": 10, "steps": [ { "op": "sleep", "for": "1ms", "random": true } ] },
+                { "name": "b", "repeat": 10, "steps": [ { "op": "sleep", "for": "1ms", "random": true } ] } ] }
+            """);
+        var slack = TimeSpan.FromMicroseconds(50).Ticks;
+        var met = 0;
+        var schedules = new HashSet<string>();
+        for (ulong seed = 1; seed <= 20; seed++)
+        {
+            var wakes = new List<(long At, int Task)>();
+            var run = _runtime.Run(scenario, new RunSettings
+            {
+                Seed = seed,
+                Observe = (at, e) =>
+                {
+                    if (e is OpCompleted { Op: OpKind.Sleep } c)
+                    {
+                        wakes.Add((at, c.Task.Value));
+                    }
+                },
+            });
+            Assert.Null(run.Violation);
+            Assert.Equal(20, wakes.Count);
+            Assert.All(wakes, w => Assert.Equal(0, w.At % slack));
+            var a = wakes.Where(w => w.Task == 0).Select(w => w.At).ToHashSet();
+            met += wakes.Count(w => w.Task == 1 && a.Contains(w.At));
+            schedules.Add(string.Join(",", wakes.Select(w => w.At)));
+        }
+        Assert.True(schedules.Count > 15, $"{schedules.Count} distinct schedules of wake-ups over 20 seeds");
+        Assert.True(met > 0, "the two threads never woke at the same instant");
+    }
 }

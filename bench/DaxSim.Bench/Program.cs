@@ -111,13 +111,13 @@ if (options.LocalLoadOnly)
 
 // ---------------------------------------------------------------------------------------------
 // 2. Deterministic runtime, one core, every invariant checked
-Section("2. deterministic runtime, one thread, generic-503-truncate x60, invariants on");
+Section("2. deterministic runtime, one thread, generic-503-truncate, repeat 60, invariants on");
 var shippedPath = Path.Combine(root, "scenarios", "generic-503-truncate.json");
 var shippedText = File.ReadAllText(shippedPath);
-var text60 = shippedText.Replace("\"repeat\": 20", "\"repeat\": 60", StringComparison.Ordinal);
+var text60 = shippedText.Replace("\"repeat\": 10", "\"repeat\": 60", StringComparison.Ordinal);
 if (text60 == shippedText)
 {
-    throw new InvalidOperationException($"{shippedPath} no longer says \"repeat\": 20; the bench scenario needs updating");
+    throw new InvalidOperationException($"{shippedPath} no longer says \"repeat\": 10; the bench scenario needs updating");
 }
 var scenario60 = ScenarioLoader.Parse(text60, "generic-503-truncate (repeat 60)");
 RunSettings Settings(ulong seed) => ExploreSettings.For(seed);
@@ -301,8 +301,8 @@ var explorePass = exploreRate >= 200;
 Add("explore", "TARGET >= 200 seeds/s on both cores", explorePass ? "PASS" : "FAIL", $"{exploreRate:F1} seeds/s");
 
 // ---------------------------------------------------------------------------------------------
-// 3b. explore on the shipped generic/503 scenarios (20 iterations per task), the workload
-Section($"3b. explore, {options.Workers} workers, shipped generic/503 scenarios (20 iterations per task)");
+// 3b. explore on the shipped generic/503 scenarios (two threads, 10 rounds each), the workload
+Section($"3b. explore, {options.Workers} workers, shipped generic/503 scenarios (two threads, 10 rounds each)");
 var shippedRates = new List<double>();
 foreach (var name in new[] { "generic-503-punch", "generic-503-zero", "generic-503-truncate", "generic-503-collapse" })
 {
@@ -640,8 +640,9 @@ namespace DaxSim.Bench
             s.AppendLine();
             s.AppendLine("## Figures");
             s.AppendLine();
-            s.AppendLine("Workload for sections 2-4: `scenarios/generic-503-truncate.json` with both `\"repeat\": 20` " +
-                         "changed to 60 (60 direct reads racing 60 truncate+fallocate rounds), variant mainline, random " +
+            s.AppendLine("Workload for sections 2-4: `scenarios/generic-503-truncate.json` with both `\"repeat\": 10` " +
+                         "changed to 60 (two threads of one process, each running 60 rounds of truncate, fallocate, " +
+                         "direct read into the shared mapping and random sleep), variant mainline, random " +
                          "strategy, the settings explore uses (no per-op records, no schedule, no text trace; the " +
                          "invariant checker sees every event, the trace hash is computed).");
             s.AppendLine();
@@ -677,7 +678,7 @@ namespace DaxSim.Bench
                          "that is the cost a fresh process (or a test) pays once.");
             s.AppendLine("- **explore**: `Explorer` with one worker thread (and one runtime) per core, seeds/s over the " +
                          "measured range including each worker's runtime start; CPU/wall shows how busy the cores were.");
-            s.AppendLine("- **local**: `LocalRuntime` wall time for the shipped (repeat 20) scenario on real threads " +
+            s.AppendLine("- **local**: `LocalRuntime` wall time for the shipped (10 rounds per thread) scenario on real threads " +
                          "and Akka's real 10 ms-tick scheduler; for information only, it is bounded by real timers and the " +
                          "runtime's quiescence polling, not by message throughput.");
             s.AppendLine("- **load**: `LoadEngine` (what `daxsim load` runs) with the default task mix (40% DIO readers, " +
