@@ -17,20 +17,8 @@ namespace DaxSim.Tests.Actors;
 /// break and the file systems that call it, the completion side of direct I/O, fsync, touch
 /// and munmap.
 /// </summary>
-public sealed class TaskActorFlowSpecs : TestKit
+public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
 {
-    private static readonly FileId Dax = Scenarios.Dax;
-    private static readonly FileId Src = Scenarios.Src;
-    private static readonly TaskId T = new(0);
-
-    private readonly ProbeDirectory _dir;
-    private readonly RecordingSink _sink = new();
-
-    public TaskActorFlowSpecs()
-    {
-        _dir = new ProbeDirectory(this);
-    }
-
     /// <summary>
     /// A message as a probe took it, logged into the trace sink by the probe's autopilot. Probes
     /// run on the calling thread, so a delivery is logged in the sender's turn: the sink then
@@ -38,21 +26,7 @@ public sealed class TaskActorFlowSpecs : TestKit
     /// </summary>
     private sealed record Delivered(string To, object Message) : TraceEvent;
 
-    private TestProbe Inode(FileId f) => _dir.Probe($"inode-{f.Value}");
-    private TestProbe MappingProbe => _dir.Probe("mapping-0");
-    private TestProbe Page(int p) => _dir.Probe($"page-{p}");
     private TestProbe Root => _dir.Probe("root");
-
-    private IActorRef Start(string steps, Variant? variant = null)
-    {
-        var scenario = Scenarios.Parse($$"""[ { "name": "t", "steps": {{steps}} } ]""");
-        var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir);
-        var task = Sys.ActorOf(TaskActor.Props(env, T));
-        _dir.UnderTest = task;
-        _dir.UnderTestName = "task-0";
-        task.Tell(new StartTask(T));
-        return task;
-    }
 
     /// <summary>Log every message the probe takes (see <see cref="Delivered"/>); <paramref name="also"/> runs in the sender's turn too.</summary>
     private void LogDeliveries(string probe, Action<object>? also = null) =>
@@ -78,59 +52,13 @@ public sealed class TaskActorFlowSpecs : TestKit
 
     private int DeliveredAt<T>(string to) => IndexOf(e => e is Delivered d && d.To == to && d.Message is T);
 
-    private void Grant(FileId file, LockKind kind, LockMode mode)
-    {
-        var l = Inode(file).ExpectMsg<Lock>(m => m.Kind == kind && m.Mode == mode);
-        Inode(file).Reply(new LockGranted(file, kind, mode, l.Seq));
-    }
-
-    private void ExpectUnlock(FileId file, LockKind kind) => Inode(file).ExpectMsg<Unlock>(u => u.Kind == kind);
-
     private void MapFile()
     {
         var map = MappingProbe.ExpectMsg<MapFile>();
         MappingProbe.Reply(new MapFileAck(Dax, map.Seq));
     }
 
-    private void PteRead(int index, int? page, bool mapped = true)
-    {
-        var r = MappingProbe.ExpectMsg<ReadPte>(m => m.Index == index);
-        MappingProbe.Reply(new PteValue(Dax, index, page is { } p ? new PageId(p) : null, mapped, r.Seq));
-    }
-
-    private void Follow(int index, int? page)
-    {
-        var f = MappingProbe.ExpectMsg<FollowPte>(m => m.Index == index);
-        MappingProbe.Reply(new PteValue(Dax, index, page is { } p ? new PageId(p) : null, Mapped: true, f.Seq));
-    }
-
-    private void FaultIn(int index, int page)
-    {
-        Grant(Dax, LockKind.MmapLock, LockMode.Shared);
-        var f = MappingProbe.ExpectMsg<Fault>(m => m.Index == index);
-        MappingProbe.Reply(new FaultAck(Dax, index, new PageId(page), f.Seq));
-    }
-
-    private void AckGetPage(int page)
-    {
-        var g = Page(page).ExpectMsg<GetPage>();
-        Page(page).Reply(new GetPageAck(new PageId(page), 2, g.Seq));
-    }
-
-    // The slow path for a page without a PTE: follow, fault, follow again, reference, FollowDone.
-    private void SlowPath(int index, int page)
-    {
-        Follow(index, null);
-        FaultIn(index, page);
-        ExpectUnlock(Dax, LockKind.MmapLock);
-        Follow(index, page);
-        AckGetPage(page);
-        MappingProbe.ExpectMsg<FollowDone>();
-    }
-
     // --- the layout break -------------------------------------------------------------------
-
-    private const string OneTruncate = """[ { "op": "truncate", "file": "dax", "size": 0 } ]""";
 
     private void Locked()
     {
@@ -145,19 +73,6 @@ public sealed class TaskActorFlowSpecs : TestKit
             ? new BusyPageFound(Dax, new PageId(p), 0, 2, scan.Seq)
             : new NoBusyPage(Dax, scan.Seq));
         return scan;
-    }
-
-    private WaitIdle Sleeps(int page)
-    {
-        var wait = Page(page).ExpectMsg<WaitIdle>();
-        Page(page).Reply(new WaitIdleAck(new PageId(page), Idle: false, 2, wait.Seq));
-        return wait;
-    }
-
-    private void IdleAtOnce(int page)
-    {
-        var wait = Page(page).ExpectMsg<WaitIdle>();
-        Page(page).Reply(new WaitIdleAck(new PageId(page), Idle: true, 1, wait.Seq));
     }
 
     private void NoLease()

@@ -17,82 +17,8 @@ namespace DaxSim.Tests.Actors;
 /// The task actor against probes playing its inode, mapping and pages: the message-level
 /// behaviour of get_user_pages and of xfs_break_layouts in each protocol version.
 /// </summary>
-public sealed class TaskActorSpecs : TestKit
+public sealed class TaskActorSpecs : TaskActorProbeSpecs
 {
-    private static readonly FileId Dax = Scenarios.Dax;
-    private static readonly FileId Src = Scenarios.Src;
-    private static readonly TaskId T = new(0);
-
-    private readonly ProbeDirectory _dir;
-    private readonly RecordingSink _sink = new();
-
-    public TaskActorSpecs()
-    {
-        _dir = new ProbeDirectory(this);
-    }
-
-    private TestProbe Inode(FileId f) => _dir.Probe($"inode-{f.Value}");
-    private TestProbe MappingProbe => _dir.Probe("mapping-0");
-    private TestProbe Page(int p) => _dir.Probe($"page-{p}");
-
-    private IActorRef Start(string steps, Variant? variant = null)
-    {
-        var scenario = Scenarios.Parse($$"""[ { "name": "t", "steps": {{steps}} } ]""");
-        var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir);
-        var task = Sys.ActorOf(TaskActor.Props(env, T));
-        _dir.UnderTest = task;
-        _dir.UnderTestName = "task-0";
-        task.Tell(new StartTask(T));
-        return task;
-    }
-
-    private void Grant(FileId file, LockKind kind, LockMode mode)
-    {
-        var l = Inode(file).ExpectMsg<Lock>(m => m.Kind == kind && m.Mode == mode);
-        Inode(file).Reply(new LockGranted(file, kind, mode, l.Seq));
-    }
-
-    private void ExpectUnlock(FileId file, LockKind kind) => Inode(file).ExpectMsg<Unlock>(u => u.Kind == kind);
-
-    private void FaultIn(int index, int page)
-    {
-        Grant(Dax, LockKind.MmapLock, LockMode.Shared);
-        var f = MappingProbe.ExpectMsg<Fault>(m => m.Index == index);
-        MappingProbe.Reply(new FaultAck(Dax, index, new PageId(page), f.Seq));
-    }
-
-    // The GUP fast path's page-table walk (or a plain access): the mapping answers with the PTE's page, or none.
-    private void PteRead(int index, int? page)
-    {
-        var r = MappingProbe.ExpectMsg<ReadPte>(m => m.Index == index);
-        MappingProbe.Reply(new PteValue(Dax, index, page is { } p ? new PageId(p) : null, Mapped: true, r.Seq));
-    }
-
-    // The slow path's follow_page_mask under the page-table lock.
-    private void Follow(int index, int? page)
-    {
-        var f = MappingProbe.ExpectMsg<FollowPte>(m => m.Index == index);
-        MappingProbe.Reply(new PteValue(Dax, index, page is { } p ? new PageId(p) : null, Mapped: true, f.Seq));
-    }
-
-    // The slow path for a page without a PTE: follow finds none, fault it in (MMAPLOCK shared
-    // around the fault only), follow again and take the reference under the page-table lock.
-    private void SlowPath(int index, int page)
-    {
-        Follow(index, null);
-        FaultIn(index, page);
-        ExpectUnlock(Dax, LockKind.MmapLock);
-        Follow(index, page);
-        AckGetPage(page);
-        MappingProbe.ExpectMsg<FollowDone>();
-    }
-
-    private void AckGetPage(int page, int refcount = 2)
-    {
-        var g = Page(page).ExpectMsg<GetPage>();
-        Page(page).Reply(new GetPageAck(new PageId(page), refcount, g.Seq));
-    }
-
     // --- get_user_pages -------------------------------------------------------------------------
 
     private const string MapTouchRead = """
@@ -187,27 +113,12 @@ public sealed class TaskActorSpecs : TestKit
 
     // --- xfs_break_layouts -----------------------------------------------------------------------
 
-    private const string OneTruncate = """[ { "op": "truncate", "file": "dax", "size": 0 } ]""";
-
     private void LockedAndBusy(int page)
     {
         Grant(Dax, LockKind.IoLock, LockMode.Exclusive);
         Grant(Dax, LockKind.MmapLock, LockMode.Exclusive);
         var scan = MappingProbe.ExpectMsg<FindBusyPage>();
         MappingProbe.Reply(new BusyPageFound(Dax, new PageId(page), 0, 2, scan.Seq));
-    }
-
-    private WaitIdle Sleeps(int page)
-    {
-        var wait = Page(page).ExpectMsg<WaitIdle>();
-        Page(page).Reply(new WaitIdleAck(new PageId(page), Idle: false, 2, wait.Seq));
-        return wait;
-    }
-
-    private void IdleAtOnce(int page)
-    {
-        var wait = Page(page).ExpectMsg<WaitIdle>();
-        Page(page).Reply(new WaitIdleAck(new PageId(page), Idle: true, 1, wait.Seq));
     }
 
     private void NoLeasesThenChange(Errno result = Errno.Ok)
