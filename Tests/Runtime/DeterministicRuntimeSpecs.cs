@@ -161,6 +161,13 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
     [InlineData("busy-scan-skips-unmapped", "aio-munmap-truncate", "S1")]
     [InlineData("fuse-breaks-first-page-only", "two-pins", "S1")]
     [InlineData("lease-break-drops-error", "lease-enomem", "S1")]
+    [InlineData("no-break@linux-6.15", "generic-503-truncate", "S4")]
+    [InlineData("no-unmap@linux-6.15", "two-pins", "S1")]
+    [InlineData("hold-mmaplock@linux-6.15", "dio-vs-zero", "L1")]
+    [InlineData("drop-iolock@linux-6.15", "steady-io", "L3")]
+    [InlineData("gup-fast-no-recheck@linux-6.15", "two-pins", "S1")]
+    [InlineData("wrong-wake-key@linux-6.15", "signal-long-pin", "L2")]
+    [InlineData("no-break-on-fallocate@linux-6.15", "generic-503-punch", "S4")]
     public void Ablations_must_be_caught_with_the_invariant_they_break(string variantName, string name, string invariant,
         string strategy = "random")
     {
