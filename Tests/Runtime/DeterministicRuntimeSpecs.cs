@@ -167,7 +167,7 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
     [InlineData("drop-iolock@linux-6.15", "steady-io", "L3")]
     [InlineData("gup-fast-no-recheck@linux-6.15", "two-pins", "S1")]
     [InlineData("wrong-wake-key@linux-6.15", "signal-long-pin", "L2")]
-    [InlineData("no-break-on-fallocate@linux-6.15", "generic-503-punch", "S4")]
+    [InlineData("no-break-on-fallocate@linux-6.15", "dio-vs-punch", "S1")]
     public void Ablations_must_be_caught_with_the_invariant_they_break(string variantName, string name, string invariant,
         string strategy = "random")
     {
