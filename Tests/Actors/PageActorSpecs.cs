@@ -109,4 +109,61 @@ public sealed class PageActorSpecs : TestKit
         page.Tell(new DmaWrite(P, Dio, Scenarios.Dax, 2));
         AwaitAssert(() => Assert.Contains(new DmaLanded(P, Dio, Scenarios.Dax, 2), _sink.Events));
     }
+
+    // --- the refcount of each era: idle at 1 up to 6.14, at 0 from 6.15, where a PTE holds a reference ---
+
+    private void ExpectCounts(IActorRef page, int refcount, int mapcount, long seq)
+    {
+        page.Tell(new QueryRefcount(P, seq), TestActor);
+        ExpectMsg<RefcountReport>(r => r.Refcount == refcount && r.Mapcount == mapcount && r.Seq == seq);
+    }
+
+    [Fact]
+    public void From_6_15_a_page_must_be_idle_at_0_and_a_PTE_must_hold_a_reference()
+    {
+        var page = Page(Variant.Linux615);
+        ExpectCounts(page, 0, 0, 1);
+        page.Tell(new MapPage(P, Scenarios.Dax, 2));
+        ExpectCounts(page, 1, 1, 2);
+
+        page.Tell(new WaitIdle(P, Truncator, 7), TestActor);
+        ExpectMsg<WaitIdleAck>(a => !a.Idle && a.Refcount == 1);
+
+        page.Tell(new UnmapPage(P));
+        _dir.Probe("task-1").ExpectMsg<PageIdle>(m => m.Page == P && m.Seq == 7);
+        ExpectCounts(page, 0, 0, 3);
+        Assert.Contains(new IdleNotified(P, 0, 1), _sink.Events);
+    }
+
+    [Fact]
+    public void From_6_15_a_pinned_page_must_not_wake_the_waiter_at_refcount_1()
+    {
+        var page = Page(Variant.Linux615);
+        page.Tell(new MapPage(P, Scenarios.Dax, 2));
+        page.Tell(new GetPage(P, Dio, Scenarios.Dax, 2, 1), TestActor);
+        ExpectMsg<GetPageAck>(a => a.Refcount == 2);
+        page.Tell(new WaitIdle(P, Truncator, 7), TestActor);
+        ExpectMsg<WaitIdleAck>(a => !a.Idle);
+
+        page.Tell(new PutPage(P, Dio));
+        _dir.Probe("task-1").ExpectNoMsg(TimeSpan.FromMilliseconds(150));
+        page.Tell(new UnmapPage(P));
+        _dir.Probe("task-1").ExpectMsg<PageIdle>(m => m.Seq == 7);
+    }
+
+    [Fact]
+    public void Before_6_15_a_page_must_be_idle_at_1_and_the_wake_must_come_at_refcount_1()
+    {
+        var page = Page(Variant.Mainline);
+        ExpectCounts(page, 1, 0, 1);
+        page.Tell(new GetPage(P, Dio, Scenarios.Dax, 2, 2), TestActor);
+        ExpectMsg<GetPageAck>(a => a.Refcount == 2);
+        page.Tell(new WaitIdle(P, Truncator, 7), TestActor);
+        ExpectMsg<WaitIdleAck>(a => !a.Idle && a.Refcount == 2);
+
+        page.Tell(new PutPage(P, Dio));
+        _dir.Probe("task-1").ExpectMsg<PageIdle>(m => m.Seq == 7);
+        ExpectCounts(page, 1, 0, 3);
+        Assert.Contains(new IdleNotified(P, 1, 1), _sink.Events);
+    }
 }
