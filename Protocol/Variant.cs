@@ -91,11 +91,13 @@ public static class Variants
         (ProtocolBase.Virtiofs615, "virtiofs-6.15"),
     ];
 
+    private static readonly ProtocolBase[] Only615 = [ProtocolBase.Linux615, ProtocolBase.Ext4615, ProtocolBase.Virtiofs615];
     private static readonly ProtocolBase[] Mainline = [ProtocolBase.Mainline];
-    private static readonly ProtocolBase[] MainlineAnd615 =
-        [ProtocolBase.Mainline, ProtocolBase.Linux615, ProtocolBase.Ext4615, ProtocolBase.Virtiofs615];
-    private static readonly ProtocolBase[] Scan615 =
-        [ProtocolBase.Linux615, ProtocolBase.Ext4615, ProtocolBase.Virtiofs615, ProtocolBase.Mainline];
+    private static readonly ProtocolBase[] MainlineAnd615 = [ProtocolBase.Mainline, .. Only615];
+    private static readonly ProtocolBase[] Scan615 = [.. Only615, ProtocolBase.Mainline];
+
+    /// <summary>The bases with the 6.15 rules (idle at 0, PTE references, dax_break_layout).</summary>
+    public static IReadOnlyList<ProtocolBase> Bases615 => Only615;
     private static readonly ProtocolBase[] Xfs = [ProtocolBase.Mainline, ProtocolBase.Linux615];
 
     // Each deviation: its name, its own base (the first of the bases it applies to), and why
@@ -115,7 +117,7 @@ public static class Variants
             "a 6.15 base finds busy pages by refcount minus mapcount, not against an idle count"),
         (Deviation.NoBreakOnFallocate, "no-break-on-fallocate", MainlineAnd615, "it applies to mainline and the 6.15 bases"),
         (Deviation.BusyScanSkipsLockedEntry, "busy-scan-skips-locked-entry", Scan615, "the scan of seed-v7 and linux-4.18 re-reads the index it waited on"),
-        (Deviation.BusyScanSkipsWaitedEntry, "busy-scan-skips-waited-entry", [ProtocolBase.Linux615, ProtocolBase.Ext4615, ProtocolBase.Virtiofs615],
+        (Deviation.BusyScanSkipsWaitedEntry, "busy-scan-skips-waited-entry", Only615,
             "wait_entry_unlocked_exclusive, where the slip was, exists only from 6.15"),
         (Deviation.BusyScanSkipsUnmapped, "busy-scan-skips-unmapped", Scan615, "linux-4.18 has this early return already"),
         (Deviation.FuseBreaksFirstPageOnly, "fuse-breaks-first-page-only", [ProtocolBase.Virtiofs615],

@@ -735,7 +735,7 @@ public sealed class MappingActor : SimActor
         var next = NextEntry(scan.Next, scan.Request.Last);
         if (next is not { } index)
         {
-            EndScan(scan, null);
+            NoneBusy(scan);
             return;
         }
         if (EntryLocked(index))
@@ -778,15 +778,15 @@ public sealed class MappingActor : SimActor
         scan.Next = querying.Index + 1;
         if (NextEntry(scan.Next, scan.Request.Last) is null)
         {
-            EndScan(scan, null);
+            NoneBusy(scan);
             return;
         }
         StepOn(scan);
     }
 
-    private void EndScan(ScanJob scan, PageId? busy)
+    private void NoneBusy(ScanJob scan)
     {
-        Trace.Emit(new BusyScanDone(_file, scan.Request.Task, busy, 0, scan.Unmapped));
+        Trace.Emit(new BusyScanDone(_file, scan.Request.Task, null, 0, scan.Unmapped));
         Send(scan.Task, new NoBusyPage(_file, scan.Request.Seq));
         FinishScan(scan);
     }

@@ -10,10 +10,7 @@ namespace DaxSim.Actors.Task;
 // invalidate_lock; the model calls them IOLOCK and MMAPLOCK throughout.)
 public sealed partial class TaskActor
 {
-    private IEnumerable<object> BreakLayouts(OpKind op, FileId file, Box<Errno> error) =>
-        Policy.Loop == BreakLoop.RetryFlag ? BreakLayoutsUpTo614(op, file, error) : BreakLayoutsFrom615(op, file, error);
-
-    // xfs_break_layouts(inode, &iolock, BREAK_UNMAP), 4.18 to 6.14:
+    // xfs_break_layouts(inode, &iolock, BREAK_UNMAP), the same loop in every version:
     //
     //  do {
     //      retry = false;
@@ -21,7 +18,13 @@ public sealed partial class TaskActor
     //      if (error || retry) break;
     //      error = xfs_break_leased_layouts(inode, &iolock, &retry);
     //  } while (error == 0 && retry);
-    private IEnumerable<object> BreakLayoutsUpTo614(OpKind op, FileId file, Box<Errno> error)
+    //
+    // Up to 6.14 xfs_break_dax_layouts finds one busy page and waits for it, setting the
+    // retry flag (BreakDaxLayouts). From 6.15 it is dax_break_layout_inode(inode,
+    // xfs_wait_dax_page), which loops itself until nothing is busy and has no retry flag
+    // (DaxBreakLayout); ext4_break_layouts and fuse_dax_break_layouts call dax_break_layout
+    // the same way, without the lease step.
+    private IEnumerable<object> BreakLayouts(OpKind op, FileId file, Box<Errno> error)
     {
         var retry = new Box<bool>(false);
         var round = 0;
@@ -34,7 +37,9 @@ public sealed partial class TaskActor
             retry.Value = false;
             if (Policy.BreaksDaxLayouts(op))
             {
-                yield return BreakDaxLayouts(file, retry, error);
+                yield return Policy.Loop == BreakLoop.RetryFlag
+                    ? BreakDaxLayouts(file, retry, error)
+                    : DaxBreakLayout(file, Policy.BreakRange, error);
                 if (error.Value != Errno.Ok || retry.Value)
                 {
                     continue;
@@ -69,42 +74,9 @@ public sealed partial class TaskActor
         yield return WaitPageIdle(file, page, Policy.RetryWhenWaitSlept ? retry : null, error);
     }
 
-    // From 6.15: xfs_break_layouts (ext4_break_layouts, fuse_dax_break_layouts) calls
-    // dax_break_layout, which loops until no page of the range is busy and then deletes the
-    // range's DAX entries; no retry flag. XFS then breaks its leases, as before:
+    // dax_break_layout (6.15+): loops until no page of the range is busy, then deletes the
+    // range's DAX entries.
     //
-    //  do {
-    //      retry = false;
-    //      error = xfs_break_dax_layouts(inode);   /* dax_break_layout_inode(inode, xfs_wait_dax_page) */
-    //      if (error) break;
-    //      error = xfs_break_leased_layouts(inode, iolock, &retry);
-    //  } while (error == 0 && retry);
-    private IEnumerable<object> BreakLayoutsFrom615(OpKind op, FileId file, Box<Errno> error)
-    {
-        var retry = new Box<bool>(false);
-        var round = 0;
-        do
-        {
-            if (round++ > 0)
-            {
-                Trace.Emit(new BreakLayoutsRetry(file, _id));
-            }
-            retry.Value = false;
-            if (Policy.BreaksDaxLayouts(op))
-            {
-                yield return DaxBreakLayout(file, Policy.BreakRange, error);
-                if (error.Value != Errno.Ok)
-                {
-                    yield break;
-                }
-            }
-            if (Policy.BreaksLeases)
-            {
-                yield return BreakLeasedLayouts(file, retry, error);
-            }
-        } while (error.Value == Errno.Ok && retry.Value);
-    }
-
     //  do {
     //      page = dax_layout_busy_page_range(inode->i_mapping, start, end);
     //      if (!page) break;
