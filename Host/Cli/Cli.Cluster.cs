@@ -220,10 +220,4 @@ public sealed partial class Cli
         }
         return inner.Message.Split('\n')[0].Trim();
     }
-
-    private RunResult RunCluster(Scenario scenario, RunSettings settings, ClusterRunOptions options)
-    {
-        var result = new ClusterRuntime(options with { Log = stdout }).Run(scenario, settings);
-        return result;
-    }
 }

@@ -117,7 +117,7 @@ public sealed partial class Cli
             Warmup = warmup ?? spec.Warmup,
         };
         CheckLoadSpec(spec);
-        var runtimeName = parsed.GetValue(o.Runtime) ?? spec.Runtime ?? LoadSpec.DefaultRuntime;
+        var runtimeKind = Runtimes.Parse(parsed.GetValue(o.Runtime) ?? spec.Runtime ?? LoadSpec.DefaultRuntime);
         var progressMode = parsed.GetValue(o.Progress)!;
         CheckChoice("--progress", progressMode, ["auto", "live", "plain", "off"]);
         var variantFlag = parsed.GetValue(o.Variant);
@@ -135,11 +135,11 @@ public sealed partial class Cli
         CheckWritable(reportPath, "--report");
         CheckWritable(htmlPath, "--html");
         var nodes = Checked(parsed.GetValue(o.Nodes), "--nodes", 1, Cluster.ClusterRunOptions.MaxNodes);
-        if (nodes is not null && runtimeName != "cluster")
+        if (nodes is not null && runtimeKind != RuntimeKind.Cluster)
         {
-            throw new InputException($"--nodes is for --runtime cluster, not {runtimeName}");
+            throw new InputException($"--nodes is for --runtime cluster, not {runtimeKind.Name()}");
         }
-        var runtime = LoadRuntimes.For(runtimeName, nodes ?? 3);
+        var runtime = Runtimes.For(runtimeKind, new Cluster.ClusterRunOptions { Nodes = nodes ?? 3 });
         var seed = parsed.GetValue(o.Seed) ?? spec.Seed ?? 1;
         var plan = new LoadPlan(spec, seed, variant, runtime);
 
@@ -187,7 +187,7 @@ public sealed partial class Cli
             : $"daxsim load --files {spec.Files} --pages {spec.PagesPerFile} --tasks {spec.TaskCount}" +
               (spec.Tasks[0].Rate is { } r ? $" --rate {r / spec.Tasks[0].Count}" : $" --think {Durations.Format(spec.Tasks[0].Think)}");
         return args + $" --duration {Durations.Format(spec.Duration)} --warmup {Durations.Format(plan.Warmup)} " +
-               $"--runtime {plan.Runtime.Name}{(plan.Runtime is ClusterLoadRuntime c ? $" --nodes {c.Nodes}" : "")} " +
+               $"--runtime {plan.Runtime.Name}{(plan.Runtime is Cluster.ClusterRuntime c ? $" --nodes {c.Options.Nodes}" : "")} " +
                $"--seed {plan.Seed} --variant {plan.Variant.Name()}";
     }
 

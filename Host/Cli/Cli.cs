@@ -25,7 +25,6 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
     public const int ExitInternal = 70;
     public const string DefaultScenario = "generic-503-punch.json";
 
-    private static readonly string[] Runtimes = ["local", "deterministic", "cluster"];
     private static readonly string[] Strategies = Deterministic.Strategies.Names;
 
     public int Invoke(string[] args)
@@ -64,7 +63,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         var runtime = new Option<string>("--runtime")
         {
             Description = "deterministic (seeded scheduler, virtual time), local (ActorSystem, real threads) or cluster.",
-            DefaultValueFactory = _ => "local",
+            DefaultValueFactory = _ => RuntimeKind.Local.Name(),
         };
         var report = new Option<string?>("--report") { Description = "Write the JSON report (also a replayable trace) here." };
         var strategy = new Option<string>("--strategy")
@@ -157,9 +156,9 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         }
         if (command == run)
         {
-            var runtimeName = parsed.GetValue(runtime)!;
+            var runtimeKind = Runtimes.Parse(parsed.GetValue(runtime)!);
             ClusterRunOptions? cluster = null;
-            if (runtimeName == "cluster")
+            if (runtimeKind == RuntimeKind.Cluster)
             {
                 cluster = clusterFlags.Read(parsed);
             }
@@ -168,7 +167,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                 throw new InputException("--nodes, --join, --hostname, --bind, --port, --cluster-name and --tls-* need --runtime cluster");
             }
             return Run(LoadScenario(parsed.GetValue(file)), parsed.GetValue(seed), parsed.GetValue(variant),
-                runtimeName, parsed.GetValue(report), parsed.GetValue(traceText),
+                runtimeKind, parsed.GetValue(report), parsed.GetValue(traceText),
                 SearchFlags(parsed.GetValue(strategy)!, parsed.GetValue(pctDepth), parsed.GetValue(pctSteps),
                     parsed.GetValue(faultInjection)), cluster);
         }
@@ -250,25 +249,25 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
 
     // --- run -----------------------------------------------------------------------------------
 
-    private int Run(Scenario scenario, ulong seed, string? variantFlag, string runtime, string? reportPath,
+    private int Run(Scenario scenario, ulong seed, string? variantFlag, RuntimeKind runtime, string? reportPath,
         string? traceTextPath, SearchOptions search, ClusterRunOptions? cluster = null)
     {
         var variant = ResolveVariant(scenario, variantFlag);
-        CheckChoice("--runtime", runtime, Runtimes);
-        if (runtime != "deterministic" && search.Strategy != Deterministic.Strategies.Random)
+        var deterministic = runtime == RuntimeKind.Deterministic;
+        if (!deterministic && search.Strategy != Deterministic.Strategies.Random)
         {
             throw new InputException($"--strategy {search.Strategy} needs --runtime deterministic");
         }
-        if (runtime != "deterministic" && search.FaultInjection)
+        if (!deterministic && search.FaultInjection)
         {
             throw new InputException("--fault-injection needs --runtime deterministic");
         }
         CheckWritable(reportPath, "--report");
         CheckWritable(traceTextPath, "--trace-text");
         CheckWritable(_html, "--html");
-        if (runtime == "cluster")
+        if (runtime == RuntimeKind.Cluster)
         {
-            cluster ??= new ClusterRunOptions();
+            cluster = (cluster ?? new ClusterRunOptions()) with { Log = stdout };
             if (cluster.Join is null)
             {
                 ClusterRuntime.CheckNodeFaults(scenario, cluster.Nodes);
@@ -285,29 +284,21 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             Seed = seed, Variant = variant, RecordTrace = traceTextPath is not null, RecordTimeline = _html is not null,
         };
         PrintHeader("run", scenario, runtime, variant, seed, search.Strategy);
-        RunResult result;
-        if (runtime == "deterministic")
+        using var engine = Runtimes.For(runtime, cluster);
+        if (deterministic)
         {
-            using var det = new DeterministicRuntime();
-            search = PrintSearch(search, det, scenario, variant);
-            result = det.Run(scenario, settings with
+            search = PrintSearch(search, null, scenario, variant);
+            settings = settings with
             {
                 Strategy = search.Strategy,
                 PctDepth = search.PctDepth,
                 PctSteps = search.PctSteps,
                 FaultInjection = search.FaultInjection,
-            });
-            PrintInjected(scenario, result);
+            };
         }
-        else if (runtime == "cluster")
-        {
-            result = RunCluster(scenario, settings, cluster!);
-        }
-        else
-        {
-            result = new LocalRuntime().Run(scenario, settings);
-        }
-        var replayCommand = runtime == "deterministic"
+        var result = engine.Run(scenario, settings);
+        PrintInjected(scenario, result);
+        var replayCommand = deterministic
             ? ReplayCommand(scenario, reportPath, seed, variant) + SearchArgs(search, reportPath)
             : null;
         var code = Finish(scenario, result, reportPath, traceTextPath, replayCommand);
@@ -316,10 +307,10 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
     }
 
     /// <summary>Node and message faults need a runtime that has nodes and a network: deterministic (simulated) or cluster.</summary>
-    private static void CheckFaults(Scenario scenario, string runtime)
+    private static void CheckFaults(Scenario scenario, RuntimeKind runtime)
     {
         var index = scenario.Faults.ToList().FindIndex(f => f is not (SignalFault or KillFault or EnomemFault));
-        if (index >= 0 && runtime == "local")
+        if (index >= 0 && runtime == RuntimeKind.Local)
         {
             var (line, column) = FaultPosition(scenario.Text, index);
             var where = line > 0 ? $"{scenario.Source}:{line}:{column}" : scenario.Source;
@@ -376,7 +367,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         var variant = ResolveVariant(scenario, variantFlag);
         CheckWritable(reportPath, "--report");
         CheckWritable(_html, "--html");
-        PrintHeader("explore", scenario, "deterministic", variant, firstSeed, search.Strategy);
+        PrintHeader("explore", scenario, RuntimeKind.Deterministic, variant, firstSeed, search.Strategy);
         search = PrintSearch(search, null, scenario, variant);
         stdout.WriteLine($"  seeds {firstSeed}..{firstSeed + (ulong)seeds - 1} ({seeds}), {workers} worker(s)");
         var explorer = new Explorer(scenario, variant, search.Strategy, workers)
@@ -416,7 +407,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                     ["daxsim"] = Report.Format,
                     ["scenario"] = scenario.Name,
                     ["source"] = scenario.Source,
-                    ["runtime"] = "deterministic",
+                    ["runtime"] = RuntimeKind.Deterministic.Name(),
                     ["verdict"] = Verdict.Clean.JsonName(),
                     ["expect"] = scenario.Expect.JsonName(),
                     ["variant"] = variant.Name(),
@@ -541,7 +532,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         CheckWritable(traceTextPath, "--trace-text");
         CheckWritable(_html, "--html");
         var settings = file.Settings with { RecordTrace = traceTextPath is not null, RecordTimeline = _html is not null };
-        PrintHeader("replay", file.Scenario, "deterministic", settings.Variant, settings.Seed, settings.Strategy);
+        PrintHeader("replay", file.Scenario, RuntimeKind.Deterministic, settings.Variant, settings.Seed, settings.Strategy);
         using var det = new DeterministicRuntime();
         var result = det.Run(file.Scenario, settings);
         PrintInjected(file.Scenario, result);
@@ -559,12 +550,12 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
 
     // --- output ------------------------------------------------------------------------------
 
-    private void PrintHeader(string what, Scenario scenario, string runtime, Variant variant, ulong seed,
+    private void PrintHeader(string what, Scenario scenario, RuntimeKind runtime, Variant variant, ulong seed,
         string strategy)
     {
         stdout.WriteLine($"daxsim {what} {scenario.Name}  ({scenario.Source})");
-        stdout.WriteLine($"  runtime {runtime}, variant {variant.Name()}, seed {seed}" +
-                         (runtime == "deterministic" ? $", strategy {strategy}" : ""));
+        stdout.WriteLine($"  runtime {runtime.Name()}, variant {variant.Name()}, seed {seed}" +
+                         (runtime == RuntimeKind.Deterministic ? $", strategy {strategy}" : ""));
         stdout.WriteLine($"  {scenario.Files.Count} file(s), {scenario.Tasks.Count} task(s), " +
                          $"{scenario.Device.Blocks} device blocks, {scenario.Faults.Count} fault(s), " +
                          $"expect {scenario.Expect.JsonName()}");
@@ -579,12 +570,13 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         string? replay, JObject? explore = null)
     {
         var seconds = TimeSpan.FromTicks(result.EndTime).TotalSeconds;
-        var clock = result.Runtime == "deterministic" ? "simulated" : "elapsed";
+        var runtime = result.Runtime;
+        var simulated = runtime.VirtualTime();
         stdout.WriteLine(
-            $"  {result.OpsCompleted} operations, {clock} time {seconds.ToString(result.Runtime == "deterministic" ? "0.#######" : "0.000", CultureInfo.InvariantCulture)} s" +
+            $"  {result.OpsCompleted} operations, {(simulated ? "simulated" : "elapsed")} time {seconds.ToString(simulated ? "0.#######" : "0.000", CultureInfo.InvariantCulture)} s" +
             (result.Deliveries > 0 ? $", {result.Deliveries} messages" : "") +
-            (result.Runtime == "local" ? $", {result.Events} events from actors on {result.Threads} threads" : "") +
-            (result.Runtime == "cluster" ? $", {result.Events} events from {result.Threads} member(s)" : "") +
+            (runtime == RuntimeKind.Local ? $", {result.Events} events from actors on {result.Threads} threads" : "") +
+            (runtime == RuntimeKind.Cluster ? $", {result.Events} events from {result.Threads} member(s)" : "") +
             $", wall {result.WallTime.TotalSeconds:F2} s");
         if (result.Violation is { } v)
         {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
+using DaxSim.Host.Runs;
 
 namespace DaxSim.Host.Cluster;
 
@@ -67,11 +68,8 @@ public static class ClusterConfig
                 }
               }
             }
+            {{AkkaLogging.Hocon(s.LogLevel)}}
             akka {
-              loglevel = {{s.LogLevel}}
-              stdout-loglevel = WARNING
-              log-dead-letters = off
-              log-dead-letters-during-shutdown = off
               actor {
                 provider = cluster
                 # Messages between actors of one process are not serialized (the default; stated).
@@ -140,11 +138,8 @@ public static class ClusterConfig
     }
 
     public static string RunnerHocon(NodeSettings s) => $$"""
+        {{AkkaLogging.Hocon(s.LogLevel)}}
         akka {
-          loglevel = {{s.LogLevel}}
-          stdout-loglevel = WARNING
-          log-dead-letters = off
-          log-dead-letters-during-shutdown = off
           actor {
             provider = remote
             serialize-messages = off

@@ -50,7 +50,7 @@ public sealed record ClusterRunOptions
 /// with the remote provider, so the split-brain resolver does not count it and no
 /// partition cuts it off.
 /// </summary>
-public sealed class ClusterRuntime(ClusterRunOptions options)
+public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(20);
@@ -126,6 +126,11 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
     /// </summary>
     public static bool Batched() =>
         Environment.GetEnvironmentVariable("DAXSIM_BATCHING")?.ToLowerInvariant() is not ("off" or "0" or "false");
+
+    public RuntimeKind Kind => RuntimeKind.Cluster;
+
+    /// <summary>The cluster runtime's own settings: members, --join, the runner's endpoint and TLS.</summary>
+    public ClusterRunOptions Options => options;
 
     public RunResult Run(Scenario scenario, RunSettings settings)
     {
@@ -701,29 +706,14 @@ public sealed class ClusterRuntime(ClusterRunOptions options)
                 FirstTaskEnded = firstTaskEnded,
             },
         };
-        return new RunResult
+        return RunResults.From(RuntimeKind.Cluster, "cluster", scenario, settings, violation, checker.CompletedOps.ToList(),
+            checker.OpsCompleted, events, traceLog, endTime, wall.Elapsed) with
         {
-            Scenario = scenario.Name,
-            Runtime = "cluster",
-            Seed = settings.Seed,
-            Variant = settings.Variant,
-            Strategy = "cluster",
-            Verdict = violation?.Verdict ?? Verdict.Clean,
-            Violation = violation,
-            Ops = checker.CompletedOps.ToList(),
-            OpsCompleted = checker.OpsCompleted,
             Messages = totals.Messages,
             // Every envelope and ack the members' actors took in (duplicates included).
             Deliveries = totals.Messages + totals.DuplicatesLocal + totals.DuplicatesRemote + totals.AcksLocal +
                          totals.AcksRemote,
-            Events = events,
             Threads = n,
-            EndTime = endTime,
-            TraceHash = traceLog.Hash,
-            TraceTail = violation is null ? [] : traceLog.Tail(),
-            TraceText = traceLog.Text,
-            Timeline = traceLog.Entries,
-            WallTime = wall.Elapsed,
             Cluster = info,
         };
     }

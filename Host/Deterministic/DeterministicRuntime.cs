@@ -18,19 +18,13 @@ namespace DaxSim.Host.Deterministic;
 /// for byte, in any process. One runtime serves any number of runs, one after another,
 /// each on a fresh actor tree; it must be used from one thread at a time.
 /// </summary>
-public sealed class DeterministicRuntime : IDisposable
+public sealed class DeterministicRuntime : IRuntime
 {
     public const string DispatcherId = "daxsim-deterministic-dispatcher";
     public const string MailboxId = "daxsim-deterministic-mailbox";
 
-    private static readonly Config AkkaConfig = ConfigurationFactory.ParseString($$"""
-        akka {
-          loglevel = WARNING
-          stdout-loglevel = WARNING
-          log-dead-letters = off
-          log-dead-letters-during-shutdown = off
-          scheduler.implementation = "{{typeof(VirtualScheduler).AssemblyQualifiedName}}"
-        }
+    private static readonly Config AkkaConfig = AkkaLogging.With($$"""
+        akka.scheduler.implementation = "{{typeof(VirtualScheduler).AssemblyQualifiedName}}"
         {{DispatcherId}} {
           type = Dispatcher
           executor = "{{typeof(DeterministicExecutorConfigurator).AssemblyQualifiedName}}"
@@ -48,6 +42,8 @@ public sealed class DeterministicRuntime : IDisposable
     private readonly VirtualScheduler _scheduler;
     private readonly IActorRef _host;
     private int _runs;
+
+    public RuntimeKind Kind => RuntimeKind.Deterministic;
 
     public DeterministicRuntime()
     {
@@ -263,32 +259,18 @@ public sealed class DeterministicRuntime : IDisposable
 
         var violation = checker.Violation;
         var pct = settings.Strategy == Strategies.Pct;
-        return new RunResult
+        return RunResults.From(RuntimeKind.Deterministic, settings.Schedule is null ? strategy.Name : settings.Strategy,
+            scenario, settings, violation, checker.CompletedOps, checker.OpsCompleted, sink.Events, log, endTime,
+            wall.Elapsed) with
         {
-            Scenario = scenario.Name,
-            Runtime = "deterministic",
-            Seed = settings.Seed,
-            Variant = settings.Variant,
-            Strategy = settings.Schedule is null ? strategy.Name : settings.Strategy,
-            Verdict = violation?.Verdict ?? Verdict.Clean,
-            Violation = violation,
-            Ops = checker.CompletedOps,
-            OpsCompleted = checker.OpsCompleted,
             Deliveries = deliveries,
             Messages = messages,
-            Events = sink.Events,
-            EndTime = endTime,
-            TraceHash = log.Hash,
             Schedule = schedule,
             Choices = choices,
             PctDepth = pct ? settings.PctDepth : null,
             PctSteps = pct ? pctSteps : null,
             Faults = injected is null ? null : new FaultPlan(injected, delays?.Applied ?? []),
             Coverage = coverage,
-            TraceTail = violation is null ? [] : log.Tail(),
-            TraceText = log.Text,
-            Timeline = log.Entries,
-            WallTime = wall.Elapsed,
         };
     }
 

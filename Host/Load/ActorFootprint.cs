@@ -1,7 +1,7 @@
 using Akka.Actor;
-using Akka.Configuration;
 using DaxSim.Actors;
 using DaxSim.Actors.Page;
+using DaxSim.Host.Runs;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
@@ -59,8 +59,7 @@ public static class ActorFootprint
 
     public static Result Measure(int actors = 2_000)
     {
-        var config = ConfigurationFactory.ParseString("akka { loglevel = WARNING, stdout-loglevel = WARNING }");
-        using var system = ActorSystem.Create("daxsim-footprint", config);
+        using var system = ActorSystem.Create("daxsim-footprint", AkkaLogging.Quiet);
         var scenario = new Scenario("footprint", Variant.Mainline, new DeviceSpec(actors),
             [new FileSpec(new FileId(0), "f", true, actors)], [], [], Limits.Default, Verdict.Clean);
         var env = new SimEnvironment(scenario, ProtocolPolicy.For(Variant.Mainline), new NullSink(), new LocalDirectory());

@@ -7,7 +7,7 @@ using DaxSim.Protocol.Scenarios;
 namespace DaxSim.Host.Load;
 
 /// <summary>What one load run is asked to do, once the spec and the flags are merged.</summary>
-public sealed record LoadPlan(LoadSpec Spec, ulong Seed, Variant Variant, ILoadRuntime Runtime)
+public sealed record LoadPlan(LoadSpec Spec, ulong Seed, Variant Variant, IRuntime Runtime)
 {
     /// <summary>Devices with more blocks than this get lazy page actors (PageRegion); smaller ones one actor per page.</summary>
     public const int LazyPagesFrom = 65_536;

@@ -21,16 +21,10 @@ namespace DaxSim.Host.Local;
 /// deterministic runtime, and a run that stops producing events with work left is examined
 /// as the deterministic runtime examines quiescence.
 /// </summary>
-public sealed class LocalRuntime
+public sealed class LocalRuntime : IRuntime
 {
-    private static readonly Config AkkaConfig = ConfigurationFactory.ParseString($$"""
-        akka {
-          loglevel = WARNING
-          stdout-loglevel = WARNING
-          log-dead-letters = off
-          log-dead-letters-during-shutdown = off
-          scheduler.tick-duration = 10ms
-        }
+    private static readonly Config AkkaConfig = AkkaLogging.With($$"""
+        akka.scheduler.tick-duration = 10ms
         {{CountingMailbox.Id}} {
           mailbox-type = "{{typeof(CountingMailbox).AssemblyQualifiedName}}"
         }
@@ -49,6 +43,8 @@ public sealed class LocalRuntime
     /// events to the checker, and holds up the checking, not the actors.
     /// </summary>
     public Action<TraceEvent, int>? Observer { get; init; }
+
+    public RuntimeKind Kind => RuntimeKind.Local;
 
     public RunResult Run(Scenario scenario, RunSettings settings)
     {
@@ -104,27 +100,12 @@ public sealed class LocalRuntime
         {
             throw new InvalidOperationException($"an actor failed in {scenario.Name}: {failure}");
         }
-        return new RunResult
+        return RunResults.From(RuntimeKind.Local, "threads", scenario, settings, violation, ops, completed, events,
+            sink.Log, endTime, clock.Elapsed) with
         {
-            Scenario = scenario.Name,
-            Runtime = "local",
-            Seed = settings.Seed,
-            Variant = settings.Variant,
-            Strategy = "threads",
-            Verdict = violation?.Verdict ?? Verdict.Clean,
-            Violation = violation,
-            Ops = ops,
-            OpsCompleted = completed,
             Deliveries = messages,
             Messages = messages,
-            Events = events,
             Threads = threads,
-            EndTime = endTime,
-            TraceHash = sink.Log.Hash,
-            TraceTail = violation is null ? [] : sink.Log.Tail(),
-            TraceText = sink.Log.Text,
-            Timeline = sink.Log.Entries,
-            WallTime = clock.Elapsed,
         };
     }
 

@@ -26,7 +26,7 @@ public static class Report
             ["daxsim"] = Format,
             ["scenario"] = scenario.Name,
             ["source"] = scenario.Source,
-            ["runtime"] = run.Runtime,
+            ["runtime"] = run.Runtime.Name(),
             ["verdict"] = run.Verdict.JsonName(),
             ["expect"] = scenario.Expect.JsonName(),
             ["seed"] = run.Seed,
@@ -58,7 +58,7 @@ public static class Report
         {
             report["cluster"] = ClusterJson(cluster);
         }
-        if (run.Runtime == "deterministic" && scenario.Text is { } text)
+        if (run.Runtime == RuntimeKind.Deterministic && scenario.Text is { } text)
         {
             var replay = new JObject
             {

@@ -2,6 +2,7 @@ using DaxSim.Actors;
 using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
 using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
 
 namespace DaxSim.Host.Runs;
@@ -100,7 +101,7 @@ public sealed record RunResult
 {
     public required string Scenario { get; init; }
 
-    public required string Runtime { get; init; }
+    public required RuntimeKind Runtime { get; init; }
 
     public required ulong Seed { get; init; }
 
@@ -165,6 +166,37 @@ public sealed record RunResult
 
     /// <summary>The cluster runtime's account of its members; null on the other runtimes.</summary>
     public ClusterRunInfo? Cluster { get; init; }
+}
+
+/// <summary>Where every runtime's RunResult is made: the parts all runtimes fill the same way.</summary>
+public static class RunResults
+{
+    /// <summary>
+    /// A run's result from its checker's findings and its trace log: the verdict follows the
+    /// violation, and the trace tail is kept only for a violation's report. The runtime adds
+    /// its own figures (deliveries, threads, schedule, cluster members) with `with`.
+    /// </summary>
+    public static RunResult From(RuntimeKind runtime, string strategy, Scenario scenario, RunSettings settings,
+        Violation? violation, IReadOnlyList<OpRecord> ops, long opsCompleted, long events, TraceLog log, long endTime,
+        TimeSpan wallTime) => new()
+    {
+        Scenario = scenario.Name,
+        Runtime = runtime,
+        Seed = settings.Seed,
+        Variant = settings.Variant,
+        Strategy = strategy,
+        Verdict = violation?.Verdict ?? Verdict.Clean,
+        Violation = violation,
+        Ops = ops,
+        OpsCompleted = opsCompleted,
+        Events = events,
+        EndTime = endTime,
+        TraceHash = log.Hash,
+        TraceTail = violation is null ? [] : log.Tail(),
+        TraceText = log.Text,
+        Timeline = log.Entries,
+        WallTime = wallTime,
+    };
 }
 
 /// <summary>What the cluster runtime reports beyond the checker's verdict (docs/cluster.md).</summary>

@@ -72,7 +72,7 @@ public static partial class TimelineReport
             : null;
         var lanes = new LaneBuilder(scenario, axis, ProtocolPolicy.For(run.Variant).IdleRefcount).Build(events);
         var merged = lanes.SelectMany(l => l.Rows).Count(r => r.Merged > 0);
-        replay ??= run.Runtime == "deterministic"
+        replay ??= run.Runtime == RuntimeKind.Deterministic
             ? $"daxsim run {scenario.Source} --runtime deterministic --seed {run.Seed} --variant {run.Variant.Name()}"
             : null;
 
@@ -109,14 +109,14 @@ public static partial class TimelineReport
         int deliveries)
     {
         var expected = run.Verdict == scenario.Expect ? "as expected" : $"expected {scenario.Expect.JsonName()}";
-        var clock = run.Runtime == "deterministic" ? "virtual" : "elapsed (real threads)";
+        var clock = run.Runtime == RuntimeKind.Deterministic ? "virtual" : "elapsed (real threads)";
         html.Append("<header>\n");
         html.Append($"<h1>DaxSim timeline: {E(scenario.Name)}</h1>\n<table class=\"meta\">\n");
 
         Meta(html, "scenario", $"{E(scenario.Name)} <span class=\"dim\">({E(scenario.Source)})</span>");
         Meta(html, "variant", E(run.Variant.Name()));
         Meta(html, "seed", run.Seed.ToString(CultureInfo.InvariantCulture));
-        Meta(html, "runtime", $"{E(run.Runtime)}" + (run.Runtime == "deterministic" ? $", strategy {E(run.Strategy)}" : ""));
+        Meta(html, "runtime", $"{E(run.Runtime.Name())}" + (run.Runtime == RuntimeKind.Deterministic ? $", strategy {E(run.Strategy)}" : ""));
         Meta(html, "verdict", $"<b class=\"verdict-{run.Verdict.JsonName()}\">{run.Verdict.JsonName()}</b> ({E(expected)})");
         Meta(html, "run", $"{run.OpsCompleted} operations, {events} events, {deliveries} deliveries, " +
                           $"{clock} time {E(Time(run.EndTime))}, trace {Report.Hex(run.TraceHash)}");
@@ -175,7 +175,7 @@ public static partial class TimelineReport
                     "is labelled above. Events at the same instant (zero-time messages) are therefore spread out in " +
                     "the order they happened, and shaded bands group the events of one instant. Hover any shape " +
                     "for its details; #N is the event's number in the trace.");
-        if (run.Runtime != "deterministic")
+        if (run.Runtime != RuntimeKind.Deterministic)
         {
             html.Append(" Times are elapsed wall-clock times of the local runtime.");
         }
@@ -270,7 +270,7 @@ public static partial class TimelineReport
 
         // The fixed column of lane and row names.
         html.Append($"<div class=\"labels\"><svg width=\"{N(LabelWidth)}\" height=\"{N(height)}\">\n");
-        html.Append($"<text class=\"axis-title\" x=\"8\" y=\"17\">{(run.Runtime == "deterministic" ? "virtual time" : "elapsed time")}</text>\n");
+        html.Append($"<text class=\"axis-title\" x=\"8\" y=\"17\">{(run.Runtime == RuntimeKind.Deterministic ? "virtual time" : "elapsed time")}</text>\n");
         html.Append("<text class=\"axis-sub\" x=\"8\" y=\"37\">event #</text>\n");
         var odd = false;
         foreach (var lane in lanes)

@@ -14,7 +14,7 @@ internal sealed partial class ScenarioReader
 
     private static readonly string[] LoadTaskKeys = ["kind", "count", "pages", "ioTime", "hold", "think", "rate", "arrivals"];
 
-    private static readonly string[] LoadRuntimes = ["local", "deterministic", "cluster"];
+    private static readonly string[] LoadRuntimes = RuntimeKinds.Names;
 
     public LoadSpec ReadLoad()
     {

@@ -56,7 +56,7 @@ public sealed class LocalRuntimeSpecs(DeterministicRuntimeFixture fixture) : ICl
         var (local, threads) = RunLocal(scenario);
 
         Assert.True(local.Violation is null, $"{name} on the local runtime: {Describe(local)}");
-        Assert.Equal("local", local.Runtime);
+        Assert.Equal(RuntimeKind.Local, local.Runtime);
         Assert.Equal(scenario.Expect, local.Verdict);
         Assert.Equal(deterministic.Verdict, local.Verdict);
         var implied = scenario.OperationCount;

@@ -58,7 +58,7 @@ public sealed class TraceHashGoldenSpecs(DeterministicRuntimeFixture fixture) : 
         {
             Duration = TimeSpan.FromMilliseconds(20),
         };
-        var load = LoadEngine.Run(new LoadPlan(spec, 7, Variant.Mainline, new DeterministicLoadRuntime()), measureFootprint: false);
+        var load = LoadEngine.Run(new LoadPlan(spec, 7, Variant.Mainline, Runtimes.For(RuntimeKind.Deterministic)), measureFootprint: false);
         yield return ("load/truncate-heavy.json(20ms)\tmainline\tload\t7\t-", Describe(load.Run));
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.Tracing;
 using DaxSim.Host.Load;
+using DaxSim.Host.Runs;
 using DaxSim.Protocol;
 
 namespace DaxSim.Bench;
@@ -66,10 +67,10 @@ internal static class AllocCensus
         using var listener = new Listener();
         for (var i = 0; i < 3; i++)
         {
-            LoadEngine.Run(new LoadPlan(spec, (ulong)(50 + i), Variant.Mainline, new LocalLoadRuntime()), measureFootprint: false);
+            LoadEngine.Run(new LoadPlan(spec, (ulong)(50 + i), Variant.Mainline, Runtimes.For(RuntimeKind.Local)), measureFootprint: false);
         }
         listener.On = true;
-        var r = LoadEngine.Run(new LoadPlan(spec, 7, Variant.Mainline, new LocalLoadRuntime()), measureFootprint: false);
+        var r = LoadEngine.Run(new LoadPlan(spec, 7, Variant.Mainline, Runtimes.For(RuntimeKind.Local)), measureFootprint: false);
         listener.On = false;
         return Print(listener, r.Run.Messages);
     }

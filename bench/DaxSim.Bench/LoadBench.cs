@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime;
 using DaxSim.Host.Load;
+using DaxSim.Host.Runs;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Load;
 using Newtonsoft.Json.Linq;
@@ -37,11 +38,11 @@ internal static class LoadBench
 
         // Deterministic: one thread, simulated duration.
         var detSpec = Mix(400, detDuration, TimeSpan.FromMilliseconds(1));
-        LoadEngine.Run(new LoadPlan(detSpec, 99, Variant.Mainline, new DeterministicLoadRuntime()), measureFootprint: false);
+        LoadEngine.Run(new LoadPlan(detSpec, 99, Variant.Mainline, Runtimes.For(RuntimeKind.Deterministic)), measureFootprint: false);
         var detCpu = SystemCpu.Sample();
         var det = Median(repeats, i =>
         {
-            var r = LoadEngine.Run(new LoadPlan(detSpec, (ulong)i, Variant.Mainline, new DeterministicLoadRuntime()),
+            var r = LoadEngine.Run(new LoadPlan(detSpec, (ulong)i, Variant.Mainline, Runtimes.For(RuntimeKind.Deterministic)),
                 measureFootprint: false);
             return (r.Run.Messages / r.Run.WallTime.TotalSeconds, r);
         });
@@ -98,7 +99,7 @@ internal static class LoadBench
         {
             var compiled = JitInfo.GetCompiledMethodCount();
             LoadEngine.Run(new LoadPlan(localSpec with { Duration = TimeSpan.FromSeconds(1) }, (ulong)(100 + warmups),
-                Variant.Mainline, new LocalLoadRuntime()), measureFootprint: false);
+                Variant.Mainline, Runtimes.For(RuntimeKind.Local)), measureFootprint: false);
             compiledInLast = JitInfo.GetCompiledMethodCount() - compiled;
             warmups++;
         }
@@ -120,7 +121,7 @@ internal static class LoadBench
             var (methods0, jit0) = (JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime());
             var before = SystemCpu.Sample();
             var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
-            var r = LoadEngine.Run(new LoadPlan(localSpec, (ulong)i, Variant.Mainline, new LocalLoadRuntime()),
+            var r = LoadEngine.Run(new LoadPlan(localSpec, (ulong)i, Variant.Mainline, Runtimes.For(RuntimeKind.Local)),
                 measureFootprint: false);
             allocated += GC.GetTotalAllocatedBytes(precise: true) - allocated0;
             var after = SystemCpu.Sample();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
+using DaxSim.Host.Runs;
 
 namespace DaxSim.Bench;
 
@@ -12,14 +13,7 @@ namespace DaxSim.Bench;
 /// </summary>
 public static class PingPong
 {
-    private static readonly Config Quiet = ConfigurationFactory.ParseString("""
-        akka {
-          loglevel = WARNING
-          stdout-loglevel = WARNING
-          log-dead-letters = off
-          log-dead-letters-during-shutdown = off
-        }
-        """);
+    private static readonly Config Quiet = AkkaLogging.Quiet;
 
     /// <summary>One exchange size measured several times; the figure is the median run.</summary>
     public sealed record Result(int InFlight, long RoundTrips, IReadOnlyList<TimeSpan> Runs)

@@ -238,7 +238,7 @@ TimeSpan coldRuntime, coldSystem, firstRuntime;
     }
     coldRuntime = TimeSpan.FromTicks((long)colds.Average(t => t.Ticks));
     var bare = new List<TimeSpan>();
-    var bareConfig = ConfigurationFactory.ParseString("akka { loglevel = WARNING, stdout-loglevel = WARNING }");
+    var bareConfig = AkkaLogging.Quiet;
     for (var i = 0; i < options.ColdRepeats; i++)
     {
         var c = Stopwatch.StartNew();
@@ -347,7 +347,7 @@ var shipped = ScenarioLoader.Parse(shippedText, shippedPath);
 for (var i = 1; i <= options.LocalRuns; i++)
 {
     var c = Stopwatch.StartNew();
-    var local = new LocalRuntime().Run(shipped, new RunSettings { Seed = (ulong)i });
+    var local = Runtimes.For(RuntimeKind.Local).Run(shipped, new RunSettings { Seed = (ulong)i });
     var wall = c.Elapsed;
     Add("local", $"local run {i}{(i == 1 ? " (cold)" : "")}", $"{wall.TotalMilliseconds:F0} ms",
         $"verdict {local.Verdict}, {local.OpsCompleted} ops; includes ActorSystem create+terminate");
