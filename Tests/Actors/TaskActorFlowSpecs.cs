@@ -92,7 +92,7 @@ public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
     private void DeletesEntries(int first = 0, int last = int.MaxValue)
     {
         var delete = MappingProbe.ExpectMsg<DeleteEntries>(d => d.First == first && d.Last == last);
-        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // nothing else until the entries are gone
+        Inode(Dax).ExpectNothing(); // nothing else until the entries are gone
         MappingProbe.Reply(new EntriesDeleted(Dax, delete.Seq));
     }
 
@@ -115,13 +115,13 @@ public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
 
         // The handler has SA_RESTART: the truncate starts again from its beginning.
         Locked();
-        AwaitAssert(() => Assert.Contains(new OpRestarted(T, OpKind.Truncate), _sink.Events));
+        Assert.Contains(new OpRestarted(T, OpKind.Truncate), _sink.Events);
         Assert.DoesNotContain(_sink.Events, e => e is OpCompleted);
         // The signal was delivered before the restart: this wait sleeps.
         Scan(3);
         var wait = Sleeps(3);
         ExpectUnlock(Dax, LockKind.MmapLock);
-        Page(3).ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Page(3).ExpectNothing();
         Page(3).Send(task, new PageIdle(new PageId(3), wait.Seq));
         Grant(Dax, LockKind.MmapLock, LockMode.Exclusive);
         IdleAtOnce(3);
@@ -144,7 +144,7 @@ public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
         ExpectUnlock(Dax, LockKind.MmapLock);
         ExpectUnlock(Dax, LockKind.IoLock);
         Root.ExpectMsg<TaskFinished>();
-        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        Inode(Dax).ExpectNothing();
         Assert.Contains(new OpCompleted(T, OpKind.Truncate, Errno.ENOMEM), _sink.Events);
     }
 
@@ -181,8 +181,8 @@ public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
         Scan(3);
         var wait = Sleeps(3);
         ExpectUnlock(Dax, LockKind.MmapLock);
-        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // IOLOCK stays held
-        MappingProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // no DeleteEntries while a page is busy
+        Inode(Dax).ExpectNothing(); // IOLOCK stays held
+        MappingProbe.ExpectNothing(); // no DeleteEntries while a page is busy
 
         Page(3).Send(task, new PageIdle(new PageId(3), wait.Seq));
         Grant(Dax, LockKind.MmapLock, LockMode.Exclusive);
@@ -221,7 +221,7 @@ public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
         DeletesEntries();
         ChangeAndUnlock(); // the next message to the inode is the extent change: no BreakLease
         Root.ExpectMsg<TaskFinished>();
-        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        Inode(Dax).ExpectNothing();
         Assert.Contains(new OpCompleted(T, OpKind.Truncate, Errno.Ok), _sink.Events);
     }
 
@@ -253,7 +253,9 @@ public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
         PteRead(0, null);
         SlowPath(0, 4);
         ExpectUnlock(Src, LockKind.IoLock);
-        Page(4).ExpectMsg<DmaWrite>(d => d.File == Dax && d.Index == 0, TimeSpan.FromSeconds(5));
+        Page(4).ExpectNothing();
+        this.Advance(TimeSpan.FromMilliseconds(200));
+        Page(4).ExpectMsg<DmaWrite>(d => d.File == Dax && d.Index == 0);
         Page(4).ExpectMsg<PutPage>();
         MappingProbe.ExpectMsg<ThreadExit>();
         Root.ExpectMsg<TaskFinished>(f => !f.Killed);
@@ -298,6 +300,7 @@ public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
         Follow(1, 7);
         AckGetPage(7);
         MappingProbe.ExpectMsg<FollowDone>();
+        this.Advance(TimeSpan.FromMilliseconds(1));
 
         Page(4).ExpectMsg<DmaWrite>(d => d.Index == 0);
         Page(7).ExpectMsg<DmaWrite>(d => d.Index == 1);
@@ -328,15 +331,18 @@ public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
         var first = MappingProbe.ExpectMsg<LockDirtyEntry>(l => l.From == 0 && l.File == Dax);
         MappingProbe.Reply(new EntryLocked(Dax, 2, first.Seq));
         // The flush takes ioTime, with the entry locked.
-        MappingProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(150));
-        MappingProbe.ExpectMsg<UnlockEntry>(u => u.Index == 2 && u.Task == T, TimeSpan.FromSeconds(3));
+        MappingProbe.ExpectNothing();
+        this.Advance(TimeSpan.FromMilliseconds(299));
+        MappingProbe.ExpectNothing();
+        this.Advance(TimeSpan.FromMilliseconds(1));
+        MappingProbe.ExpectMsg<UnlockEntry>(u => u.Index == 2 && u.Task == T);
         var next = MappingProbe.ExpectMsg<LockDirtyEntry>(l => l.From == 3);
         Assert.Empty(_sink.Of<OpCompleted>());
         MappingProbe.Reply(new NoDirtyEntry(Dax, next.Seq));
         MappingProbe.ExpectMsg<ThreadExit>();
         Root.ExpectMsg<TaskFinished>();
         Assert.Contains(new OpCompleted(T, OpKind.Fsync, Errno.Ok), _sink.Events);
-        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // writeback takes no inode lock
+        Inode(Dax).ExpectNothing(); // writeback takes no inode lock
     }
 
     [Fact]
@@ -351,7 +357,7 @@ public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
         PteRead(1, null, mapped: false);
         MappingProbe.ExpectMsg<ThreadExit>();
         Root.ExpectMsg<TaskFinished>();
-        Inode(Dax).ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // no MMAPLOCK: no fault
+        Inode(Dax).ExpectNothing(); // no MMAPLOCK: no fault
         Assert.Contains(new OpCompleted(T, OpKind.Touch, Errno.EFAULT), _sink.Events);
     }
 

@@ -12,7 +12,9 @@ namespace DaxSim.Tests.Actors;
 
 /// <summary>
 /// One task actor under test, with probes playing its inodes, its mapping and its pages; the
-/// steps of the protocol those probes answer, shared by the task actor's spec classes.
+/// steps of the protocol those probes answer, shared by the task actor's spec classes. Time
+/// is virtual (<see cref="VirtualTime"/>): the task's sleeps and I/O end when the spec
+/// advances the clock, and "the task sent nothing more" is checked at once.
 /// </summary>
 public abstract class TaskActorProbeSpecs : TestKit
 {
@@ -25,7 +27,7 @@ public abstract class TaskActorProbeSpecs : TestKit
     private protected readonly ProbeDirectory _dir;
     private protected readonly RecordingSink _sink = new();
 
-    protected TaskActorProbeSpecs()
+    protected TaskActorProbeSpecs() : base(VirtualTime.Config)
     {
         _dir = new ProbeDirectory(this);
     }
@@ -39,7 +41,7 @@ public abstract class TaskActorProbeSpecs : TestKit
     {
         var scenario = Scenarios.Parse($$"""[ { "name": "t", "steps": {{steps}} } ]""");
         var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir);
-        var task = Sys.ActorOf(TaskActor.Props(env, T));
+        var task = this.UnderTest<TaskActor>(TaskActor.Props(env, T));
         _dir.UnderTest = task;
         _dir.UnderTestName = "task-0";
         task.Tell(new StartTask(T));
