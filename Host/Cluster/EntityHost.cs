@@ -10,10 +10,15 @@ namespace DaxSim.Host.Cluster;
 /// <summary>
 /// The sharded entity of a run without a journal: it hosts one protocol actor (InodeActor,
 /// MappingActor, PageActor or DeviceActor) as its child, built from the scenario's initial
-/// layout exactly as SimulationRoot builds it, and forwards to it every envelope meant for
-/// it. The child's SimActor base de-duplicates, acknowledges, orders, and gives back what
-/// a gone task held (TaskGone). A message from the network that is not for this entity, or
-/// names ids the run does not have, is refused here with a logged error and changes nothing.
+/// layout exactly as SimulationRoot builds it, and supervises it. The child's SimActor base
+/// de-duplicates, acknowledges, orders, and gives back what a gone task held (TaskGone).
+///
+/// The host is off the data path: once the child is started it is announced to the
+/// member's directory (ClusterDirectory.Arrived), and messages for the entity go to it
+/// directly, by the member's inbox for those from other members (which checks them first).
+/// What still comes through sharding (the first messages, before the entity existed) the
+/// host forwards; one from the network that is not for this entity, or names ids the run
+/// does not have, is refused here with a logged error and changes nothing.
 /// </summary>
 public sealed class EntityHost : ReceiveActor
 {
@@ -30,7 +35,11 @@ public sealed class EntityHost : ReceiveActor
         _entities = entities;
         _layout = layout;
         _me = me;
-        Receive<Terminated>(t => t.ActorRef.Equals(_child), _ => Context.Stop(Self));
+        Receive<Terminated>(t => t.ActorRef.Equals(_child), _ =>
+        {
+            (_env.Directory as ClusterDirectory)?.Left(_me, _child);
+            Context.Stop(Self);
+        });
         ReceiveAny(Handle);
     }
 
@@ -44,7 +53,10 @@ public sealed class EntityHost : ReceiveActor
     {
         _child = Context.ActorOf(_env.Deploy(EntityProps.For(_env, _layout, _me)), _me.ToString());
         Context.Watch(_child);
+        (_env.Directory as ClusterDirectory)?.Arrived(_me, _child);
     }
+
+    protected override void PostStop() => (_env.Directory as ClusterDirectory)?.Left(_me, _child);
 
     protected override SupervisorStrategy SupervisorStrategy() => StopAndReport(_env.Trace.Emit);
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
@@ -28,6 +29,14 @@ namespace DaxSim.Host.Cluster;
 /// endpoint on another member resolves to this member's <see cref="NodeOutbox"/>, which batches
 /// what goes there; <see cref="Direct"/> is the way without it (what the other member's
 /// <see cref="NodeInbox"/> uses to hand items on).
+///
+/// Sharding places an entity; once it is placed here, messages for it skip the region:
+/// the entity's host announces the actor that takes its messages (<see cref="Arrived"/>:
+/// the protocol actor itself, or the journaling shell in front of it), and <see cref="Direct"/>
+/// tells that actor straight away, one hop instead of region, shard and host. When the
+/// entity stops (the run ends, its shard is handed off) the host takes it back
+/// (<see cref="Left"/>) and messages go by the region again; one told in between goes to
+/// dead letters, and the sender's reliable delivery sends it again by the new way.
 /// </summary>
 public sealed class ClusterDirectory : IEntityDirectory
 {
@@ -40,15 +49,29 @@ public sealed class ClusterDirectory : IEntityDirectory
     private int[] _nodes = [];
     private int[] _placement = [];
 
-    public IActorRef Inode(FileId file) => _region;
+    private readonly ConcurrentDictionary<Endpoint, IActorRef> _here = new();
 
-    public IActorRef Mapping(FileId file) => _region;
+    public IActorRef Inode(FileId file) => Entity(Endpoint.InodeOf(file));
 
-    public IActorRef Page(PageId page) => _region;
+    public IActorRef Mapping(FileId file) => Entity(Endpoint.MappingOf(file));
+
+    public IActorRef Page(PageId page) => Entity(Endpoint.Of(page));
 
     public IActorRef Task(TaskId task) => task.Value < _tasks.Length ? _tasks[task.Value] : ActorRefs.Nobody;
 
-    public IActorRef Device => _region;
+    public IActorRef Device => Entity(Endpoint.Device);
+
+    /// <summary>An entity of this member: the actor that takes its messages; else the region, which finds it.</summary>
+    private IActorRef Entity(Endpoint entity) => _here.TryGetValue(entity, out var actor) ? actor : _region;
+
+    /// <summary>The entity now lives on this member, and <paramref name="actor"/> takes its messages.</summary>
+    internal void Arrived(Endpoint entity, IActorRef actor) => _here[entity] = actor;
+
+    /// <summary>The entity's actor stopped: its messages go by the region again (unless another took its place).</summary>
+    internal void Left(Endpoint entity, IActorRef actor) => _here.TryRemove(KeyValuePair.Create(entity, actor));
+
+    /// <summary>The actor an entity of this member takes its messages by; null when it is not here (yet).</summary>
+    public IActorRef? Here(Endpoint entity) => _here.TryGetValue(entity, out var actor) ? actor : null;
 
     public IActorRef Root { get; internal set; } = ActorRefs.Nobody;
 
@@ -126,12 +149,15 @@ public sealed class ClusterDirectory : IEntityDirectory
             ? outbox
             : Direct(endpoint);
 
-    /// <summary>Without the outbox: the task's or control actor's ref, or the region for an entity.</summary>
+    /// <summary>
+    /// Without the outbox: the task's or control actor's ref; for an entity, its actor when
+    /// it lives on this member, else the region.
+    /// </summary>
     public IActorRef Direct(Endpoint endpoint) => endpoint.Kind switch
     {
         EndpointKind.Task => Task(new TaskId(endpoint.Id)),
         EndpointKind.Control => endpoint.Id >= 0 && endpoint.Id < _controls.Length ? _controls[endpoint.Id] : ActorRefs.Nobody,
-        _ => _region,
+        _ => Entity(endpoint),
     };
 }
 
@@ -414,7 +440,7 @@ public sealed class NodeRun : ReceiveActor
         _directory.SetLayout(m.Node, m.Nodes.Select(n => n.Index).ToArray(), m.Placement);
         if (m.Batched)
         {
-            _inbox = Context.ActorOf(NodeInbox.Props(_directory), "inbox");
+            _inbox = Context.ActorOf(NodeInbox.Props(_directory, _entities), "inbox");
             _outbox = Context.ActorOf(NodeOutbox.Props(_directory, counter), "outbox");
         }
         var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant), _sink, _directory)

@@ -120,17 +120,18 @@ public sealed class NodeOutbox : ReceiveActor
 
 /// <summary>
 /// A member's way in: takes the <see cref="WireBatch"/>es other members' outboxes send and
-/// hands each item on within this member, to the task, the member's control actor, or the
-/// run's shard region (which finds the entity, here or wherever its shard now is). The
-/// sender of each item is the remote outbox, so the receiver counts it as from another
-/// node. Anything else, a batch of more than <see cref="NodeOutbox.MaxBatch"/> items, or an
-/// item that is not an envelope or an ack is refused with a logged error and goes nowhere;
-/// the items themselves are checked where they land (EntityHost, the task), as any other
-/// message from the network.
+/// hands each item on within this member, to the task, the member's control actor, the
+/// entity's actor when it lives here (ClusterDirectory.Direct), or else the run's shard region
+/// (which finds the entity, here or wherever its shard now is). The sender of each item is
+/// the remote outbox, so the receiver counts it as from another node. Anything else, a batch
+/// of more than <see cref="NodeOutbox.MaxBatch"/> items, or an item that is not an envelope
+/// or an ack is refused with a logged error and goes nowhere. An item for an entity is
+/// checked here (RunEntities.RefuseReliable, as the entity's host checks what sharding
+/// brings), since it goes to the entity without its host; the task checks its own.
 /// </summary>
 public sealed class NodeInbox : ReceiveActor
 {
-    public NodeInbox(ClusterDirectory directory)
+    public NodeInbox(ClusterDirectory directory, RunEntities entities)
     {
         var log = Context.GetLogger();
         Receive<WireBatch>(b =>
@@ -144,7 +145,10 @@ public sealed class NodeInbox : ReceiveActor
             {
                 if (RecipientOf(item) is { } to)
                 {
-                    directory.Direct(to).Tell(item, Sender);
+                    if (!to.IsEntity || !EntityHost.Refused(entities, to, item, log, Sender))
+                    {
+                        directory.Direct(to).Tell(item, Sender);
+                    }
                 }
                 else
                 {
@@ -156,7 +160,8 @@ public sealed class NodeInbox : ReceiveActor
         ReceiveAny(m => log.Error("inbox: refused {0} from {1}: not a batch", NodeAgent.Describe(m), Sender));
     }
 
-    public static Props Props(ClusterDirectory directory) => Akka.Actor.Props.Create(() => new NodeInbox(directory));
+    public static Props Props(ClusterDirectory directory, RunEntities entities) =>
+        Akka.Actor.Props.Create(() => new NodeInbox(directory, entities));
 
     /// <summary>Where an item of a batch goes: an envelope's or an ack's To; null for anything else.</summary>
     public static Endpoint? RecipientOf(object? item) => item switch

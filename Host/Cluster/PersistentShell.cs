@@ -43,6 +43,10 @@ public sealed class PersistentShell : ReceivePersistentActor
         PersistenceId = $"{runId}-{me}";
         _child = Context.ActorOf(env.Deploy(EntityProps.For(env, layout, me)), me.ToString());
         Context.Watch(_child);
+        // Every input goes through the journal: the shell, not its child, takes the entity's
+        // messages (ClusterDirectory.Arrived). Those that come before recovery is done wait
+        // in the shell's stash, as they would coming through sharding.
+        (env.Directory as ClusterDirectory)?.Arrived(me, Self);
 
         Recover<JournaledInput>(j =>
         {
@@ -72,6 +76,12 @@ public sealed class PersistentShell : ReceivePersistentActor
             : EntityHost.PropsFor(env, entities, layout, entityId);
 
     protected override SupervisorStrategy SupervisorStrategy() => EntityHost.StopAndReport(_env.Trace.Emit);
+
+    protected override void PostStop()
+    {
+        (_env.Directory as ClusterDirectory)?.Left(_me, Self);
+        base.PostStop();
+    }
 
     private void Handle(object message)
     {

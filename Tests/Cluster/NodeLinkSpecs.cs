@@ -4,6 +4,7 @@ using DaxSim.Actors;
 using DaxSim.Host.Cluster;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Messages;
+using DaxSim.Protocol.Scenarios;
 using Xunit;
 using Envelope = DaxSim.Protocol.Messages.Envelope;
 
@@ -45,7 +46,16 @@ public sealed class NodeLinkSpecs : Akka.TestKit.Xunit2.TestKit
         _dir.SetLinks(_outbox, _inboxes.Select(p => p.Ref).ToArray());
     }
 
-    private static Envelope Env(Endpoint from, Endpoint to, long seq) => new(from, to, seq, new PutPage(new PageId(to.Id), new TaskId(0)));
+    // Two tasks and three pages: what the inbox checks the items of a batch against.
+    private static readonly RunEntities Entities = new(ScenarioLoader.Parse("""
+        { "name": "links", "device": { "blocks": 3 }, "files": [ { "name": "dax", "pages": 1 } ],
+          "tasks": [ { "name": "t0", "steps": [ { "op": "touch", "file": "dax", "pages": "0" } ] },
+                     { "name": "t1", "steps": [ { "op": "touch", "file": "dax", "pages": "0" } ] } ] }
+        """, "links.json"));
+
+    // A task's put of the page it is sent to (a task may put only its own pins).
+    private static Envelope Env(Endpoint from, Endpoint to, long seq) =>
+        new(from, to, seq, new PutPage(new PageId(to.Kind == EndpointKind.Page ? to.Id : 0), new TaskId(from.Id)));
 
     /// <summary>Every item the probe gets in batches, in order, until it has <paramref name="count"/>; and the batches.</summary>
     private static (List<object> Items, int Batches) Collect(TestProbe inbox, int count)
@@ -77,6 +87,26 @@ public sealed class NodeLinkSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(_region.Ref, _dir.Resolve(Page1));
         Assert.Equal(_task1.Ref, _dir.Resolve(Task1));
         Assert.Equal(_outbox, _dir.Resolve(Page2));
+    }
+
+    [Fact]
+    public void An_entity_placed_on_this_member_must_be_told_directly_until_it_leaves()
+    {
+        var page0 = CreateTestProbe("page0");
+        _dir.Arrived(Page0, page0.Ref);
+        Assert.Equal(page0.Ref, _dir.Resolve(Page0));
+        Assert.Equal(page0.Ref, _dir.Direct(Page0));
+        Assert.Equal(page0.Ref, _dir.Here(Page0));
+        // An entity of another member still goes through the outbox; one not started here yet by the region.
+        Assert.Equal(_outbox, _dir.Resolve(Page1));
+        Assert.Equal(_region.Ref, _dir.Resolve(Endpoint.Of(new PageId(64))));
+
+        // A stale Left (an earlier incarnation's) does not take the new one's place away.
+        _dir.Left(Page0, CreateTestProbe("stale").Ref);
+        Assert.Equal(page0.Ref, _dir.Resolve(Page0));
+        _dir.Left(Page0, page0.Ref);
+        Assert.Equal(_region.Ref, _dir.Resolve(Page0));
+        Assert.Null(_dir.Here(Page0));
     }
 
     [Fact]
@@ -131,7 +161,7 @@ public sealed class NodeLinkSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public void The_inbox_must_hand_each_item_to_its_task_or_the_region_with_the_remote_outbox_as_sender()
     {
-        var inbox = Sys.ActorOf(NodeInbox.Props(_dir), "inbox");
+        var inbox = Sys.ActorOf(NodeInbox.Props(_dir, Entities), "inbox");
         var remoteOutbox = CreateTestProbe("outbox1");
         var toTask = Env(Task1, Task0, 7);
         var ack = new Ack(Task1, Page0, 3);
@@ -144,9 +174,32 @@ public sealed class NodeLinkSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void The_inbox_must_hand_an_item_for_an_entity_of_this_member_to_its_actor_after_checking_it()
+    {
+        var page0 = CreateTestProbe("page0");
+        _dir.Arrived(Page0, page0.Ref);
+        var inbox = Sys.ActorOf(NodeInbox.Props(_dir, Entities), "inbox");
+        var remoteOutbox = CreateTestProbe("outbox1");
+        var put = Env(Task1, Page0, 1);
+        inbox.Tell(new WireBatch([put]), remoteOutbox.Ref);
+        page0.ExpectMsg(put);
+        Assert.Equal(remoteOutbox.Ref, page0.LastSender);
+
+        // The entity's host is not on this way, so the inbox refuses what the host would.
+        var notItsTask = new Envelope(Task1, Page0, 2, new PutPage(new PageId(0), new TaskId(0)));
+        EventFilter.Error(contains: "names task-0 but came from task-1").ExpectOne(() =>
+            inbox.Tell(new WireBatch([notItsTask]), remoteOutbox.Ref));
+        var noSuchFile = new Envelope(Task1, Page0, 2, new GetPage(new PageId(0), new TaskId(1), new FileId(5), 0, 1));
+        EventFilter.Error(contains: "which the run does not have").ExpectOne(() =>
+            inbox.Tell(new WireBatch([noSuchFile]), remoteOutbox.Ref));
+        page0.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        _region.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
     public void The_inbox_must_refuse_junk_from_the_network_with_a_logged_error()
     {
-        var inbox = Sys.ActorOf(NodeInbox.Props(_dir), "inbox");
+        var inbox = Sys.ActorOf(NodeInbox.Props(_dir, Entities), "inbox");
         var good = Env(Task1, Page0, 1);
         EventFilter.Error(contains: "not an envelope or an ack").ExpectOne(() =>
             inbox.Tell(new WireBatch(["junk", good]), TestActor));
