@@ -41,12 +41,12 @@ public static class Damages
 /// violation, the wait-for edges that explain it. An S1 violation says what it damaged.
 /// </summary>
 public sealed record Violation(
-    string Invariant,
+    InvariantId Invariant,
     Verdict Verdict,
     long Time,
     string Description,
     IReadOnlyList<string> Actors,
-    IReadOnlyList<string> WaitFor)
+    IReadOnlyList<WaitForEdge> Edges)
 {
     /// <summary>
     /// The trace event whose observation broke the invariant (safety invariants, checked on
@@ -57,21 +57,16 @@ public sealed record Violation(
     /// <summary>S1 only: whether data was corrupted or only the contract broken.</summary>
     public Damage? Damage { get; init; }
 
-    public static string Title(string invariant) => invariant switch
-    {
-        "S1" => "use-after-free",
-        "S2" => "refcount",
-        "S3" => "locks",
-        "S4" => "mappings",
-        "L1" => "deadlock",
-        "L2" => "lost wakeup",
-        "L3" => "bounded completion",
-        _ => invariant,
-    };
+    /// <summary>The wait-for edges as sentences, as the report's "waitFor" and the console print them.</summary>
+    public IReadOnlyList<string> WaitFor => _waitFor ??= Edges.Select(e => e.Text).ToList();
+
+    private IReadOnlyList<string>? _waitFor;
+
+    public static string Title(InvariantId invariant) => invariant.Title();
 
     public override string ToString() => Damage is { } d
-        ? $"{Invariant} {Title(Invariant)} ({d.Sentence()}): {Description}"
-        : $"{Invariant} {Title(Invariant)}: {Description}";
+        ? $"{Invariant} {Invariant.Title()} ({d.Sentence()}): {Description}"
+        : $"{Invariant} {Invariant.Title()}: {Description}";
 }
 
 /// <summary>An operation a task ran, for the report: times in 100 ns ticks.</summary>

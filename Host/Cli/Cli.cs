@@ -539,7 +539,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         var code = Finish(file.Scenario, result, reportPath, traceTextPath, null);
         var hash = Report.Hex(result.TraceHash);
         var same = hash == file.TraceHash && result.Verdict.JsonName() == file.Verdict &&
-                   result.Violation?.Invariant == file.Invariant;
+                   result.Violation?.Invariant.Name() == file.Invariant;
         stdout.WriteLine(same
             ? $"replay: identical to the recorded run (trace {hash})"
             : $"replay: DIFFERS from the recorded run: verdict {result.Verdict.JsonName()} vs {file.Verdict}, " +

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using DaxSim.Host.Checking;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Scenarios;
 using HdrHistogram;
@@ -50,7 +51,7 @@ public static class LoadHtml
                     $"warm-up {Durations.Format(r.Plan.Warmup)}. Verdict: <span id=\"verdict\" class=\"verdict-{verdict}\">{verdict}</span></p>");
         if (r.Run.Violation is { } v)
         {
-            html.Append($"<p id=\"violation\" class=\"verdict-{verdict}\">{E(v.Invariant)}: {E(v.Description)}</p>");
+            html.Append($"<p id=\"violation\" class=\"verdict-{verdict}\">{E(v.Invariant.Name())}: {E(v.Description)}</p>");
         }
         html.Append(SummaryTable(r));
         html.Append("<h2>Latency by percentile</h2>");

@@ -69,17 +69,10 @@ public sealed class LiveJudge(InvariantChecker checker, Scenario scenario, TimeS
         return false;
     }
 
+    /// <summary>The longest own I/O or sleep time of any step (StepFacts.OwnTime), or the lease break time if a task holds leases.</summary>
     public static TimeSpan LongestDuration(Scenario scenario) => scenario.Tasks
         .SelectMany(t => t.Steps)
-        .Select(s => s switch
-        {
-            DioReadStep d => d.IoTime,
-            DioWriteStep d => d.IoTime,
-            SleepStep d => d.For,
-            PaceStep d => d.Pacing.Exponential ? 10 * d.Pacing.Mean : d.Pacing.Mean,
-            HoldLeaseStep d => d.For,
-            _ => TimeSpan.Zero,
-        })
+        .Select(s => s.OwnTime(scenario))
         .Append(scenario.Tasks.Any(t => t.Steps.Any(s => s is HoldLeaseStep))
             ? scenario.Limits.LeaseBreakTime
             : TimeSpan.Zero)

@@ -130,7 +130,7 @@ public static class Report
     {
         var json = new JObject
         {
-            ["invariant"] = v.Invariant,
+            ["invariant"] = v.Invariant.Name(),
             ["title"] = Violation.Title(v.Invariant),
             ["class"] = v.Verdict.JsonName(),
         };

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DaxSim.Host.Checking;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol.Scenarios;
 using Newtonsoft.Json;
@@ -121,7 +122,7 @@ public sealed class Shrinker(Func<Scenario, RunSettings, RunResult> run)
     /// <summary>Scheduling choices other than the default (0).</summary>
     public static int Deviations(IReadOnlyList<int>? schedule) => schedule?.Count(c => c != 0) ?? 0;
 
-    private (RunSettings Settings, RunResult Run)? Reproduce(Scenario scenario, RunSettings settings, string invariant)
+    private (RunSettings Settings, RunResult Run)? Reproduce(Scenario scenario, RunSettings settings, InvariantId invariant)
     {
         var seeds = new List<ulong> { settings.Seed };
         for (ulong s = 1; seeds.Count <= SeedsPerCandidate; s++)

@@ -2,7 +2,6 @@ using DaxSim.Actors;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using System.Text.RegularExpressions;
 using DaxSim.Host.Checking;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
@@ -132,8 +131,8 @@ public static partial class TimelineReport
 
     private static void ViolationBox(StringBuilder html, Violation v, Ev? culprit)
     {
-        html.Append($"<section class=\"violation-box\" data-invariant=\"{E(v.Invariant)}\">\n");
-        html.Append($"<div class=\"vtext\"><h2>{E(v.Invariant)} {E(Violation.Title(v.Invariant))} at {E(Time(v.Time))}</h2>\n");
+        html.Append($"<section class=\"violation-box\" data-invariant=\"{E(v.Invariant.Name())}\">\n");
+        html.Append($"<div class=\"vtext\"><h2>{E(v.Invariant.Name())} {E(v.Invariant.Title())} at {E(Time(v.Time))}</h2>\n");
         if (v.Damage is { } damage)
         {
             html.Append($"<p class=\"damage\" data-damage=\"{E(damage.Name())}\">{E(damage.Sentence())}</p>\n");
@@ -161,9 +160,9 @@ public static partial class TimelineReport
             html.Append("</ol>\n");
         }
         html.Append("</div>\n");
-        if (v.WaitFor.Count > 0)
+        if (v.Edges.Count > 0)
         {
-            html.Append(WaitForGraph(v.WaitFor, v.Invariant == "L1" ? "wait-for-cycle" : "wait-for-graph"));
+            html.Append(WaitForGraph(v.Edges, v.Invariant == InvariantId.L1 ? "wait-for-cycle" : "wait-for-graph"));
         }
         html.Append("</section>\n");
     }
@@ -314,7 +313,7 @@ public static partial class TimelineReport
         }
         if (violation is not null && vx is { } x)
         {
-            html.Append($"<g id=\"violation\" class=\"violation\" data-invariant=\"{E(violation.Invariant)}\" " +
+            html.Append($"<g id=\"violation\" class=\"violation\" data-invariant=\"{E(violation.Invariant.Name())}\" " +
                         $"data-time-ns=\"{Report.Ns(violation.Time)}\" data-x=\"{N(x)}\">");
             html.Append($"<title>{E(violation.ToString())}</title>");
             html.Append($"<line class=\"vline\" x1=\"{N(x)}\" y1=\"2\" x2=\"{N(x)}\" y2=\"{N(height - 4)}\"/>");
@@ -324,7 +323,7 @@ public static partial class TimelineReport
                 html.Append($"<circle class=\"vring\" cx=\"{N(x)}\" cy=\"{N(row.Top + Math.Min(row.Height, 20) / 2)}\" r=\"7\"/>");
             }
             // The label left of the line, unless there is no room there.
-            var label = $"{violation.Invariant} {Violation.Title(violation.Invariant)} at {Time(violation.Time)}";
+            var label = $"{violation.Invariant.Name()} {violation.Invariant.Title()} at {Time(violation.Time)}";
             var w = label.Length * 7.2 + 12;
             var lx = x - w - 3 >= 0 ? x - w - 3 : x + 3;
             html.Append($"<rect class=\"vlabel-bg\" x=\"{N(lx)}\" y=\"2\" width=\"{N(w)}\" height=\"18\" rx=\"3\"/>");
@@ -536,27 +535,12 @@ public static partial class TimelineReport
 
     // --- the wait-for graph -------------------------------------------------------------------
 
-    [GeneratedRegex(@"^(?<w>task-\S+) waits for (?<r>page-\d+) to go idle, pinned by (?<h>task-\S+)$")]
-    private static partial Regex PinnedBy();
-
-    [GeneratedRegex(@"^(?<w>task-\S+) waits for (?<r>.+?), held by (?<h>task-\S+)$")]
-    private static partial Regex HeldBy();
-
-    [GeneratedRegex(@"^(?<w>task-\S+) waits for (?<r>.+?), queued behind (?<h>task-\S+)'s request$")]
-    private static partial Regex QueuedBehind();
-
-    [GeneratedRegex(@"^(?<w>task-\S+) waits for the (?<r>layout lease on .+?) held by (?<h>task-\S+)$")]
-    private static partial Regex LeaseHeldBy();
-
-    [GeneratedRegex(@"^(?<w>task-\S+) waits for (?<r>page-\d+)(?<why> \(refcount \d+\))?$")]
-    private static partial Regex WaitsForPage();
-
     /// <summary>
     /// The wait-for edges as a small graph: tasks (boxes) wait for locks, pages and leases
     /// (ovals), which are held, pinned or queued for by tasks. The nodes sit on a circle in
     /// the order the edges name them, so a cycle reads round the circle.
     /// </summary>
-    internal static string WaitForGraph(IReadOnlyList<string> lines, string id)
+    internal static string WaitForGraph(IReadOnlyList<WaitForEdge> waits, string id)
     {
         var nodes = new List<(string Name, bool Task)>();
         var edges = new List<(int From, int To, string Label)>();
@@ -577,25 +561,24 @@ public static partial class TimelineReport
                 edges.Add((from, to, label));
             }
         }
-        foreach (var line in lines)
+        foreach (var wait in waits)
         {
-            var match = Match(PinnedBy(), line, "waits for it to go idle", "pinned by")
-                        ?? Match(LeaseHeldBy(), line, "waits for", "held by")
-                        ?? Match(QueuedBehind(), line, "waits for", "queued behind")
-                        ?? Match(HeldBy(), line, "waits for", "held by");
-            if (match is { } m)
+            var w = Node(wait.Waiter, true);
+            var r = Node(wait.Resource, false);
+            if (wait.Holder is not { } holder)
             {
-                var w = Node(m.W, true);
-                var r = Node(m.R, false);
-                var h = Node(m.H, true);
-                Edge(w, r, m.WaitLabel);
-                Edge(r, h, m.HoldLabel);
+                Edge(w, r, wait.Reason == WaitReason.PageIdle ? $"waits for (refcount {wait.Refcount})" : "waits for");
+                continue;
             }
-            else if (WaitsForPage().Match(line) is { Success: true } p)
+            var (waitLabel, holdLabel) = wait.Reason switch
             {
-                Edge(Node(p.Groups["w"].Value, true), Node(p.Groups["r"].Value, false),
-                    "waits for" + p.Groups["why"].Value);
-            }
+                WaitReason.PagePinned => ("waits for it to go idle", "pinned by"),
+                WaitReason.PageMapped => ("waits for it to go idle", "mapped by"),
+                WaitReason.LockQueued => ("waits for", "queued behind"),
+                _ => ("waits for", "held by"),
+            };
+            Edge(w, r, waitLabel);
+            Edge(r, Node(holder, true), holdLabel);
         }
         if (edges.Count == 0)
         {
@@ -618,7 +601,7 @@ public static partial class TimelineReport
         var svg = new StringBuilder();
         svg.Append($"<svg id=\"{id}\" class=\"wait-graph\" width=\"{N(width)}\" height=\"{N(height)}\" " +
                    $"data-nodes=\"{n}\" data-edges=\"{edges.Count}\">\n");
-        svg.Append($"<title>wait-for: {E(string.Join("; ", lines))}</title>\n");
+        svg.Append($"<title>wait-for: {E(string.Join("; ", waits.Select(x => x.Text)))}</title>\n");
         // The distance from a node's centre to its border along (dx, dy).
         double Reach(int i, double dx, double dy)
         {
@@ -674,13 +657,6 @@ public static partial class TimelineReport
         svg.Append("</svg>\n");
         return svg.ToString();
     }
-
-    private sealed record WaitMatch(string W, string R, string H, string WaitLabel, string HoldLabel);
-
-    private static WaitMatch? Match(Regex regex, string line, string waitLabel, string holdLabel) =>
-        regex.Match(line) is { Success: true } m
-            ? new WaitMatch(m.Groups["w"].Value, m.Groups["r"].Value, m.Groups["h"].Value, waitLabel, holdLabel)
-            : null;
 
     // --- small helpers ------------------------------------------------------------------------
 

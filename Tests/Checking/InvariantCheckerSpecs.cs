@@ -40,7 +40,7 @@ public sealed class InvariantCheckerSpecs
         }
     }
 
-    private Violation Caught(string invariant)
+    private Violation Caught(InvariantId invariant)
     {
         Assert.NotNull(_checker.Violation);
         Assert.Equal(invariant, _checker.Violation!.Invariant);
@@ -54,7 +54,7 @@ public sealed class InvariantCheckerSpecs
         // The DMA has not come yet: nothing is hurt yet, and the run goes on.
         Assert.Null(_checker.Violation);
         Feed(new BlockAllocated(P1, Dax), new ExtentMapped(Dax, 3, P1), new DmaLanded(P1, B, Dax, 1));
-        var v = Caught("S1");
+        var v = Caught(InvariantId.S1);
         Assert.Equal(Damage.DataCorrupted, v.Damage);
         Assert.Contains("landed in block 1, which now belongs to 'dax' page 3", v.Description);
         Assert.Contains("earlier: 'dax' freed block 1 while page-1 has refcount 2", v.Description);
@@ -67,7 +67,7 @@ public sealed class InvariantCheckerSpecs
         _now = 7;
         Feed(new PageGot(P1, B, Dax, 1, 2), new DmaLanded(P1, B, Dax, 1), new ExtentRemoved(Dax, 1, P1),
             new BlockFreed(P1, Dax));
-        var v = Caught("S1");
+        var v = Caught(InvariantId.S1);
         Assert.Equal(Damage.PinnedBlockFreed, v.Damage);
         Assert.Equal(7, v.Time);
         Assert.Contains("task-b", v.Actors);
@@ -81,7 +81,7 @@ public sealed class InvariantCheckerSpecs
         Feed(new PageGot(P1, B, Dax, 1, 2), new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax));
         _now = 9;
         Feed(new PagePut(P1, B, 1));
-        var v = Caught("S1");
+        var v = Caught(InvariantId.S1);
         Assert.Equal(Damage.PinnedBlockFreed, v.Damage);
         Assert.Equal(5, v.Time);
     }
@@ -91,7 +91,7 @@ public sealed class InvariantCheckerSpecs
     {
         Feed(new PageGot(P1, B, Dax, 1, 2), new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax));
         _checker.AtQuiescence();
-        Assert.Equal(Damage.PinnedBlockFreed, Caught("S1").Damage);
+        Assert.Equal(Damage.PinnedBlockFreed, Caught(InvariantId.S1).Damage);
     }
 
     [Fact]
@@ -102,7 +102,7 @@ public sealed class InvariantCheckerSpecs
             new LockRequested(Dax, LockKind.IoLock, LockMode.Exclusive, A),
             new LockAcquired(Dax, LockKind.IoLock, LockMode.Exclusive, A),
             new ExtentRemoved(Dax, 2, new PageId(2)), new BlockFreed(new PageId(2), Dax));
-        var v = Caught("S1");
+        var v = Caught(InvariantId.S1);
         Assert.Equal(Damage.LeasedBlockFreed, v.Damage);
         Assert.Contains("task-b still holds a layout lease", v.Description);
     }
@@ -134,14 +134,14 @@ public sealed class InvariantCheckerSpecs
     {
         Feed(new PageGot(P1, B, Dax, 1, 2, Speculative: true), new PteRechecked(Dax, 1, B, Present: true),
             new ExtentRemoved(Dax, 1, P1), new BlockFreed(P1, Dax), new PagePut(P1, B, 1));
-        Assert.Contains("task-b", Caught("S1").Actors);
+        Assert.Contains("task-b", Caught(InvariantId.S1).Actors);
     }
 
     [Fact]
     public void S1_must_catch_DMA_landing_in_a_block_that_now_belongs_elsewhere()
     {
         Feed(new ExtentRemoved(Dax, 0, P0), new ExtentMapped(Dax, 2, P0), new DmaLanded(P0, B, Dax, 0));
-        Assert.Contains("now belongs to 'dax' page 2", Caught("S1").Description);
+        Assert.Contains("now belongs to 'dax' page 2", Caught(InvariantId.S1).Description);
         Assert.Equal(Damage.DataCorrupted, _checker.Violation!.Damage);
     }
 
@@ -149,7 +149,7 @@ public sealed class InvariantCheckerSpecs
     public void S1_must_catch_a_DIO_write_reading_a_block_that_now_belongs_elsewhere()
     {
         Feed(new ExtentRemoved(Dax, 0, P0), new ExtentMapped(Dax, 2, P0), new DmaLanded(P0, B, Dax, 0, FromPage: true));
-        var v = Caught("S1");
+        var v = Caught(InvariantId.S1);
         Assert.Contains("write, meant to read 'dax' page 0, read block 0", v.Description);
         Assert.Equal(Damage.DataCorrupted, v.Damage);
     }
@@ -166,7 +166,7 @@ public sealed class InvariantCheckerSpecs
     public void S2_must_catch_a_put_without_a_get()
     {
         Feed(new PageGot(P1, A, Dax, 1, 2), new PagePut(P1, B, 1));
-        Caught("S2");
+        Caught(InvariantId.S2);
     }
 
     [Fact]
@@ -174,7 +174,7 @@ public sealed class InvariantCheckerSpecs
     {
         Feed(new PageGot(P1, B, Dax, 1, 2), new TaskEnded(A, false), new TaskEnded(B, false));
         _checker.AtQuiescence();
-        Assert.Contains("still holding a reference", Caught("S2").Description);
+        Assert.Contains("still holding a reference", Caught(InvariantId.S2).Description);
     }
 
     [Fact]
@@ -183,7 +183,7 @@ public sealed class InvariantCheckerSpecs
         Feed(new LockRequested(Dax, LockKind.MmapLock, LockMode.Shared, B),
             new LockAcquired(Dax, LockKind.MmapLock, LockMode.Shared, B),
             new LockAcquired(Dax, LockKind.MmapLock, LockMode.Exclusive, A));
-        Caught("S3");
+        Caught(InvariantId.S3);
     }
 
     [Fact]
@@ -199,7 +199,7 @@ public sealed class InvariantCheckerSpecs
     {
         Feed(new PteInstalled(Dax, 3, new MmId(B.Value), new PageId(3)), new SizeChanged(Dax, 2),
             new LayoutChanged(Dax, OpKind.Truncate, A, 2, int.MaxValue, 2));
-        Assert.Contains("a PTE for page 3", Caught("S4").Description);
+        Assert.Contains("a PTE for page 3", Caught(InvariantId.S4).Description);
     }
 
     [Fact]
@@ -216,7 +216,7 @@ public sealed class InvariantCheckerSpecs
         // an unlock on its way would break a cycle that the events alone show.
         Assert.Null(_checker.Violation);
         _checker.CheckDeadlocks();
-        var v = Caught("L1");
+        var v = Caught(InvariantId.L1);
         Assert.Equal(Verdict.Liveness, v.Verdict);
         Assert.Contains(v.WaitFor, w => w.Contains("task-a waits for page-0 to go idle, pinned by task-b"));
         Assert.Contains(v.WaitFor, w => w.Contains("task-b waits for MMAPLOCK of 'dax', held by task-a"));
@@ -229,7 +229,7 @@ public sealed class InvariantCheckerSpecs
             new IdleNotified(P0, 1, 0), new TaskEnded(B, false));
         Assert.Null(_checker.Violation);
         _checker.AtQuiescence();
-        Caught("L2");
+        Caught(InvariantId.L2);
     }
 
     [Fact]
@@ -246,7 +246,7 @@ public sealed class InvariantCheckerSpecs
         _checker.CheckDeadlines(TimeSpan.FromMilliseconds(59).Ticks);
         Assert.Null(_checker.Violation);
         _checker.CheckDeadlines(TimeSpan.FromMilliseconds(60).Ticks);
-        var v = Caught("L3");
+        var v = Caught(InvariantId.L3);
         Assert.Contains("task-a's truncate of 'dax'", v.Description);
     }
 
@@ -347,7 +347,7 @@ public sealed class InvariantChecker615Specs
         // Not a lost wakeup (the page is not idle): the truncate waits for the mapping's process.
         var v = _checker.Violation;
         Assert.NotNull(v);
-        Assert.Equal("L1", v!.Invariant);
+        Assert.Equal(InvariantId.L1, v!.Invariant);
         Assert.Contains(v.WaitFor, w => w.Contains("mapped by task-b's process"));
     }
 
@@ -360,7 +360,7 @@ public sealed class InvariantChecker615Specs
         _checker.Observe(new PteZapped(Dax, 0, new MmId(1), P0));
         _checker.Observe(new PageUnmapped(P0, 0, 0));
         _checker.AtQuiescence();
-        Assert.Equal("L2", _checker.Violation?.Invariant);
+        Assert.Equal(InvariantId.L2, _checker.Violation?.Invariant);
         Assert.Contains("refcount 0", _checker.Violation!.Description);
     }
 
@@ -368,7 +368,7 @@ public sealed class InvariantChecker615Specs
     public void A_refcount_below_0_is_S2()
     {
         _checker.Observe(new PageUnmapped(P0, -1, -1));
-        Assert.Equal("S2", _checker.Violation?.Invariant);
+        Assert.Equal(InvariantId.S2, _checker.Violation?.Invariant);
         Assert.Contains("below the idle count 0", _checker.Violation!.Description);
     }
 }

@@ -1,3 +1,4 @@
+using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
@@ -126,7 +127,7 @@ public sealed class NodeFaultSpecs(DeterministicRuntimeFixture fixture) : IClass
         var found = Enumerable.Range(1, 50).Select(s => Run(scenario, (ulong)s, Variant.NoBreak))
             .FirstOrDefault(r => r.Verdict != Verdict.Clean);
         Assert.NotNull(found);
-        Assert.Equal("S1", found.Violation!.Invariant);
+        Assert.Equal(InvariantId.S1, found.Violation!.Invariant);
     }
 
     [Theory]

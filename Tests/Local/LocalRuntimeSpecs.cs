@@ -118,11 +118,11 @@ public sealed class LocalRuntimeSpecs(DeterministicRuntimeFixture fixture) : ICl
     {
         var scenario = LongPin();
         var deterministic = fixture.Runtime.Run(scenario, new RunSettings { Seed = 1, Variant = Variant.WrongWakeKey });
-        Assert.Equal("L2", deterministic.Violation?.Invariant);
+        Assert.Equal(InvariantId.L2, deterministic.Violation?.Invariant);
 
         var (local, _) = RunLocal(scenario, Variant.WrongWakeKey);
 
-        Assert.True(local.Violation?.Invariant == "L2", Describe(local));
+        Assert.True(local.Violation?.Invariant == InvariantId.L2, Describe(local));
         Assert.Equal(Verdict.Liveness, local.Verdict);
         Assert.Contains("task-truncate", local.Violation!.Actors);
         Assert.NotEmpty(local.TraceTail);
@@ -174,7 +174,7 @@ public sealed class LocalRuntimeSpecs(DeterministicRuntimeFixture fixture) : ICl
         var result = new LocalRuntime().Run(Load(Variant.NoBreak),
             new RunSettings { Seed = 1, Variant = Variant.NoBreak, RecordOps = false });
 
-        Assert.True(result.Violation?.Invariant == "S1", Describe(result));
+        Assert.True(result.Violation?.Invariant == InvariantId.S1, Describe(result));
         Assert.Equal(Verdict.Safety, result.Verdict);
         Assert.NotEmpty(result.TraceTail);
     }
@@ -201,7 +201,7 @@ public sealed class LocalRuntimeSpecs(DeterministicRuntimeFixture fixture) : ICl
     {
         var (local, _) = RunLocal(LongPin(), Variant.NoBreak);
 
-        Assert.True(local.Violation?.Invariant == "S1", Describe(local));
+        Assert.True(local.Violation?.Invariant == InvariantId.S1, Describe(local));
         Assert.Equal(Verdict.Safety, local.Verdict);
         Assert.Contains("task-pin", local.Violation.Actors);
     }

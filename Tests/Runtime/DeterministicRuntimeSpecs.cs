@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
@@ -111,7 +112,7 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
     {
         var result = Run(Scenarios.Shipped("signal-long-pin"), 1, Variant.NoBreak);
         Assert.Equal(Verdict.Safety, result.Verdict);
-        Assert.Equal("S1", result.Violation!.Invariant);
+        Assert.Equal(InvariantId.S1, result.Violation!.Invariant);
         Assert.Contains("task-pin", result.Violation.Actors);
         Assert.NotEmpty(result.TraceTail);
     }
@@ -121,7 +122,7 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
     {
         var result = Run(Scenarios.Shipped("signal-long-pin"), 1, Variant.WrongWakeKey);
         Assert.Equal(Verdict.Liveness, result.Verdict);
-        Assert.Equal("L2", result.Violation!.Invariant);
+        Assert.Equal(InvariantId.L2, result.Violation!.Invariant);
     }
 
     [Fact]
@@ -135,7 +136,7 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
             }))
             .FirstOrDefault(r => r.Violation is not null);
         Assert.NotNull(found);
-        Assert.Equal("L1", found!.Violation!.Invariant);
+        Assert.Equal(InvariantId.L1, found!.Violation!.Invariant);
         Assert.Contains(found.Violation.WaitFor, w => w.Contains("to go idle, pinned by task-dio"));
         Assert.Contains(found.Violation.WaitFor, w => w.Contains("waits for MMAPLOCK of 'dax'"));
     }
@@ -180,7 +181,7 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
             }))
             .FirstOrDefault(r => r.Violation is not null);
         Assert.NotNull(found);
-        Assert.Equal(invariant, found!.Violation!.Invariant);
+        Assert.Equal(invariant, found!.Violation!.Invariant.Name());
         // And the same seed gives the same finding again.
         var again = _runtime.Run(scenario, new RunSettings { Seed = found.Seed, Variant = variant, Strategy = strategy });
         Assert.Equal(found.TraceHash, again.TraceHash);
@@ -193,7 +194,7 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
             [ { "name": "sleeper", "repeat": 1000, "steps": [ { "op": "sleep", "for": "1ms" } ] } ]
             """, extra: """, "limits": { "virtualTime": "100ms" }""");
         var result = Run(scenario, 1);
-        Assert.Equal("L3", result.Violation?.Invariant);
+        Assert.Equal(InvariantId.L3, result.Violation?.Invariant);
         Assert.Equal(TimeSpan.FromMilliseconds(100).Ticks, result.EndTime);
     }
 }

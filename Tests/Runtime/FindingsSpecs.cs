@@ -1,3 +1,4 @@
+using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
@@ -40,7 +41,7 @@ public sealed class FindingsSpecs(DeterministicRuntimeFixture fixture) : IClassF
         foreach (var seed in new ulong[] { 1, 2, 3 })
         {
             var run = Run("refault-during-wait", Variants.Parse(variant), seed);
-            Assert.Equal("L3", run.Violation?.Invariant);
+            Assert.Equal(InvariantId.L3, run.Violation?.Invariant);
             Assert.Contains(run.Violation!.WaitFor, w => w.Contains("waits for page-0 to go idle, mapped by task-toucher's process"));
             var events = run.Timeline!.Select(e => e.Item).OfType<TraceEvent>().ToList();
             // The DIO's put left the toucher's PTE reference: refcount 1, no wake.
@@ -67,7 +68,7 @@ public sealed class FindingsSpecs(DeterministicRuntimeFixture fixture) : IClassF
             }))
             .FirstOrDefault(r => r.Violation is not null);
         Assert.NotNull(found);
-        Assert.Equal("L1", found!.Violation!.Invariant);
+        Assert.Equal(InvariantId.L1, found!.Violation!.Invariant);
         var waitFor = found.Violation.WaitFor;
         Assert.Contains(waitFor, w => w.Contains("to go idle, mapped by task-thread"));
         Assert.Contains(waitFor, w => w.Contains("waits for IOLOCK of 'dax', held by task-thread"));

@@ -1,3 +1,4 @@
+using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
@@ -207,7 +208,7 @@ public sealed class KernelWindowSpecs(DeterministicRuntimeFixture fixture) : ICl
             from: e => e is PteRead { Task.Value: 0, Index: 0, Page: not null } r && r.Page != null,
             until: e => e is BlockFreed);
         var (run, _) = Run(scenario, hold, Variant.GupFastNoRecheck);
-        Assert.Equal("S1", run.Violation?.Invariant);
+        Assert.Equal(InvariantId.S1, run.Violation?.Invariant);
         Assert.Equal(Host.Checking.Damage.DataCorrupted, run.Violation!.Damage);
     }
 
@@ -314,7 +315,7 @@ public sealed class KernelWindowSpecs(DeterministicRuntimeFixture fixture) : ICl
         else
         {
             Assert.True(follow > scan, $"scan at {scan}, follow at {follow}");
-            Assert.Equal("S1", run.Violation?.Invariant);
+            Assert.Equal(InvariantId.S1, run.Violation?.Invariant);
         }
     }
 }

@@ -1,3 +1,4 @@
+using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
@@ -105,7 +106,7 @@ public sealed class ProcessSpecs(DeterministicRuntimeFixture fixture) : IClassFi
     public void Under_the_unmapped_slip_the_same_run_frees_the_blocks_under_the_DMA()
     {
         Events(Scenarios.Shipped("aio-munmap-truncate"), out var run, variant: Variant.BusyScanSkipsUnmapped);
-        Assert.Equal("S1", run.Violation?.Invariant);
+        Assert.Equal(InvariantId.S1, run.Violation?.Invariant);
         Assert.Equal(Host.Checking.Damage.DataCorrupted, run.Violation!.Damage);
     }
 

@@ -74,7 +74,7 @@ public sealed class TimelineReportSpecs(TimelineRuns runs) : IClassFixture<Timel
     public void An_S1_finding_must_be_marked_on_the_DMA_that_landed_in_the_freed_block_and_show_the_free_before_it()
     {
         var (_, run, html) = runs.UseAfterFree;
-        Assert.Equal("S1", run.Violation?.Invariant);
+        Assert.Equal(InvariantId.S1, run.Violation?.Invariant);
         Assert.Equal(Damage.DataCorrupted, run.Violation!.Damage);
         var marker = ViolationMarker(html);
         Assert.Contains("data-invariant=\"S1\"", marker);
@@ -102,7 +102,7 @@ public sealed class TimelineReportSpecs(TimelineRuns runs) : IClassFixture<Timel
     public void An_L1_deadlock_must_be_marked_and_its_wait_for_cycle_drawn()
     {
         var (_, run, html) = runs.Deadlock;
-        Assert.Equal("L1", run.Violation?.Invariant);
+        Assert.Equal(InvariantId.L1, run.Violation?.Invariant);
         Assert.Contains("data-invariant=\"L1\"", ViolationMarker(html));
         var cycle = Regex.Match(html, "<svg id=\"wait-for-cycle\"[^>]*>(.*?)</svg>", RegexOptions.Singleline);
         Assert.True(cycle.Success, "no wait-for cycle drawn");
@@ -123,20 +123,44 @@ public sealed class TimelineReportSpecs(TimelineRuns runs) : IClassFixture<Timel
     }
 
     [Fact]
-    public void Wait_for_lines_of_every_kind_must_become_graph_edges()
+    public void Wait_for_edges_of_every_kind_must_become_graph_edges()
     {
         var svg = TimelineReport.WaitForGraph(
         [
-            "task-a waits for IOLOCK of 'f', queued behind task-b's request",
-            "task-b waits for the layout lease on 'f' held by task-c",
-            "task-c waits for page-2 to go idle, pinned by task-a",
+            new WaitForEdge("task-a", WaitReason.LockQueued, "IOLOCK of 'f'", "task-b"),
+            new WaitForEdge("task-b", WaitReason.LeaseHeld, "layout lease on 'f'", "task-c"),
+            new WaitForEdge("task-c", WaitReason.PagePinned, "page-2", "task-a"),
+            new WaitForEdge("task-c", WaitReason.PageMapped, "page-2", "task-d"),
+            new WaitForEdge("task-d", WaitReason.LockHeld, "MMAPLOCK of 'f'", "task-a"),
+            new WaitForEdge("task-e", WaitReason.PageIdle, "page-7", null, 1),
         ], "g");
-        Assert.Contains("data-nodes=\"6\" data-edges=\"6\"", svg);
+        // Tasks a..e, the four resources waited for and page-7: one arrow from each waiter to
+        // its resource (task-c's two waits share one) and one from each resource to a holder.
+        Assert.Contains("data-nodes=\"10\" data-edges=\"10\"", svg);
         Assert.Contains(">layout lease on &#39;f&#39;<", svg);
         Assert.Contains(">queued behind<", svg);
         Assert.Contains(">pinned by<", svg);
-        Assert.Equal("", TimelineReport.WaitForGraph(["something else entirely"], "g"));
+        Assert.Contains(">mapped by<", svg);
+        Assert.Contains(">held by<", svg);
+        Assert.Contains(">waits for (refcount 1)<", svg);
+        Assert.Equal("", TimelineReport.WaitForGraph([], "g"));
     }
+
+    [Fact]
+    public void The_wait_for_graph_must_be_drawn_from_the_edges_fields_not_their_sentences()
+    {
+        // Names that make the sentence say something else: a parser of sentences would find
+        // other nodes (or none). The drawing has exactly the waiter, the resource and the holder.
+        var tricky = new WaitForEdge("task-x waits for page-9 to go idle, pinned by task-y", WaitReason.LockHeld,
+            "IOLOCK of 'a, held by task-z'", "task-w");
+        var svg = TimelineReport.WaitForGraph([tricky], "g");
+        Assert.Contains("data-nodes=\"3\" data-edges=\"2\"", svg);
+        var nodes = Regex.Matches(svg, "<text x=\"[^\"]*\" y=\"[^\"]*\" text-anchor=\"middle\">([^<]*)</text></g>")
+            .Select(m => System.Net.WebUtility.HtmlDecode(m.Groups[1].Value))
+            .ToList();
+        Assert.Equal([tricky.Waiter, tricky.Resource, tricky.Holder!], nodes);
+    }
+
 
     // --- the axis ------------------------------------------------------------------------------
 
