@@ -30,9 +30,13 @@ public sealed class DeterministicQueue : IMessageQueue, ISchedulable
         Owner = owner;
         var path = owner.Path;
         Name = path.Parent.Name == RunHost.Name ? "root" : path.Name;
+        IsHost = Name == RunHost.Name;
         Ordinal = driver.NextOrdinal();
         Routing = Name == "root" || Name.StartsWith("pages-", StringComparison.Ordinal);
     }
+
+    /// <summary>The runtime's host actor, which starts each run's root: its deliveries are not part of any run.</summary>
+    public bool IsHost { get; }
 
     /// <summary>The run's root or a page region (lazy pages): not a simulated entity, its deliveries are not protocol messages.</summary>
     public bool Routing { get; }

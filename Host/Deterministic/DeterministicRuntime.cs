@@ -140,7 +140,7 @@ public sealed class DeterministicRuntime : IRuntime
         var live = settings.Live;
         _driver.Delivered = (queue, envelope) =>
         {
-            if (queue.Name == RunHost.Name)
+            if (queue.IsHost)
             {
                 return; // starting the run's root: the runtime's business, not the simulation's
             }
@@ -163,7 +163,7 @@ public sealed class DeterministicRuntime : IRuntime
             started => root = started));
         if (delays is not null)
         {
-            _driver.HoldUntil = queue => queue.Name == RunHost.Name ? 0 : delays.HoldUntil(queue, _scheduler.Now);
+            _driver.HoldUntil = queue => queue.IsHost ? 0 : delays.HoldUntil(queue, _scheduler.Now);
         }
         var limit = scenario.Limits.VirtualTime.Ticks;
         var maxDeliveries = scenario.Limits.MaxDeliveries;

@@ -17,7 +17,28 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
 {
     private static readonly DateTimeOffset Epoch = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private sealed record Entry(Action Action, ICancelable? Cancelable, long Interval);
+    // One timer: an action, a runnable or a Tell, kept as it came rather than wrapped in a
+    // closure (most timers are actors' Tells, one or more per simulated step).
+    private readonly record struct Entry(
+        Action? Action, IRunnable? Runnable, ICanTell? Receiver, object? Message, IActorRef? Sender,
+        ICancelable? Cancelable, long Interval)
+    {
+        public void Run()
+        {
+            if (Action is not null)
+            {
+                Action();
+            }
+            else if (Runnable is not null)
+            {
+                Runnable.Run();
+            }
+            else
+            {
+                Receiver!.Tell(Message!, Sender!);
+            }
+        }
+    }
 
     private readonly Lock _gate = new();
     private readonly PriorityQueue<Entry, (long Due, long Seq)> _queue = new();
@@ -73,7 +94,7 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
             long due;
             lock (_gate)
             {
-                if (!_queue.TryPeek(out entry!, out var key) || key.Due > _now)
+                if (!_queue.TryPeek(out entry, out var key) || key.Due > _now)
                 {
                     return;
                 }
@@ -84,7 +105,7 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
             {
                 continue;
             }
-            entry.Action();
+            entry.Run();
             if (entry.Interval > 0)
             {
                 Add(due + entry.Interval, entry);
@@ -103,7 +124,7 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
         }
     }
 
-    private void Add(long due, Entry entry)
+    private void Add(long due, in Entry entry)
     {
         lock (_gate)
         {
@@ -111,28 +132,27 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
         }
     }
 
-    private void Schedule(TimeSpan delay, Action action, ICancelable? cancelable, TimeSpan interval = default) =>
-        Add(Now + Math.Max(0, delay.Ticks), new Entry(action, cancelable, interval.Ticks));
+    private void Schedule(TimeSpan delay, in Entry entry) => Add(Now + Math.Max(0, delay.Ticks), entry);
 
     protected override void InternalScheduleTellOnce(TimeSpan delay, ICanTell receiver, object message,
         IActorRef sender, ICancelable cancelable) =>
-        Schedule(delay, () => receiver.Tell(message, sender), cancelable);
+        Schedule(delay, new Entry(null, null, receiver, message, sender, cancelable, 0));
 
     protected override void InternalScheduleTellRepeatedly(TimeSpan initialDelay, TimeSpan interval,
         ICanTell receiver, object message, IActorRef sender, ICancelable cancelable) =>
-        Schedule(initialDelay, () => receiver.Tell(message, sender), cancelable, interval);
+        Schedule(initialDelay, new Entry(null, null, receiver, message, sender, cancelable, interval.Ticks));
 
     protected override void InternalScheduleOnce(TimeSpan delay, Action action, ICancelable cancelable) =>
-        Schedule(delay, action, cancelable);
+        Schedule(delay, new Entry(action, null, null, null, null, cancelable, 0));
 
     protected override void InternalScheduleOnce(TimeSpan delay, IRunnable action, ICancelable cancelable) =>
-        Schedule(delay, action.Run, cancelable);
+        Schedule(delay, new Entry(null, action, null, null, null, cancelable, 0));
 
     protected override void InternalScheduleRepeatedly(TimeSpan initialDelay, TimeSpan interval, Action action,
         ICancelable cancelable) =>
-        Schedule(initialDelay, action, cancelable, interval);
+        Schedule(initialDelay, new Entry(action, null, null, null, null, cancelable, interval.Ticks));
 
     protected override void InternalScheduleRepeatedly(TimeSpan initialDelay, TimeSpan interval, IRunnable action,
         ICancelable cancelable) =>
-        Schedule(initialDelay, action.Run, cancelable, interval);
+        Schedule(initialDelay, new Entry(null, action, null, null, null, cancelable, interval.Ticks));
 }

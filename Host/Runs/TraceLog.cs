@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using DaxSim.Protocol.Trace;
 
@@ -20,9 +19,8 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
 
     private readonly Entry[] _tail = new Entry[tailSize];
     private readonly StringBuilder? _text = keepText ? new StringBuilder() : null;
-    // A type's fingerprint depends on its name alone: computed once per process, not once per run.
-    private static readonly ConcurrentDictionary<Type, ulong> TypeIds = new();
     private long _count;
+    private int _next; // the tail's slot for the next entry: _count modulo its length, without a division
 
     public ulong Hash { get; private set; } = FnvOffset;
 
@@ -44,7 +42,9 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
     private void Add(in Entry entry)
     {
         _entries?.Add(new TraceEntry(entry.Time, entry.Receiver, entry.Sender, entry.Item));
-        _tail[_count++ % _tail.Length] = entry;
+        _tail[_next] = entry;
+        _next = _next + 1 == _tail.Length ? 0 : _next + 1;
+        _count++;
         _text?.AppendLine(Format(entry));
     }
 
@@ -52,32 +52,48 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
     // values) and every event. (Byte by byte it was 6% of a seed's time.)
     private void Mix(ulong value) => Hash = (Hash ^ value) * FnvPrime;
 
-    // The last types looked up, by a few bits of their handle: a run has a few dozen message
-    // and event types, and this is on every delivery and every event.
-    private readonly (Type? Type, ulong Id)[] _recentTypes = new (Type?, ulong)[256];
-
-    private ulong TypeId(Type type)
+    // A type's fingerprint depends on its name alone, so it is computed once per process, not
+    // once per run, and kept in one table shared by every log (explore's workers run logs on
+    // several threads). The table is open-addressed and never evicts: a process sees a few
+    // dozen message and event types, and this lookup is on every delivery and every event. A
+    // slot, once set, never changes, so a reader needs no lock; two threads adding the same
+    // type at once both compute the same fingerprint, and one of them wins the slot.
+    private sealed class TypeFingerprint(Type type, ulong id)
     {
-        // Fibonacci hashing of the method table's address: its low bits are alignment.
-        ref var slot = ref _recentTypes[(int)(((ulong)type.TypeHandle.Value * 0x9E3779B97F4A7C15UL) >> 56)];
-        if (ReferenceEquals(slot.Type, type))
-        {
-            return slot.Id;
-        }
-        slot = (type, TypeIdOf(type));
-        return slot.Id;
+        public readonly Type Type = type;
+        public readonly ulong Id = id;
     }
 
-    private static ulong TypeIdOf(Type type)
+    private const int TypeSlotBits = 10;
+    private static readonly TypeFingerprint?[] TypeSlots = new TypeFingerprint?[1 << TypeSlotBits];
+
+    private static ulong TypeId(Type type)
     {
-        if (!TypeIds.TryGetValue(type, out var id))
+        const int mask = (1 << TypeSlotBits) - 1;
+        // Fibonacci hashing of the method table's address: its low bits are alignment.
+        var i = (int)(((ulong)type.TypeHandle.Value * 0x9E3779B97F4A7C15UL) >> (64 - TypeSlotBits));
+        for (var probes = 0; probes <= mask; probes++, i = (i + 1) & mask)
         {
-            id = FnvOffset;
-            foreach (var c in type.FullName ?? type.Name)
+            var slot = Volatile.Read(ref TypeSlots[i]);
+            if (slot is null)
             {
-                id = (id ^ c) * FnvPrime;
+                var added = new TypeFingerprint(type, NameFingerprint(type));
+                slot = Interlocked.CompareExchange(ref TypeSlots[i], added, null) ?? added;
             }
-            TypeIds.TryAdd(type, id);
+            if (ReferenceEquals(slot.Type, type))
+            {
+                return slot.Id;
+            }
+        }
+        return NameFingerprint(type); // a full table: more types than any run has; slower, the same value
+    }
+
+    private static ulong NameFingerprint(Type type)
+    {
+        var id = FnvOffset;
+        foreach (var c in type.FullName ?? type.Name)
+        {
+            id = (id ^ c) * FnvPrime;
         }
         return id;
     }
