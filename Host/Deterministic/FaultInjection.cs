@@ -71,7 +71,8 @@ public static class FaultInjection
 
     /// <summary>
     /// How long a run of the scenario is expected to take, in ticks: the longest task's own
-    /// timed work (I/O times, sleeps and lease holds, times their repeats), at most the
+    /// timed work (each step's StepFacts.OwnTime: I/O, fsync write-back, sleeps and lease
+    /// holds, times their repeats), at most the
     /// scenario's virtual time limit; 1 ms when no task has timed work.
     /// </summary>
     public static long ExpectedSpan(Scenario scenario)
@@ -82,7 +83,7 @@ public static class FaultInjection
             long t = 0;
             foreach (var step in task.Steps)
             {
-                t += step.Repeat * StepTime(step);
+                t += step.Repeat * step.OwnTime(scenario).Ticks;
             }
             longest = Math.Max(longest, t * task.Repeat);
         }
@@ -94,13 +95,13 @@ public static class FaultInjection
     }
 
     /// <summary>
-    /// The longest delay, in ticks: the scenario's longest single timed step (100 µs if it has
+    /// The longest delay, in ticks: the scenario's longest single step's own time (100 µs if it has
     /// none), at least 10 µs, at most a hundredth of limits.opBound so that delays alone cannot
     /// make an operation late (L3).
     /// </summary>
     public static long MaxDelay(Scenario scenario)
     {
-        var longest = scenario.Tasks.SelectMany(t => t.Steps).Select(StepTime).DefaultIfEmpty(0).Max();
+        var longest = scenario.Tasks.SelectMany(t => t.Steps).Select(s => s.OwnTime(scenario).Ticks).DefaultIfEmpty(0).Max();
         if (longest == 0)
         {
             longest = TimeSpan.FromMicroseconds(100).Ticks;
@@ -125,15 +126,6 @@ public static class FaultInjection
         }
         return scenario with { Faults = all };
     }
-
-    private static long StepTime(Step step) => step switch
-    {
-        DioReadStep s => s.IoTime.Ticks,
-        DioWriteStep s => s.IoTime.Ticks,
-        SleepStep s => s.For.Ticks,
-        HoldLeaseStep s => s.For.Ticks,
-        _ => 0,
-    };
 
     private static long Time(Rng rng, long span) => span <= int.MaxValue
         ? rng.Next((int)span)

@@ -29,6 +29,16 @@ public sealed class FaultInjectionSpecs(DeterministicRuntimeFixture fixture) : I
     }
 
     [Fact]
+    public void The_expected_span_must_count_an_fsyncs_write_back_of_every_page()
+    {
+        // StepFacts.OwnTime, as L3 counts it: 1 ms per page of the 4-page file, twice.
+        var scenario = Scenarios.Parse("""
+            [ { "name": "a", "steps": [ { "op": "fsync", "file": "dax", "ioTime": "1ms", "repeat": 2 } ] } ]
+            """);
+        Assert.Equal(TimeSpan.FromMilliseconds(8).Ticks, FaultInjection.ExpectedSpan(scenario));
+    }
+
+    [Fact]
     public void The_faults_must_come_from_the_seed_within_the_expected_span()
     {
         var span = FaultInjection.ExpectedSpan(_truncate);
