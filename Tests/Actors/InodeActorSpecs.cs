@@ -11,8 +11,15 @@ using Lock = DaxSim.Protocol.Messages.Lock;
 
 namespace DaxSim.Tests.Actors;
 
+/// <summary>
+/// The inode actor against probes playing its tasks, mapping and device, on virtual time
+/// (<see cref="VirtualTime"/>): the lease-break time runs out only when the spec advances
+/// the clock past it.
+/// </summary>
 public sealed class InodeActorSpecs : TestKit
 {
+    private static readonly TimeSpan LeaseBreakTime = TimeSpan.FromMilliseconds(1500);
+
     private static readonly FileId Dax = Scenarios.Dax;
     private static readonly TaskId T0 = new(0), T1 = new(1), T2 = new(2);
 
@@ -20,7 +27,7 @@ public sealed class InodeActorSpecs : TestKit
     private readonly RecordingSink _sink = new();
     private readonly IActorRef _inode;
 
-    public InodeActorSpecs()
+    public InodeActorSpecs() : base(VirtualTime.Config)
     {
         _dir = new ProbeDirectory(this);
         var scenario = Scenarios.Parse("""
@@ -30,7 +37,7 @@ public sealed class InodeActorSpecs : TestKit
             """, extra: """, "limits": { "leaseBreakTime": "1500ms" }""");
         var env = new SimEnvironment(scenario, ProtocolPolicy.Mainline, _sink, _dir);
         var extents = Enumerable.Range(0, 4).ToDictionary(i => i, i => new PageId(i));
-        _inode = Sys.ActorOf(InodeActor.Props(env, Dax, extents));
+        _inode = this.UnderTest<InodeActor>(InodeActor.Props(env, Dax, extents));
         _dir.UnderTest = _inode;
         _dir.UnderTestName = "inode-0";
     }
@@ -44,12 +51,12 @@ public sealed class InodeActorSpecs : TestKit
         Task(0).ExpectMsg<LockGranted>(g => g.Seq == 1 && g.Mode == LockMode.Shared);
         _inode.Tell(new Lock(Dax, T1, LockKind.MmapLock, LockMode.Exclusive, 1));
         _inode.Tell(new Lock(Dax, T2, LockKind.MmapLock, LockMode.Shared, 1));
-        Task(1).ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-        Task(2).ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Task(1).ExpectNothing();
+        Task(2).ExpectNothing();
 
         _inode.Tell(new Unlock(Dax, T0, LockKind.MmapLock));
         Task(1).ExpectMsg<LockGranted>(g => g.Mode == LockMode.Exclusive);
-        Task(2).ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Task(2).ExpectNothing();
 
         _inode.Tell(new Unlock(Dax, T1, LockKind.MmapLock));
         Task(2).ExpectMsg<LockGranted>(g => g.Mode == LockMode.Shared);
@@ -72,7 +79,7 @@ public sealed class InodeActorSpecs : TestKit
         _inode.Tell(new ChangeExtents(Dax, T0, OpKind.Truncate, new PageRange(1, 1), 1, 42), TestActor);
 
         var invalidate = mapping.ExpectMsg<Invalidate>(i => i.First == 1 && i.DeleteEntries);
-        device.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        device.ExpectNothing();
         mapping.Reply(new InvalidateAck(Dax, invalidate.Seq));
 
         // xfs_itruncate_extents gives the blocks back one at a time: the next goes only once the
@@ -82,7 +89,7 @@ public sealed class InodeActorSpecs : TestKit
             var free = device.ExpectMsg<Free>();
             var inode = device.LastSender;
             Assert.Equal([new PageId(block)], free.Blocks);
-            device.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+            device.ExpectNothing();
             inode.Tell(new FreeAck(free.Seq), device.Ref);
         }
 
@@ -129,7 +136,9 @@ public sealed class InodeActorSpecs : TestKit
         Task(0).ExpectMsg<RecallLease>();
 
         _inode.Tell(new BreakLease(Dax, T1, Blocking: true, 3), Task(1).Ref);
-        Task(1).ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Task(1).ExpectNothing();
+        this.Advance(LeaseBreakTime - TimeSpan.FromMilliseconds(1));
+        Task(1).ExpectNothing();
         _inode.Tell(new AcquireLease(Dax, T2, 1), Task(2).Ref);
         Task(2).ExpectMsg<LeaseDenied>(d => d.Error == Errno.EAGAIN);
 
@@ -144,7 +153,11 @@ public sealed class InodeActorSpecs : TestKit
         Task(0).ExpectMsg<LeaseGranted>();
         _inode.Tell(new BreakLease(Dax, T1, Blocking: true, 3), Task(1).Ref);
         Task(0).ExpectMsg<RecallLease>();
-        Task(1).ExpectMsg<LeaseBreakResult>(r => r.Result == Errno.Ok, TimeSpan.FromSeconds(5));
+        this.Advance(LeaseBreakTime - TimeSpan.FromMilliseconds(1));
+        Task(1).ExpectNothing();
+        Assert.DoesNotContain(_sink.Events, e => e is LeaseReleased);
+        this.Advance(TimeSpan.FromMilliseconds(1));
+        Task(1).ExpectMsg<LeaseBreakResult>(r => r.Result == Errno.Ok);
         Assert.Contains(new LeaseReleased(Dax, T0, Revoked: true), _sink.Events);
     }
 }

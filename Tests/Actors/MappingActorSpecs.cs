@@ -10,6 +10,10 @@ using Xunit;
 
 namespace DaxSim.Tests.Actors;
 
+/// <summary>
+/// The mapping actor against probes playing its tasks, inode and pages; it runs on the
+/// spec's thread (<see cref="VirtualTime"/>), so "no page was queried" is checked at once.
+/// </summary>
 public sealed class MappingActorSpecs : TestKit
 {
     private static readonly FileId Dax = Scenarios.Dax;
@@ -19,7 +23,7 @@ public sealed class MappingActorSpecs : TestKit
     private readonly ProbeDirectory _dir;
     private readonly RecordingSink _sink = new();
 
-    public MappingActorSpecs()
+    public MappingActorSpecs() : base(VirtualTime.Config)
     {
         _dir = new ProbeDirectory(this);
     }
@@ -32,7 +36,7 @@ public sealed class MappingActorSpecs : TestKit
                   { "name": "b", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]
                 """),
             ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir);
-        var mapping = Sys.ActorOf(MappingActor.Props(env, Dax));
+        var mapping = this.UnderTest<MappingActor>(MappingActor.Props(env, Dax));
         _dir.UnderTest = mapping;
         _dir.UnderTestName = "mapping-0";
         return mapping;
@@ -100,6 +104,34 @@ public sealed class MappingActorSpecs : TestKit
         var q7 = _dir.Probe("page-7").ExpectMsg<QueryRefcount>();
         _dir.Probe("page-7").Reply(new RefcountReport(new PageId(7), 3, 0, q7.Seq));
         ExpectMsg<BusyPageFound>(b => b.Page == new PageId(7) && b.Refcount == 3);
+    }
+
+    // dax_layout_busy_page returns the first busy page it finds, in index order, and looks no
+    // further: with two busy pages, the lower index is the answer and the other is never read.
+    [Fact]
+    public void The_scan_must_stop_at_the_first_of_several_busy_pages()
+    {
+        var mapping = Mapping();
+        FaultIn(mapping, 0, 4);
+        var dio = _dir.Probe("task-0");
+        var inode = _dir.Probe("inode-0");
+        foreach (var (index, block) in new[] { (1, 5), (2, 7) })
+        {
+            mapping.Tell(new Fault(Dax, Dio, index, 3 + index), dio.Ref);
+            var lookup = inode.ExpectMsg<MapBlock>(m => m.Index == index);
+            inode.Reply(new BlockMapped(Dax, index, new PageId(block), lookup.Seq));
+            dio.ExpectMsg<FaultAck>(a => a.Page == new PageId(block));
+        }
+
+        mapping.Tell(new FindBusyPage(Dax, Truncator, 0, int.MaxValue, 20), TestActor);
+        var q4 = _dir.Probe("page-4").ExpectMsg<QueryRefcount>();
+        _dir.Probe("page-4").Reply(new RefcountReport(new PageId(4), 1, 0, q4.Seq));
+        var q5 = _dir.Probe("page-5").ExpectMsg<QueryRefcount>();
+        _dir.Probe("page-5").Reply(new RefcountReport(new PageId(5), 2, 0, q5.Seq));
+        ExpectMsg<BusyPageFound>(b => b.Page == new PageId(5) && b.Index == 1 && b.Refcount == 2 && b.Seq == 20);
+        _dir.Probe("page-7").ExpectNothing();
+        this.ExpectNothing();
+        Assert.Contains(new BusyScanDone(Dax, Truncator, new PageId(5), 2, true), _sink.Events);
     }
 
     [Fact]

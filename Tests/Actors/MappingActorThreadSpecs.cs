@@ -15,7 +15,8 @@ namespace DaxSim.Tests.Actors;
 /// The mapping actor with two threads of one process (tasks a and b share process p, MmId 0)
 /// and a third task c of its own: shared PTEs, exit_mmap, entry locks against the busy scan,
 /// the 6.15 PTE references, the unmapped-file early return, entry deletion and the
-/// page-table lock.
+/// page-table lock. The mapping actor runs on the spec's thread (<see cref="VirtualTime"/>),
+/// so "no page was queried" is checked at once.
 /// </summary>
 public sealed class MappingActorThreadSpecs : TestKit
 {
@@ -26,7 +27,7 @@ public sealed class MappingActorThreadSpecs : TestKit
     private readonly ProbeDirectory _dir;
     private readonly RecordingSink _sink = new();
 
-    public MappingActorThreadSpecs()
+    public MappingActorThreadSpecs() : base(VirtualTime.Config)
     {
         _dir = new ProbeDirectory(this);
     }
@@ -46,7 +47,7 @@ public sealed class MappingActorThreadSpecs : TestKit
         Assert.Equal(P, scenario.MmOf(B));
         Assert.NotEqual(P, scenario.MmOf(C));
         var env = new SimEnvironment(scenario, ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir);
-        var mapping = Sys.ActorOf(MappingActor.Props(env, Dax));
+        var mapping = this.UnderTest<MappingActor>(MappingActor.Props(env, Dax));
         _dir.UnderTest = mapping;
         _dir.UnderTestName = "mapping-0";
         return mapping;
@@ -112,7 +113,7 @@ public sealed class MappingActorThreadSpecs : TestKit
         var gone = ReadPte(mapping, A, 1);
         Assert.Null(gone.Page);
         Assert.False(gone.Mapped);
-        InodeProbe.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        InodeProbe.ExpectNothing();
     }
 
     [Fact]
@@ -129,9 +130,9 @@ public sealed class MappingActorThreadSpecs : TestKit
         Assert.Empty(_sink.Of<PteZapped>());
 
         mapping.Tell(new ThreadExit(Dax, B));
-        AwaitAssert(() => Assert.Equal(
+        Assert.Equal(
             [new PteZapped(Dax, 1, P, new PageId(6)), new PteZapped(Dax, 2, P, new PageId(7))],
-            _sink.Of<PteZapped>()));
+            _sink.Of<PteZapped>());
     }
 
     [Fact]
@@ -145,8 +146,8 @@ public sealed class MappingActorThreadSpecs : TestKit
         Task(B).ExpectMsg<EntryLocked>(l => l.Index == 1 && l.Seq == 60);
 
         mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 61), Task(C).Ref);
-        PageProbe(6).ExpectNoMsg(TimeSpan.FromMilliseconds(150));
-        PageProbe(7).ExpectNoMsg(TimeSpan.FromMilliseconds(10));
+        PageProbe(6).ExpectNothing();
+        PageProbe(7).ExpectNothing();
         Assert.Contains(new EntryLockWaited(Dax, 1, C, Skipped: false), _sink.Events);
 
         mapping.Tell(new UnlockEntry(Dax, B, 1));
@@ -167,11 +168,11 @@ public sealed class MappingActorThreadSpecs : TestKit
         Task(B).ExpectMsg<EntryLocked>(l => l.Index == 1);
 
         mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 61), Task(C).Ref);
-        PageProbe(6).ExpectNoMsg(TimeSpan.FromMilliseconds(150));
+        PageProbe(6).ExpectNothing();
         mapping.Tell(new UnlockEntry(Dax, B, 1));
         ReplyRefcount(7, 0);
         Task(C).ExpectMsg<NoBusyPage>(n => n.Seq == 61);
-        PageProbe(6).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        PageProbe(6).ExpectNothing();
         Assert.Contains(new EntryLockWaited(Dax, 1, C, Skipped: true), _sink.Events);
     }
 
@@ -199,7 +200,7 @@ public sealed class MappingActorThreadSpecs : TestKit
         ReplyRefcount(6, 1); // the first message page 6 gets: no MapPage, no UnmapPage before it
         Task(C).ExpectMsg<NoBusyPage>();
         Assert.Contains(new PteZapped(Dax, 1, P, new PageId(6)), _sink.Events);
-        PageProbe(6).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        PageProbe(6).ExpectNothing();
     }
 
     [Theory]
@@ -216,7 +217,7 @@ public sealed class MappingActorThreadSpecs : TestKit
 
         mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 81), Task(C).Ref);
         Task(C).ExpectMsg<NoBusyPage>(n => n.Seq == 81);
-        PageProbe(6).ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the pinned page is never looked at
+        PageProbe(6).ExpectNothing(); // the pinned page is never looked at
     }
 
     [Fact]
@@ -256,7 +257,7 @@ public sealed class MappingActorThreadSpecs : TestKit
         // No entry is left: a scan queries no page.
         mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 92), Task(C).Ref);
         Task(C).ExpectMsg<NoBusyPage>();
-        PageProbe(5).ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        PageProbe(5).ExpectNothing();
     }
 
     [Fact]
@@ -301,7 +302,7 @@ public sealed class MappingActorThreadSpecs : TestKit
         Task(A).ExpectMsg<PteValue>(v => v.Page == new PageId(6) && v.Seq == 100);
 
         mapping.Tell(new UnmapFile(Dax, B, 101), Task(B).Ref);
-        Task(B).ExpectNoMsg(TimeSpan.FromMilliseconds(150));
+        Task(B).ExpectNothing();
         Assert.Empty(_sink.Of<PteZapped>());
 
         mapping.Tell(new FollowDone(Dax, A));

@@ -134,6 +134,38 @@ public sealed class TaskActorFlowSpecs : TaskActorProbeSpecs
     }
 
     [Fact]
+    public void A_leased_file_must_make_the_truncate_drop_both_locks_and_wait_for_the_blocking_lease_break()
+    {
+        var task = Start(OneTruncate);
+        Locked();
+        Scan(null);
+        var brk = Inode(Dax).ExpectMsg<BreakLease>(b => !b.Blocking);
+        Inode(Dax).Reply(new LeaseBreakResult(Dax, Errno.EWOULDBLOCK, brk.Seq));
+        ExpectUnlock(Dax, LockKind.MmapLock);
+        ExpectUnlock(Dax, LockKind.IoLock);
+        var blocking = Inode(Dax).ExpectMsg<BreakLease>(b => b.Blocking);
+
+        // break_layout(inode, true) sleeps until the holders are gone, however long that
+        // takes: no lock is taken again, nothing is scanned or changed before the answer.
+        this.Advance(TimeSpan.FromMinutes(1));
+        Inode(Dax).ExpectNothing();
+        MappingProbe.ExpectNothing();
+        Assert.Empty(_sink.Of<OpCompleted>());
+
+        Inode(Dax).Send(task, new LeaseBreakResult(Dax, Errno.Ok, blocking.Seq));
+        Assert.Contains(new LeaseBreakDone(Dax, T, Errno.Ok), _sink.Events);
+        // The locks again and xfs_break_leased_layouts' own loop: the lease break finds no
+        // lease now; then, retry set, xfs_break_layouts' loop scans and breaks once more.
+        Locked();
+        NoLease();
+        Scan(null);
+        NoLease();
+        ChangeAndUnlock();
+        Root.ExpectMsg<TaskFinished>();
+        Assert.Equal([new OpCompleted(T, OpKind.Truncate, Errno.Ok)], _sink.Of<OpCompleted>());
+    }
+
+    [Fact]
     public void A_failed_allocation_must_fail_the_truncate_with_ENOMEM_before_any_lease_break_is_sent()
     {
         var task = Start(OneTruncate);
