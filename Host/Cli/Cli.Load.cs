@@ -166,6 +166,10 @@ public sealed partial class Cli
             PrintViolation(v, run);
         }
         stdout.WriteLine($"verdict: {run.Verdict.JsonName()}");
+        if (run.Host?.Inconclusive is { } why)
+        {
+            stdout.WriteLine($"  inconclusive: {why}");
+        }
         if (reportPath is not null)
         {
             Report.Write(reportPath, LoadReport.ToJson(result));

@@ -17,12 +17,14 @@ namespace DaxSim.Host.Cli;
 /// <summary>
 /// The `daxsim` command line (docs/contract.md): run, explore, replay.
 /// Exit codes: 0 no violation, 1 safety violation, 3 liveness violation, 2 bad input or
-/// usage; 70 when DaxSim itself fails.
+/// usage, 4 inconclusive (a real-time run the host ran too late to judge); 70 when DaxSim
+/// itself fails, 75 when a cluster member is too slow to answer (try again).
 /// </summary>
 public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
 {
     public const int ExitUsage = 2;
     public const int ExitInternal = 70;
+    public const int ExitSlowMember = 75;
     public const string DefaultScenario = "generic-503-punch.json";
 
     private static readonly string[] Strategies = Deterministic.Strategies.Names;
@@ -37,6 +39,11 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             stderr.WriteLine($"daxsim: {e.Message}");
             return ExitUsage;
+        }
+        catch (SlowMemberException e)
+        {
+            stderr.WriteLine($"daxsim: {e.Message}");
+            return ExitSlowMember;
         }
         catch (ScenarioException e)
         {
@@ -584,6 +591,10 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         }
         var expected = result.Verdict == scenario.Expect ? "as expected" : $"expected {scenario.Expect.JsonName()}";
         stdout.WriteLine($"verdict: {result.Verdict.JsonName()} ({expected})");
+        if (result.Host?.Inconclusive is { } why)
+        {
+            stdout.WriteLine($"  inconclusive: {why}");
+        }
         if (replay is not null && result.Violation is not null)
         {
             stdout.WriteLine($"  replay: {replay}");

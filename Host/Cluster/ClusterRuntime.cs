@@ -38,6 +38,32 @@ public sealed record ClusterRunOptions
     public TextWriter? Log { get; init; }
 
     public TimeSpan UpTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Whether the run's entities journal their inputs. Null: in runs with node faults
+    /// (crashNode, partition), whose entities must survive the member that hosts them; every
+    /// input is a write to the one SQLite file all members share, tens of milliseconds under
+    /// contention, so other runs go without. DAXSIM_PERSISTENCE=on|off sets it.
+    /// </summary>
+    public bool? Persistence { get; init; } =
+        Environment.GetEnvironmentVariable("DAXSIM_PERSISTENCE")?.ToLowerInvariant() switch
+        {
+            "on" or "1" or "true" => true,
+            "off" or "0" or "false" => false,
+            _ => null,
+        };
+
+    /// <summary>
+    /// Whether members batch what they send each other (NodeOutbox, NodeLink.cs) and actors
+    /// coalesce their acks (DeliveryOptions.CoalescedAcks): yes, unless DAXSIM_BATCHING=off
+    /// (the bench measures both ways).
+    /// </summary>
+    public bool Batching { get; init; } =
+        Environment.GetEnvironmentVariable("DAXSIM_BATCHING")?.ToLowerInvariant() is not ("off" or "0" or "false");
+
+    /// <summary>Whether this scenario's entities journal their inputs (Persistence, else: it has node faults).</summary>
+    public bool PersistentFor(Scenario scenario) =>
+        Persistence ?? scenario.Faults.Any(f => f is CrashNodeFault or PartitionFault);
 }
 
 /// <summary>
@@ -52,21 +78,8 @@ public sealed record ClusterRunOptions
 /// </summary>
 public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
 {
-    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(5);
-    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(20);
-
     /// <summary>Real time across processes: timer ticks, JIT and first serializations in every member, GC, the network, the journal; L3 allows this much on top of opBound.</summary>
     public static readonly TimeSpan L3Slack = TimeSpan.FromSeconds(3);
-
-    private static readonly TimeSpan EndQuiet = TimeSpan.FromMilliseconds(150);
-    private static readonly TimeSpan DeadlockQuiet = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(5);
-
-    /// <summary>A member that sends nothing (not even a heartbeat batch) for this long does not hold the merge back.</summary>
-    private static readonly TimeSpan SilentAfter = TimeSpan.FromSeconds(1);
-
-    /// <summary>After a crash or partition, the failure detector and the resolver need this long before anything is reported.</summary>
-    private static readonly TimeSpan DetectionWindow = TimeSpan.FromSeconds(6);
 
     /// <summary>Where each task runs: its "node", else task id mod N. Throws InputException for a node the run does not have.</summary>
     public static int[] Placement(Scenario scenario, int nodes)
@@ -105,28 +118,6 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
         }
     }
 
-    /// <summary>
-    /// Whether the run's entities journal their inputs: in runs with node faults (crashNode,
-    /// partition), whose entities must survive the member that hosts them. Every input is a
-    /// write to the one SQLite file all members share, tens of milliseconds under contention,
-    /// so other runs go without. DAXSIM_PERSISTENCE=on|off decides instead.
-    /// </summary>
-    public static bool Persistent(Scenario scenario) =>
-        Environment.GetEnvironmentVariable("DAXSIM_PERSISTENCE")?.ToLowerInvariant() switch
-        {
-            "on" or "1" or "true" => true,
-            "off" or "0" or "false" => false,
-            _ => scenario.Faults.Any(f => f is CrashNodeFault or PartitionFault),
-        };
-
-    /// <summary>
-    /// Whether members batch what they send each other (NodeOutbox, NodeLink.cs) and actors
-    /// coalesce their acks (DeliveryOptions.CoalescedAcks): yes, unless DAXSIM_BATCHING=off
-    /// (the bench measures both ways).
-    /// </summary>
-    public static bool Batched() =>
-        Environment.GetEnvironmentVariable("DAXSIM_BATCHING")?.ToLowerInvariant() is not ("off" or "0" or "false");
-
     public RuntimeKind Kind => RuntimeKind.Cluster;
 
     /// <summary>The cluster runtime's own settings: members, --join, the runner's endpoint and TLS.</summary>
@@ -153,11 +144,12 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
             var timeToUp = upClock.Elapsed;
             var n = members.Count;
             log.WriteLine($"  cluster: {n} member(s) up in {timeToUp.TotalSeconds:F2} s" +
-                          $" (reliable delivery{(Persistent(scenario) && members.All(m => m.Journal) ? ", persistent entities" : "")}): " +
+                          $" (reliable delivery{(options.PersistentFor(scenario) && members.All(m => m.Journal) ? ", persistent entities" : "")}): " +
                           string.Join(", ", members.Select(m => $"node {m.Index} {m.Address.Host}:{m.Address.Port}")));
             CheckNodeFaults(scenario, n);
             var placement = Placement(scenario, n);
-            return RunOn(system, runnerRef, inbox, members, children, placement, scenario, settings, timeToUp, wall, log);
+            return new ClusterRun(runnerRef, inbox, members, children, placement, scenario, settings, options,
+                timeToUp, wall, log).Execute();
         }
         finally
         {
@@ -178,13 +170,10 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
         }
     }
 
-    /// <summary>One member of the run: its node number, address and agent.</summary>
-    private sealed record Member(int Index, Address Address, ICanTell Agent, bool Journal);
-
-    private static ICanTell AgentAt(ActorSystem system, Address address) =>
+    internal static ICanTell AgentAt(ActorSystem system, Address address) =>
         system.ActorSelection(new RootActorPath(address) / "user" / "agent");
 
-    private List<Member> Spawn(ActorSystem system, Scenario scenario, List<NodeProcess> children, string tempDir,
+    private List<ClusterMember> Spawn(ActorSystem system, Scenario scenario, List<NodeProcess> children, string tempDir,
         TextWriter log)
     {
         var n = options.Nodes;
@@ -219,7 +208,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
         {
             var hostPort = NodeSettings.ParseHostPort(Await(c.Listening, deadline, $"node {c.Index} to listen"), "node");
             var address = ClusterConfig.AddressOf(options.Runner, hostPort.Host, hostPort.Port);
-            return new Member(c.Index, address, AgentAt(system, address), Journal: true);
+            return new ClusterMember(c.Index, address, AgentAt(system, address), Journal: true);
         }).ToList();
         WaitUntilUp(members[0].Agent, members.Select(m => m.Address).ToList(), deadline, children);
         return members;
@@ -232,7 +221,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
         {
             if (left <= TimeSpan.Zero || !task.Wait(left))
             {
-                throw new TimeoutException($"timed out waiting for {what}");
+                throw new SlowMemberException($"timed out waiting for {what}");
             }
         }
         catch (AggregateException e)
@@ -266,14 +255,14 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
             }
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"the cluster's {expected.Count} member(s) were not all Up in time");
+                throw new SlowMemberException($"the cluster's {expected.Count} member(s) were not all Up in time");
             }
             Thread.Sleep(100);
         }
     }
 
     // --join: ask the given member for the Up members of role sim, and each of them for its index.
-    private List<Member> Discover(ActorSystem system, HostPort join)
+    private List<ClusterMember> Discover(ActorSystem system, HostPort join)
     {
         var name = options.Runner.ClusterName;
         var first = ClusterConfig.AddressOf(options.Runner, join.Host, join.Port);
@@ -305,7 +294,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
                 }
                 if (DateTime.UtcNow > deadline)
                 {
-                    throw new TimeoutException(
+                    throw new SlowMemberException(
                         $"--join {join}: {sim.Count} member(s) of role '{ClusterConfig.DefaultRole}' are Up, " +
                         $"not the {wanted} --nodes asks for, after {options.UpTimeout.TotalSeconds:F0} s");
                 }
@@ -337,439 +326,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
             throw new Cli.InputException($"--join {join}: the cluster has no Up member with role '{ClusterConfig.DefaultRole}'");
         }
         // Node numbers are the members' --index order.
-        return members.OrderBy(m => m.Index).Select((m, i) => new Member(i, m.Address, AgentAt(system, m.Address), m.Journal)).ToList();
-    }
-
-    private RunResult RunOn(ActorSystem system, IActorRef runnerRef, ConcurrentQueue<object> inbox, List<Member> members,
-        List<NodeProcess> children, int[] placement, Scenario scenario, RunSettings settings, TimeSpan timeToUp,
-        Stopwatch wall, TextWriter log)
-    {
-        var n = members.Count;
-        var runId = Guid.NewGuid().ToString("N")[..12];
-        var table = members.Select(m => new NodeEntry(m.Index, m.Address.ToString())).ToArray();
-        // A load's scenario has no text (its tasks loop): the members get its spec and build it.
-        var loadSpec = scenario.Load is { } load ? LoadSpecLoader.Write(load) : null;
-        if (loadSpec is not null && LoadSpecLoader.Write(LoadSpecLoader.Parse(loadSpec, "the load spec")) != loadSpec)
-        {
-            throw new InvalidOperationException($"the load spec does not read back as itself: {loadSpec}");
-        }
-        var text = loadSpec is not null ? ""
-            : scenario.Text ?? throw new InvalidOperationException("the scenario has no text to send to the members");
-
-        // Prepare: every member parses the scenario, starts the run's region and its tasks.
-        // Delivery is reliable (envelopes, acks, retries); with a journal on every member the
-        // entities are persistent too (their inputs journaled, replayed when they move).
-        var journaled = members.All(m => m.Journal) && Persistent(scenario);
-        var prepared = members.Select(m => m.Agent.Ask<Prepared>(new Prepare(runId, text, scenario.Source,
-            settings.Variant.Name(), settings.Seed, m.Index, table, placement, runnerRef, Reliable: true, journaled, Batched(),
-            loadSpec),
-            AskTimeout)).ToList();
-        var taskRefs = new List<TaskRef>();
-        var controls = new IActorRef[n];
-        var inboxes = new IActorRef[n];
-        foreach (var (m, p) in members.Zip(prepared))
-        {
-            var r = Wait(p, $"node {m.Index} to prepare the run");
-            if (r.Error is { } error)
-            {
-                throw new InvalidOperationException($"node {m.Index} could not prepare the run: {error}");
-            }
-            taskRefs.AddRange(r.Tasks);
-            controls[m.Index] = r.Control ?? ActorRefs.Nobody;
-            inboxes[m.Index] = r.Inbox ?? ActorRefs.Nobody;
-        }
-        // Every region registered with the coordinator, so that shards go to their home nodes.
-        var regionsDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (Wait(members[0].Agent.Ask<RegionCount>(new CountRegions(runId), AskTimeout), "the regions").Regions < n)
-        {
-            if (DateTime.UtcNow > regionsDeadline)
-            {
-                throw new TimeoutException("the run's shard regions did not all register in time");
-            }
-            Thread.Sleep(50);
-        }
-        var tasks = taskRefs.OrderBy(t => t.Task).ToArray();
-        if (tasks.Length != scenario.Tasks.Count)
-        {
-            throw new InvalidOperationException($"the members created {tasks.Length} task(s), the scenario has {scenario.Tasks.Count}");
-        }
-        foreach (var ready in members.Select(m => m.Agent.Ask<TableReady>(new TaskTable(runId, tasks, controls, inboxes), AskTimeout)).ToList())
-        {
-            Wait(ready, "the task table");
-        }
-
-        // The run.
-        var zero = Stopwatch.GetTimestamp();
-        long Ticks(long stamp) => Math.Max(0, (long)((stamp - zero) * (double)TimeSpan.TicksPerSecond / Stopwatch.Frequency));
-        long Now() => Ticks(Stopwatch.GetTimestamp());
-        long current = 0;
-        var traceLog = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
-        var checker = new InvariantChecker(scenario, ProtocolPolicy.For(settings.Variant), () => current, settings.RecordOps, L3Slack);
-        // Messages cross processes and entities journal their inputs (the first write of a
-        // run also creates the journal's tables): allow a longer silence than one process does.
-        var judge = new LiveJudge(checker, scenario, EndQuiet, DeadlockQuiet)
-        {
-            Stall = StallAfter + LiveJudge.LongestDuration(scenario),
-        };
-        var merger = new TraceMerger(members.Select(m => m.Index));
-        var lastHeard = members.ToDictionary(m => m.Index, _ => Now());
-        var unreachable = new Dictionary<int, HashSet<int>>(); // node → the reporters that see it unreachable
-        var crashedAt = new Dictionary<int, long>();
-        var removedAt = new Dictionary<int, long>();
-        var faultLines = new List<string>();
-        var partitioned = new HashSet<int>(); // nodes cut off from the largest group, until heal
-        long unsettledUntil = 0;
-        long events = 0;
-        // The message figures: each member's counts so far (every trace batch carries them),
-        // their sum once a second, when the first task ended, and when a crashed member's
-        // tasks had given back their last pin.
-        var counts = new MessageCounts[n];
-        Array.Fill(counts, MessageCounts.Zero);
-        var samples = new List<MessageSample>();
-        var nextSample = TimeSpan.FromSeconds(1).Ticks;
-        long? firstTaskEnded = null;
-        var pinsReleasedAt = new Dictionary<int, long>();
-
-        var faults = scenario.Faults
-            .Select((f, i) => (Fault: f, Index: i, At: f switch
-            {
-                SignalFault s => s.At,
-                KillFault k => k.At,
-                EnomemFault e => e.At,
-                CrashNodeFault c => c.At,
-                PartitionFault p => p.At,
-                HealFault h => h.At,
-                _ => (TimeSpan?)null,
-            }))
-            .Where(f => f.At is not null)
-            .OrderBy(f => f.At).ThenBy(f => f.Index)
-            .ToList();
-        var nextFault = 0;
-
-        foreach (var m in members)
-        {
-            m.Agent.Tell(new StartRun(runId, zero), runnerRef);
-        }
-
-        void Note(string line)
-        {
-            var at = TimeSpan.FromTicks(Now()).TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
-            faultLines.Add($"{at} s: {line}");
-            log.WriteLine($"  [{at} s] {line}");
-        }
-
-        // An event of the runner's own, in the stream with the members' (the checker, the trace, the load's statistics).
-        void Observe(TraceEvent e)
-        {
-            events++;
-            checker.Observe(e);
-            settings.Observe?.Invoke(current, e);
-            traceLog.Event(current, e);
-        }
-
-        void Inject(FaultSpec fault)
-        {
-            switch (fault)
-            {
-                case SignalFault s:
-                    members[placement[s.Task.Value]].Agent.Tell(
-                        new InjectTaskFault(runId, s.Restart ? "signal-restart" : "signal", s.Task.Value), runnerRef);
-                    break;
-                case KillFault k:
-                    // SIGKILL kills every thread of the process (they run on one member).
-                    foreach (var thread in scenario.ProcessOf(k.Task).Threads)
-                    {
-                        members[placement[thread.Value]].Agent.Tell(new InjectTaskFault(runId, "kill", thread.Value), runnerRef);
-                    }
-                    break;
-                case EnomemFault e:
-                    members[placement[e.Task.Value]].Agent.Tell(new InjectTaskFault(runId, "enomem", e.Task.Value), runnerRef);
-                    break;
-                case CrashNodeFault c:
-                    crashedAt[c.Node] = Now();
-                    unsettledUntil = Now() + DetectionWindow.Ticks;
-                    // As on the deterministic runtime: L3 holds no operation to its bound until
-                    // the crashed member is removed, then counts again from there.
-                    Observe(new NodeCrashed(c.Node));
-                    if (children.FirstOrDefault(x => x.Index == c.Node) is { } child)
-                    {
-                        child.Crash();
-                        Note($"crashNode {c.Node}: killed its process (pid {child.Pid}, SIGKILL)");
-                    }
-                    else
-                    {
-                        members[c.Node].Agent.Tell(new CrashSelf(runId), runnerRef);
-                        Note($"crashNode {c.Node}: told its agent to kill its process");
-                    }
-                    merger.Gone(c.Node);
-                    break;
-                case PartitionFault p:
-                    unsettledUntil = Now() + DetectionWindow.Ticks;
-                    var groupOf = new Dictionary<int, int>();
-                    for (var g = 0; g < p.Between.Count; g++)
-                    {
-                        foreach (var node in p.Between[g])
-                        {
-                            groupOf[node] = g;
-                        }
-                    }
-                    foreach (var (node, group) in groupOf)
-                    {
-                        var others = groupOf.Where(x => x.Value != group).Select(x => members[x.Key].Address.ToString()).ToArray();
-                        members[node].Agent.Tell(new Blackhole(runId, others), runnerRef);
-                    }
-                    var largest = p.Between.OrderByDescending(g => g.Count).First();
-                    partitioned.UnionWith(p.Between.Where(g => g != largest).SelectMany(g => g));
-                    Note($"partition {string.Join(" | ", p.Between.Select(g => string.Join(",", g)))}: members blackhole the other side");
-                    break;
-                case HealFault:
-                    foreach (var m in members.Where(m => !removedAt.ContainsKey(m.Index) && !crashedAt.ContainsKey(m.Index)))
-                    {
-                        m.Agent.Tell(new Unblackhole(runId), runnerRef);
-                    }
-                    partitioned.Clear();
-                    Note("heal: every member unthrottles every other");
-                    break;
-            }
-        }
-
-        while (true)
-        {
-            Thread.Sleep(Poll);
-            var now = Now();
-            while (inbox.TryDequeue(out var item))
-            {
-                switch (item)
-                {
-                    case TraceBatch b when b.RunId == runId:
-                        if (merger.Add(b))
-                        {
-                            lastHeard[b.Node] = now;
-                            // Cumulative: a node's batches come in order over one connection.
-                            if (b.Counts is { } c && b.Node < n && c.Messages >= counts[b.Node].Messages)
-                            {
-                                counts[b.Node] = c;
-                            }
-                        }
-                        break;
-                    // A member that was removed speaks no more (on its way out it sees the others go).
-                    case MemberReport s when s.RunId == runId && !removedAt.ContainsKey(s.Reporter):
-                        var seenBy = unreachable.TryGetValue(s.Node, out var set) ? set : unreachable[s.Node] = [];
-                        if (s.Status == "unreachable")
-                        {
-                            if (seenBy.Add(s.Reporter) && seenBy.Count == 1)
-                            {
-                                Note($"node {s.Node} unreachable (seen by node {s.Reporter})");
-                            }
-                        }
-                        else if (s.Status == "reachable")
-                        {
-                            if (seenBy.Remove(s.Reporter) && seenBy.Count == 0)
-                            {
-                                Note($"node {s.Node} reachable again");
-                            }
-                        }
-                        else if (s.Status == "removed")
-                        {
-                            unreachable.Remove(s.Node);
-                            if (!removedAt.ContainsKey(s.Node))
-                            {
-                                removedAt[s.Node] = now;
-                                merger.Gone(s.Node);
-                                var after = crashedAt.TryGetValue(s.Node, out var c)
-                                    ? $", {TimeSpan.FromTicks(now - c).TotalSeconds:F2} s after the crash"
-                                    : "";
-                                Note($"node {s.Node} removed from the cluster{after}");
-                                if (crashedAt.ContainsKey(s.Node))
-                                {
-                                    Observe(new NodeRemoved(s.Node, "crashed"));
-                                }
-                            }
-                        }
-                        break;
-                    case NodeGone g when g.RunId == runId && !removedAt.ContainsKey(g.Reporter):
-                        Note($"node {g.Node}'s tasks are gone ({string.Join(", ", g.Tasks.Select(t => scenario.TaskName(new TaskId(t))))}); " +
-                             $"node {g.Reporter} told every entity");
-                        break;
-                }
-            }
-            foreach (var (node, heard) in lastHeard)
-            {
-                if (merger.IsLive(node) && now - heard > SilentAfter.Ticks)
-                {
-                    merger.Silent(node);
-                }
-            }
-            foreach (var child in children)
-            {
-                if (child.HasExited && !removedAt.ContainsKey(child.Index) && merger.IsLive(child.Index))
-                {
-                    merger.Gone(child.Index);
-                }
-            }
-            foreach (var (_, stamp, e) in merger.Release())
-            {
-                current = Math.Max(current, Ticks(stamp));
-                Observe(e);
-                if (checker.Stopped)
-                {
-                    break;
-                }
-                switch (e)
-                {
-                    case TaskEnded:
-                        firstTaskEnded ??= Ticks(stamp);
-                        break;
-                    // A pin given back by a task of a crashed (or downed) member: its last one?
-                    case PagePut put when placement[put.Task.Value] is var lost && !pinsReleasedAt.ContainsKey(lost) &&
-                                          (crashedAt.TryGetValue(lost, out var crashed) ? Ticks(stamp) >= crashed
-                                              : removedAt.ContainsKey(lost)):
-                        if (Enumerable.Range(0, placement.Length)
-                            .All(t => placement[t] != lost || checker.PinsHeldBy(new TaskId(t)) == 0))
-                        {
-                            pinsReleasedAt[lost] = Ticks(stamp);
-                            var since = crashedAt.TryGetValue(lost, out var crash)
-                                ? $", {TimeSpan.FromTicks(Ticks(stamp) - crash).TotalSeconds:F2} s after the crash"
-                                : "";
-                            Note($"node {lost}'s tasks hold no pin any more{since}");
-                        }
-                        break;
-                }
-            }
-            if (now >= nextSample)
-            {
-                samples.Add(new MessageSample(now, Sum(counts)));
-                settings.Live?.SetMessages(samples[^1].Counts.Messages);
-                nextSample += TimeSpan.FromSeconds(1).Ticks;
-            }
-            now = Now();
-            var watermark = merger.Watermark;
-            var judged = watermark == long.MaxValue ? now : Math.Min(now, Ticks(watermark));
-            current = Math.Max(current, judged);
-            while (nextFault < faults.Count && faults[nextFault].At!.Value.Ticks <= now)
-            {
-                Inject(faults[nextFault++].Fault);
-            }
-            var unsettled = now < unsettledUntil || unreachable.Values.Any(s => s.Count > 0) ||
-                            crashedAt.Keys.Any(c => !removedAt.ContainsKey(c));
-            if (judge.Step(current, events, unsettled))
-            {
-                break;
-            }
-        }
-
-        samples.Add(new MessageSample(Now(), Sum(counts)));
-        var endTime = current;
-        var violation = checker.Violation;
-        var waiting = Waiting(checker, scenario, placement, crashedAt, removedAt, unreachable, partitioned);
-        foreach (var line in waiting)
-        {
-            log.WriteLine($"  waiting: {line}");
-        }
-        // End the run on every member still there.
-        var ends = members.Where(m => !crashedAt.ContainsKey(m.Index) && !removedAt.ContainsKey(m.Index))
-            .Select(m => m.Agent.Ask<RunEnded>(new EndRun(runId), TimeSpan.FromSeconds(5))).ToArray();
-        try
-        {
-            Task.WaitAll(ends.Cast<Task>().ToArray(), TimeSpan.FromSeconds(6));
-        }
-        catch (AggregateException)
-        {
-            // a member that does not answer is stopped with the others
-        }
-        if (checker.Failure is { } failure)
-        {
-            throw new InvalidOperationException($"an actor failed in {scenario.Name}: {failure}");
-        }
-        var totals = Sum(counts);
-        var info = new ClusterRunInfo
-        {
-            Nodes = n,
-            Mode = children.Count > 0 ? "spawned" : "joined",
-            TimeToUp = timeToUp,
-            Members = members.Select(m => new ClusterNodeInfo(m.Index, $"{m.Address.Host}:{m.Address.Port}",
-                Enumerable.Range(0, placement.Length).Where(t => placement[t] == m.Index)
-                    .Select(t => scenario.TaskName(new TaskId(t))).ToList(),
-                Status(m.Index, crashedAt, removedAt, unreachable, partitioned),
-                crashedAt.TryGetValue(m.Index, out var c) ? c : null,
-                removedAt.TryGetValue(m.Index, out var r) ? r : null,
-                pinsReleasedAt.TryGetValue(m.Index, out var p) ? p : null)).ToList(),
-            Faults = faultLines,
-            Waiting = waiting,
-            Batches = merger.Batches,
-            LateEvents = merger.Late,
-            Messages = new ClusterMessages
-            {
-                Counts = totals,
-                PerNode = counts,
-                Samples = samples,
-                FirstTaskEnded = firstTaskEnded,
-            },
-        };
-        return RunResults.From(RuntimeKind.Cluster, "cluster", scenario, settings, violation, checker.CompletedOps.ToList(),
-            checker.OpsCompleted, events, traceLog, endTime, wall.Elapsed) with
-        {
-            Messages = totals.Messages,
-            // Every envelope and ack the members' actors took in (duplicates included).
-            Deliveries = totals.Messages + totals.DuplicatesLocal + totals.DuplicatesRemote + totals.AcksLocal +
-                         totals.AcksRemote,
-            Threads = n,
-            Cluster = info,
-        };
-    }
-
-    private static MessageCounts Sum(IEnumerable<MessageCounts> counts) =>
-        counts.Aggregate(MessageCounts.Zero, (a, b) => a.Plus(b));
-
-    private static string Status(int node, Dictionary<int, long> crashed, Dictionary<int, long> removed,
-        Dictionary<int, HashSet<int>> unreachable, HashSet<int> partitioned) =>
-        crashed.ContainsKey(node) && removed.ContainsKey(node) ? "crashed, removed"
-        : crashed.ContainsKey(node) ? "crashed, not yet removed"
-        : removed.ContainsKey(node) ? "removed (downed)"
-        : unreachable.TryGetValue(node, out var s) && s.Count > 0
-            ? partitioned.Contains(node)
-                ? "unreachable, partitioned"
-                : $"unreachable from node{(s.Count > 1 ? "s" : "")} {string.Join(", ", s.Order())}"
-        : partitioned.Contains(node) ? "up, partitioned from the majority"
-        : "up";
-
-    /// <summary>What each unfinished task waits for, and where the tasks it waits for are.</summary>
-    private static List<string> Waiting(InvariantChecker checker, Scenario scenario, int[] placement,
-        Dictionary<int, long> crashed, Dictionary<int, long> removed, Dictionary<int, HashSet<int>> unreachable,
-        HashSet<int> partitioned)
-    {
-        var lines = new List<string>();
-        foreach (var (task, holder, why) in checker.Waits())
-        {
-            var node = placement[holder.Value];
-            // A task behind a partition, or on a member that is unreachable and not yet
-            // removed, may still be running (doing DMA into the pages it pinned): what it
-            // holds stays until the cluster downs its member.
-            var cutOff = !removed.ContainsKey(node) &&
-                         (crashed.ContainsKey(node) || partitioned.Contains(node) ||
-                          unreachable.TryGetValue(node, out var seenBy) && seenBy.Count > 0);
-            lines.Add($"{why} (task-{scenario.TaskName(holder)} runs on node {node}: " +
-                      $"{Status(node, crashed, removed, unreachable, partitioned)}" +
-                      (cutOff ? $"; what it holds stays until node {node} is downed and removed" : "") + ")");
-        }
-        foreach (var task in checker.Unfinished.Where(t => checker.Waits().All(w => w.Task != t)))
-        {
-            var node = placement[task.Value];
-            lines.Add($"task-{scenario.TaskName(task)} on node {node} ({Status(node, crashed, removed, unreachable, partitioned)}) has not finished");
-        }
-        return lines;
-    }
-
-    private static T Wait<T>(Task<T> task, string what)
-    {
-        try
-        {
-            return task.Result;
-        }
-        catch (AggregateException e)
-        {
-            throw new InvalidOperationException($"waiting for {what}: {e.InnerException?.Message}", e.InnerException);
-        }
+        return members.OrderBy(m => m.Index).Select((m, i) => new ClusterMember(i, m.Address, AgentAt(system, m.Address), m.Journal)).ToList();
     }
 
     /// <summary>The runner's mailbox: everything the members send it goes to the run loop.</summary>

@@ -4,23 +4,44 @@ namespace DaxSim.Host.Cluster;
 
 /// <summary>
 /// Merges the members' event streams into one order for the checker. Every event carries
-/// the monotonic clock's stamp of its emission; a node's stream arrives in stamp order,
-/// and each batch says the node has nothing earlier left (its watermark). An event is
-/// released once every live node's watermark has reached its stamp, so the release order
-/// is the stamp order: on one machine, with one clock, the order in which the events
-/// happened, causes before effects (an actor emits before it sends what its event caused).
-/// A node that is gone or silent does not hold the others back; an event of it that comes
-/// after newer ones were released is released at once and counted as late.
+/// the monotonic clock's stamp of its emission; a node's batches are numbered, and each
+/// says the node has nothing earlier left (its watermark). An event is released once every
+/// node that may still send has a watermark at or past its stamp, so the release order is
+/// the stamp order: on one machine, with one clock, the order in which the events happened,
+/// causes before effects (an actor emits before it sends what its event caused).
+///
+/// The checker must never see an effect before its cause: a page freed before the put that
+/// made it idle reads as a use-after-free (S1) that never happened. So a member that is slow
+/// (a loaded host starves its timer) holds the merge back for as long as it lives; a batch
+/// that comes twice is dropped, and one that overtakes an earlier one waits for it. Only a
+/// node that is gone for good stops holding the others back (the runner drains a crashed or
+/// removed member first: <see cref="Leaving"/>, then <see cref="Gone"/>); an event of a gone
+/// node older than one already released is released at once and flagged late, and the
+/// runner does not trust a violation found after it (docs/cluster.md).
 /// </summary>
 public sealed class TraceMerger
 {
+    private enum StreamState
+    {
+        /// <summary>The member runs: it holds the merge back until its watermark passes.</summary>
+        Live,
+
+        /// <summary>Crashed or removed: still holds the merge back, until the runner says it is drained.</summary>
+        Leaving,
+
+        /// <summary>Gone for good: holds nothing back.</summary>
+        Gone,
+    }
+
     private sealed class Stream
     {
         public readonly Queue<(long Stamp, TraceEvent Event)> Pending = new();
+
+        // Batches that arrived before an earlier one of the same node, by sequence number.
+        public readonly SortedDictionary<long, TraceBatch> Ahead = new();
         public long Watermark = long.MinValue;
         public long LastSeq;
-        public bool Live = true;
-        public bool Gone;
+        public StreamState State = StreamState.Live;
     }
 
     private readonly SortedDictionary<int, Stream> _streams = new();
@@ -34,62 +55,88 @@ public sealed class TraceMerger
         }
     }
 
-    /// <summary>Events released after newer ones (a node that was silent came back).</summary>
+    /// <summary>Events released after newer ones (a gone node's events that came after its drain).</summary>
     public long Late { get; private set; }
 
-    /// <summary>Batches that arrived out of sequence (lost or reordered: never expected).</summary>
+    /// <summary>Batches that arrived before an earlier one of their node (held until it came).</summary>
     public long Gaps { get; private set; }
+
+    /// <summary>Batches that arrived a second time (dropped).</summary>
+    public long Duplicates { get; private set; }
 
     public long Batches { get; private set; }
 
+    /// <summary>
+    /// Takes a node's batch. False for a batch of no node of the run, a malformed one, or
+    /// one already taken (a duplicate: dropped). A batch that overtook an earlier one is
+    /// kept until the earlier one comes: the node's events stay in order.
+    /// </summary>
     public bool Add(TraceBatch batch)
     {
         if (!_streams.TryGetValue(batch.Node, out var s) || batch.Stamps.Length != batch.Events.Length)
         {
             return false;
         }
+        if (batch.Seq <= s.LastSeq || s.Ahead.ContainsKey(batch.Seq))
+        {
+            Duplicates++;
+            return false;
+        }
         Batches++;
         if (batch.Seq != s.LastSeq + 1)
         {
             Gaps++;
+            s.Ahead[batch.Seq] = batch;
+            return true;
         }
-        s.LastSeq = Math.Max(s.LastSeq, batch.Seq);
+        Apply(s, batch);
+        while (s.Ahead.Count > 0 && s.Ahead.First() is var (seq, next) && seq == s.LastSeq + 1)
+        {
+            s.Ahead.Remove(seq);
+            Apply(s, next);
+        }
+        return true;
+    }
+
+    private static void Apply(Stream s, TraceBatch batch)
+    {
+        s.LastSeq = batch.Seq;
         for (var i = 0; i < batch.Events.Length; i++)
         {
             s.Pending.Enqueue((batch.Stamps[i], batch.Events[i]));
         }
         s.Watermark = Math.Max(s.Watermark, batch.Stamp);
-        if (!s.Gone)
-        {
-            s.Live = true;
-        }
-        return true;
     }
 
-    /// <summary>A node that is silent for now: it does not hold the others back until it sends again.</summary>
-    public void Silent(int node)
+    /// <summary>
+    /// A node that crashed or was removed: what it sent before it went may still be on its
+    /// way, so it still holds the others back until the runner calls <see cref="Gone"/>.
+    /// </summary>
+    public void Leaving(int node)
     {
-        if (_streams.TryGetValue(node, out var s))
+        if (_streams.TryGetValue(node, out var s) && s.State == StreamState.Live)
         {
-            s.Live = false;
+            s.State = StreamState.Leaving;
         }
     }
 
-    /// <summary>A node that left for good (crashed, removed): it never holds the others back again.</summary>
+    /// <summary>A node that left for good and whose last batches are in: it never holds the others back again.</summary>
     public void Gone(int node)
     {
         if (_streams.TryGetValue(node, out var s))
         {
-            s.Live = false;
-            s.Gone = true;
+            s.State = StreamState.Gone;
         }
     }
 
-    public bool IsLive(int node) => _streams.TryGetValue(node, out var s) && s.Live;
+    /// <summary>Whether the node still holds the merge back (it runs, or it is leaving and not yet drained).</summary>
+    public bool IsLive(int node) => _streams.TryGetValue(node, out var s) && s.State != StreamState.Gone;
+
+    public bool IsLeaving(int node) => _streams.TryGetValue(node, out var s) && s.State == StreamState.Leaving;
 
     public long WatermarkOf(int node) => _streams.TryGetValue(node, out var s) ? s.Watermark : long.MinValue;
 
-    /// <summary>Every live node has sent everything up to here; long.MaxValue when no node is live.</summary>
+    /// <summary>Every node that holds the merge back has sent everything up to here; long.MaxValue when none does.</summary>
     public long Watermark
     {
         get
@@ -97,7 +144,7 @@ public sealed class TraceMerger
             var w = long.MaxValue;
             foreach (var s in _streams.Values)
             {
-                if (s.Live)
+                if (s.State != StreamState.Gone)
                 {
                     w = Math.Min(w, s.Watermark);
                 }
@@ -106,8 +153,11 @@ public sealed class TraceMerger
         }
     }
 
-    /// <summary>The events that can be released now, in stamp order (ties: by node).</summary>
-    public IEnumerable<(int Node, long Stamp, TraceEvent Event)> Release()
+    /// <summary>
+    /// The events that can be released now, in stamp order (ties: by node). Late: the event
+    /// is older than one released before it (only a gone node's can be).
+    /// </summary>
+    public IEnumerable<(int Node, long Stamp, TraceEvent Event, bool Late)> Release()
     {
         var watermark = Watermark;
         while (true)
@@ -127,7 +177,8 @@ public sealed class TraceMerger
                 yield break;
             }
             var (stamp, e) = next.Pending.Dequeue();
-            if (stamp < _released)
+            var late = stamp < _released;
+            if (late)
             {
                 Late++;
             }
@@ -135,7 +186,7 @@ public sealed class TraceMerger
             {
                 _released = stamp;
             }
-            yield return (node, stamp, e);
+            yield return (node, stamp, e, late);
         }
     }
 

@@ -146,6 +146,11 @@ public static class LoadEngine
         }
         SampleMemory();
         wall.Stop();
+        if (failure is Cluster.SlowMemberException)
+        {
+            // Not DaxSim's failure: the command line says so in one line (exit 75).
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
         if (failure is not null)
         {
             throw new InvalidOperationException($"the load run failed: {failure.Message}", failure);

@@ -64,7 +64,14 @@ public sealed class LocalRuntime : IRuntime
             Seed = settings.Seed,
         };
 
-        var judge = new LiveJudge(checker, scenario, EndQuiet, settings.DeadlockQuiet ?? DeadlockQuiet);
+        // How late the host runs us: L3 allows it, and a finding it swamps is inconclusive.
+        var window = HostLateness.Window(scenario, L3Slack);
+        using var host = new HostLateness(Now);
+        var judge = new LiveJudge(checker, scenario, EndQuiet, settings.DeadlockQuiet ?? DeadlockQuiet)
+        {
+            Host = host,
+            LatenessWindow = window,
+        };
 
         LiveJudge.EnsureThreads();
         using var system = ActorSystem.Create("daxsim-local", AkkaConfig);
@@ -100,13 +107,14 @@ public sealed class LocalRuntime : IRuntime
         {
             throw new InvalidOperationException($"an actor failed in {scenario.Name}: {failure}");
         }
-        return RunResults.From(RuntimeKind.Local, "threads", scenario, settings, violation, ops, completed, events,
+        var result = RunResults.From(RuntimeKind.Local, "threads", scenario, settings, violation, ops, completed, events,
             sink.Log, endTime, clock.Elapsed) with
         {
             Deliveries = messages,
             Messages = messages,
             Threads = threads,
         };
+        return RunResults.Judged(result, host, window, L3Slack);
     }
 
     /// <summary>An event as emitted: when, and on which managed thread.</summary>

@@ -20,6 +20,17 @@ public sealed class LiveJudge(InvariantChecker checker, Scenario scenario, TimeS
     /// <summary>Work left that produces no event for this long is stuck: longer than any wait the scenario asks for.</summary>
     public TimeSpan Stall { get; init; } = TimeSpan.FromSeconds(1) + LongestDuration(scenario);
 
+    /// <summary>
+    /// How late the host runs this run (null: not measured). L3 allows what it took within
+    /// <see cref="LatenessWindow"/> before each look on top of every bound, and the time
+    /// limit allows all it took: on a loaded machine an operation is late for no fault of
+    /// the protocol.
+    /// </summary>
+    public HostLateness? Host { get; init; }
+
+    /// <summary>How far back the host's lateness counts for L3: about the life of an operation that is just overdue.</summary>
+    public TimeSpan LatenessWindow { get; init; }
+
     /// <summary>How long the run has produced no event, at the last Step.</summary>
     public TimeSpan Quiet { get; private set; }
 
@@ -51,12 +62,12 @@ public sealed class LiveJudge(InvariantChecker checker, Scenario scenario, TimeS
         {
             checker.CheckDeadlocks();
         }
-        checker.CheckDeadlines(now);
+        checker.CheckDeadlines(Host is { } host ? now - host.StolenWithin(LatenessWindow, now).Ticks : now);
         if (checker.Violation is not null)
         {
             return true;
         }
-        if (now > scenario.Limits.VirtualTime.Ticks)
+        if (now - (Host?.Stolen.Ticks ?? 0) > scenario.Limits.VirtualTime.Ticks)
         {
             checker.TimeLimitReached(now);
             return true;

@@ -58,6 +58,16 @@ public static class Report
         {
             report["cluster"] = ClusterJson(cluster);
         }
+        if (run.Host is { } host)
+        {
+            report["host"] = new JObject
+            {
+                ["stolenMs"] = Math.Round(host.Stolen.TotalMilliseconds, 3),
+                ["gcPauseMs"] = Math.Round(host.GcPause.TotalMilliseconds, 3),
+                ["maxTimerLatenessMs"] = Math.Round(host.MaxTimerLateness.TotalMilliseconds, 3),
+                ["inconclusive"] = host.Inconclusive,
+            };
+        }
         if (run.Runtime == RuntimeKind.Deterministic && scenario.Text is { } text)
         {
             var replay = new JObject

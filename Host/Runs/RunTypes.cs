@@ -166,6 +166,19 @@ public sealed record RunResult
 
     /// <summary>The cluster runtime's account of its members; null on the other runtimes.</summary>
     public ClusterRunInfo? Cluster { get; init; }
+
+    /// <summary>How late the host ran a real-time run (local, cluster); null on the deterministic runtime.</summary>
+    public HostReport? Host { get; init; }
+}
+
+/// <summary>
+/// How late the host ran a real-time run (HostLateness): what it took from the run in all,
+/// its GC pauses, the latest timer tick; and, when the verdict is inconclusive, why.
+/// </summary>
+public sealed record HostReport(TimeSpan Stolen, TimeSpan GcPause, TimeSpan MaxTimerLateness)
+{
+    /// <summary>Why the run's finding cannot be trusted; null when the verdict stands.</summary>
+    public string? Inconclusive { get; init; }
 }
 
 /// <summary>Where every runtime's RunResult is made: the parts all runtimes fill the same way.</summary>
@@ -197,6 +210,42 @@ public static class RunResults
         Timeline = log.Entries,
         WallTime = wallTime,
     };
+
+    /// <summary>
+    /// The verdict a real-time run can stand by. A liveness finding that depends on time (L2,
+    /// L3: not a wait-for cycle) made while the host took at least half of
+    /// <paramref name="l3Slack"/> within <paramref name="window"/> before the end says more
+    /// about the machine than about the protocol: inconclusive. So is any finding made after
+    /// the checker saw events out of order (<paramref name="disorder"/>: why).
+    /// </summary>
+    public static RunResult Judged(RunResult run, HostLateness host, TimeSpan window, TimeSpan l3Slack,
+        string? disorder = null)
+    {
+        var report = new HostReport(host.Stolen, host.GcPause, host.MaxTimerLateness);
+        string? reason = null;
+        if (run.Violation is { } v)
+        {
+            var taken = host.StolenWithin(window, run.EndTime);
+            if (disorder is not null)
+            {
+                reason = disorder;
+            }
+            else if (v.Verdict == Verdict.Liveness && v.Invariant.ToString() is "L2" or "L3" && taken >= l3Slack / 2)
+            {
+                reason = $"the host ran the run {Durations.Format(Round(taken))} late in the {Durations.Format(window)} before " +
+                         $"the {v.Invariant} finding (timer lateness, GC pauses), more than half of the " +
+                         $"{Durations.Format(l3Slack)} L3 allows for noise: the machine is too busy to tell a slow protocol " +
+                         "from a slow host; run it again on a quieter machine";
+            }
+        }
+        return run with
+        {
+            Host = report with { Inconclusive = reason },
+            Verdict = reason is null ? run.Verdict : Verdict.Inconclusive,
+        };
+    }
+
+    private static TimeSpan Round(TimeSpan t) => TimeSpan.FromMilliseconds(Math.Round(t.TotalMilliseconds));
 }
 
 /// <summary>What the cluster runtime reports beyond the checker's verdict (docs/cluster.md).</summary>

@@ -1,8 +1,11 @@
 using Akka.Configuration;
 using DaxSim.Host.Cli;
 using DaxSim.Host.Cluster;
+using DaxSim.Host.Load;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
+using DaxSim.Protocol.Load;
+using DaxSim.Protocol.Scenarios;
 using DaxSim.Tests.Runtime;
 using DaxSim.Tests.Support;
 using Xunit;
@@ -60,6 +63,32 @@ public sealed class RuntimesSpecs(DeterministicRuntimeFixture fixture) : IClassF
         Assert.Equal(b.TraceHash, a.TraceHash);
         Assert.Equal(b.Verdict, a.Verdict);
         Assert.Equal(b.Deliveries, a.Deliveries);
+    }
+
+    /// <summary>A cluster whose members do not answer in time: the runner's own words for it.</summary>
+    private sealed class SlowCluster : IRuntime
+    {
+        public RuntimeKind Kind => RuntimeKind.Cluster;
+
+        public RunResult Run(Scenario scenario, RunSettings settings) =>
+            throw new SlowMemberException("timed out waiting for node 0 to prepare the run: no answer within 60 s");
+    }
+
+    [Fact]
+    public void A_slow_member_must_reach_the_command_line_as_itself_not_as_a_failed_load()
+    {
+        var spec = LoadSpecLoader.LoadFile(Path.Combine(Scenarios.Directory, "load", "truncate-heavy.json")) with
+        {
+            Duration = TimeSpan.FromMilliseconds(20),
+        };
+
+        var e = Assert.Throws<SlowMemberException>(() =>
+            LoadEngine.Run(new LoadPlan(spec, 7, Variant.Mainline, new SlowCluster()), measureFootprint: false));
+
+        Assert.StartsWith("timed out waiting for node 0 to prepare the run", e.Message);
+        Assert.Contains("try again", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(75, DaxSim.Host.Cli.Cli.ExitSlowMember);
     }
 
     [Fact]
