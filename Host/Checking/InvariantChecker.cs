@@ -138,11 +138,11 @@ public sealed class InvariantChecker
             case PagePut m:
             {
                 var key = World.PinKey(m.Task, m.Page);
-                if (!_s2.PagePutting(m, key))
+                if (!w.PagePut(m, key, out var pin))
                 {
+                    _s2.PutWithoutReference(m);
                     break;
                 }
-                var pin = w.PagePut(m, key);
                 _s2.PagePut(m);
                 if (pin.Count == 1)
                 {

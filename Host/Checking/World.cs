@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using DaxSim.Actors;
 using DaxSim.Protocol;
@@ -185,10 +186,19 @@ public sealed class World
     /// <summary>The pin of <paramref name="key"/>, to update in place (it must exist).</summary>
     public ref Pin PinRef(long key) => ref CollectionsMarshal.GetValueRefOrNullRef(Pins, key);
 
-    /// <summary>The task drops a reference it holds (the S2 monitor has checked that it holds one); the pin as it was.</summary>
-    public Pin PagePut(PagePut m, long key)
+    /// <summary>
+    /// The task drops a reference: false, and nothing changed, if it holds none on the page
+    /// (S2 judges that); otherwise <paramref name="pin"/> is the pin as it was.
+    /// </summary>
+    public bool PagePut(PagePut m, long key, out Pin pin)
     {
-        var pin = Pins[key];
+        ref var held = ref CollectionsMarshal.GetValueRefOrNullRef(Pins, key);
+        if (Unsafe.IsNullRef(ref held))
+        {
+            pin = default;
+            return false;
+        }
+        pin = held;
         var p = m.Page.Value;
         if (Speculative.TryGetValue(m.Task, out var speculative) && speculative == m.Page)
         {
@@ -203,13 +213,13 @@ public sealed class World
         CheckRefcountAgrees(m.Page, m.Refcount);
         if (pin.Count > 1)
         {
-            Pins[key] = pin with { Count = pin.Count - 1 };
+            held.Count--;
         }
         else
         {
             Pins.Remove(key);
         }
-        return pin;
+        return true;
     }
 
     public void PageMapped(PageMapped m)

@@ -55,7 +55,7 @@ public sealed class MonitorSpecs
         var s1 = new UseAfterFreeMonitor(_world, _findings);
         Pin(B, P1);
         var put = new PagePut(P1, B, 1);
-        _world.PagePut(put, World.PinKey(B, P1));
+        _world.PagePut(put, World.PinKey(B, P1), out _);
         s1.PagePut(put, World.PinKey(B, P1));
         s1.BlockFreed(new BlockFreed(P1, Dax));
         Assert.Null(_findings.Violation);
@@ -85,9 +85,11 @@ public sealed class MonitorSpecs
     {
         var s2 = new RefcountMonitor(_world, _findings);
         Pin(B, P1);
-        Assert.True(s2.PagePutting(new PagePut(P1, B, 1), World.PinKey(B, P1)));
+        Assert.True(_world.PagePut(new PagePut(P1, B, 1), World.PinKey(B, P1), out _));
         Assert.Null(_findings.Violation);
-        Assert.False(s2.PagePutting(new PagePut(P1, A, 1), World.PinKey(A, P1)));
+        var put = new PagePut(P1, A, 1);
+        Assert.False(_world.PagePut(put, World.PinKey(A, P1), out _));
+        s2.PutWithoutReference(put);
         Assert.Equal(InvariantId.S2, Found);
         Assert.Contains("task-a put page-1 without a reference of its own to drop", _findings.Violation!.Description);
     }
@@ -177,7 +179,7 @@ public sealed class MonitorSpecs
         l2.AtQuiescence();
         Assert.Null(_findings.Violation);
         var put = new PagePut(P1, C, 1);
-        _world.PagePut(put, World.PinKey(C, P1));
+        _world.PagePut(put, World.PinKey(C, P1), out _);
         l2.AtQuiescence();
         Assert.Equal(InvariantId.L2, Found);
         Assert.Equal([new WaitForEdge("task-a", WaitReason.PageIdle, "page-1", null, 1)], _findings.Violation!.Edges);

@@ -9,18 +9,11 @@ namespace DaxSim.Host.Checking;
 /// </summary>
 public sealed class RefcountMonitor(World world, Findings findings)
 {
-    /// <summary>Before the world drops the reference: false (and the finding) when the task holds none to drop.</summary>
-    public bool PagePutting(PagePut m, long key)
-    {
-        if (world.Pins.ContainsKey(key))
-        {
-            return true;
-        }
+    /// <summary>The task put a page it holds no reference on (the world had none to drop).</summary>
+    public void PutWithoutReference(PagePut m) =>
         findings.Report(InvariantId.S2, Verdict.Safety,
             $"{world.T(m.Task)} put {World.P(m.Page)} without a reference of its own to drop",
             [world.T(m.Task), World.P(m.Page)]);
-        return false;
-    }
 
     public void PagePut(PagePut m)
     {
