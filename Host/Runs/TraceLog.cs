@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using DaxSim.Protocol.Trace;
 
@@ -54,38 +55,69 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
 
     // A type's fingerprint depends on its name alone, so it is computed once per process, not
     // once per run, and kept in one table shared by every log (explore's workers run logs on
-    // several threads). The table is open-addressed and never evicts: a process sees a few
-    // dozen message and event types, and this lookup is on every delivery and every event. A
-    // slot, once set, never changes, so a reader needs no lock; two threads adding the same
-    // type at once both compute the same fingerprint, and one of them wins the slot.
-    private sealed class TypeFingerprint(Type type, ulong id)
+    // several threads). The table is open-addressed, at most half full, and never evicts: a
+    // process sees a few dozen message and event types, and this lookup is on every delivery
+    // and every event. A slot, once set, never changes: its fingerprint is written before its
+    // type is published, so a reader that finds the type needs no lock.
+    private struct TypeSlot
     {
-        public readonly Type Type = type;
-        public readonly ulong Id = id;
+        public Type? Type;
+        public ulong Id;
     }
 
     private const int TypeSlotBits = 10;
-    private static readonly TypeFingerprint?[] TypeSlots = new TypeFingerprint?[1 << TypeSlotBits];
+    private const int TypeSlotMask = (1 << TypeSlotBits) - 1;
+    private static readonly TypeSlot[] TypeSlots = new TypeSlot[1 << TypeSlotBits];
+    private static readonly Lock TypeSlotsGate = new();
+    private static int _typeSlotsUsed;
+
+    // Fibonacci hashing of the method table's address: its low bits are alignment.
+    private static int TypeSlotOf(Type type) =>
+        (int)(((ulong)type.TypeHandle.Value * 0x9E3779B97F4A7C15UL) >> (64 - TypeSlotBits));
 
     private static ulong TypeId(Type type)
     {
-        const int mask = (1 << TypeSlotBits) - 1;
-        // Fibonacci hashing of the method table's address: its low bits are alignment.
-        var i = (int)(((ulong)type.TypeHandle.Value * 0x9E3779B97F4A7C15UL) >> (64 - TypeSlotBits));
-        for (var probes = 0; probes <= mask; probes++, i = (i + 1) & mask)
+        for (var i = TypeSlotOf(type); ; i = (i + 1) & TypeSlotMask)
         {
-            var slot = Volatile.Read(ref TypeSlots[i]);
-            if (slot is null)
-            {
-                var added = new TypeFingerprint(type, NameFingerprint(type));
-                slot = Interlocked.CompareExchange(ref TypeSlots[i], added, null) ?? added;
-            }
-            if (ReferenceEquals(slot.Type, type))
+            ref var slot = ref TypeSlots[i];
+            var known = Volatile.Read(ref slot.Type);
+            if (ReferenceEquals(known, type))
             {
                 return slot.Id;
             }
+            if (known is null)
+            {
+                return AddType(type);
+            }
         }
-        return NameFingerprint(type); // a full table: more types than any run has; slower, the same value
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ulong AddType(Type type)
+    {
+        var id = NameFingerprint(type);
+        lock (TypeSlotsGate)
+        {
+            if (_typeSlotsUsed >= TypeSlots.Length / 2)
+            {
+                return id; // more types than any run has: not kept, so a free slot ends every search
+            }
+            for (var i = TypeSlotOf(type); ; i = (i + 1) & TypeSlotMask)
+            {
+                ref var slot = ref TypeSlots[i];
+                if (ReferenceEquals(slot.Type, type))
+                {
+                    return slot.Id;
+                }
+                if (slot.Type is null)
+                {
+                    slot.Id = id;
+                    Volatile.Write(ref slot.Type, type);
+                    _typeSlotsUsed++;
+                    return id;
+                }
+            }
+        }
     }
 
     private static ulong NameFingerprint(Type type)
