@@ -86,7 +86,8 @@ public sealed partial class Cli
         public readonly Option<string?> Role = new("--role") { Description = "Cluster role (DAXSIM_ROLE; default sim)." };
         public readonly Option<string?> Journal = new("--journal")
         {
-            Description = "The SQLite file of the journal and snapshot store, shared by all members (DAXSIM_JOURNAL).",
+            Description = "The journal and snapshot store shared by all members (DAXSIM_JOURNAL): a SQLite file (members " +
+                          "on one machine), or postgres://USER:PASSWORD@HOST:PORT/DATABASE (members on several).",
         };
 
         public Command Command()
@@ -169,6 +170,11 @@ public sealed partial class Cli
         catch (JoinRefusedException e)
         {
             stderr.WriteLine($"daxsim: {e.Message}");
+            return ExitUsage;
+        }
+        catch (JournalUnavailableException e)
+        {
+            stderr.WriteLine($"daxsim: cannot start the member: {e.Message}");
             return ExitUsage;
         }
         catch (Exception e) when (e is Akka.Remote.RemoteTransportException or Akka.Configuration.ConfigurationException ||

@@ -216,7 +216,12 @@ public static class ClusterConfig
         }
         // SQLite through linq2db's Microsoft.Data.Sqlite provider; WAL mode is set on the
         // file when the member starts (SqliteJournal.Prepare), so readers do not block writers.
-        var connection = Quote($"Data Source={journal};Default Timeout=30");
+        // A postgres:// URL: PostgreSQL through linq2db's Npgsql provider (PostgresJournal).
+        var postgres = PostgresJournal.IsUrl(journal);
+        var connection = Quote(postgres
+            ? PostgresJournal.ConnectionString(journal, "the journal")
+            : $"Data Source={journal};Default Timeout=30");
+        var provider = Quote(postgres ? "PostgreSQL.15" : "SQLite.MS");
         return $$"""
               persistence {
                 journal {
@@ -224,7 +229,7 @@ public static class ClusterConfig
                   sql {
                     class = "Akka.Persistence.Sql.Journal.SqlWriteJournal, Akka.Persistence.Sql"
                     connection-string = {{connection}}
-                    provider-name = "SQLite.MS"
+                    provider-name = {{provider}}
                     auto-initialize = on
                   }
                 }
@@ -233,7 +238,7 @@ public static class ClusterConfig
                   sql {
                     class = "Akka.Persistence.Sql.Snapshot.SqlSnapshotStore, Akka.Persistence.Sql"
                     connection-string = {{connection}}
-                    provider-name = "SQLite.MS"
+                    provider-name = {{provider}}
                     auto-initialize = on
                   }
                 }

@@ -38,13 +38,24 @@ public sealed class NodeHost : IDisposable
     /// Starts the member and joins: the seeds (the first seed that is this member joins
     /// itself), or, without seeds, itself (a new cluster). Before joining it asks the seeds'
     /// agents for their protocol version and refuses to join one that differs
-    /// (JoinRefusedException). <paramref name="listening"/> is told the bound address first.
+    /// (JoinRefusedException). A PostgreSQL journal must accept a connection within
+    /// <see cref="JournalWait"/> (JournalUnavailableException). <paramref name="listening"/> is told the bound address first.
     /// </summary>
+    /// <summary>How long a member waits for its PostgreSQL journal to accept connections (it may be starting too).</summary>
+    public static readonly TimeSpan JournalWait = TimeSpan.FromSeconds(60);
+
     public static NodeHost Start(NodeSettings settings, Action<Address>? listening = null, bool checkSeeds = true)
     {
         if (settings.Journal is { } journal)
         {
-            SqliteJournal.Prepare(journal);
+            if (PostgresJournal.IsUrl(journal))
+            {
+                PostgresJournal.Prepare(journal, JournalWait);
+            }
+            else
+            {
+                SqliteJournal.Prepare(journal);
+            }
         }
         var system = ActorSystem.Create(settings.ClusterName, ClusterConfig.Member(settings)
             .WithFallback(Akka.Cluster.Sharding.ClusterSharding.DefaultConfig()));

@@ -35,7 +35,10 @@ public sealed partial record NodeSettings
 
     public string Role { get; init; } = ClusterConfig.DefaultRole;
 
-    /// <summary>The SQLite file of the shared journal and snapshot store; null: no persistence.</summary>
+    /// <summary>
+    /// The shared journal and snapshot store: a SQLite file (members on one machine), or a
+    /// postgres:// URL of a PostgreSQL server (members on several: PostgresJournal); null: no persistence.
+    /// </summary>
     public string? Journal { get; init; }
 
     /// <summary>The ActorSystem name: members of another cluster name cannot even address this one.</summary>
@@ -133,6 +136,11 @@ public sealed partial record NodeSettings
         if (text is null)
         {
             return null;
+        }
+        if (PostgresJournal.IsUrl(text))
+        {
+            PostgresJournal.ConnectionString(text, what);
+            return text;
         }
         var full = Path.GetFullPath(text);
         var dir = Path.GetDirectoryName(full);

@@ -69,7 +69,9 @@ public sealed class ComposeFileSpecs : IDisposable
             Assert.Equal("true", Scalar(s, "init")); // SIGTERM reaches daxsim: the member leaves gracefully
             Assert.Equal("no", Scalar(s, "restart")); // a member a crashNode fault killed stays dead
         }
-        Assert.Equal(["runner", "seed", "worker1", "worker2"], services.Children.Keys.Select(k => k.ToString()).Order(StringComparer.Ordinal));
+        // Beside the members and the runner, only the PostgreSQL journal server (started when named).
+        Assert.Equal(["postgres", "runner", "seed", "worker1", "worker2"],
+            services.Children.Keys.Select(k => k.ToString()).Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -149,6 +151,28 @@ public sealed class ComposeFileSpecs : IDisposable
             Assert.Equal(parts[1], Path.GetDirectoryName(journal));
         }
         Assert.False(Map(services, "runner").Children.ContainsKey("volumes"), "the runner is not a member: no journal");
+    }
+
+    [Fact]
+    public void DAXSIM_JOURNAL_must_put_the_members_journal_on_the_postgres_service()
+    {
+        const string url = "postgres://daxsim:daxsim@postgres:5432/daxsim";
+        var services = Map(Config(("DAXSIM_JOURNAL", url)), "services");
+
+        foreach (var (service, _) in Members)
+        {
+            Assert.Equal(url, Environment(Map(services, service))["DAXSIM_JOURNAL"]);
+        }
+        var postgres = Map(services, "postgres");
+        Assert.StartsWith("postgres:", Scalar(postgres, "image"));
+        Assert.Equal(["cluster"], Map(postgres, "networks").Children.Keys.Select(k => k.ToString()));
+        Assert.False(postgres.Children.ContainsKey("ports"), "the journal server publishes no port");
+        // The URL's user, password and database are the ones the server is created with.
+        var env = Environment(postgres);
+        Assert.Equal(("daxsim", "daxsim", "daxsim"), (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"]));
+        Assert.Equal("postgres:5432", new Uri(url).Authority);
+        // Without it, the members keep the SQLite file on their shared volume.
+        Assert.Equal("/var/lib/daxsim/journal.db", Environment(Map(Map(Config(), "services"), "seed"))["DAXSIM_JOURNAL"]);
     }
 
     // --- broken copies --------------------------------------------------------------------------
