@@ -187,7 +187,8 @@ internal static class ClusterBench
         if (o.WriteDoc)
         {
             var full = Path.Combine(root, "docs", "performance-cluster.md");
-            File.WriteAllText(full, doc.Full);
+            // Hand-written sections between markers (the hop account) stay.
+            File.WriteAllText(full, DocSections.CarryOver(File.Exists(full) ? File.ReadAllText(full) : "", doc.Full));
             var perf = Path.Combine(root, "docs", "performance.md");
             File.WriteAllText(perf, DocSections.Replace(File.Exists(perf) ? File.ReadAllText(perf) : "", "cluster", doc.Summary));
             Console.WriteLine($"wrote {full} and the cluster section of {perf}");
@@ -629,7 +630,7 @@ internal static class ClusterBench
                      "start-up included, and per protocol message. **Others**: cores that other processes of the machine used meanwhile.");
         s.AppendLine("- **Baselines**: in one process, two actors that do nothing; across two processes, the same remoting " +
                      "(transport, throttler adapter, serializers) with nothing above it. The cluster does more per message: " +
-                     "sharding routes it, the receiver acknowledges it, the actors do the protocol's work and report trace events " +
+                     "two more actor hops (the members' outbox and inbox, which batch; the hops are counted below), the receiver acknowledges it, the actors do the protocol's work and report trace events " +
                      "that the runner merges and checks, with four processes sharing the cores.");
         s.AppendLine();
         s.AppendLine("Command: `dotnet run -c Release --project bench/DaxSim.Bench -- --cluster" +
