@@ -83,6 +83,21 @@ public sealed class FaultInjectionSpecs(DeterministicRuntimeFixture fixture) : I
     }
 
     [Fact]
+    public void The_delay_plan_must_be_the_same_for_one_seed_and_differ_between_seeds()
+    {
+        // What the seed draws: which readiness of a mailbox is held back, and by how much (the
+        // mailbox that readiness belongs to follows from the schedule as well).
+        static List<(long Ready, long Delay)> Plan(RunResult r) => r.Faults!.Delays.Select(d => (d.Ready, d.Delay)).ToList();
+
+        var runs = Enumerable.Range(1, 8).Select(s => Run((ulong)s, inject: true)).ToList();
+        Assert.Equal(Plan(runs[2]), Plan(Run(3, inject: true)));
+        var firsts = runs.Select(Plan).Where(p => p.Count > 0).Select(p => p[0]).ToList();
+        Assert.True(firsts.Count >= 4, $"only {firsts.Count} of 8 runs were delayed at all");
+        Assert.True(firsts.Distinct().Count() >= firsts.Count / 2,
+            $"the seeds drew the same first delays: {string.Join(", ", firsts)}");
+    }
+
+    [Fact]
     public void A_run_with_injected_faults_must_replay_from_its_plan_and_choices_alone()
     {
         // A seed whose run got signals or a kill and delays.

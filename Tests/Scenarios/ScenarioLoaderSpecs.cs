@@ -143,6 +143,12 @@ public sealed class ScenarioLoaderSpecs
         Assert.DoesNotContain("Path '", error.Message, StringComparison.Ordinal);
     }
 
+    // System.Text.Json reports a byte offset in the line; an editor counts characters. "été €"
+    // is 5 characters and 9 UTF-8 bytes, so counting bytes would put the error 4 columns late.
+    [Fact]
+    public void A_syntax_error_after_non_ASCII_text_is_reported_at_its_column_in_characters() =>
+        AssertOnly("{\n  \"name\": \"été €\", \"x\": y\n}", 2, 25, "invalid JSON");
+
     [Fact]
     public void A_missing_comma_before_a_key_at_the_start_of_a_line_is_reported_there() =>
         AssertOnly("{\n  \"name\": \"t\"\n\"files\": []\n}", 3, 1, "invalid JSON");
