@@ -187,6 +187,17 @@ public sealed class InvariantCheckerSpecs
     }
 
     [Fact]
+    public void S3_must_catch_a_shared_acquirer_beside_an_exclusive_holder()
+    {
+        Feed(new LockRequested(Dax, LockKind.IoLock, LockMode.Exclusive, A),
+            new LockAcquired(Dax, LockKind.IoLock, LockMode.Exclusive, A),
+            new LockAcquired(Dax, LockKind.IoLock, LockMode.Shared, B));
+        var v = Caught(InvariantId.S3);
+        Assert.Contains("shared while", v.Description);
+        Assert.Contains("exclusive", v.Description);
+    }
+
+    [Fact]
     public void Shared_holders_together_must_be_fine()
     {
         Feed(new LockAcquired(Dax, LockKind.MmapLock, LockMode.Shared, B),

@@ -1,3 +1,4 @@
+using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Runs;
 using DaxSim.Host.Shrink;
@@ -54,5 +55,37 @@ public sealed class ShrinkerSpecs(DeterministicRuntimeFixture fixture) : IClassF
         });
         Assert.Equal(shrunk.Run.TraceHash, replay.TraceHash);
         Assert.Equal(shrunk.Run.Violation!.Invariant, replay.Violation?.Invariant);
+    }
+
+    [Fact]
+    public void A_candidate_that_breaks_another_invariant_must_be_rejected()
+    {
+        // A stand-in runtime: the finding's own scenario and schedule break S3; every smaller
+        // scenario, and the finding's scenario on any other schedule, breaks L1 instead.
+        var scenario = Scenarios.Shipped("two-pins");
+        int[] schedule = [1, 2, 1, 2];
+        var runs = 0;
+        RunResult Run(Scenario s, RunSettings settings)
+        {
+            runs++;
+            var same = s.Text == scenario.Text && (settings.Schedule is null || settings.Schedule.SequenceEqual(schedule));
+            var invariant = same ? InvariantId.S3 : InvariantId.L1;
+            return new RunResult
+            {
+                Scenario = s.Name, Runtime = RuntimeKind.Deterministic, Seed = settings.Seed, Variant = settings.Variant,
+                Strategy = "random", Verdict = invariant == InvariantId.S3 ? Verdict.Safety : Verdict.Liveness,
+                Violation = new Violation(invariant, invariant == InvariantId.S3 ? Verdict.Safety : Verdict.Liveness, 0, "stand-in", [], []),
+                Ops = [], Schedule = same ? schedule : [0, 0, 0, 0],
+            };
+        }
+        var settings = new RunSettings { Seed = 5 };
+
+        var shrunk = new Shrinker(Run) { SeedsPerCandidate = 2 }.Shrink(scenario, settings, Run(scenario, settings));
+
+        Assert.True(runs > 3, $"only {runs} runs: the shrinker tried no candidate");
+        Assert.Equal(0, shrunk.Accepted);
+        Assert.Same(scenario, shrunk.Scenario);
+        Assert.Equal(schedule, shrunk.Run.Schedule);
+        Assert.Equal(InvariantId.S3, shrunk.Run.Violation?.Invariant);
     }
 }
