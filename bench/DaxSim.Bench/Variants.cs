@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Runs;
 using DaxSim.Host.Shrink;
@@ -218,7 +219,7 @@ public static class VariantsTable
             var result = runtime.Run(scenario, settings);
             if (result.Violation is { } v)
             {
-                if (v.Invariant == row.Invariant)
+                if (v.Invariant.Name() == row.Invariant)
                 {
                     return (i + 1, (settings, result));
                 }
