@@ -333,12 +333,15 @@ internal sealed class ClusterRun
                     Note($"node {s.Node} reachable again");
                 }
                 break;
+            // When the member saw it (its stamp), not when the runner got round to the report: the
+            // member reports the removal before it tells the entities, so whatever the removal
+            // set free comes after it, however late a busy runner reads its inbox.
             case MemberChange.Removed:
-                if (_membership.Removed(s.Node, now))
+                if (_membership.Removed(s.Node, Math.Min(now, Ticks(s.Stamp))))
                 {
                     _merger.Leaving(s.Node);
                     var after = _membership.CrashedAt(s.Node) is { } c
-                        ? $", {TimeSpan.FromTicks(now - c).TotalSeconds:F2} s after the crash"
+                        ? $", {TimeSpan.FromTicks(_membership.RemovedAt(s.Node)!.Value - c).TotalSeconds:F2} s after the crash"
                         : "";
                     Note($"node {s.Node} removed from the cluster{after}");
                     if (_membership.IsCrashed(s.Node))

@@ -88,11 +88,20 @@ public sealed class Membership
 
     public void Crashed(int node, long at) => _crashedAt[node] = at;
 
-    /// <summary>True the first time the node is seen removed.</summary>
+    /// <summary>
+    /// True the first time the node is seen removed. Several members report it, each with
+    /// the time it saw it; the earliest counts.
+    /// </summary>
     public bool Removed(int node, long at)
     {
         _unreachable.Remove(node);
-        return _removedAt.TryAdd(node, at);
+        if (_removedAt.TryGetValue(node, out var seen))
+        {
+            _removedAt[node] = Math.Min(seen, at);
+            return false;
+        }
+        _removedAt[node] = at;
+        return true;
     }
 
     /// <summary>True when <paramref name="reporter"/> is the first to see the node unreachable.</summary>

@@ -43,9 +43,11 @@ public sealed class RunMembershipSpecs
 
         Assert.True(m.Removed(2, at: 700));
         Assert.False(m.Removed(2, at: 800));
+        Assert.Equal(700, m.RemovedAt(2));
+        Assert.False(m.Removed(2, at: 650)); // another member saw it earlier
         Assert.Equal(MemberState.CrashedRemoved, m.State(2));
         Assert.Equal("crashed, removed", m.Describe(2));
-        Assert.Equal(700, m.RemovedAt(2));
+        Assert.Equal(650, m.RemovedAt(2));
         Assert.False(m.Unsettled);
         Assert.False(m.IsPresent(2));
     }
