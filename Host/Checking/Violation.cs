@@ -58,9 +58,7 @@ public sealed record Violation(
     public Damage? Damage { get; init; }
 
     /// <summary>The wait-for edges as sentences, as the report's "waitFor" and the console print them.</summary>
-    public IReadOnlyList<string> WaitFor => _waitFor ??= Edges.Select(e => e.Text).ToList();
-
-    private IReadOnlyList<string>? _waitFor;
+    public IReadOnlyList<string> WaitFor => Edges.Select(e => e.Text).ToList();
 
     public static string Title(InvariantId invariant) => invariant.Title();
 
