@@ -4,6 +4,7 @@ using DaxSim.Protocol;
 using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
+using DaxSim.Transport;
 
 namespace DaxSim.Actors;
 
@@ -53,6 +54,11 @@ public sealed class SimEnvironment(
     public IEntityDirectory Directory { get; } = directory;
 
     public Limits Limits => Scenario.Limits;
+
+    private TransportSettings? _transport;
+
+    /// <summary>What every actor's delivery is made from (built on first use, once the properties above are set).</summary>
+    public TransportSettings Transport => _transport ??= new(Delivery, Network, InFlight, Messages, Journal, Elapsed, Directory.Resolve);
 
     public Props Deploy(Props props) => deploy is null ? props : deploy(props);
 

@@ -1,6 +1,7 @@
 using DaxSim.Protocol;
 using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Scenarios;
+using DaxSim.Transport;
 
 namespace DaxSim.Actors;
 
@@ -131,23 +132,4 @@ public sealed class SimulatedCluster : INetwork
             .OrderByDescending(g => g.Count()).ThenBy(g => g.Min()).ToList();
         return groups.Skip(1).SelectMany(g => g).Order().ToList();
     }
-}
-
-/// <summary>The deterministic runtime's journal: every entity's inputs, in memory, for the run.</summary>
-public sealed class MemoryJournal : IEntityJournal
-{
-    private readonly Dictionary<Endpoint, List<object>> _entries = new();
-
-    public void Append(Endpoint entity, object input)
-    {
-        if (!_entries.TryGetValue(entity, out var list))
-        {
-            list = [];
-            _entries[entity] = list;
-        }
-        list.Add(input);
-    }
-
-    public IReadOnlyList<object> Entries(Endpoint entity) =>
-        _entries.TryGetValue(entity, out var list) ? list : [];
 }

@@ -3,6 +3,7 @@ using DaxSim.Protocol;
 using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Trace;
 using Lock = DaxSim.Protocol.Messages.Lock;
+using DaxSim.Transport;
 
 namespace DaxSim.Actors.Inode;
 

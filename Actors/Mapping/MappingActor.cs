@@ -3,6 +3,7 @@ using DaxSim.Protocol;
 using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
+using DaxSim.Transport;
 
 namespace DaxSim.Actors.Mapping;
 

@@ -91,16 +91,16 @@ public sealed class PageActor : SimActor
         Reply(new GetPageAck(_page, _refcount, m.Seq));
     }
 
+    // A put without a get is a bug in the putter: put_page on a page it holds no reference
+    // on. The delivery decides what becomes of it (Transport/ReliableDelivery.cs): between
+    // actors of one process it is let through for S2 to report; from peers that may be
+    // other processes it is refused, so that a bad peer cannot drive the refcount below
+    // what the pins hold.
+    protected override string? Refuses(object message) =>
+        message is PutPage m && !_refsBy.ContainsKey(m.Task) ? $"{m.Task} holds no reference on {_page}" : null;
+
     private void HandlePutPage(PutPage m)
     {
-        // A put without a get is a bug in the putter. Between actors of one process it is
-        // let through for S2 to report; from the network it is refused, so that a bad
-        // peer cannot drive the refcount below what the pins hold.
-        if (FromNetwork && !_refsBy.ContainsKey(m.Task))
-        {
-            Refuse(m, $"{m.Task} holds no reference on {_page}");
-            return;
-        }
         if (_refsBy.TryGetValue(m.Task, out var held))
         {
             if (held == 1)

@@ -10,6 +10,7 @@ using DaxSim.Protocol;
 using DaxSim.Protocol.Load;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
+using DaxSim.Transport;
 
 namespace DaxSim.Host.Cluster;
 

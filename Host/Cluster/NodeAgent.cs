@@ -18,6 +18,7 @@ using Kill = DaxSim.Protocol.Messages.Kill;
 using AkkaCluster = Akka.Cluster.Cluster;
 using Envelope = DaxSim.Protocol.Messages.Envelope;
 using MemberStatus = Akka.Cluster.MemberStatus;
+using DaxSim.Transport;
 
 namespace DaxSim.Host.Cluster;
 
@@ -432,7 +433,7 @@ public sealed class NodeRun : ReceiveActor
         _scenario = scenario;
         _entities = new RunEntities(scenario);
         _indexOf = m.Nodes.ToDictionary(n => Address.Parse(n.Address), n => n.Index);
-        // The run's message figures: this member's actors count what they take in (SimActor),
+        // The run's message figures: this member's actors count what they take in (ReliableDelivery),
         // and every trace batch carries the counts to the runner.
         var counter = new MessageCounter();
         _sink = new TraceForwarder(m.RunId, m.Node, m.Runner, counter);
@@ -449,7 +450,7 @@ public sealed class NodeRun : ReceiveActor
             {
                 Reliable = m.Reliable || m.Journaled,
                 Journaled = m.Journaled,
-                // Retransmit by round-trip time, not on every tick (SimActor: under load an ack
+                // Retransmit by round-trip time, not on every tick (ReliableChannel: under load an ack
                 // takes longer than 20 ms, and retransmitting all in flight collapses the run).
                 AdaptiveRetry = true,
                 CoalescedAcks = m.Batched,

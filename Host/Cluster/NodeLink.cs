@@ -4,6 +4,7 @@ using DaxSim.Actors;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Messages;
 using Envelope = DaxSim.Protocol.Messages.Envelope;
+using DaxSim.Transport;
 
 namespace DaxSim.Host.Cluster;
 

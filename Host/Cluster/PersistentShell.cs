@@ -5,6 +5,7 @@ using DaxSim.Actors;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Trace;
+using DaxSim.Transport;
 
 namespace DaxSim.Host.Cluster;
 

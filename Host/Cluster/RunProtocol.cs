@@ -1,6 +1,7 @@
 using Akka.Actor;
 using DaxSim.Actors;
 using DaxSim.Protocol.Trace;
+using DaxSim.Transport;
 
 namespace DaxSim.Host.Cluster;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using DaxSim.Actors;
 using DaxSim.Protocol.Trace;
+using DaxSim.Transport;
 
 namespace DaxSim.Host.Cluster;
 

@@ -7,6 +7,7 @@ using DaxSim.Host.Runs;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
+using DaxSim.Transport;
 
 namespace DaxSim.Host.Deterministic;
 

@@ -1,5 +1,6 @@
 using DaxSim.Actors;
 using DaxSim.Protocol.Scenarios;
+using DaxSim.Transport;
 
 namespace DaxSim.Host.Runs;
 

@@ -203,7 +203,7 @@ public static class Report
     /// </summary>
     private static JObject MessagesJson(ClusterMessages m, ClusterRunInfo c)
     {
-        static JObject CountsJson(Actors.MessageCounts k) => new()
+        static JObject CountsJson(Transport.MessageCounts k) => new()
         {
             ["total"] = k.Messages,
             ["betweenNodes"] = k.Remote,
@@ -219,7 +219,7 @@ public static class Report
         };
         var json = CountsJson(m.Counts);
         var seconds = m.Samples.Count > 0 ? m.Samples[^1].At / (double)TimeSpan.TicksPerSecond : 0;
-        var last = m.Samples.Count > 0 ? m.Samples[^1].Counts : Actors.MessageCounts.Zero;
+        var last = m.Samples.Count > 0 ? m.Samples[^1].Counts : Transport.MessageCounts.Zero;
         json["perSecond"] = seconds > 0 ? Math.Round(last.Messages / seconds, 1) : null;
         json["betweenNodesPerSecond"] = seconds > 0 ? Math.Round(last.Remote / seconds, 1) : null;
         json["firstTaskEndedMs"] = m.FirstTaskEnded is { } ended ? Math.Round(ended / (double)TimeSpan.TicksPerMillisecond, 1) : null;

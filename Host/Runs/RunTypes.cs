@@ -4,6 +4,7 @@ using DaxSim.Host.Deterministic;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
+using DaxSim.Transport;
 
 namespace DaxSim.Host.Runs;
 

@@ -120,10 +120,22 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
         }
     }
 
+    // Types that moved when the transport left Actors/ (issue 13) are fingerprinted by the
+    // name they had, so that recorded hashes (replay files, the golden spec) still match.
+    private static readonly Dictionary<string, string> FormerNames = new()
+    {
+        ["DaxSim.Transport.TimerFired"] = "DaxSim.Actors.TimerFired",
+        ["DaxSim.Transport.Replayed"] = "DaxSim.Actors.Replayed",
+        ["DaxSim.Transport.RecoveryDone"] = "DaxSim.Actors.RecoveryDone",
+        ["DaxSim.Transport.TransportTick"] = "DaxSim.Actors.SimActor+RetryTick",
+        ["DaxSim.Transport.ReliableDelivery+AckFlush"] = "DaxSim.Actors.SimActor+AckFlush",
+    };
+
     private static ulong NameFingerprint(Type type)
     {
         var id = FnvOffset;
-        foreach (var c in type.FullName ?? type.Name)
+        var name = type.FullName ?? type.Name;
+        foreach (var c in FormerNames.GetValueOrDefault(name, name))
         {
             id = (id ^ c) * FnvPrime;
         }

@@ -7,6 +7,7 @@ using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Scenarios;
 using Xunit;
 using Envelope = DaxSim.Protocol.Messages.Envelope;
+using DaxSim.Transport;
 
 namespace DaxSim.Tests.Cluster;
 

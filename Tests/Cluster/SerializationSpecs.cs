@@ -74,7 +74,7 @@ public sealed class SerializationSpecs : IDisposable
     [Fact]
     public void A_trace_batch_comes_back_with_its_message_counts()
     {
-        var counts = new DaxSim.Actors.MessageCounts(1, 2, 3, 4, 5, 6, 7);
+        var counts = new DaxSim.Transport.MessageCounts(1, 2, 3, 4, 5, 6, 7);
         var batch = new TraceBatch("run1", 1, 2, 3, [4], [new PagePut(new PageId(1), new TaskId(2), 1)], counts);
         Assert.Equal(counts, RoundTrip(batch).Counts);
         Assert.Null(RoundTrip(batch with { Counts = null }).Counts);

@@ -8,11 +8,12 @@ using DaxSim.Protocol.Trace;
 using DaxSim.Tests.Support;
 using Xunit;
 using Envelope = DaxSim.Protocol.Messages.Envelope;
+using DaxSim.Transport;
 
 namespace DaxSim.Tests.Faults;
 
 /// <summary>
-/// SimActor's reliable delivery, on a PageActor whose partners are probes: envelopes are
+/// Reliable delivery (Transport/ReliableDelivery and JournalingDelivery) under a PageActor whose partners are probes: envelopes are
 /// acknowledged, processed once and in each sender's order, misaddressed ones are
 /// refused, a gone task's pins are given back, and a journaled page comes back with its
 /// refcount, its de-duplication window and what it still owes.
