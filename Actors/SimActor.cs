@@ -11,7 +11,7 @@ namespace DaxSim.Actors;
 /// The base of every protocol actor: what each needs to send, answer, report, wait and
 /// learn that a task's node is gone. Messages travel through the run's
 /// <see cref="IDelivery"/> (a bare Tell, or reliable delivery with or without a journal:
-/// see Transport/), which the actor never asks about; it sends to entities
+/// see Host/Transport/), which the actor never asks about; it sends to entities
 /// (<see cref="Send(Endpoint, object)"/>), answers the sender (<see cref="Reply"/>), and
 /// reports through <see cref="Trace"/>.
 /// </summary>

@@ -92,7 +92,7 @@ public sealed class PageActor : SimActor
     }
 
     // A put without a get is a bug in the putter: put_page on a page it holds no reference
-    // on. The delivery decides what becomes of it (Transport/ReliableDelivery.cs): between
+    // on. The delivery decides what becomes of it (Host/Transport/ReliableDelivery.cs): between
     // actors of one process it is let through for S2 to report; from peers that may be
     // other processes it is refused, so that a bad peer cannot drive the refcount below
     // what the pins hold.

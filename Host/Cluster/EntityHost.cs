@@ -10,7 +10,7 @@ namespace DaxSim.Host.Cluster;
 /// <summary>
 /// The sharded entity of a run without a journal: it hosts one protocol actor (InodeActor,
 /// MappingActor, PageActor or DeviceActor) as its child, built from the scenario's initial
-/// layout exactly as SimulationRoot builds it, and supervises it. The child's delivery (Transport/ReliableDelivery)
+/// layout exactly as SimulationRoot builds it, and supervises it. The child's delivery (Host/Transport/ReliableDelivery)
 /// de-duplicates, acknowledges, orders, and gives back what a gone task held (TaskGone).
 ///
 /// The host is off the data path: once the child is started it is announced to the

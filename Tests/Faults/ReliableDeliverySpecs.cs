@@ -13,7 +13,7 @@ using DaxSim.Transport;
 namespace DaxSim.Tests.Faults;
 
 /// <summary>
-/// Reliable delivery (Transport/ReliableDelivery and JournalingDelivery) under a PageActor whose partners are probes: envelopes are
+/// Reliable delivery (Host/Transport/ReliableDelivery and JournalingDelivery) under a PageActor whose partners are probes: envelopes are
 /// acknowledged, processed once and in each sender's order, misaddressed ones are
 /// refused, a gone task's pins are given back, and a journaled page comes back with its
 /// refcount, its de-duplication window and what it still owes.
