@@ -17,17 +17,7 @@ public sealed class PlainDelivery(IActorRef self, Func<Endpoint, IActorRef> reso
 
     public void Step(object step) => self.Tell(step, self);
 
-    public void StartTimer(string key, object message, TimeSpan delay)
-    {
-        // A step (no delay) is a message, not a timer: the scheduler would hold it until the
-        // clock moves (the deterministic runtime) or its next tick (10 ms in real time).
-        if (delay <= TimeSpan.Zero)
-        {
-            self.Tell(message, self);
-            return;
-        }
-        owner.Timers.StartSingleTimer(key, message, delay);
-    }
+    public void StartTimer(string key, object message, TimeSpan delay) => SelfTimers.Start(self, owner, key, message, delay);
 
     public void CancelTimer(string key) => owner.Timers.Cancel(key);
 

@@ -91,15 +91,7 @@ public sealed class ReliableDelivery : IDelivery, IChannelLink
 
     public void Step(object step) => _self.Tell(step, _self);
 
-    public void StartTimer(string key, object message, TimeSpan delay)
-    {
-        if (delay <= TimeSpan.Zero)
-        {
-            _self.Tell(message, _self);
-            return;
-        }
-        _owner.Timers.StartSingleTimer(key, message, delay);
-    }
+    public void StartTimer(string key, object message, TimeSpan delay) => SelfTimers.Start(_self, _owner, key, message, delay);
 
     public void CancelTimer(string key) => _owner.Timers.Cancel(key);
 
