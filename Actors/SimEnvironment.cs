@@ -42,6 +42,9 @@ public sealed class SimEnvironment(
     /// <summary>Where entities journal their inputs when their node may crash (null: they do not).</summary>
     public IEntityJournal? Journal { get; init; }
 
+    /// <summary>Draws the incarnation of each reliable channel that is not journaled (null: <see cref="DaxSim.Transport.Incarnations.Fresh"/>; the deterministic runtime counts).</summary>
+    public Func<long>? Incarnations { get; init; }
+
     /// <summary>Time since the run started (virtual on the deterministic runtime).</summary>
     public Func<TimeSpan> Elapsed { get; init; } = () => TimeSpan.Zero;
 
@@ -58,7 +61,7 @@ public sealed class SimEnvironment(
     private TransportSettings? _transport;
 
     /// <summary>What every actor's delivery is made from (built on first use, once the properties above are set).</summary>
-    public TransportSettings Transport => _transport ??= new(Delivery, Network, InFlight, Messages, Journal, Elapsed, Directory.Resolve);
+    public TransportSettings Transport => _transport ??= new(Delivery, Network, InFlight, Messages, Journal, Elapsed, Directory.Resolve, Incarnations);
 
     public Props Deploy(Props props) => deploy is null ? props : deploy(props);
 

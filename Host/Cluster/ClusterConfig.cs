@@ -15,9 +15,10 @@ public static class ClusterConfig
 {
     /// <summary>
     /// The version of DaxSim's cluster protocol (run protocol and entity messages). Members
-    /// refuse to join, and down, a member that announces another one.
+    /// refuse to join, and down, a member that announces another one. 2: Envelope and Ack
+    /// carry incarnations (docs/cluster.md, "Incarnations").
     /// </summary>
-    public const int ProtocolVersion = 1;
+    public const int ProtocolVersion = 2;
 
     public const string DefaultClusterName = "daxsim";
 

@@ -17,7 +17,10 @@ namespace DaxSim.Host.Cluster;
 /// shard regions fail to register in every cluster run tried, for a reason not found yet.
 /// Like Newtonsoft with type names, Hyperion can name other types, so only run members may
 /// reach the port (docs/cluster.md, Security). Everything else (the run protocol's other
-/// messages, journaled inputs) keeps the default serializer.
+/// messages, journaled inputs) keeps the default serializer. Hyperion writes a record's
+/// fields in order, without version tolerance: adding a field to Envelope or Ack (the
+/// incarnations) changes the wire format, so ClusterConfig.ProtocolVersion goes up with it,
+/// and Tests/Cluster/SerializationSpecs round-trips every field.
 /// </summary>
 public static class WireTypes
 {

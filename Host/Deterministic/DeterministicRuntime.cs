@@ -132,6 +132,7 @@ public sealed class DeterministicRuntime : IRuntime
             Seed = settings.Seed,
             Network = cluster ?? (INetwork)PerfectNetwork.Instance,
             Journal = nodeFaults ? new MemoryJournal() : null,
+            Incarnations = Incarnations.Counter(),
             Elapsed = () => TimeSpan.FromTicks(_scheduler.Now),
         };
 

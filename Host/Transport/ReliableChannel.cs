@@ -24,6 +24,8 @@ public enum Arrival
     Early,
     /// <summary>Next in order: processed, with the early ones it let through.</summary>
     Delivered,
+    /// <summary>From an older incarnation of its sender, or meant for an older incarnation of this endpoint: dropped, unacknowledged.</summary>
+    Stale,
 }
 
 /// <summary>
@@ -48,6 +50,17 @@ public enum Arrival
 /// <item>Replaying (a journaled endpoint rebuilding itself): the same state changes,
 /// nothing transmitted, no round trip sampled; <see cref="Resend"/> afterwards sends what
 /// is still unacknowledged.</item>
+/// <item>Incarnations (Protocol/Messages/Reliable.cs): the channel has one, for its whole
+/// life, and tags all it sends with it and with the peer's as far as it knows it. When it
+/// hears of a newer incarnation of a peer (the peer was started again without a journal),
+/// it starts the peer's window afresh and renumbers what it still has unacknowledged for
+/// the peer from 1, for the new incarnation, and sends it at once: the new incarnation
+/// knows nothing of the old numbering, and is owed what the old one did not acknowledge
+/// (exactly once per incarnation; across a restart without a journal, what the old one
+/// processed without its ack arriving is processed again by the new one, whose state
+/// started afresh too). What comes from an older incarnation of a peer is dropped, and so
+/// is what was meant for an older incarnation of this endpoint; an envelope of that kind
+/// is answered with an ack of seq 0, which tells its sender this incarnation.</item>
 /// </list>
 /// </summary>
 public sealed class ReliableChannel
@@ -83,6 +96,8 @@ public sealed class ReliableChannel
     private readonly Dictionary<(Endpoint To, long Seq), Pending>? _pending;
     private readonly HashSet<Endpoint>? _owed;
     private readonly Dictionary<Endpoint, long>? _ackedUpTo;
+    private readonly long _incarnation;
+    private readonly Dictionary<Endpoint, long> _peers = new(); // the newest incarnation of each peer heard of
     private bool _flushPending;
     private double _srtt = -1;
     private double _rttvar;
@@ -94,10 +109,12 @@ public sealed class ReliableChannel
     /// <param name="inFlight">Counts what is sent and not yet acknowledged, across a run.</param>
     /// <param name="ackEach">One ack per envelope even with coalesced acks (a journaled
     /// endpoint: its journal replays acks as they came); it still takes coalesced acks.</param>
+    /// <param name="incarnation">This channel's incarnation (<see cref="Incarnations"/>; 0: none, as before they existed).</param>
     public ReliableChannel(Endpoint me, DeliveryOptions options, IChannelLink link, Func<long> now,
-        InFlightCounter? inFlight = null, bool ackEach = false)
+        InFlightCounter? inFlight = null, bool ackEach = false, long incarnation = 0)
     {
         _me = me;
+        _incarnation = incarnation;
         _options = options;
         _link = link;
         _now = now;
@@ -125,6 +142,12 @@ public sealed class ReliableChannel
     /// <summary>Everything processed from this sender, in order, up to this seq.</summary>
     public long ProcessedFrom(Endpoint sender) => _received.TryGetValue(sender, out var w) ? w.Contiguous : 0;
 
+    /// <summary>This channel's incarnation.</summary>
+    public long Incarnation => _incarnation;
+
+    /// <summary>The newest incarnation of the peer this channel has heard of (0: none).</summary>
+    public long IncarnationOf(Endpoint peer) => _peers.GetValueOrDefault(peer);
+
     // --- sending ---------------------------------------------------------------------------
 
     /// <summary>Sends the payload in the next envelope to <paramref name="to"/> (not while replaying: <see cref="Resend"/> will).</summary>
@@ -134,7 +157,7 @@ public sealed class ReliableChannel
         _sent[to] = seq;
         // An ack owed to the receiver rides along (coalesced acks), so none goes alone.
         var acked = _owed is not null && _owed.Remove(to) ? _received[to].Contiguous : 0;
-        var envelope = new Envelope(_me, to, seq, payload, acked);
+        var envelope = new Envelope(_me, to, seq, payload, acked, _incarnation, _peers.GetValueOrDefault(to));
         _unacked[(to, seq)] = envelope;
         if (_pending is not null)
         {
@@ -238,6 +261,10 @@ public sealed class ReliableChannel
     /// </summary>
     public Arrival Receive(Envelope e)
     {
+        if (Admit(e.From, e.FromIncarnation, e.ToIncarnation, e.Seq) != Admission.Current)
+        {
+            return Arrival.Stale;
+        }
         if (!_received.TryGetValue(e.From, out var window))
         {
             window = new Window();
@@ -279,7 +306,7 @@ public sealed class ReliableChannel
         }
         if (_owed is null)
         {
-            _link.Transmit(e.From, new Ack(_me, e.From, e.Seq));
+            _link.Transmit(e.From, new Ack(_me, e.From, e.Seq, _incarnation, e.FromIncarnation));
             return;
         }
         _owed.Add(e.From);
@@ -300,7 +327,7 @@ public sealed class ReliableChannel
         }
         foreach (var peer in _owed)
         {
-            _link.Transmit(peer, new Ack(_me, peer, _received[peer].Contiguous));
+            _link.Transmit(peer, new Ack(_me, peer, _received[peer].Contiguous, _incarnation, _peers.GetValueOrDefault(peer)));
         }
         _owed.Clear();
     }
@@ -309,10 +336,112 @@ public sealed class ReliableChannel
 
     /// <summary>
     /// Takes an ack for this endpoint: per envelope, or (coalesced) for every envelope up to
-    /// its seq, never beyond what was sent. True if it settled something (a journaled
-    /// endpoint journals it then).
+    /// its seq, never beyond what was sent. True if it changed the channel's state (it
+    /// settled something, or told that its sender was started again): a journaled
+    /// endpoint journals it then.
     /// </summary>
-    public bool TakeAck(Ack a) => _ackedUpTo is not null ? TakeAcksUpTo(a.From, a.Seq) : Settle(a.From, a.Seq);
+    public bool TakeAck(Ack a)
+    {
+        switch (Admit(a.From, a.FromIncarnation, a.ToIncarnation, seq: -1))
+        {
+            case Admission.Stale:
+                return false;
+            case Admission.Learned:
+                return true; // meant for an older incarnation of this endpoint, but it told that its sender was started again
+        }
+        var learned = _learned;
+        var settled = a.Seq > 0 && (_ackedUpTo is not null ? TakeAcksUpTo(a.From, a.Seq) : Settle(a.From, a.Seq));
+        return settled || learned;
+    }
+
+    // --- incarnations -----------------------------------------------------------------------
+
+    private enum Admission
+    {
+        /// <summary>For this incarnation, from the newest incarnation of its sender.</summary>
+        Current,
+        /// <summary>Dropped, but it told that its sender was started again.</summary>
+        Learned,
+        /// <summary>Dropped: from an older incarnation of its sender, or for an older incarnation of this endpoint.</summary>
+        Stale,
+    }
+
+    private bool _learned; // the last Admit told of a peer started again (hearing of a peer the first time changes nothing that needs journaling)
+
+    /// <summary>
+    /// Whether what came from <paramref name="peer"/> (its incarnation <paramref name="from"/>,
+    /// meant for this endpoint's <paramref name="to"/>) is taken. Hearing of a newer
+    /// incarnation of the peer starts it afresh here first. An envelope (seq &gt; 0) meant for
+    /// an older incarnation of this endpoint is answered with an ack of seq 0 that tells this one.
+    /// </summary>
+    private Admission Admit(Endpoint peer, long from, long to, long seq)
+    {
+        _learned = false;
+        var known = _peers.GetValueOrDefault(peer);
+        if (from < known)
+        {
+            return Admission.Stale;
+        }
+        if (from > known)
+        {
+            _peers[peer] = from;
+            if (known != 0)
+            {
+                _learned = true;
+                Restarted(peer, from);
+            }
+        }
+        if (to == 0 || to == _incarnation)
+        {
+            return Admission.Current;
+        }
+        if (seq > 0 && to < _incarnation && !Replaying)
+        {
+            _link.Transmit(peer, new Ack(_me, peer, 0, _incarnation, from));
+        }
+        return _learned ? Admission.Learned : Admission.Stale;
+    }
+
+    /// <summary>
+    /// The peer was started again as <paramref name="incarnation"/>: its window here starts
+    /// afresh, no ack is owed to it, and what is unacknowledged for it is numbered again from
+    /// 1, for the new incarnation, and sent at once.
+    /// </summary>
+    private void Restarted(Endpoint peer, long incarnation)
+    {
+        _received.Remove(peer);
+        _owed?.Remove(peer);
+        _ackedUpTo?.Remove(peer);
+        var owed = new List<Envelope>();
+        foreach (var (key, envelope) in _unacked)
+        {
+            if (key.To == peer)
+            {
+                owed.Add(envelope);
+            }
+        }
+        _sent[peer] = owed.Count;
+        var now = _pending is not null ? _now() : 0;
+        for (var i = 0; i < owed.Count; i++)
+        {
+            var old = owed[i];
+            _unacked.Remove((peer, old.Seq));
+            _pending?.Remove((peer, old.Seq));
+        }
+        for (var i = 0; i < owed.Count; i++)
+        {
+            var renumbered = owed[i] with { Seq = i + 1, Acked = 0, ToIncarnation = incarnation };
+            _unacked[(peer, i + 1)] = renumbered;
+            if (_pending is not null)
+            {
+                _pending[(peer, i + 1)] = new Pending { Sent = now, Due = Replaying ? long.MinValue : now + Rto().Ticks, Transmissions = 1 };
+            }
+            if (!Replaying)
+            {
+                _link.Transmit(peer, renumbered);
+            }
+        }
+    }
 
     /// <summary>The envelope (To = peer, Seq = seq) is acknowledged: forget it. False if it was not waiting.</summary>
     private bool Settle(Endpoint peer, long seq)

@@ -44,7 +44,7 @@ public sealed class ReliableDelivery : IDelivery, IChannelLink
     private bool _retrying;
 
     public ReliableDelivery(TransportSettings settings, Endpoint me, IActorContext context, IWithTimers owner,
-        IDeliveryHost host, bool ackEach = false)
+        IDeliveryHost host, bool ackEach = false, long incarnation = 0)
     {
         _settings = settings;
         _me = me;
@@ -53,7 +53,7 @@ public sealed class ReliableDelivery : IDelivery, IChannelLink
         _owner = owner;
         _host = host;
         var elapsed = settings.Elapsed;
-        _channel = new ReliableChannel(me, settings.Options, this, () => elapsed().Ticks, settings.InFlight, ackEach);
+        _channel = new ReliableChannel(me, settings.Options, this, () => elapsed().Ticks, settings.InFlight, ackEach, incarnation);
     }
 
     public bool Replaying
@@ -223,7 +223,7 @@ public sealed class ReliableDelivery : IDelivery, IChannelLink
         // each envelope counts once as a protocol message, the first time it arrives.
         var counter = Replaying ? null : _settings.Counter;
         var remote = counter is not null && MessageCounter.IsRemote(_context.Sender);
-        if (_channel.Receive(e) == Arrival.Duplicate)
+        if (_channel.Receive(e) is Arrival.Duplicate or Arrival.Stale)
         {
             counter?.Duplicate(remote);
         }

@@ -15,7 +15,8 @@ public sealed class TransportSettings(
     MessageCounter? counter,
     IEntityJournal? journal,
     Func<TimeSpan> elapsed,
-    Func<Endpoint, IActorRef> resolve)
+    Func<Endpoint, IActorRef> resolve,
+    Func<long>? incarnations = null)
 {
     public DeliveryOptions Options { get; } = options;
 
@@ -31,6 +32,9 @@ public sealed class TransportSettings(
 
     /// <summary>The actor that is the entity now (for a sharded entity: the region that routes to it).</summary>
     public Func<Endpoint, IActorRef> Resolve { get; } = resolve;
+
+    /// <summary>Draws the incarnation of a channel that is not journaled (<see cref="Incarnations"/>).</summary>
+    public Func<long> Incarnations { get; } = incarnations ?? Transport.Incarnations.Fresh;
 
     /// <summary>
     /// The delivery of the actor that is <paramref name="me"/>: plain unless the run is
@@ -48,7 +52,9 @@ public sealed class TransportSettings(
             return new PlainDelivery(context.Self, Resolve, owner);
         }
         var journaled = viaShell || inline is not null;
-        var reliable = new ReliableDelivery(this, me, context, owner, host, ackEach: journaled);
+        // A journaled entity keeps its incarnation across recoveries; any other channel is new each time it starts.
+        var incarnation = journaled ? Transport.Incarnations.Durable : Incarnations();
+        var reliable = new ReliableDelivery(this, me, context, owner, host, ackEach: journaled, incarnation: incarnation);
         return journaled ? new JournalingDelivery(reliable, inline, viaShell, me, context, host) : reliable;
     }
 }

@@ -9,6 +9,18 @@ namespace DaxSim.Protocol.Messages;
 // The receiver acknowledges every envelope, processes each sequence number once and
 // drops the duplicates; the sender keeps what is not acknowledged and sends it again
 // until it is. Runs without such faults send the bare messages.
+//
+// Incarnations: an endpoint's numbering, windows and unacknowledged messages live as long
+// as its channel does. An entity that is started again without a journal (its node
+// crashed, no persistence) starts a new channel, numbered from 1 again; so every envelope
+// and ack names the incarnation of its sender (FromIncarnation) and of the receiver it was
+// meant for, as far as its sender knows (ToIncarnation, 0 while it has heard nothing from
+// it). A receiver that hears of a newer incarnation of a peer starts that peer's window
+// afresh and sends what it still owes the peer again, numbered for the new incarnation;
+// what comes from an older incarnation, or was meant for an older incarnation of the
+// receiver, is dropped. A journaled entity recovering from its journal keeps its
+// incarnation: its channel's state comes back with it. 0 is an endpoint without
+// incarnations (a member's control actor, which numbers its own envelopes).
 
 public enum EndpointKind : byte
 {
@@ -86,20 +98,25 @@ public readonly record struct Endpoint(EndpointKind Kind, int Id) : IComparable<
 }
 
 /// <summary>
-/// A protocol message in transit with reliable delivery: the Seq-th message from From to
-/// To (from 1, no gaps). Answered by Ack; processed once however often it arrives.
-/// Acked: with coalesced acks (the cluster), an ack riding along for the other direction:
-/// every envelope from To to From up to this seq has been processed (0: none).
+/// A protocol message in transit with reliable delivery: the Seq-th message from
+/// incarnation FromIncarnation of From to To (from 1, no gaps). Answered by Ack; processed
+/// once however often it arrives. Acked: with coalesced acks (the cluster), an ack riding
+/// along for the other direction: every envelope from incarnation ToIncarnation of To to
+/// From up to this seq has been processed (0: none). ToIncarnation: the receiver's
+/// incarnation as its sender knows it (0: not heard from yet).
 /// </summary>
-public sealed record Envelope(Endpoint From, Endpoint To, long Seq, object Payload, long Acked = 0);
+public sealed record Envelope(Endpoint From, Endpoint To, long Seq, object Payload, long Acked = 0,
+    long FromIncarnation = 0, long ToIncarnation = 0);
 
 /// <summary>
-/// Receiver → sender: the Seq-th envelope from To to From arrived (From is the receiver).
-/// Receivers process each sender's envelopes in order and acknowledge only those, so an
-/// ack for Seq also means every earlier one has been processed: with coalesced acks one ack
-/// stands for all of them.
+/// Receiver → sender: the Seq-th envelope from incarnation ToIncarnation of To to From
+/// arrived (From is the receiver, in its incarnation FromIncarnation). Receivers process
+/// each sender's envelopes in order and acknowledge only those, so an ack for Seq also
+/// means every earlier one has been processed: with coalesced acks one ack stands for all
+/// of them. Seq 0 acknowledges nothing: a receiver started again tells a sender that is
+/// still numbering for its former incarnation that it is new.
 /// </summary>
-public sealed record Ack(Endpoint From, Endpoint To, long Seq);
+public sealed record Ack(Endpoint From, Endpoint To, long Seq, long FromIncarnation = 0, long ToIncarnation = 0);
 
 /// <summary>
 /// The task's node was removed from the cluster (crashed, or downed after a partition):

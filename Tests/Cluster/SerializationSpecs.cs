@@ -143,4 +143,18 @@ public sealed class SerializationSpecs : IDisposable
         }
         Assert.Equal(new Ack(Endpoint.Device, Endpoint.Control(2), 5), RoundTrip(new Ack(Endpoint.Device, Endpoint.Control(2), 5)));
     }
+
+    [Fact]
+    public void Envelopes_and_acks_keep_their_incarnations_and_riding_ack_through_the_wire_and_the_journal()
+    {
+        var envelope = new Envelope(Endpoint.Of(new TaskId(1)), Endpoint.Of(new PageId(2)), 17, new TaskGone(new TaskId(1)),
+            Acked: 4, FromIncarnation: 639_000_000_000_000_001, ToIncarnation: 639_000_000_000_000_002);
+        var back = RoundTrip(envelope);
+        Assert.Equal((envelope.Seq, envelope.Acked, envelope.FromIncarnation, envelope.ToIncarnation),
+            (back.Seq, back.Acked, back.FromIncarnation, back.ToIncarnation));
+        var journaled = (Envelope)RoundTrip(new JournaledInput(envelope, null)).Message;
+        Assert.Equal((envelope.FromIncarnation, envelope.ToIncarnation), (journaled.FromIncarnation, journaled.ToIncarnation));
+        var ack = new Ack(Endpoint.Device, Endpoint.Control(2), 0, 639_000_000_000_000_003, 7);
+        Assert.Equal(ack, RoundTrip(ack));
+    }
 }

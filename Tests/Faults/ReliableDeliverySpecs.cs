@@ -68,6 +68,30 @@ public sealed class ReliableDeliverySpecs : TestKit
     }
 
     [Fact]
+    public void A_task_started_again_must_have_its_envelopes_numbered_from_1_processed_and_its_former_incarnations_dropped()
+    {
+        var page = Page(Env());
+        var task = _dir.Probe("task-0");
+        page.Tell(From(DioEnd, 1, Get(10)) with { FromIncarnation = 5 }, TestActor);
+        task.FishForMessage(m => m is Ack { Seq: 1, ToIncarnation: 5 });
+
+        // The task's node crashed; started again without a journal, it numbers from 1 again.
+        page.Tell(From(DioEnd, 1, Get(11)) with { FromIncarnation = 6 }, TestActor);
+        task.FishForMessage(m => m is Ack { Seq: 1, ToIncarnation: 6 });
+        // A straggler of the former incarnation is dropped; the new one's next envelope is processed.
+        page.Tell(From(DioEnd, 2, new PutPage(P, Dio)) with { FromIncarnation = 5 }, TestActor);
+        page.Tell(From(DioEnd, 2, new PutPage(P, Dio)) with { FromIncarnation = 6 }, TestActor);
+        task.FishForMessage(m => m is Ack { Seq: 2, ToIncarnation: 6 });
+        AwaitAssert(() =>
+        {
+            Assert.Equal([2, 3], _sink.Of<PageGot>().Select(g => g.Refcount));
+            Assert.Single(_sink.Of<PagePut>());
+        });
+        // The reply the former incarnation never acknowledged goes to the new one, numbered for it.
+        task.FishForMessage(m => m is Envelope { Seq: 1, ToIncarnation: 6 });
+    }
+
+    [Fact]
     public void A_duplicate_must_be_acknowledged_again_and_not_processed_again()
     {
         var page = Page(Env());

@@ -25,8 +25,9 @@ public sealed class ReliableChannelSpecs
         public long Now;
         public readonly InFlightCounter InFlight = new();
 
-        public End(Endpoint me, DeliveryOptions? options = null, bool ackEach = false) =>
-            Channel = new ReliableChannel(me, options ?? new DeliveryOptions { Reliable = true }, this, () => Now, InFlight, ackEach);
+        public End(Endpoint me, DeliveryOptions? options = null, bool ackEach = false, long incarnation = 0) =>
+            Channel = new ReliableChannel(me, options ?? new DeliveryOptions { Reliable = true }, this, () => Now, InFlight, ackEach,
+                incarnation);
 
         public ReliableChannel Channel { get; }
 
@@ -286,6 +287,198 @@ public sealed class ReliableChannelSpecs
             Assert.True(Enumerable.Range(0, count).Cast<object>().SequenceEqual(page.Payloads()),
                 $"seed {seed}: delivered {string.Join(",", page.Payloads())}");
             Assert.Equal(0, task.Channel.Unacknowledged);
+        }
+    }
+
+    // --- incarnations (issue 13: an entity started again without a journal) ----------------
+
+    /// <summary>Hands every message that <paramref name="from"/> transmitted to <paramref name="to"/>, in order.</summary>
+    private static void Carry(End from, End to)
+    {
+        foreach (var (_, message) in from.Sent.ToList())
+        {
+            switch (message)
+            {
+                case Envelope e:
+                    to.Channel.Receive(e);
+                    break;
+                case Ack a:
+                    to.Channel.TakeAck(a);
+                    break;
+            }
+        }
+        from.Sent.Clear();
+    }
+
+    [Fact]
+    public void A_sender_started_again_must_have_its_new_envelopes_delivered_and_its_old_ones_and_acks_dropped()
+    {
+        var page = new End(Page, incarnation: 7);
+        var task = new End(Task, incarnation: 10);
+        task.Channel.Send(Page, "a");
+        task.Channel.Send(Page, "b");
+        var stragglers = task.Sent.Select(s => (Envelope)s.Wire).ToList();
+        Carry(task, page);
+        Assert.Equal(["a", "b"], page.Payloads());
+        var ackForOld = page.Take<Ack>()[0];
+        Assert.Equal(new Ack(Page, Task, 1, 7, 10), ackForOld);
+
+        // The task's node crashed: it starts again, with no journal, numbering from 1 again.
+        var again = new End(Task, incarnation: 11);
+        again.Channel.Send(Page, "c");
+        again.Channel.Send(Page, "d");
+        Assert.Equal([1L, 2L], again.Sent.Select(s => ((Envelope)s.Wire).Seq).ToList());
+        Carry(again, page);
+        Assert.Equal(["a", "b", "c", "d"], page.Payloads());
+        Assert.Equal(11, page.Channel.IncarnationOf(Task));
+
+        // The old incarnation's stragglers are dropped, unacknowledged, and so are acks meant for it.
+        var acksForNew = page.Take<Ack>();
+        Assert.All(stragglers, e => Assert.Equal(Arrival.Stale, page.Channel.Receive(e)));
+        Assert.Empty(page.Sent);
+        Assert.Equal(["a", "b", "c", "d"], page.Payloads());
+        Assert.False(again.Channel.TakeAck(ackForOld));
+        Assert.Equal(2, again.Channel.Unacknowledged);
+        Assert.All(acksForNew, a => Assert.True(again.Channel.TakeAck(a)));
+        Assert.Equal(0, again.Channel.Unacknowledged);
+    }
+
+    [Fact]
+    public void A_receiver_started_again_must_get_what_its_former_incarnation_left_unacknowledged_renumbered_from_1()
+    {
+        var task = new End(Task, incarnation: 10);
+        var page = new End(Page, incarnation: 7);
+        task.Channel.Send(Page, "a");
+        Carry(task, page);
+        Carry(page, task);
+        Assert.Equal(7, task.Channel.IncarnationOf(Page));
+        task.Channel.Send(Page, "b"); // lost with the page's node
+        task.Sent.Clear();
+
+        // The page starts again without a journal: the task's seq 2, meant for the old page,
+        // is not taken; the ack of seq 0 that answers it tells the task the new incarnation.
+        var again = new End(Page, incarnation: 8);
+        task.Channel.Resend();
+        Carry(task, again);
+        Assert.Empty(again.Delivered);
+        Assert.Equal([new Ack(Page, Task, 0, 8, 10)], again.Sent.Select(s => s.Wire).OfType<Ack>().ToList());
+        Carry(again, task);
+
+        // The task sends what is still unacknowledged again at once, as seq 1 of the new incarnation.
+        var renumbered = Assert.Single(task.Sent.Select(s => s.Wire).OfType<Envelope>());
+        Assert.Equal((1L, "b", 10L, 8L), (renumbered.Seq, (string)renumbered.Payload, renumbered.FromIncarnation, renumbered.ToIncarnation));
+        Carry(task, again);
+        Assert.Equal(["b"], again.Payloads());
+        Carry(again, task);
+        Assert.Equal(0, task.Channel.Unacknowledged);
+
+        // What the new page sends is numbered for it and taken in a window of its own.
+        again.Channel.Send(Task, "reply");
+        Carry(again, task);
+        Assert.Equal(["reply"], task.Payloads());
+    }
+
+    /// <summary>
+    /// Both ends, through a network that copies, reorders and loses, while the task is
+    /// started again (without a journal) halfway: the new incarnation's payloads each reach
+    /// the page exactly once, in order, after what the page took from the old one (each at
+    /// most once, in order, none after the new ones began); the page's echoes reach the new
+    /// incarnation exactly once each, and nothing stays unacknowledged.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void A_sender_started_again_mid_run_must_have_each_new_payload_delivered_once_in_order(bool coalesced, bool adaptive)
+    {
+        for (var seed = 1; seed <= 200; seed++)
+        {
+            var options = new DeliveryOptions { Reliable = true, CoalescedAcks = coalesced, AdaptiveRetry = adaptive };
+            var random = new Random(seed);
+            var task = new End(Task, options, incarnation: 100);
+            var page = new End(Page, options, incarnation: 50);
+            var wire = new List<(bool ToPage, object Message)>();
+            const int count = 20;
+            var restartAt = 1 + random.Next(count - 1);
+            var next = 0;
+            var restarted = false;
+            var echoed = 0;
+            for (var step = 0; step < 20_000; step++)
+            {
+                if (restarted && next == 2 * count && page.Channel.Unacknowledged == 0 && task.Channel.Unacknowledged == 0 &&
+                    wire.Count == 0)
+                {
+                    break;
+                }
+                if (!restarted && next == restartAt && random.Next(4) == 0)
+                {
+                    // The old incarnation's messages stay on the wire; what it had unacknowledged is lost with it.
+                    task = new End(Task, options, incarnation: 101) { Now = task.Now };
+                    restarted = true;
+                    next = count;
+                }
+                if ((next < restartAt || (restarted && next < 2 * count)) && random.Next(3) == 0)
+                {
+                    task.Channel.Send(Page, next++);
+                }
+                // The page echoes what it delivers.
+                while (echoed < page.Delivered.Count)
+                {
+                    page.Channel.Send(Task, page.Delivered[echoed++].Payload);
+                }
+                if (random.Next(8) == 0)
+                {
+                    task.Now += TimeSpan.FromMilliseconds(30).Ticks;
+                    page.Now = task.Now;
+                    task.Channel.Resend();
+                    page.Channel.Resend();
+                    task.Channel.FlushAcks();
+                    page.Channel.FlushAcks();
+                }
+                foreach (var (from, toPage) in new[] { (task, true), (page, false) })
+                {
+                    foreach (var (_, message) in from.Sent)
+                    {
+                        var roll = random.Next(10);
+                        if (roll == 0)
+                        {
+                            continue;
+                        }
+                        wire.Add((toPage, message));
+                        if (roll == 1)
+                        {
+                            wire.Add((toPage, message));
+                        }
+                    }
+                    from.Sent.Clear();
+                }
+                if (wire.Count > 0)
+                {
+                    var i = random.Next(wire.Count);
+                    var (toPage, message) = wire[i];
+                    wire.RemoveAt(i);
+                    var end = toPage ? page : task;
+                    switch (message)
+                    {
+                        case Envelope e:
+                            end.Channel.Receive(e);
+                            break;
+                        case Ack a:
+                            end.Channel.TakeAck(a);
+                            break;
+                    }
+                }
+            }
+            var delivered = page.Payloads().Cast<int>().ToList();
+            var old = delivered.TakeWhile(p => p < count).ToList();
+            Assert.True(old.SequenceEqual(Enumerable.Range(0, old.Count)), $"seed {seed}: delivered {string.Join(",", delivered)}");
+            Assert.True(delivered.Skip(old.Count).SequenceEqual(Enumerable.Range(count, count)),
+                $"seed {seed}: delivered {string.Join(",", delivered)}");
+            var echoes = task.Payloads().Cast<int>().Where(p => p >= count).ToList();
+            Assert.True(echoes.SequenceEqual(Enumerable.Range(count, count)), $"seed {seed}: echoes {string.Join(",", echoes)}");
+            Assert.Equal(0, task.Channel.Unacknowledged);
+            Assert.Equal(0, page.Channel.Unacknowledged);
         }
     }
 }
