@@ -223,6 +223,13 @@ public static class ClusterConfig
             ? PostgresJournal.ConnectionString(journal, "the journal")
             : $"Data Source={journal};Default Timeout=30");
         var provider = Quote(postgres ? "PostgreSQL.15" : "SQLite.MS");
+        // SQLite takes one writer at a time, across all the members sharing the file: one
+        // batch in flight per member (the plugin's default is 3, which only wait for each
+        // other's locks), and larger batches, so that each lock taken writes more.
+        var writers = postgres ? "" : """
+                    parallelism = 1
+                    batch-size = 400
+            """;
         return $$"""
               persistence {
                 journal {
@@ -232,6 +239,7 @@ public static class ClusterConfig
                     connection-string = {{connection}}
                     provider-name = {{provider}}
                     auto-initialize = on
+            {{writers}}
                   }
                 }
                 snapshot-store {

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Cluster;
 using AkkaCluster = Akka.Cluster.Cluster;
 using MemberStatus = Akka.Cluster.MemberStatus;
@@ -57,8 +58,12 @@ public sealed class NodeHost : IDisposable
                 SqliteJournal.Prepare(journal);
             }
         }
-        var system = ActorSystem.Create(settings.ClusterName, ClusterConfig.Member(settings)
-            .WithFallback(Akka.Cluster.Sharding.ClusterSharding.DefaultConfig()));
+        var config = ClusterConfig.Member(settings).WithFallback(Akka.Cluster.Sharding.ClusterSharding.DefaultConfig());
+        // A SQLite journal's connections are tuned as they open (SqliteJournal.Setup).
+        var setup = settings.Journal is { } file && !PostgresJournal.IsUrl(file)
+            ? BootstrapSetup.Create().WithConfig(config).And(SqliteJournal.Setup(file))
+            : ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config));
+        var system = ActorSystem.Create(settings.ClusterName, setup);
         // Sharding's serializers must be there before any other member's region talks to this one.
         Akka.Cluster.Sharding.ClusterSharding.Get(system);
         var host = new NodeHost(system, settings);
