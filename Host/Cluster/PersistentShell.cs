@@ -26,6 +26,8 @@ public sealed record JournaledInput(object Message, IActorRef? Sender);
 /// <see cref="TimerFired"/> and are journaled and handed back like any input.
 /// PersistenceId: run id + entity id, so runs sharing one journal stay apart.
 /// Inputs are checked as EntityHost checks them: a refused one is logged and not journaled.
+/// A retransmitted envelope or an ack that settles nothing new is not journaled either
+/// (<see cref="JournalFilter"/>).
 /// </summary>
 public sealed class PersistentShell : ReceivePersistentActor
 {
@@ -34,6 +36,7 @@ public sealed class PersistentShell : ReceivePersistentActor
     private readonly Endpoint _me;
     private readonly IActorRef _child;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly JournalFilter _filter;
     private long _replayed;
 
     public PersistentShell(SimEnvironment env, RunEntities entities, InitialLayout layout, string runId, Endpoint me)
@@ -42,6 +45,7 @@ public sealed class PersistentShell : ReceivePersistentActor
         _entities = entities;
         _me = me;
         PersistenceId = $"{runId}-{me}";
+        _filter = new JournalFilter(cumulativeAcks: env.Delivery.CoalescedAcks);
         _child = Context.ActorOf(env.Deploy(EntityProps.For(env, layout, me)), me.ToString());
         Context.Watch(_child);
         // Every input goes through the journal: the shell, not its child, takes the entity's
@@ -52,6 +56,8 @@ public sealed class PersistentShell : ReceivePersistentActor
         Recover<JournaledInput>(j =>
         {
             _replayed++;
+            _filter.Journaling(j.Message);
+            _filter.Handed(j.Message);
             _child.Tell(new Replayed(j.Message), j.Sender ?? ActorRefs.NoSender);
         });
         Recover<RecoveryCompleted>(_ =>
@@ -86,10 +92,35 @@ public sealed class PersistentShell : ReceivePersistentActor
 
     private void Handle(object message)
     {
-        if (!EntityHost.Refused(_entities, _me, message, _log, Sender))
+        if (EntityHost.Refused(_entities, _me, message, _log, Sender))
         {
-            PersistAsync(new JournaledInput(message, Sender), j => _child.Tell(j.Message, j.Sender ?? ActorRefs.NoSender));
+            return;
         }
+        // A retransmission is not journaled again (JournalFilter): it changes nothing.
+        switch (_filter.Classify(message))
+        {
+            case JournalDecision.Drop:
+                return;
+            case JournalDecision.Forward:
+                _child.Tell(message, Sender);
+                return;
+        }
+        _filter.Journaling(message);
+        if (message is Ack)
+        {
+            // An ack goes to the entity at once and to the journal behind it: it only settles
+            // what the entity sent, and one lost with a crash costs a retransmission after
+            // recovery, which the peer acknowledges again. Journaling it first put a second
+            // journal write in every round trip the entity's retransmission timer measures.
+            _child.Tell(message, Sender);
+            PersistAsync(new JournaledInput(message, Sender), _ => { });
+            return;
+        }
+        PersistAsync(new JournaledInput(message, Sender), j =>
+        {
+            _filter.Handed(j.Message);
+            _child.Tell(j.Message, j.Sender ?? ActorRefs.NoSender);
+        });
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
