@@ -57,6 +57,8 @@ public sealed class MembershipSpecs
 
         // Its join goes to an address of another system name: dropped by remoting, never
         // answered. Watch for 3 s (longer than a join takes here) that nothing changes.
+        // Real time is the point: two real ActorSystems over real remoting, whose join
+        // attempts run on their own timers; no virtual clock reaches them.
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(3);
         while (DateTime.UtcNow < until)
         {

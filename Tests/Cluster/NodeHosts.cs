@@ -11,7 +11,8 @@ internal static class NodeHosts
 
     /// <summary>
     /// Polls a member's cluster state (not an actor's mailbox) until the condition holds,
-    /// failing after <paramref name="bound"/>.
+    /// failing after <paramref name="bound"/>. Real time is the point: real members over real
+    /// remoting, with their own gossip and failure-detector timers.
     /// </summary>
     public static void WaitFor(Func<bool> condition, TimeSpan bound, string what)
     {

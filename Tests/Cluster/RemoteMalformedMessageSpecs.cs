@@ -107,7 +107,7 @@ public sealed class RemoteMalformedMessageSpecs : IDisposable
             Assert.True(DateTime.UtcNow < deadline, $"the run's shard region did not appear on the member\n{log}");
             _stranger.ActorSelection(new RootActorPath(memberAddress) / "system" / "sharding" / "*")
                 .Tell(new Identify("region"), collector);
-            await Task.Delay(200);
+            await Task.Delay(200); // real time is the point: a member in another process, over real remoting
             while (replies.TryDequeue(out var reply))
             {
                 if (reply is ActorIdentity { Subject: { } subject } && subject.Path.Name.StartsWith("run-", StringComparison.Ordinal) &&
@@ -123,7 +123,8 @@ public sealed class RemoteMalformedMessageSpecs : IDisposable
         var idle = Endpoint.Of(new TaskId(2));
         var page0 = Endpoint.Of(new PageId(0));
         var stranger = Endpoint.Control(7);
-        // Rounds until the run ends, so that some arrive while the dio holds its pins.
+        // Rounds until the run ends, so that some arrive while the dio holds its pins (real
+        // time is the point: the run is real member processes on the wall clock).
         long seq = 0;
         while (await Task.WhenAny(run, Task.Delay(300)) != run)
         {

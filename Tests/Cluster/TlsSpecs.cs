@@ -127,6 +127,8 @@ public sealed class TlsSpecs : IDisposable
         // 5 s, without an answer here either; skipped to keep the spec short.)
         using var plain = NodeHost.Start(new NodeSettings { Index = 1, Port = 0, Seeds = [Of(seed)] }, checkSeeds: false);
 
+        // Real time is the point: a real TLS handshake between two real ActorSystems, whose
+        // join retries run on their own timers; watched for 5 s, polling their cluster state.
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);
         while (DateTime.UtcNow < until)
         {

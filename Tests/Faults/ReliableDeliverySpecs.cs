@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using DaxSim.Actors;
 using DaxSim.Actors.Page;
@@ -17,6 +18,9 @@ namespace DaxSim.Tests.Faults;
 /// acknowledged, processed once and in each sender's order, misaddressed ones are
 /// refused, a gone task's pins are given back, and a journaled page comes back with its
 /// refcount, its de-duplication window and what it still owes.
+/// Virtual time (<see cref="VirtualTime"/>): the page runs on the spec's thread, and its
+/// retransmission timer fires only when the spec advances the clock, so "nothing more was
+/// sent" is checked at once, and "sent again" after exactly one retry interval.
 /// </summary>
 public sealed class ReliableDeliverySpecs : TestKit
 {
@@ -30,7 +34,7 @@ public sealed class ReliableDeliverySpecs : TestKit
     private readonly ProbeDirectory _dir;
     private readonly RecordingSink _sink = new();
 
-    public ReliableDeliverySpecs()
+    public ReliableDeliverySpecs() : base(VirtualTime.Config)
     {
         _dir = new ProbeDirectory(this);
     }
@@ -41,12 +45,25 @@ public sealed class ReliableDeliverySpecs : TestKit
         {
             Delivery = new DeliveryOptions
             {
-                Reliable = true, RetryInterval = TimeSpan.FromMilliseconds(50), CoalescedAcks = coalesced,
+                Reliable = true, RetryInterval = RetryInterval, CoalescedAcks = coalesced,
             },
             Journal = journal,
         };
 
-    private IActorRef Page(SimEnvironment env) => Sys.ActorOf(PageActor.Props(env, P, Scenarios.Dax));
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(50);
+
+    private IActorRef Page(SimEnvironment env) => this.UnderTest<PageActor>(PageActor.Props(env, P, Scenarios.Dax));
+
+    /// <summary>Everything the probe has been sent and not taken yet (the page runs on this thread: nothing is on its way).</summary>
+    private static List<object> Drain(TestProbe probe)
+    {
+        var taken = new List<object>();
+        while (probe.HasMessages)
+        {
+            taken.Add(probe.ReceiveOne(TimeSpan.Zero)!);
+        }
+        return taken;
+    }
 
     private static Envelope From(Endpoint sender, long seq, object payload) => new(sender, PageEnd, seq, payload);
 
@@ -77,6 +94,8 @@ public sealed class ReliableDeliverySpecs : TestKit
 
         // The task's node crashed; started again without a journal, it numbers from 1 again.
         page.Tell(From(DioEnd, 1, Get(11)) with { FromIncarnation = 6 }, TestActor);
+        // The reply the former incarnation never acknowledged goes to the new one at once, numbered for it.
+        task.FishForMessage(m => m is Envelope { Seq: 1, ToIncarnation: 6, Payload: GetPageAck });
         task.FishForMessage(m => m is Ack { Seq: 1, ToIncarnation: 6 });
         // A straggler of the former incarnation is dropped; the new one's next envelope is processed.
         page.Tell(From(DioEnd, 2, new PutPage(P, Dio)) with { FromIncarnation = 5 }, TestActor);
@@ -87,8 +106,6 @@ public sealed class ReliableDeliverySpecs : TestKit
             Assert.Equal([2, 3], _sink.Of<PageGot>().Select(g => g.Refcount));
             Assert.Single(_sink.Of<PagePut>());
         });
-        // The reply the former incarnation never acknowledged goes to the new one, numbered for it.
-        task.FishForMessage(m => m is Envelope { Seq: 1, ToIncarnation: 6 });
     }
 
     [Fact]
@@ -115,7 +132,7 @@ public sealed class ReliableDeliverySpecs : TestKit
         // put (2) overtakes get (1): it waits, unacknowledged, until the get arrives.
         page.Tell(From(DioEnd, 2, new PutPage(P, Dio)), TestActor);
         var task = _dir.Probe("task-0");
-        task.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        task.ExpectNothing();
         Assert.Empty(_sink.Of<PagePut>());
 
         page.Tell(From(DioEnd, 1, Get(10)), TestActor);
@@ -134,13 +151,15 @@ public sealed class ReliableDeliverySpecs : TestKit
         var task = _dir.Probe("task-0");
         task.ExpectMsg<Ack>();
         var first = task.ExpectMsg<Envelope>();
-        var again = task.ExpectMsg<Envelope>(TimeSpan.FromSeconds(2));
+        task.ExpectNothing();
+        this.Advance(RetryInterval);
+        var again = task.ExpectMsg<Envelope>();
         Assert.Equal(first, again);
 
+        // Acknowledged: nothing more, however long.
         page.Tell(new Ack(DioEnd, PageEnd, first.Seq), task.Ref);
-        // A copy already on its way may still come; then nothing more.
-        task.ReceiveWhile(TimeSpan.FromMilliseconds(100), m => m);
-        task.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        this.Advance(RetryInterval * 10);
+        task.ExpectNothing();
     }
 
     [Fact]
@@ -237,9 +256,10 @@ public sealed class ReliableDeliverySpecs : TestKit
         Assert.Equal((PageEnd, DioEnd, 1L, 1L), (reply.From, reply.To, reply.Seq, reply.Acked));
         Assert.Equal(new GetPageAck(P, 2, 10), reply.Payload);
         // Nothing else: no ack on its own, and the reply, once acknowledged, is not sent again.
+        task.ExpectNothing();
         page.Tell(new Ack(DioEnd, PageEnd, 1), task.Ref);
-        task.ReceiveWhile(TimeSpan.FromMilliseconds(100), m => m is Envelope { Seq: 1 } ? m : throw new Xunit.Sdk.XunitException($"unexpected {m}"));
-        task.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        this.Advance(RetryInterval * 10);
+        task.ExpectNothing();
     }
 
     [Fact]
@@ -285,20 +305,21 @@ public sealed class ReliableDeliverySpecs : TestKit
 
         // An ack carried by the task's next envelope settles replies 1 and 2; 3 is sent again.
         page.Tell(From(DioEnd, 4, new PutPage(P, Dio)) with { Acked = 2 }, TestActor);
-        task.FishForMessage(m => m is Envelope { Seq: 3 }, TimeSpan.FromSeconds(2));
-        task.ReceiveWhile(TimeSpan.FromMilliseconds(300), m => m is Envelope { Seq: < 3 } e
-            ? throw new Xunit.Sdk.XunitException($"reply {e.Seq} was settled but came again")
-            : m);
+        Drain(task);
+        this.Advance(RetryInterval);
+        Assert.Equal([3L], Drain(task).OfType<Envelope>().Select(e => e.Seq));
 
         // An ack beyond anything sent (junk from the network) settles what was sent, no more:
         // the page's next reply (seq 4) is still sent again until it is acknowledged.
         page.Tell(new Ack(DioEnd, PageEnd, long.MaxValue), task.Ref);
         page.Tell(From(DioEnd, 5, Get(13)), TestActor);
         task.FishForMessage(m => m is Envelope { Seq: 4 });
-        task.FishForMessage(m => m is Envelope { Seq: 4 }, TimeSpan.FromSeconds(2));
+        Drain(task);
+        this.Advance(RetryInterval);
+        Assert.Equal([4L], Drain(task).OfType<Envelope>().Select(e => e.Seq));
         page.Tell(new Ack(DioEnd, PageEnd, 4), task.Ref);
-        task.ReceiveWhile(TimeSpan.FromMilliseconds(150), m => m);
-        task.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        this.Advance(RetryInterval * 10);
+        task.ExpectNothing();
     }
 
     [Fact]
@@ -314,8 +335,9 @@ public sealed class ReliableDeliverySpecs : TestKit
         task.FishForMessage(m => m is Envelope { Seq: 2, Acked: 0 });
 
         // The task acknowledges both replies with one ack: neither is sent again.
+        Drain(task);
         page.Tell(new Ack(DioEnd, PageEnd, 2), task.Ref);
-        task.ReceiveWhile(TimeSpan.FromMilliseconds(150), m => m);
-        task.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        this.Advance(RetryInterval * 10);
+        task.ExpectNothing();
     }
 }
