@@ -105,9 +105,9 @@ public sealed class PersistentShell : ReceivePersistentActor
                 _child.Tell(message, Sender);
                 return;
         }
-        _filter.Journaling(message);
-        if (message is Ack)
+        if (message is Ack ack && _filter.SettlesOnly(ack))
         {
+            _filter.Journaling(message);
             // An ack goes to the entity at once and to the journal behind it: it only settles
             // what the entity sent, and one lost with a crash costs a retransmission after
             // recovery, which the peer acknowledges again. Journaling it first put a second
@@ -116,6 +116,7 @@ public sealed class PersistentShell : ReceivePersistentActor
             PersistAsync(new JournaledInput(message, Sender), _ => { });
             return;
         }
+        _filter.Journaling(message);
         PersistAsync(new JournaledInput(message, Sender), j =>
         {
             _filter.Handed(j.Message);

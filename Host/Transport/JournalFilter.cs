@@ -34,6 +34,9 @@ public enum JournalDecision
 /// <item>With cumulative acks (<see cref="DeliveryOptions.CoalescedAcks"/>: an ack for n
 /// settles everything up to n), an ack from a peer for no more than one already journaled
 /// from it settles nothing new and is dropped. Per-envelope acks are all journaled.</item>
+/// <item>Incarnations (ReliableChannel): what comes from a former incarnation of a peer is
+/// dropped; a newer incarnation starts that peer afresh, its envelopes numbered from 1
+/// again.</item>
 /// <item>Everything else (timers, control messages) is journaled.</item>
 /// </list>
 /// Replaying the journal (<see cref="Journaling"/> then <see cref="Handed"/> for each
@@ -41,16 +44,20 @@ public enum JournalDecision
 /// </summary>
 public sealed class JournalFilter(bool cumulativeAcks)
 {
-    /// <summary>What was journaled from one peer: every envelope up to Contiguous, those in Above, and acks up to AckedUpTo.</summary>
+    /// <summary>
+    /// What was journaled from one peer's newest incarnation: every envelope up to
+    /// Contiguous, those in Above, and acks up to AckedUpTo.
+    /// </summary>
     private sealed class Peer
     {
+        public long Incarnation;
         public long Contiguous;
         public SortedSet<long>? Above;
         public long AckedUpTo;
     }
 
     private readonly Dictionary<Endpoint, Peer> _peers = new();
-    private readonly HashSet<(Endpoint From, long Seq)> _pending = [];
+    private readonly HashSet<(Endpoint From, long Incarnation, long Seq)> _pending = [];
 
     /// <summary>Journaled envelopes not yet handed to the entity.</summary>
     public int Pending => _pending.Count;
@@ -59,14 +66,36 @@ public sealed class JournalFilter(bool cumulativeAcks)
     {
         switch (input)
         {
-            case Envelope e when Journaled(e):
-                return _pending.Contains((e.From, e.Seq)) ? JournalDecision.Drop : JournalDecision.Forward;
-            case Ack a when cumulativeAcks && _peers.TryGetValue(a.From, out var peer) && a.Seq <= peer.AckedUpTo:
-                return JournalDecision.Drop;
+            case Envelope e when _peers.TryGetValue(e.From, out var peer) && e.FromIncarnation <= peer.Incarnation:
+                if (e.FromIncarnation < peer.Incarnation)
+                {
+                    return JournalDecision.Drop; // a former incarnation's straggler: the entity drops it too
+                }
+                if (e.Seq <= peer.Contiguous || peer.Above?.Contains(e.Seq) == true)
+                {
+                    return _pending.Contains((e.From, e.FromIncarnation, e.Seq)) ? JournalDecision.Drop : JournalDecision.Forward;
+                }
+                return JournalDecision.Journal;
+            case Ack a when _peers.TryGetValue(a.From, out var peer):
+                if (a.FromIncarnation < peer.Incarnation)
+                {
+                    return JournalDecision.Drop;
+                }
+                return cumulativeAcks && a.FromIncarnation == peer.Incarnation && a.Seq <= peer.AckedUpTo
+                    ? JournalDecision.Drop
+                    : JournalDecision.Journal;
             default:
                 return JournalDecision.Journal;
         }
     }
+
+    /// <summary>
+    /// An ack the entity may take before its journal write is done: one that settles what it
+    /// sent a peer it already knows, and tells it of no peer started again (that changes how
+    /// it numbers what it sends, so it is taken in journal order like an envelope).
+    /// </summary>
+    public bool SettlesOnly(Ack a) =>
+        a.Seq > 0 && _peers.TryGetValue(a.From, out var peer) && a.FromIncarnation == peer.Incarnation;
 
     /// <summary>The input is going to the journal (or came back from it on recovery).</summary>
     public void Journaling(object input)
@@ -74,7 +103,7 @@ public sealed class JournalFilter(bool cumulativeAcks)
         switch (input)
         {
             case Envelope e:
-                var peer = PeerOf(e.From);
+                var peer = PeerOf(e.From, e.FromIncarnation);
                 if (e.Seq == peer.Contiguous + 1)
                 {
                     peer.Contiguous = e.Seq;
@@ -88,10 +117,10 @@ public sealed class JournalFilter(bool cumulativeAcks)
                 {
                     (peer.Above ??= []).Add(e.Seq);
                 }
-                _pending.Add((e.From, e.Seq));
+                _pending.Add((e.From, e.FromIncarnation, e.Seq));
                 break;
             case Ack a:
-                var from = PeerOf(a.From);
+                var from = PeerOf(a.From, a.FromIncarnation);
                 from.AckedUpTo = Math.Max(from.AckedUpTo, a.Seq);
                 break;
         }
@@ -102,19 +131,21 @@ public sealed class JournalFilter(bool cumulativeAcks)
     {
         if (input is Envelope e)
         {
-            _pending.Remove((e.From, e.Seq));
+            _pending.Remove((e.From, e.FromIncarnation, e.Seq));
         }
     }
 
-    private bool Journaled(Envelope e) =>
-        _peers.TryGetValue(e.From, out var peer) && (e.Seq <= peer.Contiguous || peer.Above?.Contains(e.Seq) == true);
-
-    private Peer PeerOf(Endpoint endpoint)
+    /// <summary>The peer as this filter knows it; a newer incarnation starts afresh, as the entity's channel does.</summary>
+    private Peer PeerOf(Endpoint endpoint, long incarnation)
     {
         if (!_peers.TryGetValue(endpoint, out var peer))
         {
-            peer = new Peer();
+            peer = new Peer { Incarnation = incarnation };
             _peers[endpoint] = peer;
+        }
+        else if (incarnation > peer.Incarnation)
+        {
+            _peers[endpoint] = peer = new Peer { Incarnation = incarnation };
         }
         return peer;
     }

@@ -16,7 +16,8 @@ public sealed class JournalFilterSpecs
     private static readonly Endpoint Task1 = Endpoint.Of(new TaskId(1));
     private static readonly Endpoint Page = Endpoint.Of(new PageId(3));
 
-    private static Envelope E(Endpoint from, long seq) => new(from, Page, seq, $"{from}#{seq}");
+    private static Envelope E(Endpoint from, long seq, long incarnation = 0) =>
+        new(from, Page, seq, $"{from}#{seq}", FromIncarnation: incarnation);
 
     [Fact]
     public void A_copy_is_dropped_while_its_original_waits_for_the_journal_and_handed_over_unjournaled_after()
@@ -66,6 +67,32 @@ public sealed class JournalFilterSpecs
         each.Journaling(new Ack(Task0, Page, 5));
         Assert.Equal(JournalDecision.Journal, each.Classify(new Ack(Task0, Page, 3)));
         Assert.Equal(JournalDecision.Journal, each.Classify(new Ack(Task0, Page, 5)));
+    }
+
+    [Fact]
+    public void A_peer_started_again_is_numbered_afresh_and_its_former_incarnation_s_stragglers_are_dropped()
+    {
+        var filter = new JournalFilter(cumulativeAcks: true);
+        for (var seq = 1; seq <= 3; seq++)
+        {
+            filter.Journaling(E(Task0, seq, incarnation: 7));
+            filter.Handed(E(Task0, seq, incarnation: 7));
+        }
+        filter.Journaling(new Ack(Task0, Page, 4, FromIncarnation: 7));
+
+        // The new incarnation's seq 1 is new, though seq 1 of the old one was journaled.
+        Assert.Equal(JournalDecision.Journal, filter.Classify(E(Task0, 1, incarnation: 9)));
+        Assert.Equal(JournalDecision.Journal, filter.Classify(new Ack(Task0, Page, 2, FromIncarnation: 9)));
+        Assert.False(filter.SettlesOnly(new Ack(Task0, Page, 2, FromIncarnation: 9)));
+        filter.Journaling(E(Task0, 1, incarnation: 9));
+        filter.Handed(E(Task0, 1, incarnation: 9));
+
+        Assert.Equal(JournalDecision.Forward, filter.Classify(E(Task0, 1, incarnation: 9)));
+        Assert.Equal(JournalDecision.Drop, filter.Classify(E(Task0, 2, incarnation: 7)));
+        Assert.Equal(JournalDecision.Drop, filter.Classify(new Ack(Task0, Page, 9, FromIncarnation: 7)));
+        Assert.True(filter.SettlesOnly(new Ack(Task0, Page, 2, FromIncarnation: 9)));
+        // An ack of seq 0 tells of a restart; it settles nothing and is taken in journal order.
+        Assert.False(filter.SettlesOnly(new Ack(Task0, Page, 0, FromIncarnation: 9)));
     }
 
     [Fact]
