@@ -53,15 +53,31 @@ public sealed class SimulationRoot : SimActor
     {
         _directory = directory;
         _cluster = env.Network as SimulatedCluster;
-        Receive<TaskFinished>(m =>
+    }
+
+    protected override bool Handle(object message)
+    {
+        switch (message)
         {
-            _running--;
-            _finished.Add(m.Task);
-        });
-        Receive<InjectFault>(HandleInjectFault);
-        Receive<StopLoadNow>(_ => HandleStopLoad());
-        Receive<RemoveNode>(m => Remove(m.Node, m.Reason));
-        Receive<ResolvePartition>(HandleResolvePartition);
+            case TaskFinished m:
+                _running--;
+                _finished.Add(m.Task);
+                return true;
+            case InjectFault m:
+                HandleInjectFault(m);
+                return true;
+            case StopLoadNow:
+                HandleStopLoad();
+                return true;
+            case RemoveNode m:
+                Remove(m.Node, m.Reason);
+                return true;
+            case ResolvePartition m:
+                HandleResolvePartition(m);
+                return true;
+            default:
+                return false;
+        }
     }
 
     public static Props Props(SimEnvironment env, LocalDirectory directory) =>

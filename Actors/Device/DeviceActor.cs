@@ -20,8 +20,21 @@ public sealed class DeviceActor : SimActor
     public DeviceActor(SimEnvironment env, IEnumerable<PageId> free) : base(env, Endpoint.Device)
     {
         _free = new Stack<PageId>(free.Reverse());
-        Receive<Allocate>(HandleAllocate);
-        Receive<Free>(HandleFree);
+    }
+
+    protected override bool Handle(object message)
+    {
+        switch (message)
+        {
+            case Allocate m:
+                HandleAllocate(m);
+                return true;
+            case Free m:
+                HandleFree(m);
+                return true;
+            default:
+                return false;
+        }
     }
 
     public static Props Props(SimEnvironment env, IEnumerable<PageId> free) =>

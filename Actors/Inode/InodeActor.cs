@@ -34,10 +34,18 @@ public sealed class InodeActor : SimActor
     private readonly SortedDictionary<int, PageId> _extents;
     private int _size;
 
-    // The one layout conversation in progress: the reply it waits for and what to do then.
+    // The one layout conversation in progress: the reply it waits for and what to do then
+    // (with the reply, or without it).
     private long _seq;
     private long _awaitSeq = -1;
     private Action<IReply>? _continuation;
+    private Action? _then;
+
+    // FreeEach's blocks, the next to free and what follows; one list, reused (one conversation at a time).
+    private readonly List<PageId> _freeBlocks = [];
+    private int _freeNext;
+    private Action? _freeThen;
+    private readonly Action _freeStep;
     private readonly Queue<(object Message, ReplyAddress Sender)> _deferred = new();
 
     private readonly List<TaskId> _leaseHolders = [];
@@ -51,16 +59,58 @@ public sealed class InodeActor : SimActor
         _file = file;
         _size = env.Scenario.File(file).Pages;
         _extents = new SortedDictionary<int, PageId>(extents.ToDictionary(e => e.Key, e => e.Value));
+        _freeStep = FreeStep;
 
-        Receive<Lock>(HandleLock);
-        Receive<Unlock>(HandleUnlock);
-        Receive<MapBlock>(m => RunOrDefer(m, HandleMapBlock));
-        Receive<ChangeExtents>(m => RunOrDefer(m, HandleChangeExtents));
-        Receive<AcquireLease>(HandleAcquireLease);
-        Receive<ReturnLease>(HandleReturnLease);
-        Receive<BreakLease>(HandleBreakLease);
-        Receive<LeaseBreakTimedOut>(HandleLeaseBreakTimedOut);
-        Receive<IReply>(HandleReply);
+    }
+
+    protected override bool Handle(object message)
+    {
+        switch (message)
+        {
+            case Lock m:
+                HandleLock(m);
+                return true;
+            case Unlock m:
+                HandleUnlock(m);
+                return true;
+            case MapBlock m:
+                if (Busy)
+                {
+                    Defer(m);
+                }
+                else
+                {
+                    HandleMapBlock(m);
+                }
+                return true;
+            case ChangeExtents m:
+                if (Busy)
+                {
+                    Defer(m);
+                }
+                else
+                {
+                    HandleChangeExtents(m);
+                }
+                return true;
+            case AcquireLease m:
+                HandleAcquireLease(m);
+                return true;
+            case ReturnLease m:
+                HandleReturnLease(m);
+                return true;
+            case BreakLease m:
+                HandleBreakLease(m);
+                return true;
+            case LeaseBreakTimedOut m:
+                HandleLeaseBreakTimedOut(m);
+                return true;
+            case IReply m:
+                HandleReply(m);
+                return true;
+            default:
+                return false;
+        }
     }
 
     public static Props Props(SimEnvironment env, FileId file, IReadOnlyDictionary<int, PageId> extents) =>
@@ -126,34 +176,47 @@ public sealed class InodeActor : SimActor
 
     // --- one layout conversation at a time ----------------------------------------------
 
-    private void RunOrDefer<T>(T message, Action<T> handler) where T : notnull
-    {
-        if (_continuation is not null)
-        {
-            _deferred.Enqueue((message, ReplyTo));
-            return;
-        }
-        handler(message);
-    }
+    private bool Busy => _continuation is not null || _then is not null;
 
-    private void Ask(Endpoint target, Func<long, object> request, Action<IReply> then)
+    /// <summary>A block lookup or layout change while another conversation runs: it waits its turn.</summary>
+    private void Defer(object message) => _deferred.Enqueue((message, ReplyTo));
+
+    // The sequence number of the request about to be sent, whose reply goes to `then`; the
+    // caller sends the request with it (no closure that builds the request).
+    private long Await(Action<IReply> then)
     {
         _awaitSeq = ++_seq;
         _continuation = then;
-        Send(target, request(_awaitSeq));
+        return _awaitSeq;
+    }
+
+    private long Await(Action then)
+    {
+        _awaitSeq = ++_seq;
+        _then = then;
+        return _awaitSeq;
     }
 
     private void HandleReply(IReply reply)
     {
-        if (reply.Seq != _awaitSeq || _continuation is null)
+        if (reply.Seq != _awaitSeq || !Busy)
         {
             return;
         }
-        var then = _continuation;
+        var continuation = _continuation;
+        var then = _then;
         _continuation = null;
+        _then = null;
         _awaitSeq = -1;
-        then(reply);
-        while (_continuation is null && _deferred.Count > 0)
+        if (continuation is not null)
+        {
+            continuation(reply);
+        }
+        else
+        {
+            then!();
+        }
+        while (!Busy && _deferred.Count > 0)
         {
             var (message, sender) = _deferred.Dequeue();
             switch (message)
@@ -185,13 +248,17 @@ public sealed class InodeActor : SimActor
             return;
         }
         // A write fault on a hole allocates the block (page_mkwrite → iomap_begin).
+        AllocateBlock(m, mapping);
+    }
+
+    // Apart from HandleMapBlock: a lambda there would allocate its captures on every lookup.
+    private void AllocateBlock(MapBlock m, ReplyAddress mapping) =>
         AllocateInto([m.Index], error =>
         {
             Send(mapping, error == Errno.Ok
                 ? new BlockMapped(_file, m.Index, _extents[m.Index], m.Seq)
                 : new MapBlockFailed(_file, m.Index, error, m.Seq));
         });
-    }
 
     // --- layout changes -------------------------------------------------------------------
 
@@ -282,32 +349,52 @@ public sealed class InodeActor : SimActor
         Unmap(first, last, () => FreeRange(first, last, then));
 
     private void Unmap(int first, int last, Action then) =>
-        Ask(Endpoint.MappingOf(_file), seq => new Invalidate(_file, first, last, DeleteEntries: true, seq),
-            _ => then());
+        Send(Endpoint.MappingOf(_file), new Invalidate(_file, first, last, DeleteEntries: true, Await(then)));
 
     // xfs_itruncate_extents / xfs_bunmapi: the range's extents go from the map, and their
     // blocks go back to the device one at a time (a transaction roll between extents), so
     // another file may take a freed block before the next is freed.
     private void FreeRange(int first, int last, Action then)
     {
-        var blocks = new List<PageId>();
-        foreach (var (index, block) in _extents.Where(e => e.Key >= first && e.Key <= last).ToList())
+        _freeBlocks.Clear();
+        foreach (var (index, _) in _extents)
         {
+            if (index > last)
+            {
+                break;
+            }
+            if (index >= first)
+            {
+                _freeIndices.Add(index);
+            }
+        }
+        foreach (var index in _freeIndices)
+        {
+            var block = _extents[index];
             _extents.Remove(index);
             Trace.Emit(new ExtentRemoved(_file, index, block));
-            blocks.Add(block);
+            _freeBlocks.Add(block);
         }
-        FreeEach(blocks, 0, then);
+        _freeIndices.Clear();
+        _freeNext = 0;
+        _freeThen = then;
+        FreeStep();
     }
 
-    private void FreeEach(List<PageId> blocks, int next, Action then)
+    private readonly List<int> _freeIndices = [];
+
+    // One block of _freeBlocks per round trip to the device, then _freeThen.
+    private void FreeStep()
     {
-        if (next == blocks.Count)
+        if (_freeNext == _freeBlocks.Count)
         {
+            var then = _freeThen!;
+            _freeThen = null;
             then();
             return;
         }
-        Ask(Endpoint.Device, seq => new Free(_file, [blocks[next]], seq), _ => FreeEach(blocks, next + 1, then));
+        var block = _freeBlocks[_freeNext++];
+        Send(Endpoint.Device, new Free(_file, [block], Await(_freeStep)));
     }
 
     private void AllocateInto(List<int> indices, Action<Errno> then)
@@ -317,7 +404,12 @@ public sealed class InodeActor : SimActor
             then(Errno.Ok);
             return;
         }
-        Ask(Endpoint.Device, seq => new Allocate(_file, indices.Count, seq), reply =>
+        RequestBlocks(indices, then);
+    }
+
+    // Apart from AllocateInto: a lambda there would allocate its captures for an empty list too.
+    private void RequestBlocks(List<int> indices, Action<Errno> then) =>
+        Send(Endpoint.Device, new Allocate(_file, indices.Count, Await(reply =>
         {
             if (reply is not Allocated allocated)
             {
@@ -330,8 +422,7 @@ public sealed class InodeActor : SimActor
                 Trace.Emit(new ExtentMapped(_file, indices[i], allocated.Blocks[i]));
             }
             then(Errno.Ok);
-        });
-    }
+        })));
 
     private List<int> Holes(PageRange range)
     {

@@ -42,10 +42,14 @@ public sealed class MappingActor : SimActor
         public bool Dirty { get; set; } = true;
     }
 
-    /// <summary>A DAX entry lock (DAX_LOCKED) and who waits for it, in order (prepare_to_wait_exclusive).</summary>
-    private sealed class EntryLock(string holder)
+    /// <summary>
+    /// A DAX entry lock (DAX_LOCKED) and who waits for it, in order (prepare_to_wait_exclusive).
+    /// Holder: a writeback's task (its id, >= 0) or a fault's (-1 - its id). Reused once
+    /// unlocked (see _spareLocks): a fault locks an entry on every block lookup.
+    /// </summary>
+    private sealed class EntryLock
     {
-        public string Holder { get; } = holder;
+        public long Holder { get; set; }
 
         public Queue<Action> Waiters { get; } = new();
     }
@@ -98,6 +102,7 @@ public sealed class MappingActor : SimActor
     // Sorted lists, not trees: walked from an index at every step, and a tree's enumerator allocates.
     private readonly SortedList<int, EntryState> _entries = new();
     private readonly Dictionary<int, EntryLock> _entryLocks = new();
+    private readonly Stack<EntryLock> _spareLocks = new();
     private readonly Dictionary<MmId, PageRange> _vmas = new();
     // Each process's PTEs by page index. Sorted lists (a process maps a few pages), kept for
     // reuse when a mapping goes: mmap, fault and munmap are most of a load's operations.
@@ -129,23 +134,66 @@ public sealed class MappingActor : SimActor
                 }
             }
         }
-        Receive<MapFile>(HandleMapFile);
-        Receive<UnmapFile>(HandleUnmapFile);
-        Receive<ThreadExit>(HandleThreadExit);
-        Receive<Fault>(HandleFault);
-        Receive<BlockMapped>(HandleBlockMapped);
-        Receive<MapBlockFailed>(HandleMapBlockFailed);
-        Receive<ReadPte>(HandleReadPte);
-        Receive<RecheckPte>(HandleRecheckPte);
-        Receive<FollowPte>(HandleFollowPte);
-        Receive<FollowDone>(HandleFollowDone);
-        Receive<Invalidate>(HandleInvalidate);
-        Receive<FindBusyPage>(HandleFindBusyPage);
-        Receive<RefcountReport>(HandleRefcountReport);
-        Receive<DeleteEntries>(HandleDeleteEntries);
-        Receive<LockDirtyEntry>(HandleLockDirtyEntry);
-        Receive<UnlockEntry>(HandleUnlockEntry);
-        Receive<Continue>(HandleContinue);
+    }
+
+    protected override bool Handle(object message)
+    {
+        switch (message)
+        {
+            case MapFile m:
+                HandleMapFile(m);
+                return true;
+            case UnmapFile m:
+                HandleUnmapFile(m);
+                return true;
+            case ThreadExit m:
+                HandleThreadExit(m);
+                return true;
+            case Fault m:
+                HandleFault(m);
+                return true;
+            case BlockMapped m:
+                HandleBlockMapped(m);
+                return true;
+            case MapBlockFailed m:
+                HandleMapBlockFailed(m);
+                return true;
+            case ReadPte m:
+                HandleReadPte(m);
+                return true;
+            case RecheckPte m:
+                HandleRecheckPte(m);
+                return true;
+            case FollowPte m:
+                HandleFollowPte(m);
+                return true;
+            case FollowDone m:
+                HandleFollowDone(m);
+                return true;
+            case Invalidate m:
+                HandleInvalidate(m);
+                return true;
+            case FindBusyPage m:
+                HandleFindBusyPage(m);
+                return true;
+            case RefcountReport m:
+                HandleRefcountReport(m);
+                return true;
+            case DeleteEntries m:
+                HandleDeleteEntries(m);
+                return true;
+            case LockDirtyEntry m:
+                HandleLockDirtyEntry(m);
+                return true;
+            case UnlockEntry m:
+                HandleUnlockEntry(m);
+                return true;
+            case Continue m:
+                HandleContinue(m);
+                return true;
+            default:
+                return false;
+        }
     }
 
     public static Props Props(SimEnvironment env, FileId file) =>
@@ -168,11 +216,13 @@ public sealed class MappingActor : SimActor
         if (_vmas.ContainsKey(mm))
         {
             _vmas.Remove(mm);
-            Zap(mm, 0, int.MaxValue, () => Install(mm, m, reply));
+            ZapThenInstall(mm, m, reply);
             return;
         }
         Install(mm, m, reply);
     }
+
+    private void ZapThenInstall(MmId mm, MapFile m, ReplyAddress reply) => Zap(mm, 0, int.MaxValue, () => Install(mm, m, reply));
 
     private void Install(MmId mm, MapFile m, ReplyAddress reply)
     {
@@ -365,7 +415,9 @@ public sealed class MappingActor : SimActor
 
     // --- entry locks ----------------------------------------------------------------------------
 
-    private static string Writeback(TaskId task) => $"writeback:{task.Value}";
+    private static long Writeback(TaskId task) => task.Value;
+
+    private static long FaultBy(TaskId task) => -1L - task.Value;
 
     private bool EntryLocked(int index) => _entryLocks.ContainsKey(index);
 
@@ -380,7 +432,12 @@ public sealed class MappingActor : SimActor
         then();
     }
 
-    private void LockEntry(int index, string holder) => _entryLocks[index] = new EntryLock(holder);
+    private void LockEntry(int index, long holder)
+    {
+        var held = _spareLocks.TryPop(out var spare) ? spare : new EntryLock();
+        held.Holder = holder;
+        _entryLocks[index] = held;
+    }
 
     // dax_unlock_entry / put_unlocked_entry: wake the next waiter (WAKE_NEXT), who may lock it again.
     private void UnlockEntryOf(int index)
@@ -400,6 +457,8 @@ public sealed class MappingActor : SimActor
                 again.Waiters.Enqueue(w);
             }
         }
+        held.Waiters.Clear();
+        _spareLocks.Push(held);
     }
 
     // --- faults ---------------------------------------------------------------------------------
@@ -415,8 +474,18 @@ public sealed class MappingActor : SimActor
             Reply(new FaultFailed(_file, m.Index, Errno.EFAULT, m.Seq));
             return;
         }
-        WhenUnlocked(m.Index, () => FaultLocked(m, mm, reply));
+        // The closure is made only when the entry is locked (a lambda in this method would
+        // allocate its captures on every fault).
+        if (_entryLocks.TryGetValue(m.Index, out var held))
+        {
+            FaultWhenUnlocked(held, m, mm, reply);
+            return;
+        }
+        FaultLocked(m, mm, reply);
     }
+
+    private void FaultWhenUnlocked(EntryLock held, Fault m, MmId mm, ReplyAddress reply) =>
+        held.Waiters.Enqueue(() => FaultLocked(m, mm, reply));
 
     private void FaultLocked(Fault m, MmId mm, ReplyAddress reply)
     {
@@ -439,7 +508,7 @@ public sealed class MappingActor : SimActor
             return;
         }
         var seq = ++_seq;
-        LockEntry(m.Index, $"fault:{m.Task.Value}");
+        LockEntry(m.Index, FaultBy(m.Task));
         _pendingFaults[seq] = new PendingFault(m, reply, mm);
         Send(Endpoint.InodeOf(_file), new MapBlock(_file, m.Index, seq));
     }
@@ -589,11 +658,7 @@ public sealed class MappingActor : SimActor
             // so the waited-for entry stays.
             var skip = job.MaySkip && Policy.LockedEntries == LockedEntryScan.SkipToNextIndex;
             Trace.Emit(new EntryLockWaited(_file, index, job.Task, skip));
-            WhenUnlocked(index, () =>
-            {
-                job.Next = skip ? index + 1 : index;
-                StepOn(job);
-            });
+            DeleteWhenUnlocked(job, index, skip);
             return;
         }
         var entry = _entries[index];
@@ -612,6 +677,14 @@ public sealed class MappingActor : SimActor
         }
         StepOn(job);
     }
+
+    // Apart from DeleteNext: a lambda there would allocate its captures on every step.
+    private void DeleteWhenUnlocked(DeleteJob job, int index, bool skip) =>
+        WhenUnlocked(index, () =>
+        {
+            job.Next = skip ? index + 1 : index;
+            StepOn(job);
+        });
 
     /// <summary>The first entry's index in [from, last], or null.</summary>
     private int? NextEntry(int from, int last)
@@ -661,13 +734,16 @@ public sealed class MappingActor : SimActor
         if (EntryLocked(found))
         {
             Trace.Emit(new EntryLockWaited(_file, found, m.Task, Skipped: false));
-            WhenUnlocked(found, () => LockNextDirty(m, found, reply));
+            LockNextDirtyWhenUnlocked(m, found, reply);
             return;
         }
         LockEntry(found, Writeback(m.Task));
         Trace.Emit(new EntryWriteback(_file, found, m.Task, Locked: true));
         Send(reply, new EntryLocked(_file, found, m.Seq));
     }
+
+    private void LockNextDirtyWhenUnlocked(LockDirtyEntry m, int found, ReplyAddress reply) =>
+        WhenUnlocked(found, () => LockNextDirty(m, found, reply));
 
     private void HandleUnlockEntry(UnlockEntry m)
     {
@@ -718,17 +794,21 @@ public sealed class MappingActor : SimActor
         _jobs[scan.Id] = scan;
         if (unmap)
         {
-            Zap(null, request.First, request.Last, () =>
-            {
-                if (_scan == scan)
-                {
-                    ScanNext(scan);
-                }
-            });
+            ZapThenScan(scan);
             return;
         }
         ScanNext(scan);
     }
+
+    // Apart from StartNextScan: a lambda there would allocate its captures on every call.
+    private void ZapThenScan(ScanJob scan) =>
+        Zap(null, scan.Request.First, scan.Request.Last, () =>
+        {
+            if (_scan == scan)
+            {
+                ScanNext(scan);
+            }
+        });
 
     // xas_for_each over the range: one entry per step, each page's refcount read at its own moment.
     private void ScanNext(ScanJob scan)
@@ -743,17 +823,7 @@ public sealed class MappingActor : SimActor
         {
             var skip = Policy.LockedEntries != LockedEntryScan.TestIt;
             Trace.Emit(new EntryLockWaited(_file, index, scan.Request.Task, skip));
-            WhenUnlocked(index, () =>
-            {
-                if (_scan != scan)
-                {
-                    return;
-                }
-                // Either slip leaves the waited-for entry untested: get_unlocked_entry() returns
-                // the next present entry, and xas_pause() moves the reload to the next index.
-                scan.Next = skip ? index + 1 : index;
-                StepOn(scan);
-            });
+            ScanWhenUnlocked(scan, index, skip);
             return;
         }
         var page = _entries[index].Page;
@@ -761,6 +831,20 @@ public sealed class MappingActor : SimActor
         scan.QuerySeq = ++_seq;
         Send(Endpoint.Of(page), new QueryRefcount(page, scan.QuerySeq));
     }
+
+    // Apart from ScanNext: a lambda there would allocate its captures on every step.
+    private void ScanWhenUnlocked(ScanJob scan, int index, bool skip) =>
+        WhenUnlocked(index, () =>
+        {
+            if (_scan != scan)
+            {
+                return;
+            }
+            // Either slip leaves the waited-for entry untested: get_unlocked_entry() returns
+            // the next present entry, and xas_pause() moves the reload to the next index.
+            scan.Next = skip ? index + 1 : index;
+            StepOn(scan);
+        });
 
     private void HandleRefcountReport(RefcountReport m)
     {

@@ -43,16 +43,45 @@ public sealed class PageActor : SimActor
         _page = page;
         _owner = owner;
         _refcount = env.Policy.IdleRefcount;
-        Receive<GetPage>(HandleGetPage);
-        Receive<PutPage>(HandlePutPage);
-        Receive<MapPage>(HandleMapPage);
-        Receive<UnmapPage>(HandleUnmapPage);
-        Receive<WaitIdle>(HandleWaitIdle);
-        Receive<CancelWait>(HandleCancelWait);
-        Receive<QueryRefcount>(m => Reply(new RefcountReport(_page, _refcount, _mapcount, m.Seq)));
-        Receive<DmaWrite>(HandleDmaWrite);
-        Receive<BlockAssigned>(m => _owner = m.File);
-        Receive<BlockReleased>(_ => _owner = null);
+    }
+
+    protected override bool Handle(object message)
+    {
+        switch (message)
+        {
+            case GetPage m:
+                HandleGetPage(m);
+                return true;
+            case PutPage m:
+                HandlePutPage(m);
+                return true;
+            case MapPage m:
+                HandleMapPage(m);
+                return true;
+            case UnmapPage m:
+                HandleUnmapPage(m);
+                return true;
+            case WaitIdle m:
+                HandleWaitIdle(m);
+                return true;
+            case CancelWait m:
+                HandleCancelWait(m);
+                return true;
+            case QueryRefcount m:
+                Reply(new RefcountReport(_page, _refcount, _mapcount, m.Seq));
+                return true;
+            case DmaWrite m:
+                HandleDmaWrite(m);
+                return true;
+            case BlockAssigned m:
+                _owner = m.File;
+                return true;
+            case BlockReleased:
+                _owner = null;
+                return true;
+            default:
+                return false;
+        }
     }
 
     public static Props Props(SimEnvironment env, PageId page, FileId? owner) =>

@@ -142,15 +142,42 @@ public sealed partial class TaskActor : SimActor
     {
         _id = id;
         _spec = env.Scenario.Task(id);
-        Receive<StartTask>(_ => StartNextOp());
-        Receive<Signal>(HandleSignal);
-        Receive<FailAllocation>(_ => _allocationFails = true);
-        Receive<Kill>(HandleKill);
-        Receive<RecallLease>(HandleRecallLease);
-        Receive<IoDue>(HandleIoDue); // TaskActor.Completion.cs
-        Receive<IoStep>(HandleIoStep);
-        Receive<StopLoad>(HandleStopLoad); // load runs only: TaskActor.Load.cs
-        Receive<IReply>(HandleReply);
+    }
+
+    protected override bool Handle(object message)
+    {
+        switch (message)
+        {
+            case StartTask:
+                StartNextOp();
+                return true;
+            case Signal m:
+                HandleSignal(m);
+                return true;
+            case FailAllocation:
+                _allocationFails = true;
+                return true;
+            case Kill m:
+                HandleKill(m);
+                return true;
+            case RecallLease m:
+                HandleRecallLease(m);
+                return true;
+            case IoDue m:
+                HandleIoDue(m); // TaskActor.Completion.cs
+                return true;
+            case IoStep m:
+                HandleIoStep(m);
+                return true;
+            case StopLoad m:
+                HandleStopLoad(m); // load runs only: TaskActor.Load.cs
+                return true;
+            case IReply m:
+                HandleReply(m);
+                return true;
+            default:
+                return false;
+        }
     }
 
     public static Props Props(SimEnvironment env, TaskId id) => ActorProps.Of(() => new TaskActor(env, id));
