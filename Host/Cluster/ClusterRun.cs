@@ -17,10 +17,28 @@ namespace DaxSim.Host.Cluster;
 internal sealed record ClusterMember(int Index, Address Address, ICanTell Agent, bool Journal);
 
 /// <summary>
+/// The members a run goes to, as ClusterRuntime found or started them: the runner's own
+/// actor and the queue it fills, the members (and the processes, when the runtime spawned
+/// them), how long they took to be Up, the run's wall clock and where its lines go.
+/// </summary>
+internal sealed record ClusterSetup(IActorRef Runner, ConcurrentQueue<object> Inbox, IReadOnlyList<ClusterMember> Members,
+    IReadOnlyList<NodeProcess> Children, TimeSpan TimeToUp, Stopwatch Wall, TextWriter Log);
+
+/// <summary>
+/// What <see cref="ClusterRun.Prepare"/> produces and the later phases take: a run that every
+/// member has prepared (parsed, its region registered, its tasks created, the task table
+/// known), with its id, where each task runs, and the membership as it stands (every member
+/// prepared).
+/// </summary>
+internal sealed record PreparedRun(string RunId, ClusterSetup Cluster, Scenario Scenario, RunSettings Settings, int[] Placement,
+    Membership Membership);
+
+/// <summary>
 /// One run of a scenario on the cluster's members, once they are Up (ClusterRuntime starts
 /// or finds them). The runner takes it through named phases:
 ///
-///   Prepare        every member parses the scenario, starts the run's region and its
+///   Prepare        (static: it makes the <see cref="PreparedRun"/> the run is made of)
+///                  every member parses the scenario, starts the run's region and its
 ///                  tasks; the regions register; every member gets the task table
 ///   StartMembers   StartRun with the common zero of the monotonic clock; the checker,
 ///                  the judge and the host's lateness start
@@ -60,11 +78,10 @@ internal sealed class ClusterRun
     private readonly int[] _placement;
     private readonly Scenario _scenario;
     private readonly RunSettings _settings;
-    private readonly ClusterRunOptions _options;
     private readonly TimeSpan _timeToUp;
     private readonly Stopwatch _wall;
     private readonly TextWriter _log;
-    private readonly string _runId = Guid.NewGuid().ToString("N")[..12];
+    private readonly string _runId;
     private readonly Membership _membership;
 
     // Set by StartMembers.
@@ -93,31 +110,35 @@ internal sealed class ClusterRun
     private long _nextSample = TimeSpan.FromSeconds(1).Ticks;
     private long? _firstTaskEnded;
 
-    public ClusterRun(IActorRef runnerRef, ConcurrentQueue<object> inbox,
-        IReadOnlyList<ClusterMember> members, IReadOnlyList<NodeProcess> children, int[] placement, Scenario scenario,
-        RunSettings settings, ClusterRunOptions options, TimeSpan timeToUp, Stopwatch wall, TextWriter log)
+    /// <summary>The run that <see cref="Prepare"/> made; <see cref="Execute"/> takes it through the other phases.</summary>
+    public ClusterRun(PreparedRun run)
     {
-        _runnerRef = runnerRef;
-        _inbox = inbox;
-        _members = members;
-        _children = children;
-        _placement = placement;
-        _scenario = scenario;
-        _settings = settings;
-        _options = options;
-        _timeToUp = timeToUp;
-        _wall = wall;
-        _log = log;
-        _membership = new Membership(members.Select(m => m.Index));
-        _counts = new MessageCounts[members.Count];
+        _runId = run.RunId;
+        _runnerRef = run.Cluster.Runner;
+        _inbox = run.Cluster.Inbox;
+        _members = run.Cluster.Members;
+        _children = run.Cluster.Children;
+        _timeToUp = run.Cluster.TimeToUp;
+        _wall = run.Cluster.Wall;
+        _log = run.Cluster.Log;
+        _placement = run.Placement;
+        _scenario = run.Scenario;
+        _settings = run.Settings;
+        _membership = run.Membership;
+        _counts = new MessageCounts[_members.Count];
         Array.Fill(_counts, MessageCounts.Zero);
     }
 
     private int N => _members.Count;
 
+    /// <summary>Prepares the run on the members, then runs it: <c>new ClusterRun(Prepare(...)).Execute()</c>.</summary>
+    public static RunResult Run(ClusterSetup cluster, Scenario scenario, RunSettings settings, ClusterRunOptions options,
+        int[] placement) =>
+        new ClusterRun(Prepare(cluster, scenario, settings, options, placement)).Execute();
+
+    /// <summary>Start members, then observe, inject and judge until the run is over, then collect.</summary>
     public RunResult Execute()
     {
-        Prepare();
         StartMembers();
         try
         {
@@ -141,43 +162,48 @@ internal sealed class ClusterRun
 
     // --- prepare -------------------------------------------------------------------------------
 
-    private void Prepare()
+    public static PreparedRun Prepare(ClusterSetup cluster, Scenario scenario, RunSettings settings, ClusterRunOptions options,
+        int[] placement)
     {
-        var table = _members.Select(m => new NodeEntry(m.Index, m.Address.ToString())).ToArray();
+        var runId = Guid.NewGuid().ToString("N")[..12];
+        var members = cluster.Members;
+        var n = members.Count;
+        var membership = new Membership(members.Select(m => m.Index));
+        var table = members.Select(m => new NodeEntry(m.Index, m.Address.ToString())).ToArray();
         // A load's scenario has no text (its tasks loop): the members get its spec and build it.
-        var loadSpec = _scenario.Load is { } load ? LoadSpecLoader.Write(load) : null;
+        var loadSpec = scenario.Load is { } load ? LoadSpecLoader.Write(load) : null;
         if (loadSpec is not null && LoadSpecLoader.Write(LoadSpecLoader.Parse(loadSpec, "the load spec")) != loadSpec)
         {
             throw new InvalidOperationException($"the load spec does not read back as itself: {loadSpec}");
         }
         var text = loadSpec is not null ? ""
-            : _scenario.Text ?? throw new InvalidOperationException("the scenario has no text to send to the members");
+            : scenario.Text ?? throw new InvalidOperationException("the scenario has no text to send to the members");
 
         // Delivery is reliable (envelopes, acks, retries); with a journal on every member the
         // entities are persistent too (their inputs journaled, replayed when they move).
-        var journaled = _members.All(m => m.Journal) && _options.PersistentFor(_scenario);
-        var prepared = _members.Select(m => m.Agent.Ask<Prepared>(new Prepare(_runId, text, _scenario.Source,
-            _settings.Variant.Name(), _settings.Seed, m.Index, table, _placement, _runnerRef, Reliable: true, journaled,
-            _options.Batching, loadSpec),
+        var journaled = members.All(m => m.Journal) && options.PersistentFor(scenario);
+        var prepared = members.Select(m => m.Agent.Ask<Prepared>(new Prepare(runId, text, scenario.Source,
+            settings.Variant.Name(), settings.Seed, m.Index, table, placement, cluster.Runner, Reliable: true, journaled,
+            options.Batching, loadSpec),
             AskTimeout)).ToList();
         var taskRefs = new List<TaskRef>();
-        var controls = new IActorRef[N];
-        var inboxes = new IActorRef[N];
-        foreach (var (m, p) in _members.Zip(prepared))
+        var controls = new IActorRef[n];
+        var inboxes = new IActorRef[n];
+        foreach (var (m, p) in members.Zip(prepared))
         {
             var r = Wait(p, $"node {m.Index} to prepare the run");
             if (r.Error is { } error)
             {
                 throw new InvalidOperationException($"node {m.Index} could not prepare the run: {error}");
             }
-            _membership.Prepared(m.Index);
+            membership.Prepared(m.Index);
             taskRefs.AddRange(r.Tasks);
             controls[m.Index] = r.Control ?? ActorRefs.Nobody;
             inboxes[m.Index] = r.Inbox ?? ActorRefs.Nobody;
         }
         // Every region registered with the coordinator, so that shards go to their home nodes.
         var regionsDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (Wait(_members[0].Agent.Ask<RegionCount>(new CountRegions(_runId), AskTimeout), "the regions").Regions < N)
+        while (Wait(members[0].Agent.Ask<RegionCount>(new CountRegions(runId), AskTimeout), "the regions").Regions < n)
         {
             if (DateTime.UtcNow > regionsDeadline)
             {
@@ -186,14 +212,15 @@ internal sealed class ClusterRun
             Thread.Sleep(50);
         }
         var tasks = taskRefs.OrderBy(t => t.Task).ToArray();
-        if (tasks.Length != _scenario.Tasks.Count)
+        if (tasks.Length != scenario.Tasks.Count)
         {
-            throw new InvalidOperationException($"the members created {tasks.Length} task(s), the scenario has {_scenario.Tasks.Count}");
+            throw new InvalidOperationException($"the members created {tasks.Length} task(s), the scenario has {scenario.Tasks.Count}");
         }
-        foreach (var ready in _members.Select(m => m.Agent.Ask<TableReady>(new TaskTable(_runId, tasks, controls, inboxes), AskTimeout)).ToList())
+        foreach (var ready in members.Select(m => m.Agent.Ask<TableReady>(new TaskTable(runId, tasks, controls, inboxes), AskTimeout)).ToList())
         {
             Wait(ready, "the task table");
         }
+        return new PreparedRun(runId, cluster, scenario, settings, placement, membership);
     }
 
     /// <summary>A member's answer; a member that does not answer in time is slow (SlowMemberException), any other failure is DaxSim's.</summary>

@@ -149,8 +149,8 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
                           string.Join(", ", members.Select(m => $"node {m.Index} {m.Address.Host}:{m.Address.Port}")));
             CheckNodeFaults(scenario, n);
             var placement = Placement(scenario, n);
-            return new ClusterRun(runnerRef, inbox, members, children, placement, scenario, settings, options,
-                timeToUp, wall, log).Execute();
+            var cluster = new ClusterSetup(runnerRef, inbox, members, children, timeToUp, wall, log);
+            return ClusterRun.Run(cluster, scenario, settings, options, placement);
         }
         finally
         {
