@@ -17,9 +17,10 @@ namespace DaxSim.Host.Local;
 /// time. The same checker watches the trace: each event is stamped when it is emitted and
 /// queued (<see cref="SerialDrain{T}"/>), in an order consistent with every message's cause
 /// and effect, and the actor threads take turns at handing the queue to the checker without
-/// waiting for each other. Liveness is judged from elapsed time: L3 deadlines as in the
-/// deterministic runtime, and a run that stops producing events with work left is examined
-/// as the deterministic runtime examines quiescence.
+/// waiting for each other, each at every 64th event it posts (<see cref="FeedBatch"/>).
+/// Liveness is judged from elapsed time: L3 deadlines as in the deterministic runtime, and a
+/// run that stops producing events with work left is examined as the deterministic runtime
+/// examines quiescence.
 /// </summary>
 public sealed class LocalRuntime : IRuntime
 {
@@ -31,6 +32,14 @@ public sealed class LocalRuntime : IRuntime
         """);
 
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>
+    /// An actor thread hands the event queue to the checker at every this many events it
+    /// posts, not at each (docs/local-load-profile.md, third round: 64 against 1 and 256).
+    /// Events left queued wait at most for the poll, which handles them all before it judges.
+    /// </summary>
+    public const int FeedBatch = 64;
+
     private static readonly TimeSpan DeadlockQuiet = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan EndQuiet = TimeSpan.FromMilliseconds(50);
 
@@ -146,7 +155,7 @@ public sealed class LocalRuntime : IRuntime
             Log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
             Checker = new InvariantChecker(scenario, ProtocolPolicy.For(settings.Variant), () => _handling >= 0 ? _handling : _clock.Elapsed.Ticks,
                 settings.RecordOps, L3Slack);
-            Drain = new SerialDrain<Emitted>(Handle);
+            Drain = new SerialDrain<Emitted>(Handle, FeedBatch);
         }
 
         public InvariantChecker Checker { get; }

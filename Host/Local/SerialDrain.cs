@@ -20,13 +20,25 @@ namespace DaxSim.Host.Local;
 /// An item posted while the queue is empty and nobody handles it is handled at once by its
 /// own thread, without going through the queue: the common case when the handling keeps up.
 ///
+/// In batches (<c>batch</c> above 1, a power of two: the local runtime's feed, 64) a posting
+/// thread only queues its item, and takes a turn at the handling at every batch-th post of its
+/// own (counted per thread, for all drains). The handler then takes items many at a time,
+/// with its state warm in one core's cache, instead of one thread after the other taking the
+/// lock, looking at the queue and handling one item; items left queued by a thread that
+/// stops posting are handled by the next turn or the next <see cref="Exclusive{TResult}"/> (the
+/// local runtime's poll, every 2 ms). The order is the same as without batches.
+///
 /// Order: the queue is linearizable, so an item is handled after every item whose post
 /// had returned before its own post began: after the earlier items of its own thread, and
 /// after those of any thread it heard from (a message sent after a post is received after
 /// it). That is the order of cause and effect that the invariant checker needs.
 /// </summary>
-public sealed class SerialDrain<T>(Action<T> handle)
+public sealed class SerialDrain<T>(Action<T> handle, int batch = 1)
 {
+    private readonly int _batchMask = batch >= 1 && (batch & (batch - 1)) == 0
+        ? batch - 1
+        : throw new ArgumentOutOfRangeException(nameof(batch), batch, "a power of two");
+
     /// <summary>The most items a posting thread handles before it goes back to its own work.</summary>
     public const int Turn = 256;
 
@@ -39,6 +51,15 @@ public sealed class SerialDrain<T>(Action<T> handle)
     /// <summary>Queue the item, and take a turn at handling the queue unless another thread is handling it.</summary>
     public void Post(T item)
     {
+        if (_batchMask != 0)
+        {
+            _queue.Enqueue(item);
+            if ((++PostCount.OnThisThread & _batchMask) == 0)
+            {
+                Drain();
+            }
+            return;
+        }
         // Nothing waiting and nobody handling: handle the item at once, without queueing it.
         // Under the lock the queue is looked at again: an item still there was posted before
         // this one began, or at the same time, and goes first.
@@ -154,4 +175,11 @@ public sealed class SerialDrain<T>(Action<T> handle)
         }
         return _queue.IsEmpty;
     }
+}
+
+/// <summary>Posts made by this thread to drains in batches: every batch-th one takes a turn.</summary>
+internal static class PostCount
+{
+    [ThreadStatic]
+    public static int OnThisThread;
 }

@@ -14,8 +14,10 @@ public sealed class SerialDrainSpecs
     private const int Threads = 4;
     private const int PerThread = 20_000;
 
-    [Fact]
-    public void Items_posted_from_many_threads_must_each_be_handled_once_one_at_a_time_in_each_threads_order()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(64)]
+    public void Items_posted_from_many_threads_must_each_be_handled_once_one_at_a_time_in_each_threads_order(int batch)
     {
         var inside = 0;
         var overlaps = 0;
@@ -23,7 +25,7 @@ public sealed class SerialDrainSpecs
         Array.Fill(last, -1);
         var outOfOrder = 0;
         long handled = 0;
-        var drain = new SerialDrain<(int Thread, int Seq)>(item =>
+        var drain = new SerialDrain<(int Thread, int Seq)>(batch: batch, handle: item =>
         {
             if (Interlocked.Increment(ref inside) != 1)
             {
@@ -56,15 +58,17 @@ public sealed class SerialDrainSpecs
         Assert.All(last, seq => Assert.Equal(PerThread - 1, seq));
     }
 
-    [Fact]
-    public void An_item_posted_after_hearing_of_another_must_be_handled_after_it()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(64)]
+    public void An_item_posted_after_hearing_of_another_must_be_handled_after_it(int batch)
     {
         // A token goes round a ring of threads; each posts the token's number, then passes it
         // on, as an actor emits an event and then sends a message. The numbers must be handled
         // in the order the token went round, whichever thread happened to be handling.
         const int Rounds = 20_000;
         var order = new List<int>();
-        var drain = new SerialDrain<int>(order.Add);
+        var drain = new SerialDrain<int>(order.Add, batch);
         var inboxes = Enumerable.Range(0, Threads).Select(_ => new BlockingCollection<int>()).ToArray();
 
         var ring = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
@@ -159,5 +163,38 @@ public sealed class SerialDrainSpecs
         poster.Join();
 
         Assert.Equal(0, overlaps);
+    }
+
+    [Fact]
+    public void In_batches_a_posting_thread_must_take_a_turn_only_at_every_batchth_post_of_its_own()
+    {
+        // The local runtime's feed: a thread queues its items and hands the queue to the
+        // handler once every `batch` posts of its own, so that the handler takes them many
+        // at a time (or the runtime's poll does, through Exclusive).
+        const int Batch = 16;
+        var handled = new List<int>();
+        var drain = new SerialDrain<int>(handled.Add, Batch);
+        var counts = new List<int>();
+        var poster = new Thread(() =>
+        {
+            for (var i = 0; i < 3 * Batch; i++)
+            {
+                drain.Post(i);
+                counts.Add(handled.Count); // this thread is the only one posting: nobody handles meanwhile
+            }
+        });
+        poster.Start();
+        poster.Join();
+
+        for (var i = 0; i < 3 * Batch; i++)
+        {
+            // After its (k * Batch)th post the thread has handled everything up to it, and nothing more.
+            Assert.Equal((i + 1) / Batch * Batch, counts[i]);
+        }
+        var last = new Thread(() => drain.Post(-1)); // a thread's first post: left queued
+        last.Start();
+        last.Join();
+        Assert.Equal(3 * Batch, handled.Count);
+        Assert.Equal([.. Enumerable.Range(0, 3 * Batch), -1], drain.Exclusive(() => handled.ToList()));
     }
 }
