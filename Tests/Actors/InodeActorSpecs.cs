@@ -119,6 +119,33 @@ public sealed class InodeActorSpecs : TestKit
     }
 
     [Fact]
+    public void A_block_lookup_during_a_layout_change_must_wait_for_it_and_a_stale_reply_must_not_end_it()
+    {
+        var mapping = _dir.Probe("mapping-0");
+        var device = _dir.Probe("device");
+        _inode.Tell(new ChangeExtents(Dax, T0, OpKind.PunchHole, new PageRange(2, 2), 0, 5), TestActor);
+        var inv = mapping.ExpectMsg<Invalidate>();
+
+        // A fault's lookup of the block being punched waits until the change is done.
+        mapping.Send(_inode, new MapBlock(Dax, 2, 9));
+        mapping.ExpectNothing();
+        // A reply to another request (a wrong sequence number) does not move the change on.
+        mapping.Send(_inode, new InvalidateAck(Dax, inv.Seq + 100));
+        device.ExpectNothing();
+
+        mapping.Send(_inode, new InvalidateAck(Dax, inv.Seq));
+        var free = device.ExpectMsg<Free>(f => f.Blocks.SequenceEqual([new PageId(2)]));
+        mapping.ExpectNothing();
+        device.Reply(new FreeAck(free.Seq));
+        ExpectMsg<ExtentsChanged>(c => c.Seq == 5 && c.Result == Errno.Ok);
+
+        // Then the lookup runs: the block is a hole now, so it is allocated.
+        var alloc = device.ExpectMsg<Allocate>(a => a.Count == 1);
+        device.Reply(new Allocated([new PageId(8)], alloc.Seq));
+        mapping.ExpectMsg<BlockMapped>(b => b.Index == 2 && b.Block == new PageId(8) && b.Seq == 9);
+    }
+
+    [Fact]
     public void Collapse_range_reaching_EOF_must_be_refused_with_EINVAL()
     {
         _inode.Tell(new ChangeExtents(Dax, T0, OpKind.CollapseRange, new PageRange(2, 3), 0, 3), TestActor);

@@ -42,6 +42,16 @@ public sealed class PageActorSpecs : TestKit
     }
 
     [Fact]
+    public void A_message_no_case_takes_must_be_logged_and_dropped_and_the_page_must_go_on()
+    {
+        var page = Page();
+        Pin(page, 2);
+        EventFilter.Error(contains: "does not take String").ExpectOne(() => page.Tell("not a protocol message", TestActor));
+        // The state is kept (a restart would have set the refcount back to 1) and no reply was sent.
+        Pin(page, 3, seq: 2);
+    }
+
+    [Fact]
     public void Page_must_send_the_idle_notification_when_the_refcount_returns_to_1_and_not_before()
     {
         var page = Page();
