@@ -96,7 +96,7 @@ public sealed partial class TaskActor
             {
                 // Under the page-table lock: no zap of this PTE comes before the reference.
                 yield return GetPage(page, file, index);
-                Send(Endpoint.MappingOf(file), new FollowDone(file, _id));
+                Send(Endpoint.MappingOf(file), FollowDoneMessage(file));
                 taken.Value = page;
                 yield break;
             }

@@ -412,7 +412,7 @@ public sealed partial class TaskActor : SimActor
         }
         foreach (var (file, kind) in _locks.Keys)
         {
-            Send(Endpoint.InodeOf(file), new Unlock(file, _id, kind));
+            Send(Endpoint.InodeOf(file), UnlockMessage(file, kind));
         }
         _locks.Clear();
         foreach (var pin in _pins)
@@ -472,7 +472,50 @@ public sealed partial class TaskActor : SimActor
     private void Unlock(FileId file, LockKind kind)
     {
         _locks.Remove((file, kind));
-        Send(Endpoint.InodeOf(file), new Unlock(file, _id, kind));
+        Send(Endpoint.InodeOf(file), UnlockMessage(file, kind));
+    }
+
+    // Messages that carry only ids are the same every time: each is made once per file (and
+    // lock) and sent again. A task uses a file or two: a short list, searched in order, and
+    // past its few entries a message is made per send as before.
+    private const int CachedMessages = 8;
+    private List<Unlock>? _unlocks;
+    private List<FollowDone>? _followDones;
+
+    private Unlock UnlockMessage(FileId file, LockKind kind)
+    {
+        var cache = _unlocks ??= [];
+        for (var i = 0; i < cache.Count; i++)
+        {
+            if (cache[i].File == file && cache[i].Kind == kind)
+            {
+                return cache[i];
+            }
+        }
+        var m = new Unlock(file, _id, kind);
+        if (cache.Count < CachedMessages)
+        {
+            cache.Add(m);
+        }
+        return m;
+    }
+
+    private FollowDone FollowDoneMessage(FileId file)
+    {
+        var cache = _followDones ??= [];
+        for (var i = 0; i < cache.Count; i++)
+        {
+            if (cache[i].File == file)
+            {
+                return cache[i];
+            }
+        }
+        var m = new FollowDone(file, _id);
+        if (cache.Count < CachedMessages)
+        {
+            cache.Add(m);
+        }
+        return m;
     }
 
     /// <summary>get_page: take a reference and wait for the page to confirm it.</summary>
