@@ -426,7 +426,8 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             }
             return 0;
         }
-        // Run the finding again with everything recorded, for the report and the replay.
+        // Run the finding again with everything recorded, for the report and the replay (on a
+        // DeterministicRuntime of its own: the shrinker runs its candidates on it too).
         using var det = new DeterministicRuntime();
         var full = det.Run(scenario, explorer.Settings(finding.Seed) with
         {
@@ -540,7 +541,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         CheckWritable(_html, "--html");
         var settings = file.Settings with { RecordTrace = traceTextPath is not null, RecordTimeline = _html is not null };
         PrintHeader("replay", file.Scenario, RuntimeKind.Deterministic, settings.Variant, settings.Seed, settings.Strategy);
-        using var det = new DeterministicRuntime();
+        using var det = Runtimes.For(RuntimeKind.Deterministic);
         var result = det.Run(file.Scenario, settings);
         PrintInjected(file.Scenario, result);
         var code = Finish(file.Scenario, result, reportPath, traceTextPath, null);

@@ -101,7 +101,8 @@ public sealed class Explorer(Scenario scenario, Variant variant, string strategy
 
         void Seeds()
         {
-            using var runtime = new DeterministicRuntime();
+            // Explore is the deterministic runtime's (seeds replay); one runtime per worker thread.
+            using var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic);
             var local = new CoverageTotals();
             try
             {

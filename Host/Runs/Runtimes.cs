@@ -45,8 +45,8 @@ public static class Runtimes
     /// <summary>
     /// A runtime of <paramref name="kind"/>. The deterministic one makes a fresh
     /// DeterministicRuntime (an ActorSystem of its own) on the calling thread for each run,
-    /// so it may be handed to another thread; whoever runs many seeds in a row keeps one
-    /// DeterministicRuntime instead (explore). <paramref name="cluster"/>: the cluster
+    /// so it may be handed to another thread; whoever runs many seeds in a row on one thread
+    /// asks <see cref="ForOneThread"/> instead (explore). <paramref name="cluster"/>: the cluster
     /// runtime's own settings (members, --join, TLS); the default starts 3 members.
     /// </summary>
     public static IRuntime For(RuntimeKind kind, ClusterRunOptions? cluster = null) => kind switch
@@ -55,6 +55,19 @@ public static class Runtimes
         RuntimeKind.Deterministic => new FreshDeterministicRuntime(),
         RuntimeKind.Cluster => new ClusterRuntime(cluster ?? new ClusterRunOptions()),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    /// <summary>
+    /// A runtime of <paramref name="kind"/> for one thread that runs many seeds in a row
+    /// (explore's workers, the shrinker): the deterministic one keeps one DeterministicRuntime,
+    /// made on this thread, across its runs (a fresh ActorSystem per seed would cost more than
+    /// the seed), so it must be run and disposed on the thread that asked for it. The other
+    /// runtimes are as <see cref="For"/> makes them.
+    /// </summary>
+    public static IRuntime ForOneThread(RuntimeKind kind, ClusterRunOptions? cluster = null) => kind switch
+    {
+        RuntimeKind.Deterministic => new DeterministicRuntime(),
+        _ => For(kind, cluster),
     };
 
     /// <summary>Each run on a new DeterministicRuntime made and disposed on the thread that runs it.</summary>

@@ -50,6 +50,24 @@ public sealed class RuntimesSpecs(DeterministicRuntimeFixture fixture) : IClassF
     }
 
     [Fact]
+    public void A_runtime_for_one_thread_must_be_of_its_kind_and_give_each_seed_the_run_a_fresh_one_gives()
+    {
+        var scenario = Scenarios.Shipped("generic-503-truncate");
+        using var kept = Runtimes.ForOneThread(RuntimeKind.Deterministic);
+        Assert.Equal(RuntimeKind.Deterministic, kept.Kind);
+        Assert.True(kept.VirtualTime);
+        using var fresh = Runtimes.For(RuntimeKind.Deterministic);
+        // Several seeds in a row on the one kept runtime (as an explore worker runs them),
+        // each the same run as on a runtime of its own.
+        foreach (var seed in new ulong[] { 3, 4, 3 })
+        {
+            var settings = new RunSettings { Seed = seed };
+            Assert.Equal(fresh.Run(scenario, settings).TraceHash, kept.Run(scenario, settings).TraceHash);
+        }
+        Assert.Equal(RuntimeKind.Local, Runtimes.ForOneThread(RuntimeKind.Local).Kind);
+    }
+
+    [Fact]
     public void The_deterministic_runtime_from_the_registry_must_give_the_same_run_as_a_kept_one()
     {
         var scenario = Scenarios.Shipped("generic-503-truncate");
