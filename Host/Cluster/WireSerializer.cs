@@ -16,8 +16,10 @@ namespace DaxSim.Host.Cluster;
 /// types as Hyperion known types (sent as numbers: 70 bytes, 10 times faster again) made
 /// shard regions fail to register in every cluster run tried, for a reason not found yet.
 /// Like Newtonsoft with type names, Hyperion can name other types, so only run members may
-/// reach the port (docs/cluster.md, Security). Everything else (the run protocol's other
-/// messages, journaled inputs) keeps the default serializer. Hyperion writes a record's
+/// reach the port (docs/cluster.md, Security). A persistent entity's journaled inputs
+/// (JournaledInput: an envelope, an ack or a timer's message, and its sender) are written
+/// with Hyperion too: every one is serialized once, on the way to the journal. Everything
+/// else (the run protocol's other messages) keeps the default serializer. Hyperion writes a record's
 /// fields in order, without version tolerance: adding a field to Envelope or Ack (the
 /// incarnations) changes the wire format, so ClusterConfig.ProtocolVersion goes up with it,
 /// and Tests/Cluster/SerializationSpecs round-trips every field.
@@ -25,5 +27,6 @@ namespace DaxSim.Host.Cluster;
 public static class WireTypes
 {
     /// <summary>The types bound to Hyperion: everything else in a cluster run keeps Newtonsoft.</summary>
-    public static readonly Type[] Bound = [typeof(Envelope), typeof(Ack), typeof(WireBatch), typeof(TraceBatch)];
+    public static readonly Type[] Bound =
+        [typeof(Envelope), typeof(Ack), typeof(WireBatch), typeof(TraceBatch), typeof(JournaledInput)];
 }

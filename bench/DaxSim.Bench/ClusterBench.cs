@@ -30,7 +30,7 @@ internal static class ClusterBench
         public int UnbatchedRuns { get; init; } = 1;
         public int CrashRuns { get; init; } = 5;
         public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
-        public double PersistentScale { get; init; } = 0.03;
+        public double PersistentScale { get; init; } = 0.1;
         public bool WriteDoc { get; init; } = true;
         public bool Baselines { get; init; } = true;
 
