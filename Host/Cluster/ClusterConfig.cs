@@ -221,7 +221,7 @@ public static class ClusterConfig
         var postgres = PostgresJournal.IsUrl(journal);
         var connection = Quote(postgres
             ? PostgresJournal.ConnectionString(journal, "the journal")
-            : $"Data Source={journal};Default Timeout=30");
+            : SqliteJournal.ConnectionString(journal));
         var provider = Quote(postgres ? "PostgreSQL.15" : "SQLite.MS");
         // SQLite takes one writer at a time, across all the members sharing the file: one
         // batch in flight per member (the plugin's default is 3, which only wait for each

@@ -18,7 +18,8 @@ public sealed record JournaledInput(object Message, IActorRef? Sender);
 /// <summary>
 /// The sharded entity of a run with a journal (Akka.Persistence.Sql on SQLite): it hosts the
 /// protocol actor as its child and journals every input meant for it before handing it
-/// over, so the entity's state survives the member that hosted it. When the shard is
+/// over (an ack that only settles goes first, its journal write behind it), so the
+/// entity's state survives the member that hosted it. When the shard is
 /// started again on another member (its host crashed, or was downed), the shell replays the
 /// journal to a new child as <see cref="Replayed"/> (each with its original sender), then
 /// sends <see cref="RecoveryDone"/>: the child is in the state it had, with the messages it
