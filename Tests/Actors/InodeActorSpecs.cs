@@ -16,67 +16,41 @@ namespace DaxSim.Tests.Actors;
 /// (<see cref="VirtualTime"/>): the lease-break time runs out only when the spec advances
 /// the clock past it.
 /// </summary>
-public sealed class InodeActorSpecs : TestKit
+public sealed class InodeActorSpecs : InodeUnderProbes
 {
-    private static readonly TimeSpan LeaseBreakTime = TimeSpan.FromMilliseconds(1500);
-
-    private static readonly FileId Dax = Scenarios.Dax;
-    private static readonly TaskId T0 = new(0), T1 = new(1), T2 = new(2);
-
-    private readonly ProbeDirectory _dir;
-    private readonly RecordingSink _sink = new();
-    private readonly IActorRef _inode;
-
-    public InodeActorSpecs() : base(VirtualTime.Config)
-    {
-        _dir = new ProbeDirectory(this);
-        var scenario = Scenarios.Parse("""
-            [ { "name": "a", "steps": [ { "op": "sleep", "for": "1ms" } ] },
-              { "name": "b", "steps": [ { "op": "sleep", "for": "1ms" } ] },
-              { "name": "c", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]
-            """, extra: """, "limits": { "leaseBreakTime": "1500ms" }""");
-        var env = new SimEnvironment(scenario, ProtocolPolicy.Mainline, _sink, _dir);
-        var extents = Enumerable.Range(0, 4).ToDictionary(i => i, i => new PageId(i));
-        _inode = this.UnderTest<InodeActor>(InodeActor.Props(env, Dax, extents));
-        _dir.UnderTest = _inode;
-        _dir.UnderTestName = "inode-0";
-    }
-
-    private Akka.TestKit.TestProbe Task(int t) => _dir.Probe($"task-{t}");
-
     [Fact]
     public void Locks_must_be_granted_in_FIFO_order_so_a_waiting_writer_blocks_later_readers()
     {
-        _inode.Tell(new Lock(Dax, T0, LockKind.MmapLock, LockMode.Shared, 1));
+        Inode.Tell(new Lock(Dax, T0, LockKind.MmapLock, LockMode.Shared, 1));
         Task(0).ExpectMsg<LockGranted>(g => g.Seq == 1 && g.Mode == LockMode.Shared);
-        _inode.Tell(new Lock(Dax, T1, LockKind.MmapLock, LockMode.Exclusive, 1));
-        _inode.Tell(new Lock(Dax, T2, LockKind.MmapLock, LockMode.Shared, 1));
+        Inode.Tell(new Lock(Dax, T1, LockKind.MmapLock, LockMode.Exclusive, 1));
+        Inode.Tell(new Lock(Dax, T2, LockKind.MmapLock, LockMode.Shared, 1));
         Task(1).ExpectNothing();
         Task(2).ExpectNothing();
 
-        _inode.Tell(new Unlock(Dax, T0, LockKind.MmapLock));
+        Inode.Tell(new Unlock(Dax, T0, LockKind.MmapLock));
         Task(1).ExpectMsg<LockGranted>(g => g.Mode == LockMode.Exclusive);
         Task(2).ExpectNothing();
 
-        _inode.Tell(new Unlock(Dax, T1, LockKind.MmapLock));
+        Inode.Tell(new Unlock(Dax, T1, LockKind.MmapLock));
         Task(2).ExpectMsg<LockGranted>(g => g.Mode == LockMode.Shared);
     }
 
     [Fact]
     public void IOLOCK_and_MMAPLOCK_must_be_independent()
     {
-        _inode.Tell(new Lock(Dax, T0, LockKind.IoLock, LockMode.Exclusive, 1));
+        Inode.Tell(new Lock(Dax, T0, LockKind.IoLock, LockMode.Exclusive, 1));
         Task(0).ExpectMsg<LockGranted>(g => g.Kind == LockKind.IoLock);
-        _inode.Tell(new Lock(Dax, T1, LockKind.MmapLock, LockMode.Exclusive, 1));
+        Inode.Tell(new Lock(Dax, T1, LockKind.MmapLock, LockMode.Exclusive, 1));
         Task(1).ExpectMsg<LockGranted>(g => g.Kind == LockKind.MmapLock);
     }
 
     [Fact]
     public void Truncate_must_unmap_and_delete_entries_before_it_frees_blocks()
     {
-        var mapping = _dir.Probe("mapping-0");
-        var device = _dir.Probe("device");
-        _inode.Tell(new ChangeExtents(Dax, T0, OpKind.Truncate, new PageRange(1, 1), 1, 42), TestActor);
+        var mapping = Dir.Probe("mapping-0");
+        var device = Dir.Probe("device");
+        Inode.Tell(new ChangeExtents(Dax, T0, OpKind.Truncate, new PageRange(1, 1), 1, 42), TestActor);
 
         var invalidate = mapping.ExpectMsg<Invalidate>(i => i.First == 1 && i.DeleteEntries);
         device.ExpectNothing();
@@ -94,25 +68,25 @@ public sealed class InodeActorSpecs : TestKit
         }
 
         ExpectMsg<ExtentsChanged>(c => c.Seq == 42 && c.Result == Errno.Ok && c.Size == 1);
-        Assert.Contains(new LayoutChanged(Dax, OpKind.Truncate, T0, 1, int.MaxValue, 1), _sink.Events);
+        Assert.Contains(new LayoutChanged(Dax, OpKind.Truncate, T0, 1, int.MaxValue, 1), Sink.Events);
     }
 
     [Fact]
     public void A_fault_beyond_EOF_must_fail_with_SIGBUS_and_a_fault_on_a_hole_must_allocate()
     {
-        var mapping = _dir.Probe("mapping-0");
-        var device = _dir.Probe("device");
-        mapping.Send(_inode, new MapBlock(Dax, 9, 1));
+        var mapping = Dir.Probe("mapping-0");
+        var device = Dir.Probe("device");
+        mapping.Send(Inode, new MapBlock(Dax, 9, 1));
         mapping.ExpectMsg<MapBlockFailed>(f => f.Error == Errno.SIGBUS);
 
-        _inode.Tell(new ChangeExtents(Dax, T0, OpKind.PunchHole, new PageRange(2, 2), 0, 5), TestActor);
+        Inode.Tell(new ChangeExtents(Dax, T0, OpKind.PunchHole, new PageRange(2, 2), 0, 5), TestActor);
         var inv = mapping.ExpectMsg<Invalidate>();
         mapping.Reply(new InvalidateAck(Dax, inv.Seq));
         var free = device.ExpectMsg<Free>();
         device.Reply(new FreeAck(free.Seq));
         ExpectMsg<ExtentsChanged>();
 
-        mapping.Send(_inode, new MapBlock(Dax, 2, 2));
+        mapping.Send(Inode, new MapBlock(Dax, 2, 2));
         var alloc = device.ExpectMsg<Allocate>(a => a.Count == 1);
         device.Reply(new Allocated([new PageId(7)], alloc.Seq));
         mapping.ExpectMsg<BlockMapped>(b => b.Index == 2 && b.Block == new PageId(7) && b.Seq == 2);
@@ -121,19 +95,19 @@ public sealed class InodeActorSpecs : TestKit
     [Fact]
     public void A_block_lookup_during_a_layout_change_must_wait_for_it_and_a_stale_reply_must_not_end_it()
     {
-        var mapping = _dir.Probe("mapping-0");
-        var device = _dir.Probe("device");
-        _inode.Tell(new ChangeExtents(Dax, T0, OpKind.PunchHole, new PageRange(2, 2), 0, 5), TestActor);
+        var mapping = Dir.Probe("mapping-0");
+        var device = Dir.Probe("device");
+        Inode.Tell(new ChangeExtents(Dax, T0, OpKind.PunchHole, new PageRange(2, 2), 0, 5), TestActor);
         var inv = mapping.ExpectMsg<Invalidate>();
 
         // A fault's lookup of the block being punched waits until the change is done.
-        mapping.Send(_inode, new MapBlock(Dax, 2, 9));
+        mapping.Send(Inode, new MapBlock(Dax, 2, 9));
         mapping.ExpectNothing();
         // A reply to another request (a wrong sequence number) does not move the change on.
-        mapping.Send(_inode, new InvalidateAck(Dax, inv.Seq + 100));
+        mapping.Send(Inode, new InvalidateAck(Dax, inv.Seq + 100));
         device.ExpectNothing();
 
-        mapping.Send(_inode, new InvalidateAck(Dax, inv.Seq));
+        mapping.Send(Inode, new InvalidateAck(Dax, inv.Seq));
         var free = device.ExpectMsg<Free>(f => f.Blocks.SequenceEqual([new PageId(2)]));
         mapping.ExpectNothing();
         device.Reply(new FreeAck(free.Seq));
@@ -148,43 +122,43 @@ public sealed class InodeActorSpecs : TestKit
     [Fact]
     public void Collapse_range_reaching_EOF_must_be_refused_with_EINVAL()
     {
-        _inode.Tell(new ChangeExtents(Dax, T0, OpKind.CollapseRange, new PageRange(2, 3), 0, 3), TestActor);
+        Inode.Tell(new ChangeExtents(Dax, T0, OpKind.CollapseRange, new PageRange(2, 3), 0, 3), TestActor);
         ExpectMsg<ExtentsChanged>(c => c.Result == Errno.EINVAL && c.Size == 4);
     }
 
     [Fact]
     public void A_lease_break_must_recall_the_holder_and_answer_the_blocking_breaker_once_it_returns()
     {
-        _inode.Tell(new AcquireLease(Dax, T0, 1), Task(0).Ref);
+        Inode.Tell(new AcquireLease(Dax, T0, 1), Task(0).Ref);
         Task(0).ExpectMsg<LeaseGranted>();
 
-        _inode.Tell(new BreakLease(Dax, T1, Blocking: false, 2), Task(1).Ref);
+        Inode.Tell(new BreakLease(Dax, T1, Blocking: false, 2), Task(1).Ref);
         Task(1).ExpectMsg<LeaseBreakResult>(r => r.Result == Errno.EWOULDBLOCK);
         Task(0).ExpectMsg<RecallLease>();
 
-        _inode.Tell(new BreakLease(Dax, T1, Blocking: true, 3), Task(1).Ref);
+        Inode.Tell(new BreakLease(Dax, T1, Blocking: true, 3), Task(1).Ref);
         Task(1).ExpectNothing();
         this.Advance(LeaseBreakTime - TimeSpan.FromMilliseconds(1));
         Task(1).ExpectNothing();
-        _inode.Tell(new AcquireLease(Dax, T2, 1), Task(2).Ref);
+        Inode.Tell(new AcquireLease(Dax, T2, 1), Task(2).Ref);
         Task(2).ExpectMsg<LeaseDenied>(d => d.Error == Errno.EAGAIN);
 
-        _inode.Tell(new ReturnLease(Dax, T0));
+        Inode.Tell(new ReturnLease(Dax, T0));
         Task(1).ExpectMsg<LeaseBreakResult>(r => r.Result == Errno.Ok && r.Seq == 3);
     }
 
     [Fact]
     public void A_lease_that_is_not_returned_must_be_revoked_after_the_lease_break_time()
     {
-        _inode.Tell(new AcquireLease(Dax, T0, 1), Task(0).Ref);
+        Inode.Tell(new AcquireLease(Dax, T0, 1), Task(0).Ref);
         Task(0).ExpectMsg<LeaseGranted>();
-        _inode.Tell(new BreakLease(Dax, T1, Blocking: true, 3), Task(1).Ref);
+        Inode.Tell(new BreakLease(Dax, T1, Blocking: true, 3), Task(1).Ref);
         Task(0).ExpectMsg<RecallLease>();
         this.Advance(LeaseBreakTime - TimeSpan.FromMilliseconds(1));
         Task(1).ExpectNothing();
-        Assert.DoesNotContain(_sink.Events, e => e is LeaseReleased);
+        Assert.DoesNotContain(Sink.Events, e => e is LeaseReleased);
         this.Advance(TimeSpan.FromMilliseconds(1));
         Task(1).ExpectMsg<LeaseBreakResult>(r => r.Result == Errno.Ok);
-        Assert.Contains(new LeaseReleased(Dax, T0, Revoked: true), _sink.Events);
+        Assert.Contains(new LeaseReleased(Dax, T0, Revoked: true), Sink.Events);
     }
 }
