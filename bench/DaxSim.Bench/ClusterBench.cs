@@ -491,6 +491,28 @@ internal static class ClusterBench
         targets.AppendLine("|---|---:|---|");
         targets.AppendLine($"| 3-node local cluster sustains >= 50,000 protocol messages/s between nodes | {N(between)} msg/s " +
                            $"(median of {clean.Count} run(s), after a {o.Warmup.TotalSeconds:F0} s warm-up) | **{(throughputPass ? "PASS" : "FAIL")}** |");
+        // Issue 13's targets: the ratio to the raw remoting ping-pong, and the journal's cost.
+        static string Verdict(bool pass) => pass ? "**PASS**" : "**FAIL**";
+        if (remote is not null && clean.Count > 0)
+        {
+            var ratio = between / remote.MessagesPerSecond;
+            targets.AppendLine($"| between-node rate >= 0.5 x the raw Akka.Remote ping-pong of the same run | {ratio:F2} x " +
+                               $"({N(between)} against {N(remote.MessagesPerSecond)} msg/s) | {Verdict(ratio >= 0.5)} |");
+        }
+        if (persistent.Count > 0)
+        {
+            var withJournal = RemotePingPong.Median(persistent.Select(r => r.Between).ToList());
+            targets.AppendLine($"| with persistence: >= 10,000 protocol messages/s between nodes | {N(withJournal)} msg/s " +
+                               $"(median of {persistent.Count} run(s), repeats x {o.PersistentScale}) | {Verdict(withJournal >= 10_000)} |");
+            if (clean.Count > 0)
+            {
+                var cost = withJournal / between;
+                targets.AppendLine($"| with persistence: >= 0.25 x the rate without the journal | {cost:F3} x | {Verdict(cost >= 0.25)} |");
+            }
+            var share = persistent.Sum(r => (double)r.Retransmissions) / Math.Max(1, persistent.Sum(r => (double)r.Messages));
+            targets.AppendLine($"| with persistence: retransmissions < 1% of protocol messages | {share:P1} " +
+                               $"({N(persistent.Sum(r => (double)r.Retransmissions))} of {N(persistent.Sum(r => (double)r.Messages))}) | {Verdict(share < 0.01)} |");
+        }
         targets.AppendLine($"| node crash detected and its pins released within 10 s | removed {Fmt(removed)} (max {Fmt(removedMax)}), " +
                            $"pins released {Fmt(released)} (max {Fmt(releasedMax)}) after the SIGKILL, {crashes.Count} run(s) | " +
                            $"**{(crashPass ? "PASS" : "FAIL")}** |");
