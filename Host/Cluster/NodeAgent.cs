@@ -330,6 +330,9 @@ public sealed class NodeAgent : ReceiveActor, IWithUnboundedStash
 /// </summary>
 public sealed class NodeRun : ReceiveActor
 {
+    /// <summary>The least retransmission timeout between journaled entities (see where the run's delivery options are made).</summary>
+    public static readonly TimeSpan JournaledRetryFloor = TimeSpan.FromMilliseconds(100);
+
     private readonly NodeSettings _settings;
     private readonly AkkaCluster _cluster = AkkaCluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -453,6 +456,12 @@ public sealed class NodeRun : ReceiveActor
                 // Retransmit by round-trip time, not on every tick (ReliableChannel: under load an ack
                 // takes longer than 20 ms, and retransmitting all in flight collapses the run).
                 AdaptiveRetry = true,
+                // A journaled entity acknowledges only after its journal write, and a commit can
+                // stall for tens of milliseconds (another member's write, the plugin's batching):
+                // a floor under the timeout keeps senders from retransmitting what is merely
+                // waiting for the journal.
+                RetryInterval = m.Journaled ? JournaledRetryFloor : new DeliveryOptions().RetryInterval,
+                InitialRetryInterval = m.Journaled ? 2 * JournaledRetryFloor : new DeliveryOptions().InitialRetryInterval,
                 CoalescedAcks = m.Batched,
                 MessageFaults = scenario.Faults.OfType<MessageFault>().ToList(),
                 Seed = m.Seed,
