@@ -232,7 +232,7 @@ public sealed class ReliableChannelSpecs
             var task = new End(Task, options);
             var page = new End(Page, options);
             var random = new Random(seed);
-            var wire = new List<(End To, object Message)>();
+            var wire = new LossyWire<End>(random);
             const int count = 30;
             var next = 0;
             for (var step = 0; step < 10_000 && (page.Delivered.Count < count || task.Channel.Unacknowledged > 0); step++)
@@ -250,38 +250,12 @@ public sealed class ReliableChannelSpecs
                     page.Channel.FlushAcks();
                 }
                 // Everything transmitted goes on the wire, some of it twice, some of it lost.
-                foreach (var (from, to) in new[] { (task, page), (page, task) })
-                {
-                    foreach (var (_, message) in from.Sent)
-                    {
-                        var roll = random.Next(10);
-                        if (roll == 0)
-                        {
-                            continue;
-                        }
-                        wire.Add((to, message));
-                        if (roll == 1)
-                        {
-                            wire.Add((to, message));
-                        }
-                    }
-                    from.Sent.Clear();
-                }
+                wire.Put(task, page);
+                wire.Put(page, task);
                 // One message off the wire, from anywhere on it: reordered.
-                if (wire.Count > 0)
+                if (wire.TakeAny() is var (end, message))
                 {
-                    var i = random.Next(wire.Count);
-                    var (end, message) = wire[i];
-                    wire.RemoveAt(i);
-                    switch (message)
-                    {
-                        case Envelope e:
-                            end.Channel.Receive(e);
-                            break;
-                        case Ack a:
-                            end.Channel.TakeAck(a);
-                            break;
-                    }
+                    Take(end, message);
                 }
             }
             Assert.True(Enumerable.Range(0, count).Cast<object>().SequenceEqual(page.Payloads()),
@@ -297,17 +271,67 @@ public sealed class ReliableChannelSpecs
     {
         foreach (var (_, message) in from.Sent.ToList())
         {
-            switch (message)
-            {
-                case Envelope e:
-                    to.Channel.Receive(e);
-                    break;
-                case Ack a:
-                    to.Channel.TakeAck(a);
-                    break;
-            }
+            Take(to, message);
         }
         from.Sent.Clear();
+    }
+
+    /// <summary>An envelope or an ack arrives at <paramref name="end"/>.</summary>
+    private static void Take(End end, object message)
+    {
+        switch (message)
+        {
+            case Envelope e:
+                end.Channel.Receive(e);
+                break;
+            case Ack a:
+                end.Channel.TakeAck(a);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// A network that loses, copies and reorders: of what an end transmitted, one message in
+    /// ten is lost and one in ten goes twice; messages come off it one at a time, from
+    /// anywhere on it. <typeparamref name="TTo"/> names where a message goes.
+    /// </summary>
+    private sealed class LossyWire<TTo>(Random random)
+    {
+        private readonly List<(TTo To, object Message)> _items = [];
+
+        public int Count => _items.Count;
+
+        /// <summary>Everything <paramref name="from"/> transmitted goes on the wire towards <paramref name="to"/>.</summary>
+        public void Put(End from, TTo to)
+        {
+            foreach (var (_, message) in from.Sent)
+            {
+                var roll = random.Next(10);
+                if (roll == 0)
+                {
+                    continue;
+                }
+                _items.Add((to, message));
+                if (roll == 1)
+                {
+                    _items.Add((to, message));
+                }
+            }
+            from.Sent.Clear();
+        }
+
+        /// <summary>One message off the wire, from anywhere on it; null when it is empty.</summary>
+        public (TTo To, object Message)? TakeAny()
+        {
+            if (_items.Count == 0)
+            {
+                return null;
+            }
+            var i = random.Next(_items.Count);
+            var item = _items[i];
+            _items.RemoveAt(i);
+            return item;
+        }
     }
 
     [Fact]
@@ -398,7 +422,7 @@ public sealed class ReliableChannelSpecs
             var random = new Random(seed);
             var task = new End(Task, options, incarnation: 100);
             var page = new End(Page, options, incarnation: 50);
-            var wire = new List<(bool ToPage, object Message)>();
+            var wire = new LossyWire<bool>(random);
             const int count = 20;
             var restartAt = 1 + random.Next(count - 1);
             var next = 0;
@@ -436,38 +460,12 @@ public sealed class ReliableChannelSpecs
                     task.Channel.FlushAcks();
                     page.Channel.FlushAcks();
                 }
-                foreach (var (from, toPage) in new[] { (task, true), (page, false) })
+                // The task's end may be replaced (restarted): the wire names the end by direction.
+                wire.Put(task, true);
+                wire.Put(page, false);
+                if (wire.TakeAny() is var (toPage, message))
                 {
-                    foreach (var (_, message) in from.Sent)
-                    {
-                        var roll = random.Next(10);
-                        if (roll == 0)
-                        {
-                            continue;
-                        }
-                        wire.Add((toPage, message));
-                        if (roll == 1)
-                        {
-                            wire.Add((toPage, message));
-                        }
-                    }
-                    from.Sent.Clear();
-                }
-                if (wire.Count > 0)
-                {
-                    var i = random.Next(wire.Count);
-                    var (toPage, message) = wire[i];
-                    wire.RemoveAt(i);
-                    var end = toPage ? page : task;
-                    switch (message)
-                    {
-                        case Envelope e:
-                            end.Channel.Receive(e);
-                            break;
-                        case Ack a:
-                            end.Channel.TakeAck(a);
-                            break;
-                    }
+                    Take(toPage ? page : task, message);
                 }
             }
             var delivered = page.Payloads().Cast<int>().ToList();
