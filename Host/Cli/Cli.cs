@@ -297,10 +297,13 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             search = PrintSearch(search, null, scenario, variant);
             settings = settings with
             {
-                Strategy = search.Strategy,
-                PctDepth = search.PctDepth,
-                PctSteps = search.PctSteps,
-                FaultInjection = search.FaultInjection,
+                Deterministic = new DeterministicSettings
+                {
+                    Strategy = search.Strategy,
+                    PctDepth = search.PctDepth,
+                    PctSteps = search.PctSteps,
+                    FaultInjection = search.FaultInjection,
+                },
             };
         }
         var result = engine.Run(scenario, settings);
@@ -540,7 +543,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         CheckWritable(traceTextPath, "--trace-text");
         CheckWritable(_html, "--html");
         var settings = file.Settings with { RecordTrace = traceTextPath is not null, RecordTimeline = _html is not null };
-        PrintHeader("replay", file.Scenario, RuntimeKind.Deterministic, settings.Variant, settings.Seed, settings.Strategy);
+        PrintHeader("replay", file.Scenario, RuntimeKind.Deterministic, settings.Variant, settings.Seed, settings.Deterministic.Strategy);
         using var det = Runtimes.For(RuntimeKind.Deterministic);
         var result = det.Run(file.Scenario, settings);
         PrintInjected(file.Scenario, result);

@@ -89,16 +89,10 @@ public sealed record ReplayFile(Scenario Scenario, RunSettings Settings, string 
             throw Error(path, replay["strategy"]!,
                 $"unknown strategy '{strategy}'; known: {string.Join(", ", knownStrategies)}");
         }
-        var settings = new RunSettings
-        {
-            Seed = seed,
-            Variant = variant,
-            Strategy = strategy,
-            Schedule = schedule,
-        };
+        var own = new DeterministicSettings { Strategy = strategy, Schedule = schedule };
         if (replay["pct"] is JObject pct)
         {
-            settings = settings with
+            own = own with
             {
                 PctDepth = (int)Integer(path, pct, "depth", 1, int.MaxValue),
                 PctSteps = Integer(path, pct, "steps", 1, long.MaxValue),
@@ -106,8 +100,9 @@ public sealed record ReplayFile(Scenario Scenario, RunSettings Settings, string 
         }
         if (replay["faultInjection"] is JObject injection)
         {
-            settings = settings with { Faults = ReadFaults(path, injection, scenario) };
+            own = own with { Faults = ReadFaults(path, injection, scenario) };
         }
+        var settings = new RunSettings { Seed = seed, Variant = variant, Deterministic = own };
         return new ReplayFile(scenario, settings, Field<string>(path, replay, "traceHash", JTokenType.String),
             root["verdict"]?.Type == JTokenType.String ? (string)root["verdict"]! : "",
             root["violation"] is JObject v && v["invariant"]?.Type == JTokenType.String

@@ -88,9 +88,10 @@ public sealed class DeterministicRuntime : IRuntime
 
     public RunResult Run(Scenario scenario, RunSettings settings)
     {
-        var pctSteps = settings.Strategy == Strategies.Pct && settings.PctSteps <= 0
+        var own = settings.Deterministic;
+        var pctSteps = own.Strategy == Strategies.Pct && own.PctSteps <= 0
             ? EstimatePctSteps(scenario, settings.Variant)
-            : settings.PctSteps;
+            : own.PctSteps;
         var wall = Stopwatch.StartNew();
         _driver.Owner = Thread.CurrentThread;
         if (_driver.AdoptForeign() > 0)
@@ -100,14 +101,14 @@ public sealed class DeterministicRuntime : IRuntime
         _driver.Reset();
         _scheduler.Reset();
 
-        var strategy = CreateStrategy(settings, pctSteps);
+        var strategy = CreateStrategy(own, settings.Seed, pctSteps);
         var schedule = settings.RecordSchedule ? new List<int>() : null;
         // Fault injection: the signals and kills join the scenario's own timed faults; the
         // delays hold mailboxes back as they become ready.
-        var injected = settings.Faults?.Faults ??
-                       (settings.FaultInjection ? FaultInjection.Draw(scenario, settings.Seed) : null);
-        var delays = settings.Faults is { } plan ? new DelayInjector(plan.Delays)
-            : settings.FaultInjection ? new DelayInjector(scenario, settings.Seed)
+        var injected = own.Faults?.Faults ??
+                       (own.FaultInjection ? FaultInjection.Draw(scenario, settings.Seed) : null);
+        var delays = own.Faults is { } plan ? new DelayInjector(plan.Delays)
+            : own.FaultInjection ? new DelayInjector(scenario, settings.Seed)
             : null;
         var simulated = injected is null ? scenario : FaultInjection.WithFaults(scenario, injected);
         var log = new TraceLog(tailSize: 48, keepText: settings.RecordTrace, keepEntries: settings.RecordTimeline);
@@ -116,7 +117,7 @@ public sealed class DeterministicRuntime : IRuntime
         var delivery = FaultModel.Delivery(simulated, settings.Seed);
         var nodeFaults = FaultModel.HasNodeFaults(simulated);
         var cluster = nodeFaults
-            ? new SimulatedCluster(simulated, settings.Nodes ?? SimulatedCluster.NodesFor(simulated))
+            ? new SimulatedCluster(simulated, own.Nodes ?? SimulatedCluster.NodesFor(simulated))
             : null;
         var checker = new InvariantChecker(simulated, ProtocolPolicy.For(settings.Variant), () => _scheduler.Now, settings.RecordOps,
             FaultModel.L3Slack(simulated, delivery));
@@ -169,7 +170,7 @@ public sealed class DeterministicRuntime : IRuntime
         }
         var limit = scenario.Limits.VirtualTime.Ticks;
         var maxDeliveries = scenario.Limits.MaxDeliveries;
-        var deadlockEvery = settings.DeadlockCheckInterval.Ticks;
+        var deadlockEvery = own.DeadlockCheckInterval.Ticks;
         var lastDeadlockCheck = long.MinValue / 2;
         while (!checker.Stopped)
         {
@@ -260,8 +261,8 @@ public sealed class DeterministicRuntime : IRuntime
         }
 
         var violation = checker.Violation;
-        var pct = settings.Strategy == Strategies.Pct;
-        return RunResults.From(RuntimeKind.Deterministic, settings.Schedule is null ? strategy.Name : settings.Strategy,
+        var pct = own.Strategy == Strategies.Pct;
+        return RunResults.From(RuntimeKind.Deterministic, own.Schedule is null ? strategy.Name : own.Strategy,
             scenario, settings, violation, checker.CompletedOps, checker.OpsCompleted, sink.Events, log, endTime,
             wall.Elapsed) with
         {
@@ -269,18 +270,18 @@ public sealed class DeterministicRuntime : IRuntime
             Messages = messages,
             Schedule = schedule,
             Choices = choices,
-            PctDepth = pct ? settings.PctDepth : null,
+            PctDepth = pct ? own.PctDepth : null,
             PctSteps = pct ? pctSteps : null,
             Faults = injected is null ? null : new FaultPlan(injected, delays?.Applied ?? []),
             Coverage = coverage,
         };
     }
 
-    private static IScheduleStrategy CreateStrategy(RunSettings settings, long pctSteps)
+    private static IScheduleStrategy CreateStrategy(DeterministicSettings own, ulong seed, long pctSteps)
     {
-        var strategy = Strategies.Create(settings.Strategy, settings.Seed, settings.PctDepth, Math.Max(1, pctSteps));
-        strategy = settings.WrapStrategy?.Invoke(strategy) ?? strategy;
-        return settings.Schedule is { } choices ? new ReplayStrategy(choices, strategy) : strategy;
+        var strategy = Strategies.Create(own.Strategy, seed, own.PctDepth, Math.Max(1, pctSteps));
+        strategy = own.WrapStrategy?.Invoke(strategy) ?? strategy;
+        return own.Schedule is { } choices ? new ReplayStrategy(choices, strategy) : strategy;
     }
 
     // PCT's k by scenario and variant, measured once per runtime.
@@ -303,7 +304,8 @@ public sealed class DeterministicRuntime : IRuntime
         }
         var probe = Run(scenario, new RunSettings
         {
-            Seed = 1, Variant = variant, Strategy = Strategies.Random, RecordOps = false, RecordSchedule = false,
+            Seed = 1, Variant = variant, RecordOps = false, RecordSchedule = false,
+            Deterministic = new DeterministicSettings { Strategy = Strategies.Random },
         });
         var steps = Math.Max(1, probe.Choices);
         _pctSteps.Add((scenario, variant, steps));

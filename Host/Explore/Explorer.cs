@@ -56,12 +56,15 @@ public sealed class Explorer(Scenario scenario, Variant variant, string strategy
     {
         Seed = seed,
         Variant = variant,
-        Strategy = strategy,
-        PctDepth = PctDepth,
-        PctSteps = PctSteps,
-        FaultInjection = FaultInjection,
         RecordOps = false,
         RecordSchedule = false,
+        Deterministic = new DeterministicSettings
+        {
+            Strategy = strategy,
+            PctDepth = PctDepth,
+            PctSteps = PctSteps,
+            FaultInjection = FaultInjection,
+        },
     };
 
     public ExploreResult Explore(ulong firstSeed, long seeds)

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using DaxSim.Host.Deterministic;
+using DaxSim.Host.Local;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Load;
@@ -93,8 +95,8 @@ public static class LoadEngine
             LazyPages = plan.LazyPages ?? scenario.Device.Blocks > LoadPlan.LazyPagesFrom,
             // Thousands of tasks: look for deadlocks once per simulated millisecond, and on real
             // threads only after 2 s without any event (a GC pause of a large heap is not a deadlock).
-            DeadlockCheckInterval = TimeSpan.FromMilliseconds(1),
-            DeadlockQuiet = TimeSpan.FromSeconds(2),
+            Deterministic = new DeterministicSettings { DeadlockCheckInterval = TimeSpan.FromMilliseconds(1) },
+            Local = new LocalSettings { DeadlockQuiet = TimeSpan.FromSeconds(2) },
             Observe = recorder.Observe,
             Live = live,
         };

@@ -40,7 +40,6 @@ public sealed class LocalRuntime : IRuntime
     /// </summary>
     public const int FeedBatch = 64;
 
-    private static readonly TimeSpan DeadlockQuiet = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan EndQuiet = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Real time is noisy (10 ms timer ticks, JIT, GC): L3 allows this much on top of opBound.</summary>
@@ -76,7 +75,7 @@ public sealed class LocalRuntime : IRuntime
         // How late the host runs us: L3 allows it, and a finding it swamps is inconclusive.
         var window = HostLateness.Window(scenario, L3Slack);
         using var host = new HostLateness(Now);
-        var judge = new LiveJudge(checker, scenario, EndQuiet, settings.DeadlockQuiet ?? DeadlockQuiet)
+        var judge = new LiveJudge(checker, scenario, EndQuiet, settings.Local.DeadlockQuiet)
         {
             Host = host,
             LatenessWindow = window,

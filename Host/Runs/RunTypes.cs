@@ -1,6 +1,7 @@
 using DaxSim.Actors;
 using DaxSim.Host.Checking;
 using DaxSim.Host.Deterministic;
+using DaxSim.Host.Local;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Scenarios;
 using DaxSim.Protocol.Trace;
@@ -8,32 +9,16 @@ using DaxSim.Transport;
 
 namespace DaxSim.Host.Runs;
 
-/// <summary>How to run a scenario once.</summary>
+/// <summary>
+/// How to run a scenario once: what every runtime reads, and each runtime's own settings
+/// (Deterministic, Local), which the other runtimes ignore. The cluster runtime's own are
+/// per runtime, not per run: ClusterRunOptions, given to Runtimes.For.
+/// </summary>
 public sealed record RunSettings
 {
     public ulong Seed { get; init; } = 1;
 
     public Variant Variant { get; init; } = Variant.Mainline;
-
-    public string Strategy { get; init; } = "random";
-
-    /// <summary>PCT's d: a pct run has d - 1 priority change points.</summary>
-    public int PctDepth { get; init; } = PctStrategy.DefaultDepth;
-
-    /// <summary>PCT's k, the number of scheduling choices a run is expected to make; 0 = measure it with one run.</summary>
-    public long PctSteps { get; init; }
-
-    /// <summary>Scheduling choices to replay instead of drawing them (deterministic runtime).</summary>
-    public IReadOnlyList<int>? Schedule { get; init; }
-
-    /// <summary>Inject signals, kills and message delays drawn from the seed (deterministic runtime, --fault-injection).</summary>
-    public bool FaultInjection { get; init; }
-
-    /// <summary>Inject exactly these faults and delays, drawing none (replay of a run with fault injection).</summary>
-    public FaultPlan? Faults { get; init; }
-
-    /// <summary>Cluster nodes (simulated on the deterministic runtime); null = as many as the scenario needs.</summary>
-    public int? Nodes { get; init; }
 
     /// <summary>Keep every completed operation for the report.</summary>
     public bool RecordOps { get; init; } = true;
@@ -60,25 +45,14 @@ public sealed record RunSettings
     /// </summary>
     public Action<long, TraceEvent>? Observe { get; init; }
 
-    /// <summary>
-    /// Deterministic runtime: look for wait-for cycles at most once per this much simulated
-    /// time (and always when the run settles), instead of every time nothing is ready. A
-    /// deadlock does not go away, so it is still found, a little later; a load with
-    /// thousands of tasks settles between almost every two timers. 0: every time.
-    /// </summary>
-    public TimeSpan DeadlockCheckInterval { get; init; }
-
-    /// <summary>
-    /// Local runtime: how long the whole run must produce no event before a wait-for cycle
-    /// counts as a deadlock (a message may be in flight until then). Null: 200 ms.
-    /// </summary>
-    public TimeSpan? DeadlockQuiet { get; init; }
-
     /// <summary>Counters another thread may read while the run goes on (progress displays).</summary>
     public LiveCounters? Live { get; init; }
 
-    /// <summary>Wraps the run's strategy (before any replay): for tests that watch the choices.</summary>
-    internal Func<IScheduleStrategy, IScheduleStrategy>? WrapStrategy { get; init; }
+    /// <summary>The deterministic runtime's own settings (strategy, schedule, injected faults, ...).</summary>
+    public DeterministicSettings Deterministic { get; init; } = new();
+
+    /// <summary>The local runtime's own settings.</summary>
+    public LocalSettings Local { get; init; } = new();
 }
 
 /// <summary>

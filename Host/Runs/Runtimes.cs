@@ -11,9 +11,10 @@ namespace DaxSim.Host.Runs;
 /// A runtime: runs a scenario once and gives the checker's verdict (docs/design.md). What
 /// every runtime must do: hand every trace event to RunSettings.Observe in one order
 /// consistent with cause and effect, keep RunSettings.Live up to date, and end when the
-/// tasks have stopped (Scenario.StopAt) or an invariant breaks. Each runtime's own
-/// settings (the cluster's members, say) are given when it is made, through
-/// <see cref="Runtimes.For"/>; the command line, explore, load and the bench all pick one there.
+/// tasks have stopped (Scenario.StopAt) or an invariant breaks. The cluster runtime's own
+/// settings (its members) are given when it is made, through <see cref="Runtimes.For"/>;
+/// the deterministic and local runtimes' own are per run, in RunSettings.Deterministic and
+/// RunSettings.Local. The command line, explore, load and the bench all pick one there.
 /// </summary>
 public interface IRuntime : IDisposable
 {

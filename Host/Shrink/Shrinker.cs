@@ -95,7 +95,7 @@ public sealed class Shrinker(Func<Scenario, RunSettings, RunResult> run)
                 var trial = (int[])choices.Clone();
                 Array.Clear(trial, start, end - start);
                 candidates++;
-                var result = run(best.Scenario, best.Settings with { Schedule = trial });
+                var result = run(best.Scenario, WithSchedule(best.Settings, trial));
                 if (result.Violation?.Invariant == invariant)
                 {
                     choices = trial;
@@ -110,7 +110,7 @@ public sealed class Shrinker(Func<Scenario, RunSettings, RunResult> run)
         }
 
         // The final run records its whole schedule, so that replay needs nothing else.
-        var final = run(best.Scenario, best.Settings with { Schedule = choices, RecordOps = true });
+        var final = run(best.Scenario, WithSchedule(best.Settings, choices) with { RecordOps = true });
         if (final.Violation?.Invariant != invariant)
         {
             throw new InvalidOperationException("the shrunk finding did not reproduce on its own schedule");
@@ -118,6 +118,10 @@ public sealed class Shrinker(Func<Scenario, RunSettings, RunResult> run)
         return new ShrinkResult(best.Scenario, final, candidates, accepted, originalDeliveries, originalDeviations,
             Deviations(final.Schedule), clock.Elapsed, clock.Elapsed >= Budget);
     }
+
+    // The deterministic runtime replays these choices (null: draws its own from the seed).
+    private static RunSettings WithSchedule(RunSettings settings, IReadOnlyList<int>? schedule) =>
+        settings with { Deterministic = settings.Deterministic with { Schedule = schedule } };
 
     /// <summary>Scheduling choices other than the default (0).</summary>
     public static int Deviations(IReadOnlyList<int>? schedule) => schedule?.Count(c => c != 0) ?? 0;
@@ -134,7 +138,7 @@ public sealed class Shrinker(Func<Scenario, RunSettings, RunResult> run)
         }
         foreach (var seed in seeds)
         {
-            var trial = settings with { Seed = seed, Schedule = null };
+            var trial = WithSchedule(settings, null) with { Seed = seed };
             var result = run(scenario, trial);
             if (result.Violation?.Invariant == invariant)
             {

@@ -21,7 +21,7 @@ public sealed class CoverageSpecs(DeterministicRuntimeFixture fixture) : IClassF
         {
             var run = _runtime.Run(loaded, new RunSettings
             {
-                Seed = (ulong)s, FaultInjection = inject, RecordOps = false, RecordSchedule = false,
+                Seed = (ulong)s, RecordOps = false, RecordSchedule = false, Deterministic = new() { FaultInjection = inject },
             });
             Assert.Equal(Verdict.Clean, run.Verdict);
             totals.Add(run.Coverage);

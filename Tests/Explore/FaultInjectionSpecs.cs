@@ -17,7 +17,7 @@ public sealed class FaultInjectionSpecs(DeterministicRuntimeFixture fixture) : I
     private RunResult Run(ulong seed, bool inject, string strategy = Strategies.Random, bool trace = false) =>
         _runtime.Run(_truncate, new RunSettings
         {
-            Seed = seed, FaultInjection = inject, Strategy = strategy, RecordTrace = trace,
+            Seed = seed, RecordTrace = trace, Deterministic = new() { FaultInjection = inject, Strategy = strategy },
         });
 
     [Fact]
@@ -109,13 +109,16 @@ public sealed class FaultInjectionSpecs(DeterministicRuntimeFixture fixture) : I
         // scenario's own random sleeps (generic/503's usleep(rand() % 1000)).
         var replayed = _runtime.Run(_truncate, new RunSettings
         {
-            Seed = original.Seed, Schedule = original.Schedule, Faults = original.Faults,
+            Seed = original.Seed, Deterministic = new() { Schedule = original.Schedule, Faults = original.Faults },
         });
         Assert.Equal(original.TraceHash, replayed.TraceHash);
         Assert.Equal(original.Faults!.Delays, replayed.Faults!.Delays);
 
         // Without the plan, the same choices give another run.
-        var without = _runtime.Run(_truncate, new RunSettings { Seed = original.Seed, Schedule = original.Schedule });
+        var without = _runtime.Run(_truncate, new RunSettings
+        {
+            Seed = original.Seed, Deterministic = new() { Schedule = original.Schedule },
+        });
         Assert.NotEqual(original.TraceHash, without.TraceHash);
     }
 
@@ -134,7 +137,7 @@ public sealed class FaultInjectionSpecs(DeterministicRuntimeFixture fixture) : I
             {
                 var result = _runtime.Run(scenario, new RunSettings
                 {
-                    Seed = seed, FaultInjection = true, RecordOps = false, RecordSchedule = false,
+                    Seed = seed, RecordOps = false, RecordSchedule = false, Deterministic = new() { FaultInjection = true },
                 });
                 Assert.True(result.Violation is null, $"{scenario.Name} seed {seed}: {result.Violation}");
             }

@@ -114,7 +114,11 @@ public sealed class PctStrategySpecs(DeterministicRuntimeFixture fixture) : ICla
     private RunResult Run(string scenario, ulong seed, string strategy, Variant? variant = null,
         bool trace = false) =>
         _runtime.Run(Scenarios.Shipped(scenario),
-            new RunSettings { Seed = seed, Strategy = strategy, Variant = variant ?? Variant.Mainline, RecordTrace = trace });
+            new RunSettings
+            {
+                Seed = seed, Variant = variant ?? Variant.Mainline, RecordTrace = trace,
+                Deterministic = new() { Strategy = strategy },
+            });
 
     [Fact]
     public void The_same_seed_must_give_the_same_trace_under_pct()
@@ -124,7 +128,7 @@ public sealed class PctStrategySpecs(DeterministicRuntimeFixture fixture) : ICla
         var second = Run("generic-503-truncate", 17, Strategies.Pct, trace: true);
         using var fresh = new DeterministicRuntime();
         var third = fresh.Run(Scenarios.Shipped("generic-503-truncate"),
-            new RunSettings { Seed = 17, Strategy = Strategies.Pct, RecordTrace = true });
+            new RunSettings { Seed = 17, RecordTrace = true, Deterministic = new() { Strategy = Strategies.Pct } });
 
         Assert.Equal("pct", first.Strategy);
         Assert.Equal(first.TraceText, second.TraceText);
@@ -143,7 +147,7 @@ public sealed class PctStrategySpecs(DeterministicRuntimeFixture fixture) : ICla
         var probe = _runtime.Run(scenario, new RunSettings { Seed = 1, RecordOps = false, RecordSchedule = false });
         Assert.True(probe.Choices > 0);
         Assert.Equal(probe.Choices, _runtime.EstimatePctSteps(scenario, Variant.Mainline));
-        var run = _runtime.Run(scenario, new RunSettings { Seed = 5, Strategy = Strategies.Pct });
+        var run = _runtime.Run(scenario, new RunSettings { Seed = 5, Deterministic = new() { Strategy = Strategies.Pct } });
         Assert.Equal(probe.Choices, run.PctSteps);
         Assert.Equal(run.Schedule!.Count, run.Choices);
     }
@@ -167,9 +171,12 @@ public sealed class PctStrategySpecs(DeterministicRuntimeFixture fixture) : ICla
         var result = _runtime.Run(Scenarios.Shipped("multi-dio-overlap"), new RunSettings
         {
             Seed = 9,
-            Strategy = Strategies.Pct,
-            PctDepth = 1,
-            WrapStrategy = s => recorder = new RecordingStrategy(s),
+            Deterministic = new()
+            {
+                Strategy = Strategies.Pct,
+                PctDepth = 1,
+                WrapStrategy = s => recorder = new RecordingStrategy(s),
+            },
         });
         Assert.Equal(Verdict.Clean, result.Verdict);
         var pct = Assert.IsType<PctStrategy>(recorder!.Inner);
@@ -192,8 +199,8 @@ public sealed class PctStrategySpecs(DeterministicRuntimeFixture fixture) : ICla
         var found = Enumerable.Range(1, 300)
             .Select(s => _runtime.Run(scenario, new RunSettings
             {
-                Seed = (ulong)s, Strategy = Strategies.Pct, Variant = Variant.NoUnmap, RecordOps = false,
-                RecordSchedule = false,
+                Seed = (ulong)s, Variant = Variant.NoUnmap, RecordOps = false, RecordSchedule = false,
+                Deterministic = new() { Strategy = Strategies.Pct },
             }))
             .FirstOrDefault(r => r.Violation is not null);
         Assert.NotNull(found);
@@ -202,8 +209,8 @@ public sealed class PctStrategySpecs(DeterministicRuntimeFixture fixture) : ICla
         // Another seed, but the recorded choices: the choices decide everything.
         var replayed = _runtime.Run(scenario, new RunSettings
         {
-            Seed = 99, Strategy = Strategies.Pct, Variant = Variant.NoUnmap, Schedule = full.Schedule,
-            PctSteps = full.PctSteps!.Value,
+            Seed = 99, Variant = Variant.NoUnmap,
+            Deterministic = new() { Strategy = Strategies.Pct, Schedule = full.Schedule, PctSteps = full.PctSteps!.Value },
         });
         Assert.Equal(full.TraceHash, replayed.TraceHash);
         Assert.Equal(full.Violation!.Invariant, replayed.Violation?.Invariant);

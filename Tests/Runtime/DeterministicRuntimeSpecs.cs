@@ -68,7 +68,7 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
         Assert.NotNull(original.Schedule);
         Assert.NotEmpty(original.Schedule!);
         // A different seed, but the recorded choices: the choices decide everything.
-        var replayed = _runtime.Run(scenario, new RunSettings { Seed = 99, Schedule = original.Schedule });
+        var replayed = _runtime.Run(scenario, new RunSettings { Seed = 99, Deterministic = new() { Schedule = original.Schedule } });
         Assert.Equal(original.TraceHash, replayed.TraceHash);
         Assert.Equal(original.Deliveries, replayed.Deliveries);
     }
@@ -177,13 +177,17 @@ public sealed class DeterministicRuntimeSpecs(DeterministicRuntimeFixture fixtur
         var found = Enumerable.Range(1, 300)
             .Select(s => _runtime.Run(scenario, new RunSettings
             {
-                Seed = (ulong)s, Variant = variant, Strategy = strategy, RecordOps = false, RecordSchedule = false,
+                Seed = (ulong)s, Variant = variant, RecordOps = false, RecordSchedule = false,
+                Deterministic = new() { Strategy = strategy },
             }))
             .FirstOrDefault(r => r.Violation is not null);
         Assert.NotNull(found);
         Assert.Equal(invariant, found!.Violation!.Invariant.Name());
         // And the same seed gives the same finding again.
-        var again = _runtime.Run(scenario, new RunSettings { Seed = found.Seed, Variant = variant, Strategy = strategy });
+        var again = _runtime.Run(scenario, new RunSettings
+        {
+            Seed = found.Seed, Variant = variant, Deterministic = new() { Strategy = strategy },
+        });
         Assert.Equal(found.TraceHash, again.TraceHash);
     }
 

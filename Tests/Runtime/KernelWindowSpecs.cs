@@ -109,7 +109,7 @@ public sealed class KernelWindowSpecs(DeterministicRuntimeFixture fixture) : ICl
         {
             Seed = 1,
             Variant = variant ?? Variant.Mainline,
-            WrapStrategy = _ => hold,
+            Deterministic = new() { WrapStrategy = _ => hold },
             Observe = (_, e) =>
             {
                 events.Add(e);
@@ -291,7 +291,7 @@ public sealed class KernelWindowSpecs(DeterministicRuntimeFixture fixture) : ICl
         {
             Seed = 1,
             Variant = Variants.Parse(variant),
-            WrapStrategy = _ => phases,
+            Deterministic = new() { WrapStrategy = _ => phases },
             Observe = (_, e) =>
             {
                 events.Add(e);

@@ -45,9 +45,8 @@ public sealed class TraceHashGoldenSpecs(DeterministicRuntimeFixture fixture) : 
                     {
                         Seed = seed,
                         Variant = Variants.Parse(variant),
-                        Strategy = strategy,
-                        FaultInjection = faults,
                         RecordOps = false,
+                        Deterministic = new() { Strategy = strategy, FaultInjection = faults },
                     });
                     yield return ($"{name}\t{variant}\t{strategy}\t{seed}\t{(faults ? "faults" : "-")}", Describe(r));
                 }

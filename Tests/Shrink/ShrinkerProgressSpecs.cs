@@ -35,7 +35,7 @@ public sealed class ShrinkerProgressSpecs
         var tried = new List<string>();
         RunResult Run(Scenario s, RunSettings settings)
         {
-            if (settings.Schedule is null)
+            if (settings.Deterministic.Schedule is null)
             {
                 tried.Add(s.Text!); // a candidate (the final replay runs with its schedule)
             }
@@ -48,7 +48,7 @@ public sealed class ShrinkerProgressSpecs
             };
         }
         var settings = new RunSettings { Seed = 1 };
-        var finding = Run(Scenario, settings with { Schedule = [] });
+        var finding = Run(Scenario, settings with { Deterministic = new() { Schedule = [] } });
         var shrinker = new Shrinker(Run) { SeedsPerCandidate = 1, Budget = TimeSpan.FromSeconds(10) };
 
         var shrunk = shrinker.Shrink(Scenario, settings, finding);

@@ -51,7 +51,7 @@ public sealed class ShrinkerSpecs(DeterministicRuntimeFixture fixture) : IClassF
         var reloaded = ScenarioLoader.Parse(shrunk.Scenario.Text!, "shrunk.json");
         var replay = _runtime.Run(reloaded, new RunSettings
         {
-            Seed = shrunk.Run.Seed, Variant = variant, Schedule = shrunk.Run.Schedule,
+            Seed = shrunk.Run.Seed, Variant = variant, Deterministic = new() { Schedule = shrunk.Run.Schedule },
         });
         Assert.Equal(shrunk.Run.TraceHash, replay.TraceHash);
         Assert.Equal(shrunk.Run.Violation!.Invariant, replay.Violation?.Invariant);
@@ -68,7 +68,7 @@ public sealed class ShrinkerSpecs(DeterministicRuntimeFixture fixture) : IClassF
         RunResult Run(Scenario s, RunSettings settings)
         {
             runs++;
-            var same = s.Text == scenario.Text && (settings.Schedule is null || settings.Schedule.SequenceEqual(schedule));
+            var same = s.Text == scenario.Text && (settings.Deterministic.Schedule is not { } choices || choices.SequenceEqual(schedule));
             var invariant = same ? InvariantId.S3 : InvariantId.L1;
             return new RunResult
             {

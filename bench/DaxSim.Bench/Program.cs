@@ -457,7 +457,8 @@ namespace DaxSim.Bench
     {
         public static RunSettings For(ulong seed) => new()
         {
-            Seed = seed, Variant = Variant.Mainline, Strategy = "random", RecordOps = false, RecordSchedule = false,
+            Seed = seed, Variant = Variant.Mainline, RecordOps = false, RecordSchedule = false,
+            Deterministic = new() { Strategy = "random" },
         };
     }
 

@@ -196,7 +196,8 @@ public static class VariantsTable
             {
                 var result = runtime.Run(scenario, new RunSettings
                 {
-                    Seed = seed, Variant = variant, Strategy = strategy, RecordOps = false, RecordSchedule = false,
+                    Seed = seed, Variant = variant, RecordOps = false, RecordSchedule = false,
+                    Deterministic = new() { Strategy = strategy },
                 });
                 if (result.Violation is { } v)
                 {
@@ -214,7 +215,8 @@ public static class VariantsTable
         {
             var settings = new RunSettings
             {
-                Seed = first + (ulong)i, Variant = row.Parsed, Strategy = strategy, RecordOps = false, RecordSchedule = false,
+                Seed = first + (ulong)i, Variant = row.Parsed, RecordOps = false, RecordSchedule = false,
+                Deterministic = new() { Strategy = strategy },
             };
             var result = runtime.Run(scenario, settings);
             if (result.Violation is { } v)
