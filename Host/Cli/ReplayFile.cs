@@ -43,7 +43,7 @@ public sealed record ReplayFile(Scenario Scenario, RunSettings Settings, string 
         if (root["replay"] is not JObject replay)
         {
             var runtime = root["runtime"]?.Type == JTokenType.String ? (string?)root["runtime"] : null;
-            throw new InputException(runtime is "local" or "cluster"
+            throw new InputException(RuntimeKinds.TryParse(runtime, out var kind) && kind != RuntimeKind.Deterministic
                 ? $"{path}: this report comes from the {runtime} runtime, whose thread interleaving cannot be " +
                   "replayed; run the scenario with --runtime deterministic to get a replayable trace"
                 : $"{path}:1:1: not a DaxSim trace: it has no \"replay\" section");
