@@ -209,27 +209,34 @@ public static class ClusterConfig
             """;
     }
 
-    private static string Persistence(string? journal)
+    /// <summary>The `akka.persistence` section for a member's journal (a SQLite path or a postgres:// URL); empty without one.</summary>
+    internal static string Persistence(string? journal)
     {
         if (journal is null)
         {
             return "";
         }
-        // SQLite through linq2db's Microsoft.Data.Sqlite provider; WAL mode is set on the
-        // file when the member starts (SqliteJournal.Prepare), so readers do not block writers.
-        // A postgres:// URL: PostgreSQL through linq2db's Npgsql provider (PostgresJournal).
-        var postgres = PostgresJournal.IsUrl(journal);
-        var connection = Quote(postgres
-            ? PostgresJournal.ConnectionString(journal, "the journal")
-            : SqliteJournal.ConnectionString(journal));
-        var provider = Quote(postgres ? "PostgreSQL.15" : "SQLite.MS");
-        // SQLite takes one writer at a time, across all the members sharing the file: one
-        // batch in flight per member (the plugin's default is 3, which only wait for each
-        // other's locks), and larger batches, so that each lock taken writes more.
-        var writers = postgres ? "" : """
-                    parallelism = 1
-                    batch-size = 400
-            """;
+        if (!PostgresJournal.IsUrl(journal))
+        {
+            // A SQLite file: DaxSim's own journal plugin (SqliteWriteJournal), which commits the
+            // member's writes in groups with one prepared insert. The entities take no
+            // snapshots, so there is no snapshot store to ask at recovery.
+            return $$"""
+                  persistence {
+                    journal {
+                      plugin = "akka.persistence.journal.daxsim-sqlite"
+                      daxsim-sqlite {
+                        class = "DaxSim.Host.Cluster.SqliteWriteJournal, daxsim"
+                        path = {{Quote(journal)}}
+                      }
+                    }
+                    snapshot-store.plugin = "akka.persistence.no-snapshot-store"
+                  }
+                """;
+        }
+        // A postgres:// URL: PostgreSQL through Akka.Persistence.Sql and linq2db's Npgsql
+        // provider (PostgresJournal).
+        var connection = Quote(PostgresJournal.ConnectionString(journal, "the journal"));
         return $$"""
               persistence {
                 journal {
@@ -237,9 +244,8 @@ public static class ClusterConfig
                   sql {
                     class = "Akka.Persistence.Sql.Journal.SqlWriteJournal, Akka.Persistence.Sql"
                     connection-string = {{connection}}
-                    provider-name = {{provider}}
+                    provider-name = "PostgreSQL.15"
                     auto-initialize = on
-            {{writers}}
                   }
                 }
                 snapshot-store {
@@ -247,7 +253,7 @@ public static class ClusterConfig
                   sql {
                     class = "Akka.Persistence.Sql.Snapshot.SqlSnapshotStore, Akka.Persistence.Sql"
                     connection-string = {{connection}}
-                    provider-name = {{provider}}
+                    provider-name = "PostgreSQL.15"
                     auto-initialize = on
                   }
                 }

@@ -59,11 +59,7 @@ public sealed class NodeHost : IDisposable
             }
         }
         var config = ClusterConfig.Member(settings).WithFallback(Akka.Cluster.Sharding.ClusterSharding.DefaultConfig());
-        // A SQLite journal's connections are tuned as they open (SqliteJournal.Setup).
-        var setup = settings.Journal is { } file && !PostgresJournal.IsUrl(file)
-            ? BootstrapSetup.Create().WithConfig(config).And(SqliteJournal.Setup(file))
-            : ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config));
-        var system = ActorSystem.Create(settings.ClusterName, setup);
+        var system = ActorSystem.Create(settings.ClusterName, config);
         // Sharding's serializers must be there before any other member's region talks to this one.
         Akka.Cluster.Sharding.ClusterSharding.Get(system);
         var host = new NodeHost(system, settings);

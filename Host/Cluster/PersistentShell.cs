@@ -16,7 +16,7 @@ namespace DaxSim.Host.Cluster;
 public sealed record JournaledInput(object Message, IActorRef? Sender);
 
 /// <summary>
-/// The sharded entity of a run with a journal (Akka.Persistence.Sql on SQLite): it hosts the
+/// The sharded entity of a run with a journal (SqliteWriteJournal, or PostgreSQL): it hosts the
 /// protocol actor as its child and journals every input meant for it before handing it
 /// over (an ack that only settles goes first, its journal write behind it), so the
 /// entity's state survives the member that hosted it. When the shard is

@@ -56,9 +56,11 @@ public sealed class PostgresJournalSpecs : CliHarness
         Assert.Contains("provider-name = \"PostgreSQL.15\"", hocon);
         Assert.Contains("Host=db.example;Port=6543;Database=sim;Username=u@x;Password=p:w", hocon);
         Assert.DoesNotContain("SQLite", hocon);
-        // A path stays the embedded SQLite default.
-        Assert.Contains("provider-name = \"SQLite.MS\"",
-            ClusterConfig.MemberHocon(new NodeSettings { Journal = NodeSettings.ParseJournal(PathIn("j.db"), "--journal") }));
+        Assert.DoesNotContain("daxsim-sqlite", hocon);
+        // A path stays the embedded SQLite default: DaxSim's own journal plugin on that file.
+        var sqlite = ClusterConfig.MemberHocon(new NodeSettings { Journal = NodeSettings.ParseJournal(PathIn("j.db"), "--journal") });
+        Assert.Contains("DaxSim.Host.Cluster.SqliteWriteJournal", sqlite);
+        Assert.DoesNotContain("PostgreSQL", sqlite);
     }
 
     [PostgresFact]
