@@ -68,4 +68,30 @@ public sealed class FifoRwLockSpecs
         l.Acquire(A, LockMode.Shared, 1);
         Assert.Throws<InvalidOperationException>(() => l.Acquire(A, LockMode.Exclusive, 2));
     }
+
+    [Fact]
+    public void Asking_again_while_queued_must_be_refused()
+    {
+        var l = new FifoRwLock();
+        l.Acquire(A, LockMode.Exclusive, 1);
+        l.Acquire(B, LockMode.Shared, 2);
+        Assert.Throws<InvalidOperationException>(() => l.Acquire(B, LockMode.Shared, 3));
+    }
+
+    [Fact]
+    public void Release_must_tell_a_holder_from_a_queued_task_from_a_stranger()
+    {
+        var l = new FifoRwLock();
+        Assert.Equal([A], l.Acquire(A, LockMode.Shared, 1).Select(g => g.Task));
+        var stranger = l.Release(C);
+        Assert.Empty(stranger.Granted);
+        Assert.Null(stranger.Released);
+        Assert.False(stranger.Withdrawn);
+
+        l.Acquire(B, LockMode.Exclusive, 2);
+        var holder = l.Release(A);
+        Assert.Equal([B], holder.Granted.Select(g => g.Task));
+        Assert.Equal(LockMode.Shared, holder.Released);
+        Assert.False(holder.Withdrawn);
+    }
 }

@@ -6,6 +6,8 @@ using DaxSim.Protocol;
 using DaxSim.Protocol.Messages;
 using DaxSim.Protocol.Trace;
 using DaxSim.Tests.Support;
+using DaxSim.Transport;
+using Envelope = DaxSim.Protocol.Messages.Envelope;
 using Xunit;
 
 namespace DaxSim.Tests.Actors;
@@ -28,12 +30,15 @@ public sealed class PageActorSpecs : TestKit
         _dir = new ProbeDirectory(this);
     }
 
-    private IActorRef Page(Variant? variant = null)
-    {
-        var env = new SimEnvironment(Scenarios.Parse("""[ { "name": "t", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]"""),
-            ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir);
-        return this.UnderTest<PageActor>(PageActor.Props(env, P, Scenarios.Dax));
-    }
+    private SimEnvironment Env(Variant? variant = null, bool lazy = false, bool reliable = false) =>
+        new(Scenarios.Parse("""[ { "name": "t", "steps": [ { "op": "sleep", "for": "1ms" } ] } ]"""),
+            ProtocolPolicy.For(variant ?? Variant.Mainline), _sink, _dir)
+        {
+            LazyPages = lazy,
+            Delivery = reliable ? new DeliveryOptions { Reliable = true } : DeliveryOptions.Plain,
+        };
+
+    private IActorRef Page(Variant? variant = null) => this.UnderTest<PageActor>(PageActor.Props(Env(variant), P, Scenarios.Dax));
 
     private void Pin(IActorRef page, int expectedRefcount, long seq = 1)
     {
@@ -206,5 +211,126 @@ public sealed class PageActorSpecs : TestKit
         _dir.Probe("task-1").ExpectMsg<PageIdle>(m => m.Seq == 7);
         ExpectCounts(page, 1, 0, 3);
         Assert.Contains(new IdleNotified(P, 1, 1), _sink.Events);
+    }
+
+    // --- what mutation testing found unstated (docs/mutation.md, "Stryker on Actors/") ---
+
+    [Fact]
+    public void Every_message_of_the_protocol_must_be_taken_without_an_error_logged()
+    {
+        var errors = CreateTestProbe();
+        Sys.EventStream.Subscribe(errors.Ref, typeof(Akka.Event.Error));
+        var page = Page(Variant.Linux615);
+        page.Tell(new MapPage(P, Scenarios.Dax, 2));
+        page.Tell(new GetPage(P, Dio, Scenarios.Dax, 2, 1), TestActor);
+        page.Tell(new WaitIdle(P, Truncator, 2), TestActor);
+        page.Tell(new CancelWait(P, Truncator));
+        page.Tell(new QueryRefcount(P, 3), TestActor);
+        page.Tell(new PutPage(P, Dio));
+        page.Tell(new UnmapPage(P));
+        page.Tell(new DmaWrite(P, Dio, Scenarios.Dax, 2));
+        page.Tell(new BlockReleased(P));
+        page.Tell(new BlockAssigned(P, Scenarios.Dax));
+        errors.ExpectNothing();
+
+        // The listener hears what the page logs, at once: a message it does not take.
+        page.Tell("not a protocol message", TestActor);
+        errors.ExpectMsg<Akka.Event.Error>();
+    }
+
+    [Fact]
+    public void A_second_wait_of_the_same_task_must_replace_its_first()
+    {
+        // prepare_to_wait_event queues a task's wait entry once: waiting again does not add a second.
+        var page = Page();
+        Pin(page, 2);
+        page.Tell(new WaitIdle(P, Truncator, 7), TestActor);
+        ExpectMsg<WaitIdleAck>(a => !a.Idle && a.Seq == 7);
+        page.Tell(new WaitIdle(P, Truncator, 8), TestActor);
+        ExpectMsg<WaitIdleAck>(a => !a.Idle && a.Seq == 8);
+
+        page.Tell(new PutPage(P, Dio));
+        _dir.Probe("task-1").ExpectMsg<PageIdle>(m => m.Seq == 8);
+        _dir.Probe("task-1").ExpectNothing();
+        Assert.Contains(new IdleNotified(P, 1, 1), _sink.Events);
+    }
+
+    [Fact]
+    public void Every_change_of_the_counts_must_be_traced_with_the_counts_it_left()
+    {
+        // The checker knows the pages' counts from these events alone (S2: a put below the pins).
+        var page = Page(Variant.Linux615);
+        page.Tell(new MapPage(P, Scenarios.Dax, 2));
+        page.Tell(new GetPage(P, Dio, Scenarios.Dax, 2, 1), TestActor);
+        page.Tell(new WaitIdle(P, Truncator, 2), TestActor);
+        page.Tell(new PutPage(P, Dio));
+        page.Tell(new UnmapPage(P));
+        Assert.Equal<TraceEvent>(
+        [
+            new PageMapped(P, Scenarios.Dax, 2, 1, 1),
+            new PageGot(P, Dio, Scenarios.Dax, 2, 2),
+            new WaitSleeping(P, Truncator, 2),
+            new PagePut(P, Dio, 1),
+            new PageUnmapped(P, 0, 0),
+            new IdleNotified(P, 0, 1),
+        ], _sink.Events);
+    }
+
+    [Fact]
+    public void A_lazy_page_must_tell_its_region_each_time_a_message_leaves_it_idle_with_its_owner_and_count()
+    {
+        var region = CreateTestProbe();
+        var page = ActorOfAsTestActorRef<PageActor>(PageActor.Props(Env(lazy: true), P, Scenarios.Dax), region.Ref);
+        var other = new FileId(1);
+
+        Pin(page, 2);
+        region.ExpectNothing();
+        page.Tell(new PutPage(P, Dio));
+        region.ExpectMsg(new PageRegion.Quiet(P, Scenarios.Dax, 2));
+        page.Tell(new MapPage(P, Scenarios.Dax, 0));
+        region.ExpectNothing();
+        page.Tell(new UnmapPage(P));
+        region.ExpectMsg(new PageRegion.Quiet(P, Scenarios.Dax, 4));
+        page.Tell(new BlockReleased(P));
+        region.ExpectMsg(new PageRegion.Quiet(P, null, 5));
+        page.Tell(new BlockAssigned(P, other));
+        region.ExpectMsg(new PageRegion.Quiet(P, other, 6));
+    }
+
+    [Fact]
+    public void A_page_that_is_not_lazy_must_tell_its_parent_nothing()
+    {
+        var parent = CreateTestProbe();
+        var page = ActorOfAsTestActorRef<PageActor>(PageActor.Props(Env(), P, Scenarios.Dax), parent.Ref);
+        Pin(page, 2);
+        page.Tell(new PutPage(P, Dio));
+        parent.ExpectNothing();
+    }
+
+    [Fact]
+    public void A_gone_task_must_give_back_only_the_references_its_own_puts_left_and_lose_its_wait()
+    {
+        // A task's node is gone (reliable delivery: the runner's TaskGone): its exit puts what
+        // it still holds, no more (a put below the pins breaks S2), and its wait goes with it.
+        var page = this.UnderTest<PageActor>(PageActor.Props(Env(reliable: true), P, Scenarios.Dax));
+        var seqs = new Dictionary<Endpoint, long>();
+        void From(Endpoint sender, object payload) =>
+            page.Tell(new Envelope(sender, Endpoint.Of(P), seqs[sender] = seqs.GetValueOrDefault(sender) + 1, payload), TestActor);
+
+        for (var i = 1; i <= 3; i++)
+        {
+            From(Endpoint.Of(Dio), new GetPage(P, Dio, Scenarios.Dax, 0, i));
+        }
+        From(Endpoint.Of(Dio), new PutPage(P, Dio));
+        From(Endpoint.Of(Truncator), new GetPage(P, Truncator, Scenarios.Dax, 0, 1));
+        From(Endpoint.Of(Truncator), new PutPage(P, Truncator));
+        From(Endpoint.Of(Truncator), new WaitIdle(P, Truncator, 7));
+        Assert.Equal([3, 3], _sink.Of<PagePut>().Select(p => p.Refcount));
+
+        From(Endpoint.Runner, new TaskGone(Truncator));
+        From(Endpoint.Runner, new TaskGone(Dio));
+        Assert.Equal([3, 3, 2, 1], _sink.Of<PagePut>().Select(p => p.Refcount));
+        Assert.Equal([new IdleNotified(P, 1, 0)], _sink.Of<IdleNotified>());
+        ExpectCounts(page, 1, 0, 9);
     }
 }
