@@ -298,7 +298,7 @@ public sealed class PageActorSpecs : TestKit
     }
 
     [Fact]
-    public void A_gone_task_must_give_back_only_the_references_its_own_puts_left_and_lose_its_wait()
+    public void A_gone_task_must_give_back_only_the_references_its_own_puts_left_and_lose_only_its_own_wait()
     {
         // A task's node is gone (reliable delivery: the runner's TaskGone): its exit puts what
         // it still holds, no more (a put below the pins breaks S2), and its wait goes with it.
@@ -315,12 +315,15 @@ public sealed class PageActorSpecs : TestKit
         From(Endpoint.Of(Truncator), new GetPage(P, Truncator, Scenarios.Dax, 0, 1));
         From(Endpoint.Of(Truncator), new PutPage(P, Truncator));
         From(Endpoint.Of(Truncator), new WaitIdle(P, Truncator, 7));
+        var other = new TaskId(2);
+        From(Endpoint.Of(other), new WaitIdle(P, other, 9));
         Assert.Equal([3, 3], _sink.Of<PagePut>().Select(p => p.Refcount));
 
         From(Endpoint.Runner, new TaskGone(Truncator));
         From(Endpoint.Runner, new TaskGone(Dio));
         Assert.Equal([3, 3, 2, 1], _sink.Of<PagePut>().Select(p => p.Refcount));
-        Assert.Equal([new IdleNotified(P, 1, 0)], _sink.Of<IdleNotified>());
+        Assert.Equal([new IdleNotified(P, 1, 1)], _sink.Of<IdleNotified>());
+        _dir.Probe("task-2").FishForMessage(m => m is Envelope { Payload: PageIdle { Seq: 9 } });
         ExpectCounts(page, 1, 0, 9);
     }
 }
