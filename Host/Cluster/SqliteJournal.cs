@@ -23,7 +23,7 @@ namespace DaxSim.Host.Cluster;
 /// NORMAL costs an fsync at every WAL checkpoint, and a member whose checkpoint waits for
 /// the disk holds the write lock while the other members' writes wait: measured on the
 /// cluster-throughput bench (3 pairs on the shared machine), OFF ran in 0.89x the wall time
-/// and cut retransmissions from 0.9-2.6% of messages to 0.3-0.4%. FULL (SQLite's default)
+/// and cut retransmissions from 1.4-2.6% of messages to 0.3-0.4%. FULL (SQLite's default)
 /// adds an fsync to every commit.</item>
 /// </list>
 /// </summary>
