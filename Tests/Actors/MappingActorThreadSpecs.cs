@@ -72,6 +72,18 @@ public sealed class MappingActorThreadSpecs : TestKit
         Task(t).ExpectMsg<FaultAck>(a => a.Page == new PageId(block) && a.Seq == seq);
     }
 
+    // A mapping on which thread A has mapped the file and faulted in each (index, block).
+    private IActorRef MappedByA(Variant? variant, params (int Index, int Block)[] pages)
+    {
+        var mapping = Mapping(variant);
+        Map(mapping, A);
+        foreach (var (index, block) in pages)
+        {
+            Fault(mapping, A, index, block);
+        }
+        return mapping;
+    }
+
     private PteValue ReadPte(IActorRef mapping, TaskId t, int index)
     {
         var seq = ++_seq;
@@ -320,5 +332,104 @@ public sealed class MappingActorThreadSpecs : TestKit
         Task(A).ExpectMsg<PteValue>(v => v.Page == null && v.Mapped);
         mapping.Tell(new UnmapFile(Dax, B, 101), Task(B).Ref);
         Task(B).ExpectMsg<UnmapFileAck>(a => a.Mapped && a.Seq == 101);
+    }
+
+    // The mapping runs one dax_layout_busy_page_range at a time; a scan asked for meanwhile is
+    // queued and must start when the one before it ends, whether that one found a busy page or
+    // none: otherwise the truncate behind it waits for ever.
+    [Fact]
+    public void Busy_scans_queued_on_one_mapping_must_each_run_when_the_one_before_ends_busy_or_not()
+    {
+        var mapping = MappedByA(null, (1, 6));
+        mapping.Tell(new FindBusyPage(Dax, A, 0, int.MaxValue, 110), Task(A).Ref);
+        mapping.Tell(new FindBusyPage(Dax, B, 0, int.MaxValue, 111), Task(B).Ref);
+        mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 112), Task(C).Ref);
+
+        ReplyRefcount(6, 2);
+        Task(A).ExpectMsg<BusyPageFound>(b => b.Page == new PageId(6) && b.Seq == 110);
+        ReplyRefcount(6, 1);
+        Task(B).ExpectMsg<NoBusyPage>(n => n.Seq == 111);
+        ReplyRefcount(6, 1);
+        Task(C).ExpectMsg<NoBusyPage>(n => n.Seq == 112);
+        Assert.Equal(
+            [new BusyScanDone(Dax, A, new PageId(6), 2, true), new BusyScanDone(Dax, B, null, 0, true),
+             new BusyScanDone(Dax, C, null, 0, true)],
+            _sink.Of<BusyScanDone>());
+    }
+
+    // Up to 6.14 a scan of a file nobody maps returns at once (!mapping_mapped): a queued scan
+    // that does so must still start the one queued behind it.
+    [Fact]
+    public void A_queued_scan_that_skips_an_unmapped_file_must_start_the_scan_queued_behind_it()
+    {
+        IgnorePteReferences(6);
+        var mapping = MappedByA(Variant.BusyScanSkipsUnmapped, (1, 6));
+        mapping.Tell(new FindBusyPage(Dax, C, 0, int.MaxValue, 115), Task(C).Ref);
+        mapping.Tell(new FindBusyPage(Dax, A, 0, int.MaxValue, 116), Task(A).Ref);
+        mapping.Tell(new FindBusyPage(Dax, B, 0, int.MaxValue, 117), Task(B).Ref);
+        mapping.Tell(new UnmapFile(Dax, A, 118), Task(A).Ref);
+        Task(A).ExpectMsg<UnmapFileAck>(a => a.Seq == 118);
+
+        ReplyRefcount(6, 0); // idle: the variant is on the 6.15 base
+        Task(C).ExpectMsg<NoBusyPage>(n => n.Seq == 115);
+        Task(A).ExpectMsg<NoBusyPage>(n => n.Seq == 116);
+        Task(B).ExpectMsg<NoBusyPage>(n => n.Seq == 117);
+        Assert.Equal(
+            [new BusyScanDone(Dax, C, null, 0, true), new BusyScanDone(Dax, A, null, 0, false),
+             new BusyScanDone(Dax, B, null, 0, false)],
+            _sink.Of<BusyScanDone>());
+    }
+
+    // dax_writeback_mapping_range: each dax_writeback_one locks the first entry tagged dirty at
+    // or after the index it is given, past clean ones, and the write clears the tag (here at the
+    // UnlockEntry); once no dirty entry is left there is nothing to write.
+    [Fact]
+    public void Writeback_must_lock_the_first_dirty_entry_from_its_index_and_leave_it_clean()
+    {
+        var mapping = MappedByA(null, (1, 6), (2, 7), (3, 8));
+
+        void WriteBack(int from, int expected)
+        {
+            var seq = ++_seq;
+            mapping.Tell(new LockDirtyEntry(Dax, B, from, seq), Task(B).Ref);
+            Task(B).ExpectMsg<EntryLocked>(l => l.Index == expected && l.Seq == seq);
+            mapping.Tell(new UnlockEntry(Dax, B, expected));
+        }
+
+        WriteBack(from: 2, expected: 2); // from an entry's own index, past a dirty one before it
+        WriteBack(from: 0, expected: 1);
+        WriteBack(from: 0, expected: 3); // past the two just cleaned
+        mapping.Tell(new LockDirtyEntry(Dax, B, 0, 130), Task(B).Ref);
+        Task(B).ExpectMsg<NoDirtyEntry>(n => n.Seq == 130);
+        Assert.Equal(
+            [.. new[] { 2, 1, 3 }.SelectMany(i => new[]
+                { new EntryWriteback(Dax, i, B, Locked: true), new EntryWriteback(Dax, i, B, Locked: false) })],
+            _sink.Of<EntryWriteback>());
+    }
+
+    // dax_iomap_fault: grab_mapping_entry locks the entry before iomap_begin looks the block up,
+    // and dax_unlock_entry unlocks it once the entry and the PTE are in. A second fault on the
+    // index waits for it and then finds the entry (no second lookup); an UnlockEntry from a task
+    // that does not hold the lock (a writeback's, by a thread of the faulting process) changes
+    // nothing.
+    [Fact]
+    public void A_fault_must_hold_the_entry_lock_through_the_block_lookup_against_a_second_fault_and_a_strangers_unlock()
+    {
+        var mapping = Mapping();
+        Map(mapping, A);
+        Map(mapping, C);
+        mapping.Tell(new Fault(Dax, B, 1, 120), Task(B).Ref);
+        var lookup = InodeProbe.ExpectMsg<MapBlock>(m => m.Index == 1);
+        mapping.Tell(new Fault(Dax, C, 1, 121), Task(C).Ref);
+        mapping.Tell(new UnlockEntry(Dax, A, 1));
+        InodeProbe.ExpectNothing();
+        Task(C).ExpectNothing();
+
+        mapping.Tell(new BlockMapped(Dax, 1, new PageId(6), lookup.Seq), InodeProbe.Ref);
+        Task(B).ExpectMsg<FaultAck>(a => a.Page == new PageId(6) && a.Seq == 120);
+        Task(C).ExpectMsg<FaultAck>(a => a.Page == new PageId(6) && a.Seq == 121);
+        InodeProbe.ExpectNothing();
+        Assert.Equal([new EntryInserted(Dax, 1, new PageId(6))], _sink.Of<EntryInserted>());
+        Assert.Empty(_sink.Of<EntryWriteback>());
     }
 }
