@@ -38,18 +38,33 @@ public static class SqliteJournal
     /// </summary>
     public static void Prepare(string path)
     {
-        using var connection = new SqliteConnection(ConnectionString(path));
-        connection.Open();
-        Tune(connection);
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL;";
-        command.ExecuteScalar();
+        using var connection = Open(path);
+    }
+
+    /// <summary>A connection to the file, tuned as above, the file created if needed and in WAL mode.</summary>
+    public static SqliteConnection Open(string path)
+    {
+        var connection = new SqliteConnection(ConnectionString(path));
+        try
+        {
+            connection.Open();
+            Tune(connection);
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA journal_mode=WAL;";
+            command.ExecuteScalar();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
     }
 
     public static string ConnectionString(string path) => $"Data Source={path};Default Timeout=30";
 
     /// <summary>The per-connection settings above (SQLite keeps them per connection, not in the file).</summary>
-    public static void Tune(DbConnection connection)
+    private static void Tune(DbConnection connection)
     {
         using var command = connection.CreateCommand();
         command.CommandText =

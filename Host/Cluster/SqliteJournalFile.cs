@@ -23,7 +23,7 @@ public sealed record JournalRow(string PersistenceId, long SequenceNr, int Seria
 /// </para>
 /// Several members (processes) share the file: WAL mode lets readers go on beside the
 /// writer, and a writer that finds another member's transaction open waits for it in
-/// SQLite's busy handler (<see cref="SqliteJournal.Tune"/>).
+/// SQLite's busy handler (<see cref="SqliteJournal"/>).
 /// </summary>
 public sealed class SqliteJournalFile : IDisposable
 {
@@ -96,10 +96,7 @@ public sealed class SqliteJournalFile : IDisposable
     /// <summary>Opens (creating if needed) the journal in the SQLite file at <paramref name="path"/>.</summary>
     public SqliteJournalFile(string path)
     {
-        SqliteJournal.Prepare(path);
-        _connection = new SqliteConnection(SqliteJournal.ConnectionString(path));
-        _connection.Open();
-        SqliteJournal.Tune(_connection);
+        _connection = SqliteJournal.Open(path);
         using (var create = _connection.CreateCommand())
         {
             create.CommandText = Schema;
