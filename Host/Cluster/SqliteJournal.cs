@@ -42,6 +42,7 @@ public static class SqliteJournal
     }
 
     /// <summary>A connection to the file, tuned as above, the file created if needed and in WAL mode.</summary>
+    /// <exception cref="JournalUnavailableException">SQLite cannot use the file (not a database, not writable, ...).</exception>
     public static SqliteConnection Open(string path)
     {
         var connection = new SqliteConnection(ConnectionString(path));
@@ -54,10 +55,10 @@ public static class SqliteJournal
             command.ExecuteScalar();
             return connection;
         }
-        catch
+        catch (SqliteException e)
         {
             connection.Dispose();
-            throw;
+            throw new JournalUnavailableException($"the journal {path} cannot be used as a SQLite file: {e.Message}", e);
         }
     }
 

@@ -26,6 +26,19 @@ public sealed class ClusterFlagSpecs : CliHarness
     }
 
     [Fact]
+    public void A_journal_file_that_is_not_a_sqlite_database_is_a_usage_error_that_names_it()
+    {
+        var journal = PathIn("garbage.db");
+        var bytes = new byte[5000];
+        new Random(13).NextBytes(bytes);
+        File.WriteAllBytes(journal, bytes);
+
+        AssertUsageError(Invoke("node", "--port", "0", "--hostname", "127.0.0.1", "--bind", "127.0.0.1",
+            "--journal", journal), null, $"the journal {journal} cannot be used as a SQLite file", "not a database");
+        Assert.Equal(bytes, File.ReadAllBytes(journal));
+    }
+
+    [Fact]
     public void A_certificate_the_members_would_refuse_is_a_usage_error_before_anything_starts()
     {
         var pfx = PathIn("self-signed.pfx");
