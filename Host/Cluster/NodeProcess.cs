@@ -81,6 +81,23 @@ public sealed class NodeProcess : IDisposable
     public static NodeProcess Start(int index, IEnumerable<string> args, string workingDirectory,
         IReadOnlyDictionary<string, string>? environment = null)
     {
+        var info = StartInfo(args, workingDirectory, environment);
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {info.FileName}");
+        var node = new NodeProcess(index, process);
+        process.OutputDataReceived += (_, e) => node.OnLine(e.Data, stdout: true);
+        process.ErrorDataReceived += (_, e) => node.OnLine(e.Data, stdout: false);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => node._listening.TrySetException(
+            new InvalidOperationException($"node {index} exited with code {SafeExitCode(process)}:\n{node.Output}"));
+        return node;
+    }
+
+    /// <summary>How a member is started: <c>daxsim node ARGS</c>, its output captured, in its environment.</summary>
+    internal static ProcessStartInfo StartInfo(IEnumerable<string> args, string workingDirectory,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
         var (file, prefix) = Self();
         var info = new ProcessStartInfo(file)
         {
@@ -94,23 +111,20 @@ public sealed class NodeProcess : IDisposable
         {
             info.ArgumentList.Add(a);
         }
-        // A member starts faster with the default tiered JIT than with daxsim's explore settings.
+        // A member is a long-running server: with the JIT's tiering off, each method is
+        // compiled once, fully optimized, when it is first called, instead of quickly and then
+        // again once it is hot. A member comes up about 2 s later, but the run no longer shares
+        // the cores with the JIT recompiling some 5,000 methods a member while it is measured
+        // (docs/performance-cluster.md, "The members' JIT"). The caller's own setting wins; with
+        // tiering on, the quick first tier starts a member faster than daxsim's explore settings.
+        info.Environment.TryAdd("DOTNET_TieredCompilation", "0");
         info.Environment["DOTNET_TC_QuickJit"] = "1";
         info.Environment["DOTNET_TieredPGO"] = "0";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[name] = value;
         }
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
-        var node = new NodeProcess(index, process);
-        process.OutputDataReceived += (_, e) => node.OnLine(e.Data, stdout: true);
-        process.ErrorDataReceived += (_, e) => node.OnLine(e.Data, stdout: false);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => node._listening.TrySetException(
-            new InvalidOperationException($"node {index} exited with code {SafeExitCode(process)}:\n{node.Output}"));
-        return node;
+        return info;
     }
 
     private static int SafeExitCode(Process p)

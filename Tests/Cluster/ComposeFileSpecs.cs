@@ -65,6 +65,7 @@ public sealed class ComposeFileSpecs : IDisposable
                 ["DAXSIM_ROLE"] = "sim",
                 ["DAXSIM_JOURNAL"] = "/var/lib/daxsim/journal.db",
                 ["DAXSIM_CLUSTER_NAME"] = "daxsim",
+                ["DOTNET_TieredCompilation"] = "0", // as the members daxsim starts itself (NodeProcess)
             }, Environment(s));
             Assert.Equal("true", Scalar(s, "init")); // SIGTERM reaches daxsim: the member leaves gracefully
             Assert.Equal("no", Scalar(s, "restart")); // a member a crashNode fault killed stays dead
