@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Persistence;
+using Akka.Serialization;
 using DaxSim.Host.Cluster;
 using Microsoft.Data.Sqlite;
 using Xunit;
@@ -13,7 +14,9 @@ namespace DaxSim.Tests.Cluster;
 /// refused write take the others down, and is shared by several members (connections);
 /// the Akka.Persistence plugin over it (<see cref="SqliteWriteJournal"/>) gives a shell's
 /// journaled inputs back, in order and with their senders, to an entity recovering in
-/// another actor system.
+/// another actor system, and answers a persistent actor's writes as Akka.Persistence
+/// expects: in order, a deferred handler after the writes before it, an event that cannot be
+/// serialized rejected alone, a write the file refuses failing the entity.
 /// </summary>
 public sealed class SqliteJournalSpecs : IDisposable
 {
@@ -198,6 +201,147 @@ public sealed class SqliteJournalSpecs : IDisposable
         finally
         {
             await second.Terminate().WaitAsync(Bound);
+        }
+    }
+
+    /// <summary>An event the journal's serializer refuses (bound to <see cref="Refusing"/>).</summary>
+    public sealed record Unwritable;
+
+    public sealed class Refusing(ExtendedActorSystem system) : Serializer(system)
+    {
+        public override int Identifier => 9_871;
+
+        public override bool IncludeManifest => false;
+
+        public override byte[] ToBinary(object obj) => throw new InvalidOperationException("this event cannot be written");
+
+        public override object FromBinary(byte[] bytes, Type? type) => throw new InvalidOperationException("never written");
+    }
+
+    /// <summary>Persists what it is told (one event, several at once followed by a deferred handler, or an unwritable one) and reports each outcome.</summary>
+    private sealed class Writer : ReceivePersistentActor
+    {
+        private readonly IActorRef _report;
+
+        public Writer(string id, IActorRef report)
+        {
+            PersistenceId = id;
+            _report = report;
+            Recover<string>(e => report.Tell($"recovered {e}"));
+            Command<string>(e => Persist(e, x => report.Tell($"persisted {x}")));
+            Command<string[]>(all =>
+            {
+                PersistAll(all, x => report.Tell($"persisted {x}"));
+                DeferAsync("after", x => report.Tell($"deferred {x}"));
+            });
+            Command<Unwritable>(u => Persist(u, _ => report.Tell("persisted unwritable")));
+            Command<Ready>(_ => Sender.Tell("ready"));
+        }
+
+        public sealed class Ready
+        {
+            public static readonly Ready Instance = new();
+        }
+
+        public override string PersistenceId { get; }
+
+        protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+        {
+            _report.Tell($"rejected {sequenceNr}");
+            base.OnPersistRejected(cause, @event, sequenceNr);
+        }
+
+        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+        {
+            _report.Tell($"failed {@event} {sequenceNr}");
+            base.OnPersistFailure(cause, @event, sequenceNr);
+        }
+    }
+
+    private ActorSystem MemberRefusing(string name) =>
+        ActorSystem.Create(name, ConfigurationFactory.ParseString($$"""
+                akka.actor.serializers.refusing = "{{typeof(Refusing).AssemblyQualifiedName}}"
+                akka.actor.serialization-bindings { "{{typeof(Unwritable).AssemblyQualifiedName}}" = refusing }
+                """)
+            .WithFallback(ConfigurationFactory.ParseString("akka { loglevel = ERROR\n" + ClusterConfig.Persistence(Db) + "\n}"))
+            .WithFallback(ClusterConfig.Runner(new NodeSettings { Port = 0 })));
+
+    private static async Task<List<string>> Reports(ActorSystem system, int expected, Action<IActorRef> act)
+    {
+        var collector = system.ActorOf(Props.Create(() => new Collector(expected)));
+        act(collector);
+        return await collector.Ask<List<string>>(Collector.Wait.Instance, Bound);
+    }
+
+    [Fact]
+    public async Task The_plugin_must_answer_each_write_in_order_reject_an_unwritable_event_alone_and_run_deferred_handlers_after_the_writes_before_them()
+    {
+        var first = MemberRefusing("writes");
+        try
+        {
+            var got = await Reports(first, 6, report =>
+            {
+                var writer = first.ActorOf(Props.Create(() => new Writer("run-2-inode-1", report)));
+                writer.Tell(new[] { "a", "b" });
+                writer.Tell("c");
+                writer.Tell(new Unwritable());
+                writer.Tell("d");
+            });
+            Assert.Equal(["persisted a", "persisted b", "deferred after", "persisted c", "rejected 4", "persisted d"], got);
+        }
+        finally
+        {
+            await first.Terminate().WaitAsync(Bound);
+        }
+
+        var second = MemberRefusing("recovers");
+        try
+        {
+            var got = await Reports(second, 4, report => second.ActorOf(Props.Create(() => new Writer("run-2-inode-1", report))));
+            Assert.Equal(["recovered a", "recovered b", "recovered c", "recovered d"], got);
+        }
+        finally
+        {
+            await second.Terminate().WaitAsync(Bound);
+        }
+    }
+
+    [Fact]
+    public async Task A_write_the_file_refuses_must_fail_the_entity_and_stop_it()
+    {
+        // Two members each start the same entity before either has written: both take sequence
+        // number 1 for their first event, and the second commit of it breaks the file's key.
+        var one = MemberRefusing("one");
+        var two = MemberRefusing("two");
+        try
+        {
+            var reportsOne = one.ActorOf(Props.Create(() => new Collector(1)));
+            var reportsTwo = two.ActorOf(Props.Create(() => new Collector(2)));
+            var a = one.ActorOf(Props.Create(() => new Writer("run-3-page-1", reportsOne)));
+            var b = two.ActorOf(Props.Create(() => new Writer("run-3-page-1", reportsTwo)));
+            two.ActorOf(Props.Create(() => new Watcher(b, reportsTwo)));
+            // Commands wait in the stash until recovery ends: an answer means it has.
+            Assert.Equal("ready", await a.Ask<string>(Writer.Ready.Instance, Bound));
+            Assert.Equal("ready", await b.Ask<string>(Writer.Ready.Instance, Bound));
+
+            a.Tell("x");
+            Assert.Equal(["persisted x"], await reportsOne.Ask<List<string>>(Collector.Wait.Instance, Bound));
+            b.Tell("y");
+            Assert.Equal(["failed y 1", "stopped"], await reportsTwo.Ask<List<string>>(Collector.Wait.Instance, Bound));
+        }
+        finally
+        {
+            await Task.WhenAll(one.Terminate(), two.Terminate()).WaitAsync(Bound);
+        }
+    }
+
+    /// <summary>Tells the reports "stopped" when the watched actor stops.</summary>
+    private sealed class Watcher : ReceiveActor
+    {
+        public Watcher(IActorRef watched, IActorRef reports)
+        {
+            Context.Watch(watched);
+            Receive<Terminated>(_ => reports.Tell("stopped"));
         }
     }
 
