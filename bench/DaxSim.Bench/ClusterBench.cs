@@ -26,11 +26,15 @@ internal static class ClusterBench
     private sealed record Options
     {
         public int Runs { get; init; } = 3;
-        public int PersistentRuns { get; init; } = 1;
+        public int PersistentRuns { get; init; } = 3;
         public int UnbatchedRuns { get; init; } = 1;
         public int CrashRuns { get; init; } = 5;
         public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
-        public double PersistentScale { get; init; } = 0.1;
+        // A quarter of the repeats: runs of about 25 s, long enough for a window after the
+        // warm-up now that the members no longer recompile their code while they run.
+        public const double DefaultPersistentScale = 0.25;
+
+        public double PersistentScale { get; init; } = DefaultPersistentScale;
         public bool WriteDoc { get; init; } = true;
         public bool Baselines { get; init; } = true;
 
@@ -656,10 +660,10 @@ internal static class ClusterBench
                      "that the runner merges and checks, with four processes sharing the cores.");
         s.AppendLine();
         s.AppendLine("Command: `dotnet run -c Release --project bench/DaxSim.Bench -- --cluster" +
-                     (o.Runs != 3 || o.CrashRuns != 5 || o.PersistentRuns != 1 || o.UnbatchedRuns != 1
+                     (o.Runs != 3 || o.CrashRuns != 5 || o.PersistentRuns != 3 || o.UnbatchedRuns != 1
                          ? $" --runs {o.Runs} --persistent-runs {o.PersistentRuns} --unbatched-runs {o.UnbatchedRuns} --crash-runs {o.CrashRuns}"
                          : "") +
-                     (o.PersistentScale != 0.03 ? $" --persistent-scale {o.PersistentScale.ToString(CultureInfo.InvariantCulture)}" : "") +
+                     (o.PersistentScale != Options.DefaultPersistentScale ? $" --persistent-scale {o.PersistentScale.ToString(CultureInfo.InvariantCulture)}" : "") +
                      "`.");
 
         var summary = new StringBuilder();
