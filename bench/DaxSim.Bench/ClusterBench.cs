@@ -30,8 +30,8 @@ internal static class ClusterBench
         public int UnbatchedRuns { get; init; } = 1;
         public int CrashRuns { get; init; } = 5;
         public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
-        // A quarter of the repeats: runs of about 25 s, long enough for a window after the
-        // warm-up now that the members no longer recompile their code while they run.
+        // A quarter of the repeats: runs of about a minute, with a window of 15-20 s after the
+        // warm-up (a tenth ended before the warm-up did once the members stopped recompiling).
         public const double DefaultPersistentScale = 0.25;
 
         public double PersistentScale { get; init; } = DefaultPersistentScale;
