@@ -432,4 +432,121 @@ public sealed class MappingActorThreadSpecs : TestKit
         Assert.Equal([new EntryInserted(Dax, 1, new PageId(6))], _sink.Of<EntryInserted>());
         Assert.Empty(_sink.Of<EntryWriteback>());
     }
+
+    // dax_unlock_entry wakes the waiters in order (WAKE_NEXT); when one of them locks the entry
+    // again, the rest wait for that new lock and must run once, when it is unlocked. The lock
+    // they were handed on from goes back for reuse empty: a fault or a writeback that locks an
+    // entry with it later must not run them a second time.
+    [Fact]
+    public void An_entry_lock_freed_for_reuse_must_not_keep_the_waiters_it_handed_on_to_the_next_lock()
+    {
+        var mapping = MappedByA(null, (1, 6));
+        Map(mapping, C);
+        mapping.Tell(new LockDirtyEntry(Dax, B, 0, 140), Task(B).Ref);
+        Task(B).ExpectMsg<EntryLocked>(l => l.Index == 1 && l.Seq == 140);
+        mapping.Tell(new Fault(Dax, C, 1, 141), Task(C).Ref);          // redirties the entry
+        mapping.Tell(new LockDirtyEntry(Dax, A, 1, 142), Task(A).Ref); // then locks it again
+        mapping.Tell(new Fault(Dax, B, 1, 143), Task(B).Ref);          // and waits for that lock
+        Task(C).ExpectNothing();
+        Task(A).ExpectNothing();
+
+        mapping.Tell(new UnlockEntry(Dax, B, 1));
+        Task(C).ExpectMsg<FaultAck>(a => a.Page == new PageId(6) && a.Seq == 141);
+        Task(A).ExpectMsg<EntryLocked>(l => l.Index == 1 && l.Seq == 142);
+        Task(B).ExpectNothing();
+        mapping.Tell(new UnlockEntry(Dax, A, 1));
+        Task(B).ExpectMsg<FaultAck>(a => a.Page == new PageId(6) && a.Seq == 143);
+
+        // Two entry locks held at once: whichever order the freed locks are reused in, both are.
+        mapping.Tell(new Fault(Dax, A, 0, 144), Task(A).Ref);
+        var lookup0 = InodeProbe.ExpectMsg<MapBlock>(m => m.Index == 0);
+        mapping.Tell(new Fault(Dax, A, 3, 145), Task(A).Ref);
+        var lookup3 = InodeProbe.ExpectMsg<MapBlock>(m => m.Index == 3);
+        mapping.Tell(new BlockMapped(Dax, 3, new PageId(8), lookup3.Seq), InodeProbe.Ref);
+        mapping.Tell(new BlockMapped(Dax, 0, new PageId(5), lookup0.Seq), InodeProbe.Ref);
+        Task(A).ExpectMsg<FaultAck>(a => a.Page == new PageId(8) && a.Seq == 145);
+        Task(A).ExpectMsg<FaultAck>(a => a.Page == new PageId(5) && a.Seq == 144);
+        Task(B).ExpectNothing();
+        Task(C).ExpectNothing();
+    }
+
+    // The GUP fast path's lockless PTE read and its re-check are in the trace with what each
+    // saw (the checker counts a page as confirmed at a re-check that found the PTE present).
+    [Fact]
+    public void The_fast_paths_PTE_read_and_recheck_must_each_be_traced_with_what_they_saw()
+    {
+        var mapping = MappedByA(null, (1, 6));
+        Assert.Equal(new PageId(6), ReadPte(mapping, B, 1).Page);
+        Assert.Null(ReadPte(mapping, C, 1).Page); // c's process does not map the file
+        mapping.Tell(new RecheckPte(Dax, B, 1, new PageId(6), 150), Task(B).Ref);
+        Task(B).ExpectMsg<PteStatus>(s => s.Present && s.Seq == 150);
+        mapping.Tell(new RecheckPte(Dax, C, 1, new PageId(6), 151), Task(C).Ref);
+        Task(C).ExpectMsg<PteStatus>(s => !s.Present && s.Seq == 151);
+
+        Assert.Equal([new PteRead(Dax, 1, B, new PageId(6)), new PteRead(Dax, 1, C, null)], _sink.Of<PteRead>());
+        Assert.Equal([new PteRechecked(Dax, 1, B, true), new PteRechecked(Dax, 1, C, false)],
+            _sink.Of<PteRechecked>());
+    }
+
+    // The zaps that waited for the page-table lock run once, at the FollowDone that frees it. A
+    // later slow path of the same process (after the file is mapped and faulted in again) takes
+    // and frees the lock again: that must not run the finished munmap a second time, nor zap
+    // the new PTE.
+    [Fact]
+    public void Zaps_woken_by_a_FollowDone_must_not_run_again_at_a_later_slow_paths_FollowDone()
+    {
+        var mapping = MappedByA(null, (1, 6));
+        mapping.Tell(new FollowPte(Dax, A, 1, 160), Task(A).Ref);
+        Task(A).ExpectMsg<PteValue>(v => v.Page == new PageId(6) && v.Seq == 160);
+        mapping.Tell(new UnmapFile(Dax, B, 161), Task(B).Ref);
+        Task(B).ExpectNothing();
+        mapping.Tell(new FollowDone(Dax, A));
+        Task(B).ExpectMsg<UnmapFileAck>(a => a.Mapped && a.Seq == 161);
+
+        Map(mapping, B);
+        mapping.Tell(new Fault(Dax, A, 1, 162), Task(A).Ref); // the entry is there: no lookup
+        Task(A).ExpectMsg<FaultAck>(a => a.Page == new PageId(6) && a.Seq == 162);
+        mapping.Tell(new FollowPte(Dax, A, 1, 163), Task(A).Ref);
+        Task(A).ExpectMsg<PteValue>(v => v.Page == new PageId(6) && v.Seq == 163);
+        mapping.Tell(new FollowDone(Dax, A));
+        Task(B).ExpectNothing();
+        Assert.Equal(new PageId(6), ReadPte(mapping, B, 1).Page);
+        Assert.Equal([new PteZapped(Dax, 1, P, new PageId(6))], _sink.Of<PteZapped>());
+    }
+
+    // A delete walk waits for a locked entry (wait_entry_unlocked_exclusive). In 6.15 before
+    // dd59137bfe70 the xas_pause slip then reloads the next index, so dax_delete_mapping_range
+    // (the break's DeleteEntries, traced with its task) leaves the waited-for entry; the
+    // Invalidate of truncate_inode_pages may not skip (and is traced with no task, -1): it
+    // deletes the entry once it is unlocked.
+    [Fact]
+    public void A_delete_walk_must_wait_for_a_locked_entry_then_the_breaks_slip_leaves_it_and_an_invalidate_deletes_it()
+    {
+        IgnorePteReferences(6, 7);
+        var mapping = MappedByA(Variant.BusyScanSkipsWaitedEntry, (1, 6), (2, 7));
+        mapping.Tell(new LockDirtyEntry(Dax, B, 0, 170), Task(B).Ref);
+        Task(B).ExpectMsg<EntryLocked>(l => l.Index == 1 && l.Seq == 170);
+        mapping.Tell(new DeleteEntries(Dax, C, 0, int.MaxValue, 171), Task(C).Ref);
+        Task(C).ExpectNothing();
+        Assert.Empty(_sink.Of<EntryDeleted>());
+        mapping.Tell(new UnlockEntry(Dax, B, 1));
+        Task(C).ExpectMsg<EntriesDeleted>(d => d.Seq == 171);
+        Assert.Equal([new EntryDeleted(Dax, 2, new PageId(7))], _sink.Of<EntryDeleted>());
+
+        Map(mapping, C);
+        mapping.Tell(new Fault(Dax, C, 1, 172), Task(C).Ref); // the entry stayed: dirtied, no lookup
+        Task(C).ExpectMsg<FaultAck>(a => a.Page == new PageId(6) && a.Seq == 172);
+        mapping.Tell(new LockDirtyEntry(Dax, B, 0, 173), Task(B).Ref);
+        Task(B).ExpectMsg<EntryLocked>(l => l.Index == 1 && l.Seq == 173);
+        mapping.Tell(new Invalidate(Dax, 0, int.MaxValue, DeleteEntries: true, 174), TestActor);
+        this.ExpectNothing();
+        mapping.Tell(new UnlockEntry(Dax, B, 1));
+        ExpectMsg<InvalidateAck>(a => a.Seq == 174);
+        Assert.Equal(
+            [new EntryDeleted(Dax, 2, new PageId(7)), new EntryDeleted(Dax, 1, new PageId(6))],
+            _sink.Of<EntryDeleted>());
+        Assert.Equal(
+            [new EntryLockWaited(Dax, 1, C, Skipped: true), new EntryLockWaited(Dax, 1, new TaskId(-1), Skipped: false)],
+            _sink.Of<EntryLockWaited>());
+    }
 }
