@@ -456,6 +456,8 @@ public sealed class MappingActorThreadSpecs : TestKit
         Task(B).ExpectNothing();
         mapping.Tell(new UnlockEntry(Dax, A, 1));
         Task(B).ExpectMsg<FaultAck>(a => a.Page == new PageId(6) && a.Seq == 143);
+        // The second writeback found the entry dirty and locked, and waited: traced as such.
+        Assert.Contains(new EntryLockWaited(Dax, 1, A, Skipped: false), _sink.Of<EntryLockWaited>());
 
         // Two entry locks held at once: whichever order the freed locks are reused in, both are.
         mapping.Tell(new Fault(Dax, A, 0, 144), Task(A).Ref);
