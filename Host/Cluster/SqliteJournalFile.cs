@@ -116,7 +116,7 @@ public sealed class SqliteJournalFile : IDisposable
         _thread.Start();
     }
 
-    /// <summary>Transactions committed so far, and the rows they held (for the bench's account).</summary>
+    /// <summary>Transactions committed so far, and the rows they held: rows / commits is how well writes are grouped (SqliteJournalSpecs counts the rows kept).</summary>
     public (long Commits, long Rows) Committed => (Interlocked.Read(ref _commits), Interlocked.Read(ref _rows));
 
     /// <summary>Appends the rows, all or none; done when their transaction has committed.</summary>
