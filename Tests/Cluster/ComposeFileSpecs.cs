@@ -231,7 +231,7 @@ public sealed class ComposeFileSpecs : IDisposable
     {
         var exe = FindOnPath("docker-compose") ?? throw new Xunit.Sdk.XunitException(
             "docker-compose is not installed: these specs run the real one. Install Debian's: " +
-            "apt-get install --no-install-recommends docker-compose (.ci/run does when it is missing).");
+            "apt-get install --no-install-recommends docker-compose (Tests/run.sh does when it is missing).");
         var psi = new ProcessStartInfo(exe)
         {
             WorkingDirectory = Path.GetDirectoryName(file)!,

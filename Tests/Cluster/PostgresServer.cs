@@ -13,7 +13,7 @@ namespace DaxSim.Tests.Cluster;
 /// (immediate) and deleted on Dispose. PostgreSQL refuses to run as root, so as root it runs
 /// as the `postgres` user that Debian's package creates (runuser). The binaries are looked
 /// for on PATH, then in /usr/lib/postgresql/VERSION/bin; <see cref="Missing"/> says why the
-/// specs cannot run when there are none (`.ci/run` installs them).
+/// specs cannot run when there are none (`Tests/run.sh` installs them).
 /// </summary>
 public sealed class PostgresServer : IDisposable
 {
@@ -30,7 +30,7 @@ public sealed class PostgresServer : IDisposable
     /// <summary>Why a PostgreSQL spec cannot run here, or null when it can.</summary>
     public static string? Missing =>
         BinDirectory is null
-            ? "no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin: apt-get install postgresql (.ci/run does)"
+            ? "no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin: apt-get install postgresql (Tests/run.sh does)"
             : IsRoot && !UserExists("postgres")
                 ? "running as root, and PostgreSQL refuses root, but there is no 'postgres' user to run it as"
                 : null;

@@ -5,7 +5,7 @@ namespace DaxSim.Tests.Support;
 
 /// <summary>
 /// Debian's headless Chromium, run bounded, for specs that check a page in a real browser
-/// (the timeline and the load report). It must be installed (.ci/run installs it): without
+/// (the timeline and the load report). It must be installed (Tests/run.sh installs it): without
 /// it these specs fail, they do not skip.
 /// </summary>
 public static class HeadlessChromium
@@ -19,7 +19,7 @@ public static class HeadlessChromium
     {
         Assert.True(File.Exists(Binary),
             $"{Binary} is missing: the browser specs need Debian's Chromium " +
-            "(apt-get install -y chromium; .ci/run installs it when it is missing)");
+            "(apt-get install -y chromium; Tests/run.sh installs it when it is missing)");
         var start = new ProcessStartInfo(Binary)
         {
             RedirectStandardOutput = true,

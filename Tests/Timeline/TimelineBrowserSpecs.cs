@@ -7,7 +7,7 @@ namespace DaxSim.Tests.Timeline;
 /// <summary>
 /// The timeline page in a real headless browser: Debian's Chromium loads it from a file,
 /// runs its script, and the DOM it ends with still marks the violation; a screenshot
-/// comes out. Chromium must be installed (.ci/run installs it): without it these specs
+/// comes out. Chromium must be installed (Tests/run.sh installs it): without it these specs
 /// fail, they do not skip.
 /// </summary>
 public sealed class TimelineBrowserSpecs(TimelineRuns runs) : IClassFixture<TimelineRuns>, IDisposable
