@@ -205,6 +205,32 @@ public sealed class SimulationSpecs : CliHarness
     }
 
     [Fact]
+    public void The_builder_example_of_the_docs_must_build_with_every_key_it_names()
+    {
+        // docs/testing-api.md, "ScenarioBuilder: scenarios in code".
+        var scenario = ScenarioBuilder.Named("threads")
+            .DaxFile("dax", pages: 4)
+            .PlainFile("src", pages: 4)
+            .Process("app", p => p.Mmap("dax", "0-3"))
+            .Task("dio", repeat: 10, process: "app", node: null, t => t
+                .DioRead(from: "src", into: "dax", pages: "0-3", async: true)
+                .Sleep("1ms", random: true))
+            .Task("punch", repeat: 10, t => t.PunchHole("dax", "0-3").Fallocate("dax", "0-3"))
+            .Signal(at: "2ms", task: "punch")
+            .Limits(virtualTime: "10s")
+            .Expect("clean")
+            .Build();
+
+        Assert.Equal(["dio", "punch"], scenario.Tasks.Select(t => t.Name));
+        Assert.Equal("app", Assert.Single(scenario.DeclaredProcesses).Name);
+        var read = Assert.IsType<DioReadStep>(scenario.Tasks[0].Steps[0]);
+        Assert.True(read.Async);
+        Assert.Equal(TimeSpan.FromMilliseconds(2), Assert.IsType<SignalFault>(Assert.Single(scenario.Faults)).At);
+        Assert.Equal(TimeSpan.FromSeconds(10), scenario.Limits.VirtualTime);
+        Assert.Equal(10, scenario.Tasks[1].Repeat);
+    }
+
+    [Fact]
     public void An_unknown_variant_or_strategy_must_be_an_argument_error_that_lists_the_known_ones()
     {
         var simulation = Simulation.Load(Shipped("two-pins"));
