@@ -101,16 +101,27 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         };
 
         var exploreFile = new Argument<string>("FILE") { Description = "Scenario file (JSON)." };
-        var seeds = new Option<long>("--seeds") { Description = "How many seeds to try.", Required = true };
+        var seeds = new Option<long>("--seeds") { Description = "How many seeds to try (random, pct; not systematic)." };
         var exploreSeed = new Option<ulong>("--seed") { Description = "The first seed.", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--workers")
         {
             Description = "Seeds run in parallel (default: one per core).",
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
-        var explore = new Command("explore", "Run a scenario over many seeds on the deterministic runtime; stop at the first violation.")
+        var bound = new Option<int?>("--bound")
+        {
+            Description = $"systematic: k, the most delays against the default schedule (0-{SystematicExplorer.MaxBound}; default 2).",
+        };
+        var maxSchedules = new Option<long?>("--max-schedules")
+        {
+            Description = "systematic: stop after this many schedules (the search is then not exhausted).",
+        };
+        var explore = new Command("explore",
+            "Run a scenario over many seeds (random, pct), or every schedule within a bound (systematic), on the " +
+            "deterministic runtime; stop at the first violation.")
         {
             exploreFile, seeds, exploreSeed, variant, strategy, report, workers, pctDepth, pctSteps, faultInjection,
+            bound, maxSchedules,
         };
 
         var trace = new Argument<string>("TRACE") { Description = "A report written by run or explore (--report)." };
@@ -180,15 +191,28 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         }
         if (command == explore)
         {
-            var count = parsed.GetValue(seeds);
-            if (count < 1)
-            {
-                throw new InputException($"--seeds must be at least 1, not {count}");
-            }
             var k = parsed.GetValue(workers);
             if (k < 1 || k > 256)
             {
                 throw new InputException($"--workers must be between 1 and 256, not {k}");
+            }
+            if (parsed.GetValue(strategy) == Deterministic.Strategies.Systematic)
+            {
+                return ExploreSystematic(parsed, exploreFile, exploreSeed, variant, report, k, faultInjection,
+                    seeds, bound, maxSchedules, pctDepth, pctSteps);
+            }
+            if (parsed.GetResult(bound) is not null || parsed.GetResult(maxSchedules) is not null)
+            {
+                throw new InputException("--bound and --max-schedules are for --strategy systematic");
+            }
+            if (parsed.GetResult(seeds) is not { Implicit: false })
+            {
+                throw new InputException($"--seeds is needed with --strategy {parsed.GetValue(strategy)}");
+            }
+            var count = parsed.GetValue(seeds);
+            if (count < 1)
+            {
+                throw new InputException($"--seeds must be at least 1, not {count}");
             }
             return Explore(LoadScenario(parsed.GetValue(exploreFile)), parsed.GetValue(exploreSeed), count,
                 parsed.GetValue(variant), SearchFlags(parsed.GetValue(strategy)!, parsed.GetValue(pctDepth),

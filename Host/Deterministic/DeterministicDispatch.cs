@@ -51,6 +51,9 @@ public sealed class DeterministicQueue : IMessageQueue, ISchedulable
     /// <summary>Creation order within the run.</summary>
     public int Ordinal { get; }
 
+    /// <summary>When the actor last joined the driver's ready list, counted from the start of the run.</summary>
+    public long ReadyOrder { get; internal set; }
+
     internal Mailbox? Mailbox
     {
         get => _mailbox;
@@ -150,6 +153,7 @@ public sealed class DeterministicDriver
 {
     private static readonly ConcurrentDictionary<ActorSystem, DeterministicDriver> Drivers = new();
     private int _ordinal;
+    private long _readyOrder;
 
     internal static DeterministicDriver Of(ActorSystem system) => Drivers.GetOrAdd(system, _ => new DeterministicDriver());
 
@@ -176,6 +180,7 @@ public sealed class DeterministicDriver
     public void Reset()
     {
         _ordinal = 0;
+        _readyOrder = 0;
         Ready.Clear();
         _held.Clear();
         _heldSeq = 0;
@@ -198,6 +203,12 @@ public sealed class DeterministicDriver
             _held.Enqueue(queue, (due, _heldSeq++));
             return;
         }
+        Enlist(queue);
+    }
+
+    private void Enlist(DeterministicQueue queue)
+    {
+        queue.ReadyOrder = _readyOrder++;
         Ready.Add(queue);
     }
 
@@ -227,7 +238,7 @@ public sealed class DeterministicDriver
         while (_held.TryPeek(out var queue, out var key) && key.Due <= now)
         {
             _held.Dequeue();
-            Ready.Add(queue);
+            Enlist(queue);
         }
     }
 
@@ -240,7 +251,7 @@ public sealed class DeterministicDriver
         var n = 0;
         while (_foreign.TryDequeue(out var queue))
         {
-            Ready.Add(queue);
+            Enlist(queue);
             n++;
         }
         return n;

@@ -279,7 +279,9 @@ public sealed class DeterministicRuntime : IRuntime
 
     private static IScheduleStrategy CreateStrategy(DeterministicSettings own, ulong seed, long pctSteps)
     {
-        var strategy = Strategies.Create(own.Strategy, seed, own.PctDepth, Math.Max(1, pctSteps));
+        var strategy = own.Strategy == Strategies.Systematic
+            ? new SystematicStrategy(own.Delays ?? [])
+            : Strategies.Create(own.Strategy, seed, own.PctDepth, Math.Max(1, pctSteps));
         strategy = own.WrapStrategy?.Invoke(strategy) ?? strategy;
         return own.Schedule is { } choices ? new ReplayStrategy(choices, strategy) : strategy;
     }

@@ -16,6 +16,9 @@ public sealed record DeterministicSettings
     /// <summary>PCT's k, the number of scheduling choices a run is expected to make; 0 = measure it with one run.</summary>
     public long PctSteps { get; init; }
 
+    /// <summary>Strategy systematic: the run's deviations from the default (first-come) schedule, in point order.</summary>
+    public IReadOnlyList<Delay>? Delays { get; init; }
+
     /// <summary>Scheduling choices to replay instead of drawing them.</summary>
     public IReadOnlyList<int>? Schedule { get; init; }
 

@@ -9,6 +9,13 @@ public interface ISchedulable
 
     /// <summary>The actor's name within its run.</summary>
     string Name { get; }
+
+    /// <summary>
+    /// When the actor joined the ready list this time, counted from the start of the run: the
+    /// smallest is the actor that has waited longest. The systematic search's default schedule
+    /// runs actors in this order (first come, first served).
+    /// </summary>
+    long ReadyOrder => Ordinal;
 }
 
 /// <summary>Picks which ready actor runs next. Every choice it makes is recorded so that a run can be replayed.</summary>
@@ -30,13 +37,21 @@ public static class Strategies
     public const string Random = "random";
     public const string Pct = "pct";
 
-    public static readonly string[] Names = [Random, Pct];
+    /// <summary>
+    /// The systematic search's schedules (explore --strategy systematic --bound k). Run on its own
+    /// (run --strategy systematic, or past the end of a replayed schedule) it is the default
+    /// schedule the search counts delays against: the ready actor that has waited longest runs first.
+    /// </summary>
+    public const string Systematic = "systematic";
+
+    public static readonly string[] Names = [Random, Pct, Systematic];
 
     /// <summary>The strategy <paramref name="name"/> for one run of <paramref name="seed"/>.</summary>
     public static IScheduleStrategy Create(string name, ulong seed, int pctDepth, long pctSteps) => name switch
     {
         Random => new RandomStrategy(seed),
         Pct => new PctStrategy(seed, pctDepth, pctSteps),
+        Systematic => new SystematicStrategy([]),
         _ => throw new ArgumentException($"unknown strategy '{name}'"),
     };
 }

@@ -1,0 +1,136 @@
+using System.CommandLine;
+using DaxSim.Host.Deterministic;
+using DaxSim.Host.Explore;
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+using Newtonsoft.Json.Linq;
+
+namespace DaxSim.Host.Cli;
+
+// explore --strategy systematic --bound k: every schedule within k delays of the default one
+// (Host/Explore/SystematicExplorer.cs). It says whether it covered them all ("exhausted"), or
+// gives the first finding as a replayable report that shrinks like any other.
+public sealed partial class Cli
+{
+    /// <summary>The bound of explore --strategy systematic when --bound is not given.</summary>
+    public const int DefaultBound = 2;
+
+    private int ExploreSystematic(ParseResult parsed, Argument<string> file, Option<ulong> seed, Option<string?> variantFlag,
+        Option<string?> report, int workers, Option<bool> faultInjection, Option<long> seeds, Option<int?> boundFlag,
+        Option<long?> maxFlag, Option<int> pctDepth, Option<long> pctSteps)
+    {
+        if (parsed.GetResult(seeds) is { Implicit: false })
+        {
+            throw new InputException(
+                "--seeds is for random and pct: --strategy systematic runs every schedule within --bound (--max-schedules limits it)");
+        }
+        if (parsed.GetResult(pctDepth) is { Implicit: false } || parsed.GetResult(pctSteps) is { Implicit: false })
+        {
+            throw new InputException("--pct-depth and --pct-steps are for --strategy pct");
+        }
+        var bound = parsed.GetValue(boundFlag) ?? DefaultBound;
+        if (bound < 0 || bound > SystematicExplorer.MaxBound)
+        {
+            throw new InputException($"--bound must be between 0 and {SystematicExplorer.MaxBound}, not {bound}");
+        }
+        var max = parsed.GetValue(maxFlag) ?? long.MaxValue;
+        if (max < 1)
+        {
+            throw new InputException($"--max-schedules must be at least 1, not {max}");
+        }
+        var scenario = LoadScenario(parsed.GetValue(file));
+        var variant = ResolveVariant(scenario, parsed.GetValue(variantFlag));
+        var reportPath = parsed.GetValue(report);
+        CheckWritable(reportPath, "--report");
+        CheckWritable(_html, "--html");
+        var firstSeed = parsed.GetValue(seed);
+        var injecting = parsed.GetValue(faultInjection);
+        PrintHeader("explore", scenario, RuntimeKind.Deterministic, variant, firstSeed, Deterministic.Strategies.Systematic);
+        PrintSearch(new SearchOptions(Deterministic.Strategies.Systematic, PctStrategy.DefaultDepth, 0, injecting), null, scenario, variant);
+        stdout.WriteLine($"  systematic: every schedule with at most {bound} delay(s) against the default (first come, " +
+                         $"first served), fewest delays first; {workers} worker(s)" +
+                         (max < long.MaxValue ? $"; at most {max} schedules" : "") +
+                         "; no partial-order reduction yet");
+        var explorer = new SystematicExplorer(scenario, variant, bound, workers)
+        {
+            Seed = firstSeed,
+            FaultInjection = injecting,
+            MaxSchedules = max,
+            Progress = p => stderr.WriteLine(
+                $"  ... {p.Delays} of {p.Bound} delays: {p.Schedules} schedules done ({p.SchedulesPerSecond:F0}/s); " +
+                $"{p.UnitsLeft} first deviations and {p.Frontier} schedules queued; about {p.EstimatedLeft} left at this depth"),
+        };
+        var outcome = explorer.Explore();
+        var seconds = Math.Max(outcome.Elapsed.TotalSeconds, 1e-9);
+        stdout.WriteLine(
+            $"  {outcome.Schedules} schedules in {outcome.Elapsed.TotalSeconds:F2} s ({outcome.Schedules / seconds:F0} schedules/s, " +
+            $"{outcome.Deliveries / seconds / 1e6:F2} M messages/s); by delays: {string.Join(", ", outcome.ByDelays)}; " +
+            $"{outcome.Reruns} run(s) again to extend schedules");
+        PrintCoverage(outcome.Coverage);
+        var summary = new JObject
+        {
+            ["strategy"] = Deterministic.Strategies.Systematic,
+            ["bound"] = bound,
+            ["exhausted"] = outcome.Exhausted,
+            ["schedules"] = outcome.Schedules,
+            ["schedulesAfterReduction"] = outcome.Schedules,
+            ["schedulesByDelays"] = new JArray(outcome.ByDelays),
+            ["stoppedBy"] = outcome.StoppedBy,
+            ["seed"] = firstSeed,
+            ["workers"] = workers,
+            ["faultInjection"] = injecting,
+            ["schedulesPerSecond"] = Math.Round(outcome.Schedules / seconds, 1),
+            ["coverage"] = Report.CoverageJson(outcome.Coverage),
+        };
+        if (outcome.Finding is null)
+        {
+            stdout.WriteLine(outcome.Exhausted
+                ? $"exhausted: {outcome.Schedules} schedules ({outcome.Schedules} after reduction) within bound {bound}: clean"
+                : $"not exhausted: stopped by {outcome.StoppedBy} ({outcome.Schedules} schedules run) within bound {bound}: clean so far");
+            stdout.WriteLine($"verdict: clean on all {outcome.Schedules} schedules (expected {scenario.Expect.JsonName()})");
+            NoTimeline();
+            if (reportPath is not null)
+            {
+                Report.Write(reportPath, new JObject
+                {
+                    ["daxsim"] = Report.Format,
+                    ["scenario"] = scenario.Name,
+                    ["source"] = scenario.Source,
+                    ["runtime"] = RuntimeKind.Deterministic.Name(),
+                    ["verdict"] = Verdict.Clean.JsonName(),
+                    ["expect"] = scenario.Expect.JsonName(),
+                    ["variant"] = variant.Name(),
+                    ["strategy"] = Deterministic.Strategies.Systematic,
+                    ["exhausted"] = outcome.Exhausted,
+                    ["violation"] = null,
+                    ["explore"] = summary,
+                });
+                stdout.WriteLine($"  report: {reportPath}");
+            }
+            return 0;
+        }
+        var delays = outcome.FindingDelays!;
+        summary["delays"] = new JArray(delays.Select(d => new JArray(d.Point, d.Position)));
+        var settings = explorer.Settings(delays);
+        using var det = new DeterministicRuntime();
+        var full = det.Run(scenario, settings with
+        {
+            RecordOps = true, RecordSchedule = true, RecordTimeline = _html is not null,
+        });
+        if (full.TraceHash != outcome.Finding.TraceHash)
+        {
+            throw new InvalidOperationException(
+                $"the schedule [{string.Join(", ", delays)}] gave a different trace when run again: the deterministic runtime is not deterministic");
+        }
+        reportPath ??= $"daxsim-{scenario.Name}-{variant.Name()}-systematic.json";
+        stdout.WriteLine($"first violating schedule: {delays.Sum(d => d.Position)} delay(s) " +
+                         $"({string.Join(", ", delays.Select(d => $"at choice {d.Point}, position {d.Position}"))}), " +
+                         $"after {outcome.Schedules} schedules; not exhausted");
+        PrintInjected(scenario, full);
+        var code = Finish(scenario, full, reportPath, null, $"daxsim replay {reportPath}", summary);
+        WriteTimeline(scenario, full, $"daxsim replay {reportPath}");
+        ShrinkFinding(det, scenario, settings, full, reportPath);
+        return code;
+    }
+}

@@ -1,0 +1,328 @@
+using System.Diagnostics;
+using DaxSim.Host.Deterministic;
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+
+namespace DaxSim.Host.Explore;
+
+/// <summary>The outcome of a systematic search.</summary>
+public sealed record SystematicResult(int Bound, long Schedules, bool Exhausted, RunResult? Finding,
+    IReadOnlyList<Delay>? FindingDelays, TimeSpan Elapsed, long Deliveries)
+{
+    /// <summary>Schedules run with exactly 0, 1, ... delays (index = delays).</summary>
+    public IReadOnlyList<long> ByDelays { get; init; } = [];
+
+    /// <summary>Why the search stopped before covering every schedule within the bound (a limit), or null.</summary>
+    public string? StoppedBy { get; init; }
+
+    /// <summary>The protocol branches the schedules reached, summed over them.</summary>
+    public CoverageTotals Coverage { get; init; } = new();
+
+    /// <summary>Runs made again only to learn the ready lists of a schedule whose extensions had to be built (not counted in Schedules).</summary>
+    public long Reruns { get; init; }
+}
+
+/// <summary>Where a systematic search stands.</summary>
+public readonly record struct SystematicProgress(int Delays, int Bound, long Schedules, long UnitsLeft, long Frontier,
+    long EstimatedLeft, TimeSpan Elapsed)
+{
+    public double SchedulesPerSecond => Schedules / Math.Max(Elapsed.TotalSeconds, 1e-9);
+}
+
+/// <summary>
+/// Bounded systematic exploration (explore --strategy systematic --bound k): every schedule of
+/// a scenario with at most k delays against the default first-come schedule
+/// (<see cref="SystematicStrategy"/>), each run once on the deterministic runtime, stateless:
+/// a schedule is its list of deviations, and a run replays it from the start.
+/// <para>
+/// The search deepens by delays: first the default schedule, then every schedule with exactly
+/// one delay, then two, up to k. So the finding it reports has the fewest delays of any, and
+/// among those the earliest deviations (lexicographic order of (point, position)), whatever the
+/// number of workers. The schedules with d delays are enumerated exactly once each: a schedule
+/// is extended only at points after its last deviation, and at a point p with n ready actors by
+/// the positions 1..n-1 its remaining budget allows (a schedule that deviates only after p sees
+/// the same ready lists up to p, so the extension is known from the parent's run). Extending a
+/// schedule needs its run: the schedules with fewer delays are run again at each depth (about
+/// d/P of the work, for P choice points per run), and only the new ones are counted.
+/// </para>
+/// <para>
+/// Work is split into units, one per first deviation (point, position), handed to the workers
+/// in order, as Explorer hands out seeds: once a unit has a finding, no later unit starts and
+/// the earlier ones finish, so the lowest one wins. The same units are what a farm of
+/// machines would lease.
+/// </para>
+/// <para>
+/// Not done yet: partial-order reduction. Every schedule within the bound is run, including
+/// those that differ from one already run only in the order of independent deliveries
+/// (docs/exploration.md says what reduction will change).
+/// </para>
+/// </summary>
+public sealed class SystematicExplorer(Scenario scenario, Variant variant, int bound, int workers)
+{
+    public const int MaxBound = 16;
+
+    public Scenario Scenario { get; } = scenario;
+
+    /// <summary>k: the most delays a schedule may have.</summary>
+    public int Bound { get; } = bound;
+
+    /// <summary>The seed of everything else a run draws (random sleeps, injected faults): the same for every schedule.</summary>
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>Inject the signals, kills and message delays drawn from <see cref="Seed"/> in every schedule.</summary>
+    public bool FaultInjection { get; init; }
+
+    /// <summary>Stop (not exhausted) after this many schedules.</summary>
+    public long MaxSchedules { get; init; } = long.MaxValue;
+
+    /// <summary>Called about once a second, from the thread that called Explore.</summary>
+    public Action<SystematicProgress>? Progress { get; init; }
+
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The settings of the schedule with these deviations, as the search runs it.</summary>
+    public RunSettings Settings(IReadOnlyList<Delay> delays) => new()
+    {
+        Seed = Seed,
+        Variant = variant,
+        RecordOps = false,
+        RecordSchedule = false,
+        Deterministic = new DeterministicSettings
+        {
+            Strategy = Strategies.Systematic,
+            Delays = delays,
+            FaultInjection = FaultInjection,
+        },
+    };
+
+    public SystematicResult Explore()
+    {
+        if (Bound < 0 || Bound > MaxBound)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Bound), Bound, $"the bound must be between 0 and {MaxBound}");
+        }
+        var clock = Stopwatch.StartNew();
+        var search = new Search(this, Math.Max(1, workers), clock);
+        using var root = Runtimes.ForOneThread(RuntimeKind.Deterministic);
+        var first = search.RunOne(root, [], counted: true, out var rootCounts);
+        if (first.Violation is not null)
+        {
+            return search.Result(first, [], exhausted: false);
+        }
+        for (var d = 1; d <= Bound; d++)
+        {
+            if (search.Level(d, rootCounts) is { } finding)
+            {
+                return search.Result(finding.Run, finding.Delays, exhausted: false);
+            }
+            if (search.Limited)
+            {
+                return search.Result(null, null, exhausted: false);
+            }
+        }
+        return search.Result(null, null, exhausted: true);
+    }
+
+    /// <summary>One search's counters and its workers.</summary>
+    private sealed class Search(SystematicExplorer owner, int workers, Stopwatch clock)
+    {
+        private readonly object _gate = new();
+        private readonly CoverageTotals _coverage = new();
+        private readonly long[] _byDelays = new long[MaxBound + 1];
+        private long _schedules;
+        private long _reruns;
+        private long _deliveries;
+        private long _frontier;
+        private int _level;
+        private long _unitsLeft;
+        private long _levelDone;
+        private long _unitsDone;
+
+        public bool Limited { get; private set; }
+
+        public RunResult RunOne(IRuntime runtime, IReadOnlyList<Delay> delays, bool counted, out List<int> readyCounts)
+        {
+            var counts = new List<int>();
+            var strategy = new SystematicStrategy(delays) { ReadyCounts = counts };
+            var settings = owner.Settings(delays);
+            settings = settings with
+            {
+                Deterministic = settings.Deterministic with { WrapStrategy = _ => strategy },
+            };
+            var result = runtime.Run(owner.Scenario, settings);
+            if (strategy.Misfit)
+            {
+                throw new InvalidOperationException(
+                    $"schedule [{string.Join(", ", delays)}] did not fit its run: the deterministic runtime is not deterministic");
+            }
+            Interlocked.Add(ref _deliveries, result.Deliveries);
+            if (counted)
+            {
+                Interlocked.Increment(ref _schedules);
+                Interlocked.Increment(ref _byDelays[delays.Sum(x => x.Position)]);
+                Interlocked.Increment(ref _levelDone);
+                lock (_gate)
+                {
+                    _coverage.Add(result.Coverage);
+                }
+            }
+            else
+            {
+                Interlocked.Increment(ref _reruns);
+            }
+            readyCounts = counts;
+            return result;
+        }
+
+        /// <summary>Every schedule with exactly <paramref name="d"/> delays; the lowest unit's finding, if any.</summary>
+        public (RunResult Run, IReadOnlyList<Delay> Delays)? Level(int d, List<int> rootCounts)
+        {
+            // Units: the first deviation (point, position) of each schedule of this depth.
+            var units = new List<Delay>();
+            for (var p = 0; p < rootCounts.Count; p++)
+            {
+                for (var i = 1; i < rootCounts[p] && i <= d; i++)
+                {
+                    units.Add(new Delay(p, i));
+                }
+            }
+            _level = d;
+            _levelDone = 0;
+            _unitsDone = 0;
+            _unitsLeft = units.Count;
+            long next = 0;
+            long stopAt = units.Count;
+            (RunResult Run, IReadOnlyList<Delay> Delays, long Unit)? best = null;
+            Exception? failure = null;
+            var count = Math.Min(workers, Math.Max(1, units.Count));
+            using var finished = new CountdownEvent(count);
+
+            void Work()
+            {
+                try
+                {
+                    using var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic);
+                    while (true)
+                    {
+                        var u = Interlocked.Increment(ref next) - 1;
+                        if (u >= Interlocked.Read(ref stopAt) || Limited)
+                        {
+                            return;
+                        }
+                        var found = Unit(runtime, units[(int)u], d);
+                        Interlocked.Decrement(ref _unitsLeft);
+                        Interlocked.Increment(ref _unitsDone);
+                        if (found is { } f)
+                        {
+                            lock (_gate)
+                            {
+                                if (best is null || u < best.Value.Unit)
+                                {
+                                    best = (f.Run, f.Delays, u);
+                                    Interlocked.Exchange(ref stopAt, u);
+                                }
+                            }
+                        }
+                    }
+                }
+                catch (Exception e)
+                {
+                    lock (_gate)
+                    {
+                        failure ??= e;
+                    }
+                    Interlocked.Exchange(ref stopAt, 0);
+                }
+                finally
+                {
+                    finished.Signal();
+                }
+            }
+
+            var threads = Enumerable.Range(0, count)
+                .Select(_ => new Thread(Work) { IsBackground = true, Name = "daxsim-systematic" })
+                .ToList();
+            threads.ForEach(t => t.Start());
+            while (!finished.Wait(owner.ProgressInterval))
+            {
+                owner.Progress?.Invoke(Progress());
+            }
+            threads.ForEach(t => t.Join());
+            if (failure is not null)
+            {
+                throw new InvalidOperationException(
+                    $"the systematic search of {owner.Scenario.Name} failed: {failure.Message}", failure);
+            }
+            return best is { } b ? (b.Run, b.Delays) : null;
+        }
+
+        // The schedules of depth d under one first deviation, depth first in (point, position) order.
+        private (RunResult Run, IReadOnlyList<Delay> Delays)? Unit(IRuntime runtime, Delay first, int d)
+        {
+            var stack = new Stack<Delay[]>();
+            stack.Push([first]);
+            Interlocked.Increment(ref _frontier);
+            try
+            {
+                while (stack.Count > 0)
+                {
+                    var delays = stack.Pop();
+                    Interlocked.Decrement(ref _frontier);
+                    if (Interlocked.Read(ref _schedules) >= owner.MaxSchedules)
+                    {
+                        Limited = true;
+                        return null;
+                    }
+                    var cost = delays.Sum(x => x.Position);
+                    var run = RunOne(runtime, delays, counted: cost == d, out var counts);
+                    if (cost == d)
+                    {
+                        if (run.Violation is not null)
+                        {
+                            return (run, delays);
+                        }
+                        continue;
+                    }
+                    // Extensions after the last deviation, pushed in reverse so that they are
+                    // popped in (point, position) order.
+                    var last = delays[^1].Point;
+                    for (var p = counts.Count - 1; p > last; p--)
+                    {
+                        for (var i = Math.Min(counts[p] - 1, d - cost); i >= 1; i--)
+                        {
+                            stack.Push([.. delays, new Delay(p, i)]);
+                            Interlocked.Increment(ref _frontier);
+                        }
+                    }
+                }
+                return null;
+            }
+            finally
+            {
+                Interlocked.Add(ref _frontier, -stack.Count);
+            }
+        }
+
+        private SystematicProgress Progress()
+        {
+            var done = Interlocked.Read(ref _levelDone);
+            var unitsDone = Interlocked.Read(ref _unitsDone);
+            var unitsLeft = Interlocked.Read(ref _unitsLeft);
+            // Later units (later first deviations) have fewer extensions: an overestimate.
+            var estimate = unitsDone == 0 ? 0 : (long)((double)done / unitsDone * unitsLeft);
+            return new SystematicProgress(_level, owner.Bound, Interlocked.Read(ref _schedules), unitsLeft,
+                Interlocked.Read(ref _frontier), estimate, clock.Elapsed);
+        }
+
+        public SystematicResult Result(RunResult? finding, IReadOnlyList<Delay>? delays, bool exhausted) =>
+            new(owner.Bound, Interlocked.Read(ref _schedules), exhausted, finding, delays, clock.Elapsed,
+                Interlocked.Read(ref _deliveries))
+            {
+                ByDelays = _byDelays.Take(owner.Bound + 1).ToArray(),
+                StoppedBy = Limited ? $"the limit of {owner.MaxSchedules} schedules" : null,
+                Coverage = _coverage,
+                Reruns = Interlocked.Read(ref _reruns),
+            };
+    }
+}
