@@ -81,6 +81,9 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
 
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Called with every schedule counted and its result, from the worker that ran it (for tests).</summary>
+    internal Action<IReadOnlyList<Delay>, RunResult>? Observed { get; init; }
+
     /// <summary>The settings of the schedule with these deviations, as the search runs it.</summary>
     public RunSettings Settings(IReadOnlyList<Delay> delays) => new()
     {
@@ -159,6 +162,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             Interlocked.Add(ref _deliveries, result.Deliveries);
             if (counted)
             {
+                owner.Observed?.Invoke(delays, result);
                 Interlocked.Increment(ref _schedules);
                 Interlocked.Increment(ref _byDelays[delays.Sum(x => x.Position)]);
                 Interlocked.Increment(ref _levelDone);

@@ -1,0 +1,209 @@
+using System.Collections.Concurrent;
+using DaxSim.Host.Checking;
+using DaxSim.Host.Deterministic;
+using DaxSim.Host.Explore;
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+using DaxSim.Tests.Cli;
+using DaxSim.Tests.Support;
+using Xunit;
+
+namespace DaxSim.Tests.Explore;
+
+/// <summary>An actor as the systematic strategy sees it: when it became ready.</summary>
+internal sealed record WaitingActor(int Ordinal, long ReadyOrder) : ISchedulable
+{
+    public string Name => $"a{Ordinal}";
+}
+
+/// <summary>The systematic strategy on its own, driven with made-up ready lists.</summary>
+public sealed class SystematicStrategySpecs
+{
+    private static List<ISchedulable> Ready(params long[] readyOrders) =>
+        readyOrders.Select((o, i) => (ISchedulable)new WaitingActor(i, o)).ToList();
+
+    [Fact]
+    public void Without_delays_it_must_run_the_actor_that_has_waited_longest()
+    {
+        var strategy = new SystematicStrategy([]);
+
+        Assert.Equal(2, strategy.Choose(Ready(7, 9, 3, 5)));
+        Assert.Equal(0, strategy.Choose(Ready(1, 2)));
+    }
+
+    [Fact]
+    public void A_delay_must_run_the_actor_at_its_position_in_first_come_order_at_its_point_only()
+    {
+        var counts = new List<int>();
+        var strategy = new SystematicStrategy([new Delay(1, 2), new Delay(2, 1)]) { ReadyCounts = counts };
+
+        Assert.Equal(2, strategy.Choose(Ready(7, 9, 3, 5))); // point 0: default
+        Assert.Equal(0, strategy.Choose(Ready(7, 9, 3, 5))); // point 1: third oldest (3, 5, 7: the one at index 0)
+        Assert.Equal(3, strategy.Choose(Ready(7, 9, 3, 5))); // point 2: second oldest (5)
+        Assert.Equal(2, strategy.Choose(Ready(7, 9, 3, 5))); // point 3: default again
+        Assert.Equal([4, 4, 4, 4], counts);
+        Assert.False(strategy.Misfit);
+    }
+
+    [Fact]
+    public void A_delay_past_the_end_of_its_ready_list_must_be_reported()
+    {
+        var strategy = new SystematicStrategy([new Delay(0, 3)]);
+
+        strategy.Choose(Ready(1, 2));
+
+        Assert.True(strategy.Misfit);
+    }
+}
+
+/// <summary>The bounded systematic search over real runs of the deterministic runtime.</summary>
+public sealed class SystematicExplorerSpecs
+{
+    // generic/503 (punch hole) with one round per thread: about 160 choice points a run.
+    private static Scenario Small() => ScenarioLoader.Parse(
+        File.ReadAllText(Path.Combine(Scenarios.Directory, "generic-503-punch.json")).Replace("\"repeat\": 10", "\"repeat\": 1"),
+        "generic-503-punch-1");
+
+    [Fact]
+    public void Every_schedule_within_the_bound_must_be_run_exactly_once()
+    {
+        var scenario = Small();
+        var seen = new ConcurrentBag<(string Delays, ulong Trace)>();
+        var explorer = new SystematicExplorer(scenario, Variant.Mainline, bound: 2, workers: 2)
+        {
+            Observed = (delays, run) => seen.Add((string.Join(";", delays), run.TraceHash)),
+        };
+
+        var result = explorer.Explore();
+
+        Assert.True(result.Exhausted);
+        Assert.Null(result.Finding);
+        Assert.Equal(result.Schedules, seen.Count);
+        Assert.Equal(result.Schedules, result.ByDelays.Sum());
+        Assert.Equal(seen.Count, seen.Select(s => s.Delays).Distinct().Count());
+        // Most schedules give a trace of their own. Not all: a choice among mailboxes that only
+        // start actors (system messages, not traced) can change nothing (docs/exploration.md).
+        Assert.True(seen.Select(s => s.Trace).Distinct().Count() > seen.Count * 3 / 4);
+        // One schedule with no delay; one per choice point of the default run with one delay.
+        var defaultRun = Runtimes.ForOneThread(RuntimeKind.Deterministic);
+        using (defaultRun)
+        {
+            var run = defaultRun.Run(scenario, explorer.Settings([]));
+            Assert.Equal(1, result.ByDelays[0]);
+            Assert.Equal(run.Choices, result.ByDelays[1]);
+        }
+        Assert.True(result.ByDelays[2] > result.ByDelays[1]);
+        Assert.Equal(result.ByDelays[1], result.Reruns);
+    }
+
+    [Fact]
+    public void The_count_and_the_finding_must_not_depend_on_the_number_of_workers()
+    {
+        var scenario = Small();
+
+        var one = new SystematicExplorer(scenario, Variant.Mainline, bound: 1, workers: 1).Explore();
+        var two = new SystematicExplorer(scenario, Variant.Mainline, bound: 1, workers: 2).Explore();
+
+        Assert.Equal(one.Schedules, two.Schedules);
+        Assert.Equal(one.ByDelays, two.ByDelays);
+    }
+
+    [Fact]
+    public void A_limit_must_stop_the_search_without_calling_it_exhausted()
+    {
+        var result = new SystematicExplorer(Small(), Variant.Mainline, bound: 2, workers: 2) { MaxSchedules = 50 }.Explore();
+
+        Assert.False(result.Exhausted);
+        Assert.NotNull(result.StoppedBy);
+        Assert.InRange(result.Schedules, 50, 52); // each worker checks the limit before its next run
+    }
+
+    [Fact]
+    public void A_finding_must_come_with_the_fewest_delays_and_replay_from_its_delays()
+    {
+        var scenario = Scenarios.Shipped("generic-503-truncate");
+        var explorer = new SystematicExplorer(scenario, Variants.Parse("no-break"), bound: 2, workers: 2);
+
+        var result = explorer.Explore();
+
+        Assert.False(result.Exhausted);
+        Assert.NotNull(result.Finding);
+        Assert.Equal(InvariantId.S1, result.Finding!.Violation!.Invariant);
+        Assert.Empty(result.FindingDelays!); // no-break breaks S1 on the default schedule already
+        Assert.Equal(1, result.Schedules);
+        using var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic);
+        var again = runtime.Run(scenario, explorer.Settings(result.FindingDelays!));
+        Assert.Equal(result.Finding.TraceHash, again.TraceHash);
+    }
+}
+
+/// <summary>explore --strategy systematic on the command line.</summary>
+public sealed class SystematicCliSpecs : CliHarness
+{
+    [Fact]
+    public void A_clean_search_must_say_it_is_exhausted_and_the_report_must_say_so()
+    {
+        var scenario = WriteFile("small.json",
+            File.ReadAllText(Shipped("generic-503-punch")).Replace("\"repeat\": 10", "\"repeat\": 1"));
+        var report = PathIn("out.json");
+
+        var r = Invoke("explore", scenario, "--strategy", "systematic", "--bound", "1", "--report", report);
+
+        Assert.True(r.Code == 0, r.ToString());
+        Assert.Matches(@"exhausted: (\d+) schedules \(\1 after reduction\) within bound 1: clean", r.Out);
+        var json = ReadReport(report);
+        Assert.True((bool)json["exhausted"]!);
+        Assert.Equal("systematic", (string?)json["strategy"]);
+        Assert.Equal(1, (int)json["explore"]!["bound"]!);
+    }
+
+    [Fact]
+    public void A_finding_must_be_a_replayable_report()
+    {
+        var report = PathIn("found.json");
+
+        var r = Invoke("explore", Shipped("generic-503-truncate"), "--strategy", "systematic", "--bound", "1",
+            "--variant", "no-break", "--report", report, "--no-shrink");
+
+        Assert.True(r.Code == 1, r.ToString());
+        Assert.Contains("first violating schedule: 0 delay(s)", r.Out);
+        var replay = Invoke("replay", report);
+        Assert.True(replay.Code == 1, replay.ToString());
+        Assert.Contains("replay: identical to the recorded run", replay.Out);
+    }
+
+    [Theory]
+    [InlineData("--bound", "99", "--bound must be between 0 and 16")]
+    [InlineData("--max-schedules", "0", "--max-schedules must be at least 1")]
+    [InlineData("--seeds", "10", "--seeds is for random and pct")]
+    [InlineData("--pct-depth", "2", "--pct-depth and --pct-steps are for --strategy pct")]
+    public void Bad_systematic_flags_must_exit_2_and_write_nothing(string flag, string value, string message)
+    {
+        var report = PathIn("bad.json");
+
+        var r = Invoke("explore", Shipped("generic-503-truncate"), "--strategy", "systematic", flag, value, "--report", report);
+
+        Assert.True(r.Code == 2, r.ToString());
+        Assert.Contains(message, r.Err);
+        Assert.False(File.Exists(report));
+    }
+
+    [Fact]
+    public void A_bound_without_the_systematic_strategy_must_exit_2()
+    {
+        var r = Invoke("explore", Shipped("generic-503-truncate"), "--seeds", "3", "--bound", "2");
+
+        Assert.True(r.Code == 2, r.ToString());
+        Assert.Contains("--bound and --max-schedules are for --strategy systematic", r.Err);
+    }
+
+    [Fact]
+    public void Sampling_strategies_must_still_need_seeds()
+    {
+        var r = Invoke("explore", Shipped("generic-503-truncate"), "--strategy", "pct");
+
+        Assert.True(r.Code == 2, r.ToString());
+        Assert.Contains("--seeds is needed with --strategy pct", r.Err);
+    }
+}
