@@ -158,6 +158,13 @@ public sealed record Simulation
             throw new ArgumentException($"unknown strategy '{strategy}'; known: {string.Join(", ", Strategies.Names)}",
                 nameof(strategy));
         }
+        if (strategy == Strategies.Systematic)
+        {
+            // Seeds do not choose its schedules: every seed would run the same default schedule.
+            throw new ArgumentException(
+                "the systematic search takes a bound, not seeds: use `daxsim explore FILE --strategy systematic --bound k` " +
+                "(this API does not run it yet)", nameof(strategy));
+        }
         if (seeds < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(seeds), seeds, "explore at least 1 seed");
