@@ -23,12 +23,13 @@ public sealed partial class Cli
         return (Path.Combine(dir, stem + ".min.scenario.json"), Path.Combine(dir, stem + ".min.json"));
     }
 
-    private void ShrinkFinding(DeterministicRuntime runtime, Scenario scenario, RunSettings settings, RunResult finding,
-        string reportPath)
+    /// <summary>Shrinks the finding and writes it; returns where (null with --no-shrink).</summary>
+    private (string Scenario, string Report)? ShrinkFinding(DeterministicRuntime runtime, Scenario scenario, RunSettings settings,
+        RunResult finding, string reportPath)
     {
         if (_noShrink)
         {
-            return;
+            return null;
         }
         var result = new Shrinker(runtime.Run).Shrink(scenario, settings, finding);
         var (scenarioPath, shrunkReport) = ShrunkPaths(reportPath);
@@ -44,5 +45,6 @@ public sealed partial class Cli
             $"still {result.Run.Violation!.Invariant}");
         stdout.WriteLine($"  minimal scenario: {scenarioPath}");
         stdout.WriteLine($"  minimal trace:    daxsim replay {shrunkReport}");
+        return (scenarioPath, shrunkReport);
     }
 }

@@ -31,6 +31,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
 
     public int Invoke(string[] args)
     {
+        _clock.Restart();
         try
         {
             return Dispatch(args);
@@ -42,8 +43,15 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         }
         catch (SlowMemberException e)
         {
+            JUnitError(e, "slow-member");
             stderr.WriteLine($"daxsim: {e.Message}");
             return ExitSlowMember;
+        }
+        catch (Exception e) when (e is not ScenarioException && _pending is not null)
+        {
+            // An internal error (exit 70, reported by Program with its stack) still gets its test case.
+            JUnitError(e, "internal-error");
+            throw;
         }
         catch (ScenarioException e)
         {
@@ -141,6 +149,10 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         var noShrink = new Option<bool>("--no-shrink") { Description = NoShrinkDescription };
         explore.Options.Add(noShrink);
         replay.Options.Add(html);
+        var junit = new Option<string?>("--junit") { Description = JUnitDescription };
+        run.Options.Add(junit);
+        explore.Options.Add(junit);
+        replay.Options.Add(junit);
 
         var loadOptions = new LoadOptions();
         var load = loadOptions.Command();
@@ -168,6 +180,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         var command = parsed.CommandResult.Command;
         _html = parsed.GetValue(html);
         _noShrink = parsed.GetValue(noShrink);
+        _junit = parsed.GetValue(junit);
         if (command == node)
         {
             return Node(nodeFlags.Read(parsed));
@@ -296,6 +309,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         CheckWritable(reportPath, "--report");
         CheckWritable(traceTextPath, "--trace-text");
         CheckWritable(_html, "--html");
+        CheckJUnit(reportPath);
         if (runtime == RuntimeKind.Cluster)
         {
             cluster = (cluster ?? new ClusterRunOptions()) with { Log = stdout };
@@ -330,13 +344,24 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                 },
             };
         }
+        JUnitBegin("run", scenario, variant, ("runtime", runtime.Name()), ("seed", seed.ToString(CultureInfo.InvariantCulture)),
+            ("strategy", deterministic ? search.Strategy : null),
+            ("pct-depth", deterministic && search.Strategy == Deterministic.Strategies.Pct ? search.PctDepth.ToString(CultureInfo.InvariantCulture) : null),
+            ("pct-steps", deterministic && search.Strategy == Deterministic.Strategies.Pct ? search.PctSteps.ToString(CultureInfo.InvariantCulture) : null),
+            ("fault-injection", search.FaultInjection ? "true" : null));
         var result = engine.Run(scenario, settings);
         PrintInjected(scenario, result);
+        if (_junit is not null && reportPath is null && deterministic && result.Violation is not null)
+        {
+            // The failure's replay command needs a report: it goes beside the JUnit file.
+            reportPath = JUnitReportPath(_junit, scenario.Name, variant.Name(), seed);
+        }
         var replayCommand = deterministic
             ? ReplayCommand(scenario, reportPath, seed, variant) + SearchArgs(search, reportPath)
             : null;
         var code = Finish(scenario, result, reportPath, traceTextPath, replayCommand);
         WriteTimeline(scenario, result, replayCommand);
+        JUnitResult(result, replayCommand, reportPath);
         return code;
     }
 
@@ -401,6 +426,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         var variant = ResolveVariant(scenario, variantFlag);
         CheckWritable(reportPath, "--report");
         CheckWritable(_html, "--html");
+        CheckJUnit(reportPath);
         PrintHeader("explore", scenario, RuntimeKind.Deterministic, variant, firstSeed, search.Strategy);
         search = PrintSearch(search, null, scenario, variant);
         stdout.WriteLine($"  seeds {firstSeed}..{firstSeed + (ulong)seeds - 1} ({seeds}), {workers} worker(s)");
@@ -412,7 +438,14 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             Progress = p => stderr.WriteLine(
                 $"  ... {p.Done} seeds done, {p.SeedsPerSecond:F0} seeds/s, {p.Findings} finding(s)"),
         };
+        var range = $"{firstSeed}..{firstSeed + (ulong)seeds - 1}";
+        JUnitBegin("explore", scenario, variant, ("runtime", RuntimeKind.Deterministic.Name()), ("seeds", range),
+            ("workers", workers.ToString(CultureInfo.InvariantCulture)), ("strategy", search.Strategy),
+            ("pct-depth", search.Strategy == Deterministic.Strategies.Pct ? search.PctDepth.ToString(CultureInfo.InvariantCulture) : null),
+            ("pct-steps", search.Strategy == Deterministic.Strategies.Pct ? search.PctSteps.ToString(CultureInfo.InvariantCulture) : null),
+            ("fault-injection", search.FaultInjection ? "true" : null));
         var outcome = explorer.Explore(firstSeed, seeds);
+        JUnitProperty("seeds-run", outcome.SeedsRun.ToString(CultureInfo.InvariantCulture));
         var rate = outcome.SeedsRun / Math.Max(outcome.Elapsed.TotalSeconds, 1e-9);
         stdout.WriteLine(
             $"  {outcome.SeedsRun} seeds in {outcome.Elapsed.TotalSeconds:F2} s ({rate:F0} seeds/s, " +
@@ -451,6 +484,8 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                 });
                 stdout.WriteLine($"  report: {reportPath}");
             }
+            JUnitProperty("report", reportPath);
+            JUnitClean();
             return 0;
         }
         // Run the finding again with everything recorded, for the report and the replay (on a
@@ -466,12 +501,18 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                 $"seed {finding.Seed} gave a different trace when run again ({Report.Hex(full.TraceHash)} vs " +
                 $"{Report.Hex(finding.TraceHash)}): the deterministic runtime is not deterministic");
         }
-        reportPath ??= $"daxsim-{scenario.Name}-{variant.Name()}-seed{finding.Seed}.json";
+        // With --junit, beside the JUnit file (where CI collects it); else in the working directory.
+        reportPath ??= _junit is not null
+            ? JUnitReportPath(_junit, scenario.Name, variant.Name(), finding.Seed)
+            : $"daxsim-{scenario.Name}-{variant.Name()}-seed{finding.Seed}.json";
         stdout.WriteLine($"first violating seed: {finding.Seed}");
         PrintInjected(scenario, full);
         var code = Finish(scenario, full, reportPath, null, $"daxsim replay {reportPath}", summary);
         WriteTimeline(scenario, full, $"daxsim replay {reportPath}");
-        ShrinkFinding(det, scenario, explorer.Settings(finding.Seed), full, reportPath);
+        var shrunk = ShrinkFinding(det, scenario, explorer.Settings(finding.Seed), full, reportPath);
+        JUnitResult(full, $"daxsim replay {reportPath}", reportPath,
+            $"first violating seed {finding.Seed} of seeds {range} ({outcome.SeedsRun} seeds run)",
+            shrunk is { } s ? [$"minimal scenario: {s.Scenario}", $"minimal replay: daxsim replay {s.Report}"] : null);
         return code;
     }
 
@@ -566,8 +607,12 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         CheckWritable(reportPath, "--report");
         CheckWritable(traceTextPath, "--trace-text");
         CheckWritable(_html, "--html");
+        CheckJUnit(reportPath);
         var settings = file.Settings with { RecordTrace = traceTextPath is not null, RecordTimeline = _html is not null };
         PrintHeader("replay", file.Scenario, RuntimeKind.Deterministic, settings.Variant, settings.Seed, settings.Deterministic.Strategy);
+        JUnitBegin("replay", file.Scenario, settings.Variant, ("runtime", RuntimeKind.Deterministic.Name()),
+            ("seed", settings.Seed.ToString(CultureInfo.InvariantCulture)), ("strategy", settings.Deterministic.Strategy),
+            ("trace", path));
         using var det = Runtimes.For(RuntimeKind.Deterministic);
         var result = det.Run(file.Scenario, settings);
         PrintInjected(file.Scenario, result);
@@ -580,6 +625,9 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             : $"replay: DIFFERS from the recorded run: verdict {result.Verdict.JsonName()} vs {file.Verdict}, " +
               $"trace {hash} vs {file.TraceHash}");
         WriteTimeline(file.Scenario, result, $"daxsim replay {path}");
+        JUnitProperty("identical", same ? "true" : "false");
+        JUnitResult(result, $"daxsim replay {path}", reportPath,
+            same ? null : $"the replay DIFFERS from the recorded run: verdict {file.Verdict}, trace {file.TraceHash}");
         return code;
     }
 
