@@ -39,14 +39,36 @@ public static class ScenarioLoader
 
     /// <summary>Parses scenario text; <paramref name="source"/> names it in error messages.</summary>
     /// <exception cref="ScenarioException">The text is not a valid scenario.</exception>
-    public static Scenario Parse(string text, string source) =>
-        new ScenarioReader(source, text).Read() with { Source = source, Text = text };
+    public static Scenario Parse(string text, string source)
+    {
+        try
+        {
+            var scenario = new ScenarioReader(source, text).Read() with { Source = source, Text = text };
+            Observer.Value?.Invoke(text, true);
+            return scenario;
+        }
+        catch (ScenarioException)
+        {
+            Observer.Value?.Invoke(text, false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Tests only: sees every text this flow of control parses and whether it loaded, so that a
+    /// spec can check the JSON Schema (docs/scenario.schema.json) against the loader's own cases.
+    /// </summary>
+    internal static readonly AsyncLocal<Action<string, bool>?> Observer = new();
 }
 
 /// <summary>One pass over one scenario's JSON, collecting errors rather than stopping at the first.</summary>
 internal sealed partial class ScenarioReader(string source, string text)
 {
     private static readonly string[] TopKeys = ["name", "description", "variant", "device", "files", "processes", "tasks", "faults", "limits", "expect"];
+
+    // "$schema" names the JSON Schema an editor checks the file with (docs/scenario.schema.json):
+    // any string, ignored here, and left out of the "expected one of" lists.
+    private const string SchemaKey = "$schema";
     private static readonly string[] FaultKinds = ["signal", "kill", "enomem", "crashNode", "partition", "heal", "drop", "duplicate", "delay"];
     private static readonly TimeSpan DefaultIoTime = TimeSpan.FromTicks(1_000); // 100us
     private static readonly TimeSpan DefaultFlushTime = TimeSpan.FromTicks(100); // 10us
@@ -74,7 +96,8 @@ internal sealed partial class ScenarioReader(string source, string text)
             throw Failed();
         }
 
-        CheckKeys(obj, "the scenario", TopKeys, ["name", "files", "tasks"]);
+        CheckKeys(obj, "the scenario", TopKeys, ["name", "files", "tasks"], quiet: SchemaKey);
+        Text(obj[SchemaKey], $"\"{SchemaKey}\"");
         var name = Text(obj["name"], "\"name\"") ?? "";
         if (obj["name"] is { Type: JTokenType.String } && name.Trim().Length == 0)
         {
@@ -668,11 +691,12 @@ internal sealed partial class ScenarioReader(string source, string text)
         return null;
     }
 
-    private void CheckKeys(JObject o, string what, string[] allowed, string[] required)
+    /// <param name="quiet">A key also allowed, but not listed in the message about an unknown key.</param>
+    private void CheckKeys(JObject o, string what, string[] allowed, string[] required, string? quiet = null)
     {
         foreach (var property in o.Properties())
         {
-            if (!allowed.Contains(property.Name, StringComparer.Ordinal))
+            if (!allowed.Contains(property.Name, StringComparer.Ordinal) && property.Name != quiet)
             {
                 var hint = allowed.FirstOrDefault(a => string.Equals(a, property.Name, StringComparison.OrdinalIgnoreCase));
                 Error(property, hint is not null
