@@ -2,6 +2,8 @@ using DaxSim.Host.Deterministic;
 using DaxSim.Host.Runs;
 using DaxSim.Host.Shrink;
 using DaxSim.Protocol.Scenarios;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
 
 namespace DaxSim.Host.Cli;
 
@@ -24,6 +26,36 @@ public sealed partial class Cli
     }
 
     /// <summary>Shrinks the finding and writes it; returns where (null with --no-shrink).</summary>
+    /// <summary>
+    /// A relative "$schema" (docs/scenario.schema.json, as shipped scenarios have it) made relative
+    /// to where the shrunk scenario is written, so that an editor still finds the schema.
+    /// </summary>
+    public static string MoveSchemaReference(string text, string fromPath, string toPath)
+    {
+        JObject root;
+        try
+        {
+            root = JObject.Parse(text);
+        }
+        catch (JsonException)
+        {
+            return text;
+        }
+        if (root["$schema"] is not JValue { Type: JTokenType.String } value || (string)value! is not { Length: > 0 } reference ||
+            Uri.TryCreate(reference, UriKind.Absolute, out _) || Path.IsPathRooted(reference) || !File.Exists(fromPath))
+        {
+            return text;
+        }
+        var target = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(fromPath))!, reference));
+        var moved = Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(toPath))!, target).Replace('\\', '/');
+        if (moved == reference)
+        {
+            return text;
+        }
+        value.Value = moved;
+        return root.ToString(Formatting.Indented);
+    }
+
     private (string Scenario, string Report)? ShrinkFinding(DeterministicRuntime runtime, Scenario scenario, RunSettings settings,
         RunResult finding, string reportPath)
     {
@@ -33,7 +65,10 @@ public sealed partial class Cli
         }
         var result = new Shrinker(runtime.Run).Shrink(scenario, settings, finding);
         var (scenarioPath, shrunkReport) = ShrunkPaths(reportPath);
-        var shrunkScenario = result.Scenario with { Source = scenarioPath };
+        var shrunkScenario = result.Scenario with
+        {
+            Source = scenarioPath, Text = MoveSchemaReference(result.Scenario.Text!, scenario.Source, scenarioPath),
+        };
         Report.WriteText(scenarioPath, shrunkScenario.Text!);
         Report.Write(shrunkReport, Report.ToJson(shrunkScenario, result.Run));
         stdout.WriteLine(

@@ -136,8 +136,12 @@ public sealed class JUnitSpecs : CliHarness
         Assert.True(again.Code == 1, again.ToString());
         Assert.Contains("replay: identical to the recorded run", again.Out);
 
-        // So does the shrunk finding's.
+        // So does the shrunk finding's; its scenario file still finds the JSON Schema from where it is.
         var minimal = Invoke(ReplayArgs(failure.Value, "minimal replay: daxsim "));
+        var minimalScenario = failure.Value.Split('\n').Single(l => l.StartsWith("minimal scenario: ", StringComparison.Ordinal))["minimal scenario: ".Length..];
+        var schema = (string)Newtonsoft.Json.Linq.JObject.Parse(File.ReadAllText(minimalScenario))["$schema"]!;
+        Assert.Equal(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Shipped("two-pins"))!, "..", "docs", "scenario.schema.json")),
+            Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(minimalScenario))!, schema)));
         Assert.True(minimal.Code == 1, minimal.ToString());
         Assert.Contains("VIOLATION S1", minimal.Out);
         Assert.Contains("replay: identical to the recorded run", minimal.Out);
