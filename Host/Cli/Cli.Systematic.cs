@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Explore;
 using DaxSim.Host.Runs;
@@ -44,6 +45,7 @@ public sealed partial class Cli
         var reportPath = parsed.GetValue(report);
         CheckWritable(reportPath, "--report");
         CheckWritable(_html, "--html");
+        CheckJUnit(reportPath);
         var firstSeed = parsed.GetValue(seed);
         var injecting = parsed.GetValue(faultInjection);
         PrintHeader("explore", scenario, RuntimeKind.Deterministic, variant, firstSeed, Deterministic.Strategies.Systematic);
@@ -61,7 +63,13 @@ public sealed partial class Cli
                 $"  ... {p.Delays} of {p.Bound} delays: {p.Schedules} schedules done ({p.SchedulesPerSecond:F0}/s); " +
                 $"{p.UnitsLeft} first deviations and {p.Frontier} schedules queued; about {p.EstimatedLeft} left at this depth"),
         };
+        JUnitBegin("explore", scenario, variant, ("runtime", RuntimeKind.Deterministic.Name()),
+            ("strategy", Deterministic.Strategies.Systematic), ("bound", bound.ToString(CultureInfo.InvariantCulture)),
+            ("max-schedules", max < long.MaxValue ? max.ToString(CultureInfo.InvariantCulture) : null),
+            ("seed", firstSeed.ToString(CultureInfo.InvariantCulture)), ("workers", workers.ToString(CultureInfo.InvariantCulture)),
+            ("fault-injection", injecting ? "true" : null));
         var outcome = explorer.Explore();
+        JUnitProperty("schedules", outcome.Schedules.ToString(CultureInfo.InvariantCulture));
         var seconds = Math.Max(outcome.Elapsed.TotalSeconds, 1e-9);
         stdout.WriteLine(
             $"  {outcome.Schedules} schedules in {outcome.Elapsed.TotalSeconds:F2} s ({outcome.Schedules / seconds:F0} schedules/s, " +
@@ -108,6 +116,9 @@ public sealed partial class Cli
                 });
                 stdout.WriteLine($"  report: {reportPath}");
             }
+            JUnitProperty("exhausted", outcome.Exhausted ? "true" : "false");
+            JUnitProperty("report", reportPath);
+            JUnitClean();
             return 0;
         }
         var delays = outcome.FindingDelays!;
@@ -123,14 +134,19 @@ public sealed partial class Cli
             throw new InvalidOperationException(
                 $"the schedule [{string.Join(", ", delays)}] gave a different trace when run again: the deterministic runtime is not deterministic");
         }
-        reportPath ??= $"daxsim-{scenario.Name}-{variant.Name()}-systematic.json";
+        reportPath ??= _junit is not null
+            ? Path.Combine(Path.GetDirectoryName(_junit) ?? "", $"{Path.GetFileNameWithoutExtension(_junit)}-{scenario.Name}-{variant.Name()}-systematic.json")
+            : $"daxsim-{scenario.Name}-{variant.Name()}-systematic.json";
         stdout.WriteLine($"first violating schedule: {delays.Sum(d => d.Position)} delay(s) " +
                          $"({string.Join(", ", delays.Select(d => $"at choice {d.Point}, position {d.Position}"))}), " +
                          $"after {outcome.Schedules} schedules; not exhausted");
         PrintInjected(scenario, full);
         var code = Finish(scenario, full, reportPath, null, $"daxsim replay {reportPath}", summary);
         WriteTimeline(scenario, full, $"daxsim replay {reportPath}");
-        ShrinkFinding(det, scenario, settings, full, reportPath);
+        var shrunk = ShrinkFinding(det, scenario, settings, full, reportPath);
+        JUnitResult(full, $"daxsim replay {reportPath}", reportPath,
+            $"first violating schedule: {delays.Sum(d => d.Position)} delay(s) against the default, after {outcome.Schedules} schedules within bound {bound}",
+            shrunk is { } m ? [$"minimal scenario: {m.Scenario}", $"minimal replay: daxsim replay {m.Report}"] : null);
         return code;
     }
 }

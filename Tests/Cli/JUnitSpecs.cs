@@ -185,6 +185,37 @@ public sealed class JUnitSpecs : CliHarness
     }
 
     [Fact]
+    public void A_systematic_explore_is_one_test_case_too_clean_or_failing_with_a_replay_that_replays()
+    {
+        var small = WriteFile("small.json",
+            File.ReadAllText(Shipped("generic-503-punch")).Replace("\"repeat\": 10", "\"repeat\": 1"));
+        var clean = PathIn("sys-clean.xml");
+
+        var r = Invoke("explore", small, "--strategy", "systematic", "--bound", "1", "--junit", clean);
+
+        Assert.True(r.Code == 0, r.ToString());
+        var (suite, testCase) = Single(ReadJUnit(clean), failures: 0);
+        Assert.Equal("generic-503-punch [mainline]", (string?)testCase.Attribute("name"));
+        Assert.Equal("systematic", Property(suite, "strategy"));
+        Assert.Equal("1", Property(suite, "bound"));
+        Assert.Equal("true", Property(suite, "exhausted"));
+
+        var found = PathIn("sys-found.xml");
+        var f = Invoke("explore", Shipped("generic-503-truncate"), "--strategy", "systematic", "--bound", "1",
+            "--variant", "no-break", "--no-shrink", "--junit", found);
+
+        Assert.True(f.Code == 1, f.ToString());
+        var failure = Assert.Single(Single(ReadJUnit(found), failures: 1).Case.Elements("failure"));
+        Assert.Equal("S1", (string?)failure.Attribute("type"));
+        Assert.Contains("first violating schedule: 0 delay(s)", failure.Value);
+        var replay = ReplayArgs(failure.Value);
+        Assert.Equal(PathIn("sys-found-generic-503-truncate-no-break-systematic.json"), replay[1]);
+        var again = Invoke(replay);
+        Assert.True(again.Code == 1, again.ToString());
+        Assert.Contains("replay: identical to the recorded run", again.Out);
+    }
+
+    [Fact]
     public void A_liveness_finding_names_its_invariant_too()
     {
         var junit = PathIn("l.xml");
