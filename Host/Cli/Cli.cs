@@ -86,15 +86,15 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             Description = $"Scheduling strategy of the deterministic runtime: {string.Join(", ", Strategies)}.",
             DefaultValueFactory = _ => "random",
         };
-        var pctDepth = new Option<int>("--pct-depth")
+        var pctDepth = new Option<int?>("--pct-depth")
         {
-            Description = "pct: d, the bug depth to aim at; a run has d - 1 priority change points.",
-            DefaultValueFactory = _ => PctStrategy.DefaultDepth,
+            Description = "pct: d, the bug depth to aim at; a run has d - 1 priority change points. " +
+                          $"Default: drawn from each seed, 1 to {PctStrategy.MaxChangePoints} change points.",
         };
         var pctSteps = new Option<long>("--pct-steps")
         {
             Description = "pct: k, the scheduling choices of a run, from which change points are drawn. " +
-                          "Default: measured with one run of the scenario.",
+                          $"Default: the longest of {DeterministicRuntime.PctProbeRuns} random runs of the scenario.",
         };
         var faultInjection = new Option<bool>("--fault-injection")
         {
@@ -357,7 +357,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             reportPath = JUnitReportPath(_junit, scenario.Name, variant.Name(), seed);
         }
         var replayCommand = deterministic
-            ? ReplayCommand(scenario, reportPath, seed, variant) + SearchArgs(search, reportPath)
+            ? ReplayCommand(scenario, reportPath, seed, variant) + SearchArgs(search, reportPath, result)
             : null;
         var code = Finish(scenario, result, reportPath, traceTextPath, replayCommand);
         WriteTimeline(scenario, result, replayCommand);
@@ -516,24 +516,27 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         return code;
     }
 
-    // The flags that make `daxsim run` repeat a run of these search settings (a report says it all by itself).
-    private static string SearchArgs(SearchOptions search, string? reportPath) =>
+    // The flags that make `daxsim run` repeat a run of these search settings (a report says it all by
+    // itself). A pct depth drawn from the seed is given as the run drew it: the same run either way.
+    private static string SearchArgs(SearchOptions search, string? reportPath, RunResult result) =>
         reportPath is not null
             ? ""
             : (search.Strategy == Deterministic.Strategies.Pct
-                  ? $" --strategy pct --pct-depth {search.PctDepth} --pct-steps {search.PctSteps}"
-                  : "") +
+                  ? $" --strategy pct --pct-depth {result.PctDepth ?? search.PctDepth} --pct-steps {result.PctSteps ?? search.PctSteps}"
+                  : search.Strategy != Deterministic.Strategies.Random ? $" --strategy {search.Strategy}" : "") +
               (search.FaultInjection ? " --fault-injection" : "");
 
-    /// <summary>The search settings of run and explore: strategy, PCT's parameters, fault injection.</summary>
+    /// <summary>The search settings of run and explore: strategy, PCT's parameters (0: drawn or measured), fault injection.</summary>
     private sealed record SearchOptions(string Strategy, int PctDepth, long PctSteps, bool FaultInjection);
 
-    private static SearchOptions SearchFlags(string strategy, int pctDepth, long pctSteps, bool faultInjection)
+    private static SearchOptions SearchFlags(string strategy, int? pctDepthFlag, long pctSteps, bool faultInjection)
     {
         CheckChoice("--strategy", strategy, Strategies);
-        if (pctDepth < 1 || pctDepth > 1000)
+        // Not given: drawn from each seed (0).
+        var pctDepth = pctDepthFlag ?? 0;
+        if (pctDepthFlag is { } given && (given < 1 || given > 1000))
         {
-            throw new InputException($"--pct-depth must be between 1 and 1000, not {pctDepth}");
+            throw new InputException($"--pct-depth must be between 1 and 1000, not {given}");
         }
         if (pctSteps < 0)
         {
@@ -560,8 +563,16 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                     search = search with { PctSteps = probe.EstimatePctSteps(scenario, variant) };
                 }
             }
-            stdout.WriteLine($"  pct: depth {search.PctDepth} ({search.PctDepth - 1} priority change point(s)), " +
-                             $"steps {search.PctSteps}{(measured ? " (measured: the choices of one random run)" : "")}");
+            var depth = search.PctDepth == 0
+                ? $"depth drawn from each seed (1 to {PctStrategy.MaxChangePoints} priority change points)"
+                : $"depth {search.PctDepth} ({search.PctDepth - 1} priority change point(s))";
+            stdout.WriteLine($"  pct: {depth}, steps {search.PctSteps}" +
+                             (measured ? $" (measured: the most choices of {DeterministicRuntime.PctProbeRuns} random runs)" : ""));
+        }
+        if (search.Strategy == Deterministic.Strategies.Pos)
+        {
+            stdout.WriteLine("  pos: a random priority per delivery; after each choice, the deliveries that race with it " +
+                             "(sharing its sender or receiver) draw new ones");
         }
         if (search.FaultInjection)
         {

@@ -76,6 +76,20 @@ public sealed class DeterministicQueue : IMessageQueue, ISchedulable
 
     public bool HasMessages => _queue.Count > 0;
 
+    private long _delivered;
+
+    /// <summary>Messages this actor has taken in its run (ISchedulable: names the delivery it makes next).</summary>
+    public long Delivered => _delivered;
+
+    /// <summary>
+    /// The ordinal of the run actor that sent the message at the head of the mailbox, or -1
+    /// (ISchedulable; read only when a strategy asks: pos).
+    /// </summary>
+    public int SenderOrdinal =>
+        _queue.TryPeek(out var head) && DeterministicDriver.QueueOf(head.Sender) is { IsHost: false } sender
+            ? sender.Ordinal
+            : -1;
+
     public int Count => _queue.Count;
 
     public void Enqueue(IActorRef receiver, Envelope envelope)
@@ -93,6 +107,7 @@ public sealed class DeterministicQueue : IMessageQueue, ISchedulable
         }
         MayDequeue = false;
         envelope = _queue.Dequeue();
+        _delivered++;
         _driver.OnDelivery(this, envelope);
         return true;
     }
@@ -101,6 +116,7 @@ public sealed class DeterministicQueue : IMessageQueue, ISchedulable
     internal Envelope Take()
     {
         var envelope = _queue.Dequeue();
+        _delivered++;
         _driver.OnDelivery(this, envelope);
         return envelope;
     }

@@ -89,9 +89,9 @@ public sealed class DeterministicRuntime : IRuntime
     public RunResult Run(Scenario scenario, RunSettings settings)
     {
         var own = settings.Deterministic;
-        var pctSteps = own.Strategy == Strategies.Pct && own.PctSteps <= 0
-            ? EstimatePctSteps(scenario, settings.Variant)
-            : own.PctSteps;
+        var pct = own.Strategy == Strategies.Pct;
+        var pctSteps = pct && own.PctSteps <= 0 ? EstimatePctSteps(scenario, settings.Variant) : own.PctSteps;
+        var pctDepth = pct && own.PctDepth <= 0 ? PctStrategy.DrawDepth(settings.Seed) : own.PctDepth;
         var wall = Stopwatch.StartNew();
         _driver.Owner = Thread.CurrentThread;
         if (_driver.AdoptForeign() > 0)
@@ -101,7 +101,7 @@ public sealed class DeterministicRuntime : IRuntime
         _driver.Reset();
         _scheduler.Reset();
 
-        var strategy = CreateStrategy(own, settings.Seed, pctSteps);
+        var strategy = CreateStrategy(own, settings.Seed, pctDepth, pctSteps);
         var schedule = settings.RecordSchedule ? new List<int>() : null;
         // Fault injection: the signals and kills join the scenario's own timed faults; the
         // delays hold mailboxes back as they become ready.
@@ -261,7 +261,6 @@ public sealed class DeterministicRuntime : IRuntime
         }
 
         var violation = checker.Violation;
-        var pct = own.Strategy == Strategies.Pct;
         return RunResults.From(RuntimeKind.Deterministic, own.Schedule is null ? strategy.Name : own.Strategy,
             scenario, settings, violation, checker.CompletedOps, checker.OpsCompleted, sink.Events, log, endTime,
             wall.Elapsed) with
@@ -270,18 +269,18 @@ public sealed class DeterministicRuntime : IRuntime
             Messages = messages,
             Schedule = schedule,
             Choices = choices,
-            PctDepth = pct ? own.PctDepth : null,
+            PctDepth = pct ? pctDepth : null,
             PctSteps = pct ? pctSteps : null,
             Faults = injected is null ? null : new FaultPlan(injected, delays?.Applied ?? []),
             Coverage = coverage,
         };
     }
 
-    private static IScheduleStrategy CreateStrategy(DeterministicSettings own, ulong seed, long pctSteps)
+    private static IScheduleStrategy CreateStrategy(DeterministicSettings own, ulong seed, int pctDepth, long pctSteps)
     {
         var strategy = own.Strategy == Strategies.Systematic
             ? new SystematicStrategy(own.Delays ?? [])
-            : Strategies.Create(own.Strategy, seed, own.PctDepth, Math.Max(1, pctSteps));
+            : Strategies.Create(own.Strategy, seed, pctDepth, Math.Max(1, pctSteps));
         strategy = own.WrapStrategy?.Invoke(strategy) ?? strategy;
         return own.Schedule is { } choices ? new ReplayStrategy(choices, strategy) : strategy;
     }
@@ -289,11 +288,22 @@ public sealed class DeterministicRuntime : IRuntime
     // PCT's k by scenario and variant, measured once per runtime.
     private readonly List<(Scenario Scenario, Variant Variant, long Steps)> _pctSteps = [];
 
+    /// <summary>How many probe runs PCT's k is the longest of.</summary>
+    public const int PctProbeRuns = 10;
+
     /// <summary>
-    /// PCT's k for a scenario: the number of scheduling choices of one run of it with the
-    /// random strategy, seed 1, the same variant and no injected faults (at least 1). It is
-    /// measured once per runtime and scenario, and a report records it, so a replay uses it
-    /// whatever this estimate becomes.
+    /// PCT's k for a scenario: the most scheduling choices of <see cref="PctProbeRuns"/> runs of it
+    /// with the random strategy, seeds 1 to <see cref="PctProbeRuns"/>, the same variant and no
+    /// injected faults (at least 1). It is measured once per runtime and scenario, and a report
+    /// records it, so a replay uses it whatever this estimate becomes.
+    /// <para>
+    /// Why a fixed set of probes and not, as Coyote does, the longest run seen so far in the
+    /// exploration: that would make a seed's run depend on which seeds ran before it, on which
+    /// worker, so explore's seed → verdict mapping would change with the number of workers and a
+    /// finding would replay only from what it recorded. The probes give the range a long run
+    /// needs, a pure function of the scenario and variant, the same on every worker and in every
+    /// process.
+    /// </para>
     /// </summary>
     public long EstimatePctSteps(Scenario scenario, Variant variant)
     {
@@ -304,12 +314,16 @@ public sealed class DeterministicRuntime : IRuntime
                 return k;
             }
         }
-        var probe = Run(scenario, new RunSettings
+        long steps = 1;
+        for (ulong seed = 1; seed <= PctProbeRuns; seed++)
         {
-            Seed = 1, Variant = variant, RecordOps = false, RecordSchedule = false,
-            Deterministic = new DeterministicSettings { Strategy = Strategies.Random },
-        });
-        var steps = Math.Max(1, probe.Choices);
+            var probe = Run(scenario, new RunSettings
+            {
+                Seed = seed, Variant = variant, RecordOps = false, RecordSchedule = false,
+                Deterministic = new DeterministicSettings { Strategy = Strategies.Random },
+            });
+            steps = Math.Max(steps, probe.Choices);
+        }
         _pctSteps.Add((scenario, variant, steps));
         return steps;
     }

@@ -10,10 +10,10 @@ public sealed record DeterministicSettings
 {
     public string Strategy { get; init; } = Strategies.Random;
 
-    /// <summary>PCT's d: a pct run has d - 1 priority change points.</summary>
-    public int PctDepth { get; init; } = PctStrategy.DefaultDepth;
+    /// <summary>PCT's d: a pct run has d - 1 priority change points; 0 = drawn from the seed (PctStrategy.DrawDepth).</summary>
+    public int PctDepth { get; init; }
 
-    /// <summary>PCT's k, the number of scheduling choices a run is expected to make; 0 = measure it with one run.</summary>
+    /// <summary>PCT's k, the number of scheduling choices a run is expected to make; 0 = the longest of the probe runs (DeterministicRuntime.EstimatePctSteps).</summary>
     public long PctSteps { get; init; }
 
     /// <summary>Strategy systematic: the run's deviations from the default (first-come) schedule, in point order.</summary>

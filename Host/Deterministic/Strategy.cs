@@ -16,6 +16,20 @@ public interface ISchedulable
     /// runs actors in this order (first come, first served).
     /// </summary>
     long ReadyOrder => Ordinal;
+
+    /// <summary>
+    /// The <see cref="Ordinal"/> of the actor that sent the message this actor takes next, or -1
+    /// when it has none or its sender is not an actor of the run (the run's host, no sender).
+    /// Read from the head of the mailbox only when a strategy asks (pos does; random and pct never).
+    /// </summary>
+    int SenderOrdinal => -1;
+
+    /// <summary>
+    /// How many messages the actor has taken so far in its run: with <see cref="Ordinal"/>, it names
+    /// the delivery the actor would make next (mailboxes are FIFO, so the head changes only by a
+    /// delivery). A strategy that gives priorities to deliveries, not actors, tells a new one by it.
+    /// </summary>
+    long Delivered => 0;
 }
 
 /// <summary>Picks which ready actor runs next. Every choice it makes is recorded so that a run can be replayed.</summary>
@@ -36,6 +50,7 @@ public static class Strategies
 {
     public const string Random = "random";
     public const string Pct = "pct";
+    public const string Pos = "pos";
 
     /// <summary>
     /// The systematic search's schedules (explore --strategy systematic --bound k). Run on its own
@@ -44,14 +59,18 @@ public static class Strategies
     /// </summary>
     public const string Systematic = "systematic";
 
-    public static readonly string[] Names = [Random, Pct, Systematic];
+    public static readonly string[] Names = [Random, Pct, Systematic, Pos];
 
-    /// <summary>The strategy <paramref name="name"/> for one run of <paramref name="seed"/>.</summary>
+    /// <summary>
+    /// The strategy <paramref name="name"/> for one run of <paramref name="seed"/>. For pct, a
+    /// <paramref name="pctDepth"/> of 0 means drawn from the seed (<see cref="PctStrategy.DrawDepth"/>).
+    /// </summary>
     public static IScheduleStrategy Create(string name, ulong seed, int pctDepth, long pctSteps) => name switch
     {
         Random => new RandomStrategy(seed),
-        Pct => new PctStrategy(seed, pctDepth, pctSteps),
+        Pct => new PctStrategy(seed, pctDepth == 0 ? PctStrategy.DrawDepth(seed) : pctDepth, pctSteps),
         Systematic => new SystematicStrategy([]),
+        Pos => new PosStrategy(seed),
         _ => throw new ArgumentException($"unknown strategy '{name}'"),
     };
 }
@@ -79,16 +98,37 @@ public sealed class RandomStrategy(ulong seed) : IScheduleStrategy
 /// scheduling gives no such bound.
 /// <para>
 /// A step is one scheduling choice (a point where at least two actors are ready), so
-/// <c>steps</c> should be the number of choices a run of the scenario makes; the runtime
-/// measures it with one run when it is not given (see <see cref="DeterministicRuntime"/>).
-/// Actors created during the run are placed at a random rank among the actors not yet
-/// demoted, so a demoted actor stays below every actor that was never demoted, as in the
-/// paper.
+/// <c>steps</c> should be the number of choices a run of the scenario makes. When it is not
+/// given, the runtime takes the longest of several probe runs (see
+/// <see cref="DeterministicRuntime.EstimatePctSteps"/>): a change point drawn past the end of a
+/// short run is lost, but one that can never fall in the last part of a long run misses every
+/// bug that needs an actor held back there. Actors created during the run are placed at a random
+/// rank among the actors not yet demoted, so a demoted actor stays below every actor that was
+/// never demoted, as in the paper.
+/// </para>
+/// <para>
+/// The depth is fixed (<c>--pct-depth</c>) or, by default, drawn from the seed
+/// (<see cref="DrawDepth"/>): 1 to <see cref="MaxChangePoints"/> change points, uniformly. A fixed
+/// small depth is the paper's choice for one known bug depth; a search that does not know the
+/// depth of the bug it looks for does better spreading its seeds over depths, as Coyote's
+/// prioritization does. The draw comes from a stream of the seed of its own, so a run with a
+/// drawn depth d is the same run as one given depth d: a report records d and replays it.
 /// </para>
 /// </summary>
 public sealed class PctStrategy : IScheduleStrategy
 {
+    /// <summary>The depth of the paper's examples, and of `--pct-depth` before the depth was drawn per seed.</summary>
     public const int DefaultDepth = 3;
+
+    /// <summary>The most change points a drawn depth gives (the fewest is 1).</summary>
+    public const int MaxChangePoints = 10;
+
+    /// <summary>
+    /// The depth of seed <paramref name="seed"/>'s run when none is given: 1 + a number of change
+    /// points drawn uniformly from [1, <see cref="MaxChangePoints"/>], from a stream of the seed
+    /// that nothing else reads.
+    /// </summary>
+    public static int DrawDepth(ulong seed) => 2 + Rng.ForStream(seed, 5).Next(MaxChangePoints);
 
     private readonly Rng _rng;
     private readonly long[] _changePoints;

@@ -42,10 +42,10 @@ public sealed class Explorer(Scenario scenario, Variant variant, string strategy
     /// <summary>How often Progress is called.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>PCT's d (strategy pct).</summary>
-    public int PctDepth { get; init; } = PctStrategy.DefaultDepth;
+    /// <summary>PCT's d (strategy pct); 0 = drawn from each seed (PctStrategy.DrawDepth).</summary>
+    public int PctDepth { get; init; }
 
-    /// <summary>PCT's k (strategy pct); 0 = measured with one run of the scenario (the same on every worker).</summary>
+    /// <summary>PCT's k (strategy pct); 0 = the longest of the probe runs of the scenario (the same on every worker).</summary>
     public long PctSteps { get; init; }
 
     /// <summary>Inject signals, kills and message delays drawn from each seed.</summary>
