@@ -16,7 +16,8 @@ public sealed class ExploreCliSpecs : CliHarness
 
         Assert.True(r.Code == 0, r.ToString());
         Assert.Contains("strategy pct", r.Out);
-        Assert.Contains("pct: depth 3 (2 priority change point(s)), steps ", r.Out);
+        Assert.Contains("pct: depth drawn from each seed (1 to 10 priority change points), steps ", r.Out);
+        Assert.Contains("(measured: the most choices of 10 random runs)", r.Out);
         Assert.Contains("coverage over 20 seed(s)", r.Out);
         Assert.Matches(@"busy-page-found +\d+ +\d+ ", r.Out);
         Assert.Matches(@"lease-broken +0 +0 +never", r.Out);
@@ -71,6 +72,27 @@ public sealed class ExploreCliSpecs : CliHarness
         Assert.Contains("strategy pct", replay.Out);
         Assert.Contains("replay: identical to the recorded run", replay.Out);
         Assert.Equal((string?)json["traceHash"], (string?)ReadReport(again)["traceHash"]);
+    }
+
+    [Fact]
+    public void A_pct_run_with_a_drawn_depth_must_record_it_and_replay_from_depth_and_steps_alone()
+    {
+        var report = PathIn("pct-drawn.json");
+        var r = Invoke("run", Shipped("two-pins"), "--runtime", "deterministic", "--strategy", "pct",
+            "--seed", "12", "--report", report);
+        Assert.True(r.Code == 0, r.ToString());
+        Assert.Contains("pct: depth drawn from each seed", r.Out);
+        var json = ReadReport(report);
+        Assert.Equal(PctStrategy.DrawDepth(12), (int)json["replay"]!["pct"]!["depth"]!);
+        Assert.True((long)json["replay"]!["pct"]!["steps"]! > 0);
+
+        // An old report's shape: depth and steps, and no recorded choices: the strategy is built
+        // again from them and the seed, and must make the same run.
+        json["replay"]!["schedule"] = null;
+        var bare = WriteFile("bare.json", json.ToString());
+        var replay = Invoke("replay", bare);
+        Assert.True(replay.Code == 0, replay.ToString());
+        Assert.Contains("replay: identical to the recorded run", replay.Out);
     }
 
     [Fact]

@@ -135,21 +135,72 @@ public sealed class PctStrategySpecs(DeterministicRuntimeFixture fixture) : ICla
         Assert.Equal(first.TraceText, third.TraceText);
         Assert.Equal(first.TraceHash, third.TraceHash);
         Assert.Equal(first.Schedule, third.Schedule);
-        Assert.Equal(PctStrategy.DefaultDepth, first.PctDepth);
+        Assert.Equal(PctStrategy.DrawDepth(17), first.PctDepth);
         Assert.True(first.PctSteps > 0);
         Assert.Equal(first.PctSteps, third.PctSteps);
     }
 
     [Fact]
-    public void The_pct_step_estimate_must_be_the_choices_of_one_random_run()
+    public void The_pct_step_range_must_be_the_longest_of_the_probe_runs()
     {
         var scenario = Scenarios.Shipped("generic-503-punch");
-        var probe = _runtime.Run(scenario, new RunSettings { Seed = 1, RecordOps = false, RecordSchedule = false });
-        Assert.True(probe.Choices > 0);
-        Assert.Equal(probe.Choices, _runtime.EstimatePctSteps(scenario, Variant.Mainline));
-        var run = _runtime.Run(scenario, new RunSettings { Seed = 5, Deterministic = new() { Strategy = Strategies.Pct } });
-        Assert.Equal(probe.Choices, run.PctSteps);
+        var probes = Enumerable.Range(1, DeterministicRuntime.PctProbeRuns)
+            .Select(s => _runtime.Run(scenario, new RunSettings { Seed = (ulong)s, RecordOps = false, RecordSchedule = false }).Choices)
+            .ToList();
+        Assert.All(probes, c => Assert.True(c > 0));
+        Assert.True(probes.Distinct().Count() > 1, "the probes all made as many choices: one would do");
+        Assert.Equal(probes.Max(), _runtime.EstimatePctSteps(scenario, Variant.Mainline));
+        // The same on a fresh runtime: a function of the scenario and variant, not of what ran before.
+        using (var fresh = new DeterministicRuntime())
+        {
+            Assert.Equal(probes.Max(), fresh.EstimatePctSteps(scenario, Variant.Mainline));
+        }
+        RecordingStrategy? recorder = null;
+        var run = _runtime.Run(scenario, new RunSettings
+        {
+            Seed = 5, Deterministic = new() { Strategy = Strategies.Pct, WrapStrategy = s => recorder = new RecordingStrategy(s) },
+        });
+        Assert.Equal(probes.Max(), run.PctSteps);
         Assert.Equal(run.Schedule!.Count, run.Choices);
+        var pct = Assert.IsType<PctStrategy>(recorder!.Inner);
+        Assert.Equal(probes.Max(), pct.Steps);
+        Assert.All(pct.ChangePoints, c => Assert.InRange(c, 1, probes.Max()));
+    }
+
+    [Fact]
+    public void The_number_of_change_points_must_be_drawn_from_the_seed_between_1_and_10()
+    {
+        var counts = Enumerable.Range(1, 400).Select(s => PctStrategy.DrawDepth((ulong)s) - 1).ToList();
+        Assert.All(counts, c => Assert.InRange(c, 1, PctStrategy.MaxChangePoints));
+        Assert.Equal(PctStrategy.MaxChangePoints, counts.Distinct().Count());
+        Assert.Equal(10, PctStrategy.MaxChangePoints);
+        Assert.Equal(counts.Take(50), Enumerable.Range(1, 50).Select(s => PctStrategy.DrawDepth((ulong)s) - 1));
+
+        // A run without a depth uses the seed's and records it; its strategy has that many change points.
+        var scenario = Scenarios.Shipped("generic-503-truncate");
+        var depths = new HashSet<int>();
+        foreach (var seed in new ulong[] { 1, 2, 3, 4, 5, 6 })
+        {
+            RecordingStrategy? recorder = null;
+            var run = _runtime.Run(scenario, new RunSettings
+            {
+                Seed = seed, RecordOps = false,
+                Deterministic = new() { Strategy = Strategies.Pct, WrapStrategy = s => recorder = new RecordingStrategy(s) },
+            });
+            var pct = Assert.IsType<PctStrategy>(recorder!.Inner);
+            Assert.Equal(PctStrategy.DrawDepth(seed), run.PctDepth);
+            Assert.Equal(run.PctDepth, pct.Depth);
+            Assert.Equal(pct.Depth - 1, pct.ChangePoints.Count);
+            depths.Add(pct.Depth);
+            // Given that depth, the same seed makes the same run: what a report records replays it.
+            var given = _runtime.Run(scenario, new RunSettings
+            {
+                Seed = seed, RecordOps = false,
+                Deterministic = new() { Strategy = Strategies.Pct, PctDepth = pct.Depth, PctSteps = pct.Steps },
+            });
+            Assert.Equal(run.TraceHash, given.TraceHash);
+        }
+        Assert.True(depths.Count > 1, "six seeds drew one depth");
     }
 
     [Fact]
