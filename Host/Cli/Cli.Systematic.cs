@@ -19,7 +19,7 @@ public sealed partial class Cli
 
     private int ExploreSystematic(ParseResult parsed, Argument<string> file, Option<ulong> seed, Option<string?> variantFlag,
         Option<string?> report, int workers, Option<bool> faultInjection, Option<long> seeds, Option<int?> boundFlag,
-        Option<long?> maxFlag, Option<int> pctDepth, Option<long> pctSteps)
+        Option<long?> maxFlag, Option<int?> pctDepth, Option<long> pctSteps)
     {
         if (parsed.GetResult(seeds) is { Implicit: false })
         {

@@ -109,7 +109,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         };
 
         var exploreFile = new Argument<string>("FILE") { Description = "Scenario file (JSON)." };
-        var seeds = new Option<long>("--seeds") { Description = "How many seeds to try (random, pct; not systematic)." };
+        var seeds = new Option<long>("--seeds") { Description = "How many seeds to try (random, pct, pos; not systematic)." };
         var exploreSeed = new Option<ulong>("--seed") { Description = "The first seed.", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--workers")
         {
@@ -125,7 +125,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             Description = "systematic: stop after this many schedules (the search is then not exhausted).",
         };
         var explore = new Command("explore",
-            "Run a scenario over many seeds (random, pct), or every schedule within a bound (systematic), on the " +
+            "Run a scenario over many seeds (random, pct, pos), or every schedule within a bound (systematic), on the " +
             "deterministic runtime; stop at the first violation.")
         {
             exploreFile, seeds, exploreSeed, variant, strategy, report, workers, pctDepth, pctSteps, faultInjection,

@@ -84,10 +84,10 @@ public sealed record Simulation
     /// <summary>Seeds run in parallel, one ActorSystem each (`--workers`); default: the number of cores.</summary>
     public int Workers { get; private init; } = Environment.ProcessorCount;
 
-    /// <summary>PCT's d (`--pct-depth`), for strategy pct.</summary>
-    public int PctDepth { get; private init; } = PctStrategy.DefaultDepth;
+    /// <summary>PCT's d (`--pct-depth`), for strategy pct; 0 (the default): drawn from each seed, as explore does.</summary>
+    public int PctDepth { get; private init; }
 
-    /// <summary>PCT's k (`--pct-steps`); 0: measured once with one random run of the scenario, as explore does.</summary>
+    /// <summary>PCT's k (`--pct-steps`); 0: measured once with probe runs of the scenario, as explore does.</summary>
     public long PctSteps { get; private init; }
 
     /// <summary>How long shrinking a finding may take; zero: the finding is not shrunk (`--no-shrink`). Default 10 s.</summary>
@@ -117,12 +117,13 @@ public sealed record Simulation
             ? this with { Workers = workers }
             : throw new ArgumentOutOfRangeException(nameof(workers), workers, "workers must be between 1 and 256");
 
-    /// <summary>PCT's parameters (used when the strategy is pct): d, and k (0: measured).</summary>
-    public Simulation WithPct(int depth = PctStrategy.DefaultDepth, long steps = 0)
+    /// <summary>PCT's parameters (used when the strategy is pct): d (0: drawn from each seed), and k (0: measured).</summary>
+    public Simulation WithPct(int depth = 0, long steps = 0)
     {
-        if (depth is < 1 or > 1000)
+        if (depth is < 0 or > 1000)
         {
-            throw new ArgumentOutOfRangeException(nameof(depth), depth, "the PCT depth must be between 1 and 1000");
+            throw new ArgumentOutOfRangeException(nameof(depth), depth,
+                "the PCT depth must be between 1 and 1000, or 0 to draw it from each seed");
         }
         if (steps < 0)
         {
@@ -178,7 +179,9 @@ public sealed record Simulation
             pctSteps = probe.EstimatePctSteps(Scenario, Variant);
         }
         var search = $"strategy {strategy}" +
-                     (strategy == Strategies.Pct ? $" (depth {PctDepth}, steps {pctSteps})" : "") +
+                     (strategy == Strategies.Pct
+                         ? $" ({(PctDepth == 0 ? "depth drawn from each seed" : $"depth {PctDepth}")}, steps {pctSteps})"
+                         : "") +
                      (inject ? ", fault injection" : "");
         Log?.Invoke($"daxsim explore {Scenario.Name} ({Scenario.Source}): variant {Variant.Name()}, {search}, " +
                     $"seeds {firstSeed}..{firstSeed + (ulong)seeds - 1}, {Workers} worker(s)");

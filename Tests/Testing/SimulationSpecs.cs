@@ -28,7 +28,7 @@ public sealed class SimulationSpecs : CliHarness
         Assert.Null(exploration.Finding);
         Assert.Equal(20, exploration.SeedsRun);
         Assert.Equal(20, exploration.Coverage.Runs);
-        Assert.Contains(lines, l => l.Contains("strategy pct (depth 3, steps ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("strategy pct (depth drawn from each seed, steps ", StringComparison.Ordinal));
         Assert.Contains("  clean on all 20 seeds", lines);
         var none = Assert.Throws<DaxSimAssertionException>(() => exploration.AssertFinds("S1"));
         Assert.Contains("expected a finding of S1 in scenario two-pins", none.Message);
