@@ -19,7 +19,7 @@ public sealed partial class Cli
 
     private int ExploreSystematic(ParseResult parsed, Argument<string> file, Option<ulong> seed, Option<string?> variantFlag,
         Option<string?> report, int workers, Option<bool> faultInjection, Option<long> seeds, Option<int?> boundFlag,
-        Option<long?> maxFlag, Option<int?> pctDepth, Option<long> pctSteps)
+        Option<long?> maxFlag, Option<int?> pctDepth, Option<long> pctSteps, Option<bool> noReduction)
     {
         if (parsed.GetResult(seeds) is { Implicit: false })
         {
@@ -50,19 +50,22 @@ public sealed partial class Cli
         var injecting = parsed.GetValue(faultInjection);
         PrintHeader("explore", scenario, RuntimeKind.Deterministic, variant, firstSeed, Deterministic.Strategies.Systematic);
         PrintSearch(new SearchOptions(Deterministic.Strategies.Systematic, PctStrategy.DefaultDepth, 0, injecting), null, scenario, variant);
-        stdout.WriteLine($"  systematic: every schedule with at most {bound} delay(s) against the default (first come, " +
-                         $"first served), fewest delays first; {workers} worker(s)" +
-                         (max < long.MaxValue ? $"; at most {max} schedules" : "") +
-                         "; no partial-order reduction yet");
         var explorer = new SystematicExplorer(scenario, variant, bound, workers)
         {
             Seed = firstSeed,
             FaultInjection = injecting,
             MaxSchedules = max,
+            Reduction = !parsed.GetValue(noReduction),
             Progress = p => stderr.WriteLine(
                 $"  ... {p.Delays} of {p.Bound} delays: {p.Schedules} schedules done ({p.SchedulesPerSecond:F0}/s); " +
                 $"{p.UnitsLeft} first deviations and {p.Frontier} schedules queued; about {p.EstimatedLeft} left at this depth"),
         };
+        stdout.WriteLine($"  systematic: every schedule with at most {bound} delay(s) against the default (first come, " +
+                         $"first served), fewest delays first; {workers} worker(s)" +
+                         (max < long.MaxValue ? $"; at most {max} schedules" : "") +
+                         (explorer.Reduces ? "; reduction: schedules cut at a state already reached"
+                             : parsed.GetValue(noReduction) ? "; no reduction (--no-reduction)"
+                             : "; no reduction (message or node faults, or fault injection)"));
         JUnitBegin("explore", scenario, variant, ("runtime", RuntimeKind.Deterministic.Name()),
             ("strategy", Deterministic.Strategies.Systematic), ("bound", bound.ToString(CultureInfo.InvariantCulture)),
             ("max-schedules", max < long.MaxValue ? max.ToString(CultureInfo.InvariantCulture) : null),
@@ -74,7 +77,7 @@ public sealed partial class Cli
         stdout.WriteLine(
             $"  {outcome.Schedules} schedules in {outcome.Elapsed.TotalSeconds:F2} s ({outcome.Schedules / seconds:F0} schedules/s, " +
             $"{outcome.Deliveries / seconds / 1e6:F2} M messages/s); by delays: {string.Join(", ", outcome.ByDelays)}; " +
-            $"{outcome.Reruns} run(s) again to extend schedules");
+            $"{outcome.Reruns} run(s) again to extend schedules; {outcome.Schedules - outcome.Complete} cut short at a state already reached");
         PrintCoverage(outcome.Coverage);
         var summary = new JObject
         {
@@ -82,7 +85,8 @@ public sealed partial class Cli
             ["bound"] = bound,
             ["exhausted"] = outcome.Exhausted,
             ["schedules"] = outcome.Schedules,
-            ["schedulesAfterReduction"] = outcome.Schedules,
+            ["schedulesAfterReduction"] = outcome.Complete,
+            ["reduction"] = outcome.Reduced,
             ["schedulesByDelays"] = new JArray(outcome.ByDelays),
             ["stoppedBy"] = outcome.StoppedBy,
             ["seed"] = firstSeed,
@@ -94,7 +98,7 @@ public sealed partial class Cli
         if (outcome.Finding is null)
         {
             stdout.WriteLine(outcome.Exhausted
-                ? $"exhausted: {outcome.Schedules} schedules ({outcome.Schedules} after reduction) within bound {bound}: clean"
+                ? $"exhausted: {outcome.Schedules} schedules ({outcome.Complete} after reduction) within bound {bound}: clean"
                 : $"not exhausted: stopped by {outcome.StoppedBy} ({outcome.Schedules} schedules run) within bound {bound}: clean so far");
             stdout.WriteLine($"verdict: clean on all {outcome.Schedules} schedules (expected {scenario.Expect.JsonName()})");
             NoTimeline();

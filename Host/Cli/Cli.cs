@@ -124,12 +124,16 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             Description = "systematic: stop after this many schedules (the search is then not exhausted).",
         };
+        var noReduction = new Option<bool>("--no-reduction")
+        {
+            Description = "systematic: run every schedule to its end, also those that reach a state another schedule reached.",
+        };
         var explore = new Command("explore",
             "Run a scenario over many seeds (random, pct, pos), or every schedule within a bound (systematic), on the " +
             "deterministic runtime; stop at the first violation.")
         {
             exploreFile, seeds, exploreSeed, variant, strategy, report, workers, pctDepth, pctSteps, faultInjection,
-            bound, maxSchedules,
+            bound, maxSchedules, noReduction,
         };
 
         var trace = new Argument<string>("TRACE") { Description = "A report written by run or explore (--report)." };
@@ -212,11 +216,12 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             if (parsed.GetValue(strategy) == Deterministic.Strategies.Systematic)
             {
                 return ExploreSystematic(parsed, exploreFile, exploreSeed, variant, report, k, faultInjection,
-                    seeds, bound, maxSchedules, pctDepth, pctSteps);
+                    seeds, bound, maxSchedules, pctDepth, pctSteps, noReduction);
             }
-            if (parsed.GetResult(bound) is not null || parsed.GetResult(maxSchedules) is not null)
+            if (parsed.GetResult(bound) is not null || parsed.GetResult(maxSchedules) is not null ||
+                parsed.GetResult(noReduction) is { Implicit: false })
             {
-                throw new InputException("--bound and --max-schedules are for --strategy systematic");
+                throw new InputException("--bound, --max-schedules and --no-reduction are for --strategy systematic");
             }
             if (parsed.GetResult(seeds) is not { Implicit: false })
             {

@@ -141,6 +141,10 @@ public sealed class DeterministicRuntime : IRuntime
         long messages = 0;
         long choices = 0;
         var live = settings.Live;
+        var atQuiescence = own.AtQuiescence;
+        var fingerprint = atQuiescence is null ? null : new StateFingerprint();
+        var deliveredSinceQuiescence = false;
+        var pruned = false;
         _driver.Delivered = (queue, envelope) =>
         {
             if (queue.IsHost)
@@ -157,6 +161,11 @@ public sealed class DeterministicRuntime : IRuntime
                 }
             }
             var sender = DeterministicDriver.QueueOf(envelope.Sender);
+            if (fingerprint is not null)
+            {
+                fingerprint.Delivered(queue.Ordinal, sender?.Ordinal ?? -1, envelope.Message.GetType(), _scheduler.Now);
+                deliveredSinceQuiescence = true;
+            }
             log.Delivery(_scheduler.Now, queue.Name, queue.Ordinal, sender?.Name ?? "-", sender?.Ordinal ?? -1,
                 envelope.Message);
         };
@@ -191,6 +200,15 @@ public sealed class DeterministicRuntime : IRuntime
                 }
                 _driver.RunAt(choice);
                 continue;
+            }
+            if (deliveredSinceQuiescence)
+            {
+                deliveredSinceQuiescence = false;
+                if (!_driver.HasHeld && atQuiescence!(fingerprint!.Key(_scheduler.Now, _scheduler.Fingerprint()), choices))
+                {
+                    pruned = true;
+                    break;
+                }
             }
             if (_driver.HasHeld)
             {
@@ -273,6 +291,7 @@ public sealed class DeterministicRuntime : IRuntime
             PctSteps = pct ? pctSteps : null,
             Faults = injected is null ? null : new FaultPlan(injected, delays?.Applied ?? []),
             Coverage = coverage,
+            Pruned = pruned,
         };
     }
 

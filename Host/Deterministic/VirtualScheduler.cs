@@ -81,6 +81,37 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
         }
     }
 
+    /// <summary>
+    /// A fingerprint of the pending timers in firing order (due time, then the order they were
+    /// set in): each one's due time, target actor and message type; cancelled ones left out.
+    /// </summary>
+    public ulong Fingerprint()
+    {
+        lock (_gate)
+        {
+            var live = new List<(long Due, long Seq, int Target, Type Type)>(_queue.Count);
+            foreach (var (entry, key) in _queue.UnorderedItems)
+            {
+                if (entry.Cancelable is { IsCancellationRequested: true })
+                {
+                    continue;
+                }
+                var target = DeterministicDriver.QueueOf(entry.Receiver as IActorRef)?.Ordinal ?? -1;
+                var type = entry.Message?.GetType() ?? entry.Runnable?.GetType() ?? typeof(Action);
+                live.Add((key.Due, key.Seq, target, type));
+            }
+            live.Sort((a, b) => a.Due != b.Due ? a.Due.CompareTo(b.Due) : a.Seq.CompareTo(b.Seq));
+            ulong h = 0xCBF29CE484222325UL;
+            foreach (var t in live)
+            {
+                h = StateFingerprint.Mix(h ^ (ulong)t.Due);
+                h = StateFingerprint.Mix(h ^ (ulong)(uint)t.Target);
+                h = StateFingerprint.Mix(h ^ Runs.TraceLog.TypeId(t.Type));
+            }
+            return h;
+        }
+    }
+
     /// <summary>Sets the clock to <paramref name="time"/> (never backwards) and runs every timer due by then, in order.</summary>
     public void AdvanceTo(long time)
     {

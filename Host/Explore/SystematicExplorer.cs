@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Runs;
@@ -18,6 +19,12 @@ public sealed record SystematicResult(int Bound, long Schedules, bool Exhausted,
 
     /// <summary>The protocol branches the schedules reached, summed over them.</summary>
     public CoverageTotals Coverage { get; init; } = new();
+
+    /// <summary>Schedules run to their end: the others were cut short at a state another schedule had reached (the reduction).</summary>
+    public long Complete { get; init; }
+
+    /// <summary>Whether the search cut schedules short at states already seen (partial-order reduction by state fingerprints).</summary>
+    public bool Reduced { get; init; }
 
     /// <summary>Runs made again only to learn the ready lists of a schedule whose extensions had to be built (not counted in Schedules).</summary>
     public long Reruns { get; init; }
@@ -81,6 +88,16 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
 
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Cut a schedule short at a quiescent point whose state (<see cref="StateFingerprint"/>)
+    /// another schedule of the same depth reached with at least as many delays left (default on;
+    /// off by itself under message or node faults and fault injection: docs/exploration.md).
+    /// </summary>
+    public bool Reduction { get; init; } = true;
+
+    /// <summary>Whether the reduction is used on this scenario.</summary>
+    public bool Reduces => Reduction && !FaultInjection && !FaultModel.Delivery(Scenario, Seed).Reliable;
+
     /// <summary>Called with every schedule counted and its result, from the worker that ran it (for tests).</summary>
     internal Action<IReadOnlyList<Delay>, RunResult>? Observed { get; init; }
 
@@ -141,17 +158,26 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         private long _unitsLeft;
         private long _levelDone;
         private long _unitsDone;
+        private long _cutCounted;
+        private ConcurrentDictionary<ulong, int>? _seen;
 
         public bool Limited { get; private set; }
 
-        public RunResult RunOne(IRuntime runtime, IReadOnlyList<Delay> delays, bool counted, out List<int> readyCounts)
+        public RunResult RunOne(IRuntime runtime, IReadOnlyList<Delay> delays, bool counted, out List<int> readyCounts,
+            int remaining = 0)
         {
             var counts = new List<int>();
             var strategy = new SystematicStrategy(delays) { ReadyCounts = counts };
             var settings = owner.Settings(delays);
+            var seen = _seen;
+            var last = delays.Count == 0 ? -1 : delays[^1].Point;
             settings = settings with
             {
-                Deterministic = settings.Deterministic with { WrapStrategy = _ => strategy },
+                Deterministic = settings.Deterministic with
+                {
+                    WrapStrategy = _ => strategy,
+                    AtQuiescence = seen is null ? null : (key, choices) => Seen(seen, key, choices, last, remaining),
+                },
             };
             var result = runtime.Run(owner.Scenario, settings);
             if (strategy.Misfit)
@@ -160,6 +186,10 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                     $"schedule [{string.Join(", ", delays)}] did not fit its run: the deterministic runtime is not deterministic");
             }
             Interlocked.Add(ref _deliveries, result.Deliveries);
+            if (result.Pruned && counted)
+            {
+                Interlocked.Increment(ref _cutCounted);
+            }
             if (counted)
             {
                 owner.Observed?.Invoke(delays, result);
@@ -179,6 +209,40 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             return result;
         }
 
+        /// <summary>
+        /// Whether a schedule at a quiescent point, <paramref name="choices"/> choices in, with
+        /// <paramref name="remaining"/> delays left, has come to a state that a schedule of this depth
+        /// reached past its own last deviation with at least as many delays left: then everything
+        /// after is that schedule's business (its run goes on from there as this one's would, and its
+        /// extensions cover this one's). Before this schedule's last deviation its future is not
+        /// the default's, so nothing is compared there.
+        /// </summary>
+        private static bool Seen(ConcurrentDictionary<ulong, int> seen, ulong key, long choices, int last, int remaining)
+        {
+            if (choices <= last)
+            {
+                return false;
+            }
+            while (true)
+            {
+                if (seen.TryGetValue(key, out var left))
+                {
+                    if (left >= remaining)
+                    {
+                        return true;
+                    }
+                    if (seen.TryUpdate(key, remaining, left))
+                    {
+                        return false;
+                    }
+                }
+                else if (seen.TryAdd(key, remaining))
+                {
+                    return false;
+                }
+            }
+        }
+
         /// <summary>Every schedule with exactly <paramref name="d"/> delays; the lowest unit's finding, if any.</summary>
         public (RunResult Run, IReadOnlyList<Delay> Delays)? Level(int d, List<int> rootCounts)
         {
@@ -193,6 +257,8 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             }
             _level = d;
             _levelDone = 0;
+            // States are compared within a depth: "delays left" means left of d.
+            _seen = owner.Reduces ? new ConcurrentDictionary<ulong, int>() : null;
             _unitsDone = 0;
             _unitsLeft = units.Count;
             long next = 0;
@@ -279,7 +345,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                         return null;
                     }
                     var cost = delays.Sum(x => x.Position);
-                    var run = RunOne(runtime, delays, counted: cost == d, out var counts);
+                    var run = RunOne(runtime, delays, counted: cost == d, out var counts, remaining: d - cost);
                     if (cost == d)
                     {
                         if (run.Violation is not null)
@@ -327,6 +393,8 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                 StoppedBy = Limited ? $"the limit of {owner.MaxSchedules} schedules" : null,
                 Coverage = _coverage,
                 Reruns = Interlocked.Read(ref _reruns),
+                Complete = Interlocked.Read(ref _schedules) - Interlocked.Read(ref _cutCounted),
+                Reduced = owner.Reduces,
             };
     }
 }

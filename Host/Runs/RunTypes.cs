@@ -74,6 +74,13 @@ public sealed class LiveCounters
 /// <summary>What one run gave.</summary>
 public sealed record RunResult
 {
+    /// <summary>
+    /// The deterministic runtime ended the run early at a state the systematic search had seen
+    /// (DeterministicSettings.AtQuiescence): what would follow is the same as what followed
+    /// there, so the verdict is not this run's to give.
+    /// </summary>
+    public bool Pruned { get; init; }
+
     public required string Scenario { get; init; }
 
     public required RuntimeKind Runtime { get; init; }

@@ -75,7 +75,7 @@ public sealed class TraceLog(int tailSize, bool keepText, bool keepEntries = fal
     private static int TypeSlotOf(Type type) =>
         (int)(((ulong)type.TypeHandle.Value * 0x9E3779B97F4A7C15UL) >> (64 - TypeSlotBits));
 
-    private static ulong TypeId(Type type)
+    internal static ulong TypeId(Type type)
     {
         for (var i = TypeSlotOf(type); ; i = (i + 1) & TypeSlotMask)
         {
