@@ -73,6 +73,7 @@ public sealed class SystematicExplorerSpecs
         var explorer = new SystematicExplorer(scenario, Variant.Mainline, bound: 2, workers: 2)
         {
             Observed = (delays, run) => seen.Add((string.Join(";", delays), run.TraceHash)),
+            Reduction = false,
         };
 
         var result = explorer.Explore();
@@ -102,11 +103,56 @@ public sealed class SystematicExplorerSpecs
     {
         var scenario = Small();
 
-        var one = new SystematicExplorer(scenario, Variant.Mainline, bound: 1, workers: 1).Explore();
-        var two = new SystematicExplorer(scenario, Variant.Mainline, bound: 1, workers: 2).Explore();
+        // Without the reduction: with it, which of two schedules that meet at one state goes on
+        // depends on which worker gets there first.
+        var one = new SystematicExplorer(scenario, Variant.Mainline, bound: 1, workers: 1) { Reduction = false }.Explore();
+        var two = new SystematicExplorer(scenario, Variant.Mainline, bound: 1, workers: 2) { Reduction = false }.Explore();
 
         Assert.Equal(one.Schedules, two.Schedules);
         Assert.Equal(one.ByDelays, two.ByDelays);
+    }
+
+    [Fact]
+    public void The_reduction_must_cut_schedules_that_meet_a_state_already_reached_and_still_exhaust_the_bound()
+    {
+        var scenario = Small();
+        var full = new SystematicExplorer(scenario, Variant.Mainline, bound: 2, workers: 2) { Reduction = false }.Explore();
+
+        var reduced = new SystematicExplorer(scenario, Variant.Mainline, bound: 2, workers: 1).Explore();
+
+        Assert.True(reduced.Reduced);
+        Assert.True(reduced.Exhausted);
+        Assert.Null(reduced.Finding);
+        Assert.Equal(full.ByDelays[1], reduced.ByDelays[1]); // every one-delay schedule is still started
+        Assert.True(reduced.Schedules < full.Schedules, $"{reduced.Schedules} vs {full.Schedules}");
+        Assert.True(reduced.Complete * 10 < reduced.Schedules, $"{reduced.Complete} of {reduced.Schedules} ran to the end");
+        Assert.Equal(full.Schedules, full.Complete);
+    }
+
+    [Theory]
+    [InlineData("gup-fast-no-recheck")]
+    [InlineData("gup-fast-no-recheck@linux-6.15")]
+    public void The_reduction_must_find_what_the_full_search_finds(string variant)
+    {
+        var scenario = Scenarios.Shipped("two-pins");
+
+        var full = new SystematicExplorer(scenario, Variants.Parse(variant), bound: 1, workers: 1) { Reduction = false }.Explore();
+        var reduced = new SystematicExplorer(scenario, Variants.Parse(variant), bound: 1, workers: 1).Explore();
+
+        Assert.NotNull(full.Finding);
+        Assert.NotNull(reduced.Finding);
+        Assert.Equal(full.FindingDelays, reduced.FindingDelays); // one worker: the same first schedule
+        Assert.Equal(full.Finding!.Violation!.Invariant, reduced.Finding!.Violation!.Invariant);
+        Assert.Equal(full.Finding.TraceHash, reduced.Finding.TraceHash);
+        Assert.True(reduced.Complete < full.Complete);
+    }
+
+    [Fact]
+    public void Under_fault_injection_the_reduction_must_be_off()
+    {
+        var explorer = new SystematicExplorer(Small(), Variant.Mainline, bound: 1, workers: 1) { FaultInjection = true };
+
+        Assert.False(explorer.Reduces);
     }
 
     [Fact]
@@ -138,6 +184,34 @@ public sealed class SystematicExplorerSpecs
     }
 }
 
+/// <summary>The state fingerprint the reduction compares.</summary>
+public sealed class StateFingerprintSpecs
+{
+    [Fact]
+    public void Deliveries_to_different_actors_must_commute_and_each_actors_own_order_must_not()
+    {
+        StateFingerprint Of(params (int To, int From, Type Type)[] deliveries)
+        {
+            var f = new StateFingerprint();
+            foreach (var (to, from, type) in deliveries)
+            {
+                f.Delivered(to, from, type, now: 5);
+            }
+            return f;
+        }
+
+        var ab = Of((1, 0, typeof(string)), (2, 0, typeof(int)));
+        var ba = Of((2, 0, typeof(int)), (1, 0, typeof(string)));
+        var twoToOne = Of((1, 0, typeof(string)), (1, 3, typeof(int)));
+        var twoToOneSwapped = Of((1, 3, typeof(int)), (1, 0, typeof(string)));
+
+        Assert.Equal(ab.Key(10, 7), ba.Key(10, 7));
+        Assert.NotEqual(twoToOne.Key(10, 7), twoToOneSwapped.Key(10, 7));
+        Assert.NotEqual(ab.Key(10, 7), ab.Key(11, 7)); // the clock
+        Assert.NotEqual(ab.Key(10, 7), ab.Key(10, 8)); // the timers
+    }
+}
+
 /// <summary>explore --strategy systematic on the command line.</summary>
 public sealed class SystematicCliSpecs : CliHarness
 {
@@ -151,11 +225,17 @@ public sealed class SystematicCliSpecs : CliHarness
         var r = Invoke("explore", scenario, "--strategy", "systematic", "--bound", "1", "--report", report);
 
         Assert.True(r.Code == 0, r.ToString());
-        Assert.Matches(@"exhausted: (\d+) schedules \(\1 after reduction\) within bound 1: clean", r.Out);
+        var m = System.Text.RegularExpressions.Regex.Match(r.Out, @"exhausted: (\d+) schedules \((\d+) after reduction\) within bound 1: clean");
+        Assert.True(m.Success, r.Out);
+        Assert.True(long.Parse(m.Groups[2].Value) < long.Parse(m.Groups[1].Value), r.Out);
         var json = ReadReport(report);
         Assert.True((bool)json["exhausted"]!);
         Assert.Equal("systematic", (string?)json["strategy"]);
         Assert.Equal(1, (int)json["explore"]!["bound"]!);
+        Assert.True((bool)json["explore"]!["reduction"]!);
+
+        var full = Invoke("explore", scenario, "--strategy", "systematic", "--bound", "1", "--no-reduction");
+        Assert.Matches(@"exhausted: (\d+) schedules \(\1 after reduction\) within bound 1: clean", full.Out);
     }
 
     [Fact]
@@ -195,7 +275,7 @@ public sealed class SystematicCliSpecs : CliHarness
         var r = Invoke("explore", Shipped("generic-503-truncate"), "--seeds", "3", "--bound", "2");
 
         Assert.True(r.Code == 2, r.ToString());
-        Assert.Contains("--bound and --max-schedules are for --strategy systematic", r.Err);
+        Assert.Contains("--bound, --max-schedules and --no-reduction are for --strategy systematic", r.Err);
     }
 
     [Fact]
