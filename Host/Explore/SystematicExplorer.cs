@@ -60,9 +60,16 @@ public readonly record struct SystematicProgress(int Delays, int Bound, long Sch
 /// machines would lease.
 /// </para>
 /// <para>
-/// Not done yet: partial-order reduction. Every schedule within the bound is run, including
-/// those that differ from one already run only in the order of independent deliveries
-/// (docs/exploration.md says what reduction will change).
+/// Reduction (<see cref="Reduction"/>): at every quiescent point (no actor ready) past a
+/// schedule's last deviation, the runtime fingerprints the state (<see cref="StateFingerprint"/>:
+/// per-actor delivery histories summed, so that deliveries to different actors commute; the
+/// clock; the pending timers). A schedule that comes to a state another schedule of the same
+/// depth reached past its own last deviation, with at least as many delays left, is cut there:
+/// from a state, the default schedule and every extension within the budget are the same, and
+/// the other schedule runs them. Cut schedules are counted in Schedules, not in Complete. With
+/// more than one worker, which of two schedules that meet goes on depends on which got there
+/// first, so the counts (not the verdict) can differ from run to run. It is off under message
+/// or node faults and fault injection (messages held back, retransmission state).
 /// </para>
 /// </summary>
 public sealed class SystematicExplorer(Scenario scenario, Variant variant, int bound, int workers)
