@@ -128,12 +128,22 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             Description = "systematic: run every schedule to its end, also those that reach a state another schedule reached.",
         };
+        var exploreRuntime = new Option<string>("--runtime")
+        {
+            Description = "deterministic (this process's workers) or cluster (a seed farm: the seeds in units over the " +
+                          "members, --nodes N or --join HOST:PORT; docs/cluster.md, \"A seed farm\").",
+            DefaultValueFactory = _ => RuntimeKind.Deterministic.Name(),
+        };
+        var unitSeeds = new Option<int?>("--unit-seeds")
+        {
+            Description = $"--runtime cluster: seeds per work unit the coordinator leases (1-1000000; default {FarmOptions.DefaultUnitSeeds}).",
+        };
         var explore = new Command("explore",
             "Run a scenario over many seeds (random, pct, pos), or every schedule within a bound (systematic), on the " +
             "deterministic runtime; stop at the first violation.")
         {
             exploreFile, seeds, exploreSeed, variant, strategy, report, workers, pctDepth, pctSteps, faultInjection,
-            bound, maxSchedules, noReduction,
+            bound, maxSchedules, noReduction, exploreRuntime, unitSeeds,
         };
 
         var trace = new Argument<string>("TRACE") { Description = "A report written by run or explore (--report)." };
@@ -144,6 +154,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
 
         var clusterFlags = new RunClusterFlags();
         clusterFlags.AddTo(run);
+        clusterFlags.AddTo(explore);
         var nodeFlags = new NodeFlags();
         var node = nodeFlags.Command();
 
@@ -213,6 +224,37 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             {
                 throw new InputException($"--workers must be between 1 and 256, not {k}");
             }
+            var exploreKind = parsed.GetValue(exploreRuntime);
+            if (exploreKind != RuntimeKind.Deterministic.Name() && exploreKind != RuntimeKind.Cluster.Name())
+            {
+                throw new InputException($"--runtime: explore runs on deterministic or cluster, not '{exploreKind}'");
+            }
+            ClusterRunOptions? farmCluster = null;
+            FarmOptions? farm = null;
+            if (exploreKind == RuntimeKind.Cluster.Name())
+            {
+                if (parsed.GetValue(strategy) == Deterministic.Strategies.Systematic)
+                {
+                    throw new InputException("--runtime cluster: the seed farm runs seeds (random, pct), not --strategy systematic");
+                }
+                farmCluster = clusterFlags.Read(parsed) with { Log = stdout };
+                var unit = parsed.GetValue(unitSeeds) ?? FarmOptions.DefaultUnitSeeds;
+                if (unit is < 1 or > 1_000_000)
+                {
+                    throw new InputException($"--unit-seeds must be between 1 and 1000000, not {unit}");
+                }
+                // One worker per member unless --workers says how many each runs.
+                farm = new FarmOptions
+                {
+                    UnitSeeds = unit,
+                    WorkersPerMember = parsed.GetResult(workers) is { Implicit: false } ? k : 1,
+                };
+                k = farm.WorkersPerMember;
+            }
+            else if (clusterFlags.AnyGiven(parsed) || parsed.GetValue(unitSeeds) is not null)
+            {
+                throw new InputException("--nodes, --join, --unit-seeds and the other cluster flags of explore need --runtime cluster");
+            }
             if (parsed.GetValue(strategy) == Deterministic.Strategies.Systematic)
             {
                 return ExploreSystematic(parsed, exploreFile, exploreSeed, variant, report, k, faultInjection,
@@ -234,7 +276,8 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             }
             return Explore(LoadScenario(parsed.GetValue(exploreFile)), parsed.GetValue(exploreSeed), count,
                 parsed.GetValue(variant), SearchFlags(parsed.GetValue(strategy)!, parsed.GetValue(pctDepth),
-                    parsed.GetValue(pctSteps), parsed.GetValue(faultInjection)), parsed.GetValue(report), k);
+                    parsed.GetValue(pctSteps), parsed.GetValue(faultInjection)), parsed.GetValue(report), k,
+                farmCluster, farm);
         }
         if (command == replay)
         {
@@ -426,30 +469,58 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
     // --- explore -------------------------------------------------------------------------------
 
     private int Explore(Scenario scenario, ulong firstSeed, long seeds, string? variantFlag, SearchOptions search,
-        string? reportPath, int workers)
+        string? reportPath, int workers, ClusterRunOptions? farmCluster = null, FarmOptions? farm = null)
     {
         var variant = ResolveVariant(scenario, variantFlag);
         CheckWritable(reportPath, "--report");
         CheckWritable(_html, "--html");
         CheckJUnit(reportPath);
+        if (farmCluster is not null && scenario.Text is null)
+        {
+            throw new InputException($"{scenario.Source}: the cluster runtime needs the scenario's text");
+        }
         PrintHeader("explore", scenario, RuntimeKind.Deterministic, variant, firstSeed, search.Strategy);
         search = PrintSearch(search, null, scenario, variant);
-        stdout.WriteLine($"  seeds {firstSeed}..{firstSeed + (ulong)seeds - 1} ({seeds}), {workers} worker(s)");
+        stdout.WriteLine($"  seeds {firstSeed}..{firstSeed + (ulong)seeds - 1} ({seeds}), {workers} worker(s)" +
+                         (farmCluster is null
+                             ? ""
+                             : $" per member, a seed farm on {(farmCluster.Join is { } j ? $"the cluster at {j}" : $"{farmCluster.Nodes} member(s)")}, " +
+                               $"units of {farm!.UnitSeeds} seed(s)"));
+        Action<ExploreProgress> progress = p => stderr.WriteLine(
+            $"  ... {p.Done} seeds done, {p.SeedsPerSecond:F0} seeds/s, {p.Findings} finding(s)");
         var explorer = new Explorer(scenario, variant, search.Strategy, workers)
         {
             PctDepth = search.PctDepth,
             PctSteps = search.PctSteps,
             FaultInjection = search.FaultInjection,
-            Progress = p => stderr.WriteLine(
-                $"  ... {p.Done} seeds done, {p.SeedsPerSecond:F0} seeds/s, {p.Findings} finding(s)"),
+            Progress = progress,
         };
         var range = $"{firstSeed}..{firstSeed + (ulong)seeds - 1}";
-        JUnitBegin("explore", scenario, variant, ("runtime", RuntimeKind.Deterministic.Name()), ("seeds", range),
+        JUnitBegin("explore", scenario, variant, ("runtime", farmCluster is null ? RuntimeKind.Deterministic.Name() : RuntimeKind.Cluster.Name()),
+            ("seeds", range),
             ("workers", workers.ToString(CultureInfo.InvariantCulture)), ("strategy", search.Strategy),
             ("pct-depth", search.Strategy == Deterministic.Strategies.Pct ? search.PctDepth.ToString(CultureInfo.InvariantCulture) : null),
             ("pct-steps", search.Strategy == Deterministic.Strategies.Pct ? search.PctSteps.ToString(CultureInfo.InvariantCulture) : null),
             ("fault-injection", search.FaultInjection ? "true" : null));
-        var outcome = explorer.Explore(firstSeed, seeds);
+        ExploreResult outcome;
+        ulong? findingSeed;
+        ulong findingHash;
+        FarmResult? farmed = null;
+        if (farmCluster is not null)
+        {
+            farmed = new SeedFarm(farmCluster, farm!) { Progress = progress, AfterUnit = FarmAfterUnit }
+                .Run(scenario, variant, search.Strategy, search.PctDepth, search.PctSteps, search.FaultInjection, firstSeed, seeds);
+            outcome = farmed.Explore;
+            findingSeed = farmed.FindingSeed;
+            findingHash = farmed.FindingTraceHash;
+            _lastFarm = farmed;
+        }
+        else
+        {
+            outcome = explorer.Explore(firstSeed, seeds);
+            findingSeed = outcome.Finding?.Seed;
+            findingHash = outcome.Finding?.TraceHash ?? 0;
+        }
         JUnitProperty("seeds-run", outcome.SeedsRun.ToString(CultureInfo.InvariantCulture));
         var rate = outcome.SeedsRun / Math.Max(outcome.Elapsed.TotalSeconds, 1e-9);
         stdout.WriteLine(
@@ -467,7 +538,23 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             ["seedsPerSecond"] = Math.Round(rate, 1),
             ["coverage"] = Report.CoverageJson(outcome.Coverage),
         };
-        if (outcome.Finding is not { } finding)
+        if (farmed is not null)
+        {
+            summary["runtime"] = RuntimeKind.Cluster.Name();
+            summary["farm"] = new JObject
+            {
+                ["members"] = farmed.Members,
+                ["workersPerMember"] = farm!.WorkersPerMember,
+                ["unitSeeds"] = farm.UnitSeeds,
+                ["units"] = farmed.Units.Count,
+                ["secondsToUp"] = Math.Round(farmed.TimeToUp.TotalSeconds, 2),
+                ["completed"] = new JArray(farmed.CompletedRanges.Select(r => new JArray(r.First, r.Count))),
+                ["unitsReturned"] = farmed.UnitsReturned,
+                ["unitsPerMember"] = new JObject(farmed.Units.GroupBy(u => u.Member).OrderBy(g => g.Key)
+                    .Select(g => new JProperty(g.Key.ToString(CultureInfo.InvariantCulture), g.Count()))),
+            };
+        }
+        if (findingSeed is not { } findingAt)
         {
             stdout.WriteLine($"verdict: clean on all {outcome.SeedsRun} seeds (expected {scenario.Expect.JsonName()})");
             NoTimeline();
@@ -496,27 +583,27 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         // Run the finding again with everything recorded, for the report and the replay (on a
         // DeterministicRuntime of its own: the shrinker runs its candidates on it too).
         using var det = new DeterministicRuntime();
-        var full = det.Run(scenario, explorer.Settings(finding.Seed) with
+        var full = det.Run(scenario, explorer.Settings(findingAt) with
         {
             RecordOps = true, RecordSchedule = true, RecordTimeline = _html is not null,
         });
-        if (full.TraceHash != finding.TraceHash)
+        if (full.TraceHash != findingHash)
         {
             throw new InvalidOperationException(
-                $"seed {finding.Seed} gave a different trace when run again ({Report.Hex(full.TraceHash)} vs " +
-                $"{Report.Hex(finding.TraceHash)}): the deterministic runtime is not deterministic");
+                $"seed {findingAt} gave a different trace when run again ({Report.Hex(full.TraceHash)} vs " +
+                $"{Report.Hex(findingHash)}{(farmed is null ? "" : " on a member")}): the deterministic runtime is not deterministic");
         }
         // With --junit, beside the JUnit file (where CI collects it); else in the working directory.
         reportPath ??= _junit is not null
-            ? JUnitReportPath(_junit, scenario.Name, variant.Name(), finding.Seed)
-            : $"daxsim-{scenario.Name}-{variant.Name()}-seed{finding.Seed}.json";
-        stdout.WriteLine($"first violating seed: {finding.Seed}");
+            ? JUnitReportPath(_junit, scenario.Name, variant.Name(), findingAt)
+            : $"daxsim-{scenario.Name}-{variant.Name()}-seed{findingAt}.json";
+        stdout.WriteLine($"first violating seed: {findingAt}");
         PrintInjected(scenario, full);
         var code = Finish(scenario, full, reportPath, null, $"daxsim replay {reportPath}", summary);
         WriteTimeline(scenario, full, $"daxsim replay {reportPath}");
-        var shrunk = ShrinkFinding(det, scenario, explorer.Settings(finding.Seed), full, reportPath);
+        var shrunk = ShrinkFinding(det, scenario, explorer.Settings(findingAt), full, reportPath);
         JUnitResult(full, $"daxsim replay {reportPath}", reportPath,
-            $"first violating seed {finding.Seed} of seeds {range} ({outcome.SeedsRun} seeds run)",
+            $"first violating seed {findingAt} of seeds {range} ({outcome.SeedsRun} seeds run)",
             shrunk is { } s ? [$"minimal scenario: {s.Scenario}", $"minimal replay: daxsim replay {s.Report}"] : null);
         return code;
     }

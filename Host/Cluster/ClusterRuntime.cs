@@ -139,9 +139,7 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
             var runnerRef = system.ActorOf(Akka.Actor.Props.Create(() => new RunnerInbox(inbox)), "runner");
 
             var upClock = Stopwatch.StartNew();
-            var members = options.Join is { } join
-                ? Discover(system, join)
-                : Spawn(system, scenario, children, tempDir, log);
+            var members = StartMembers(system, children, tempDir);
             var timeToUp = upClock.Elapsed;
             var n = members.Count;
             log.WriteLine($"  cluster: {n} member(s) up in {timeToUp.TotalSeconds:F2} s" +
@@ -154,28 +152,41 @@ public sealed class ClusterRuntime(ClusterRunOptions options) : IRuntime
         }
         finally
         {
-            system?.Terminate().Wait(TimeSpan.FromSeconds(10));
-            Parallel.ForEach(children, c => c.Stop(TimeSpan.FromSeconds(8)));
-            foreach (var c in children)
-            {
-                c.Dispose();
-            }
-            try
-            {
-                Directory.Delete(tempDir, recursive: true);
-            }
-            catch (IOException)
-            {
-                // best effort
-            }
+            StopAll(system, children, tempDir);
+        }
+    }
+
+    /// <summary>
+    /// The members a run (or a seed farm) goes to: those of the running cluster at --join, or
+    /// N `daxsim node` processes started on 127.0.0.1 (added to <paramref name="children"/> as
+    /// they start, so that <see cref="StopAll"/> stops them whatever happens), all Up.
+    /// </summary>
+    internal List<ClusterMember> StartMembers(ActorSystem system, List<NodeProcess> children, string tempDir) =>
+        options.Join is { } join ? Discover(system, join) : Spawn(system, children, tempDir);
+
+    /// <summary>The runner's end: its ActorSystem, then the members it started (SIGTERM, then SIGKILL), then its directory.</summary>
+    internal static void StopAll(ActorSystem? system, List<NodeProcess> children, string tempDir)
+    {
+        system?.Terminate().Wait(TimeSpan.FromSeconds(10));
+        Parallel.ForEach(children, c => c.Stop(TimeSpan.FromSeconds(8)));
+        foreach (var c in children)
+        {
+            c.Dispose();
+        }
+        try
+        {
+            Directory.Delete(tempDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort
         }
     }
 
     internal static ICanTell AgentAt(ActorSystem system, Address address) =>
         system.ActorSelection(new RootActorPath(address) / "user" / "agent");
 
-    private List<ClusterMember> Spawn(ActorSystem system, Scenario scenario, List<NodeProcess> children, string tempDir,
-        TextWriter log)
+    private List<ClusterMember> Spawn(ActorSystem system, List<NodeProcess> children, string tempDir)
     {
         var n = options.Nodes;
         if (n is < 1 or > ClusterRunOptions.MaxNodes)

@@ -245,6 +245,12 @@ public sealed class NodeAgent : ReceiveActor, IWithUnboundedStash
             }
             child.Forward(m);
         });
+        Receive<StartFarm>(HandleStartFarm);
+        Receive<EndFarm>(m =>
+        {
+            Context.Child("farm-" + m.FarmId).Tell(m);
+            _farmProxy?.Tell(m);
+        });
         Receive<IRunMessage>(m =>
         {
             var child = Context.Child("run-" + m.RunId);
@@ -262,8 +268,70 @@ public sealed class NodeAgent : ReceiveActor, IWithUnboundedStash
 
     public static Props Props(NodeSettings settings) => Akka.Actor.Props.Create(() => new NodeAgent(settings));
 
+    private IActorRef? _farmProxy;
+
+    /// <summary>
+    /// A seed farm (docs/cluster.md, "A seed farm"): this member's worker, started once per
+    /// farm, and the StartFarm on to the coordinator. A farm this member cannot run is refused
+    /// with a logged error and a FarmFailed to the runner.
+    /// </summary>
+    private void HandleStartFarm(StartFarm m)
+    {
+        if (m.FarmId is null || !System.Text.RegularExpressions.Regex.IsMatch(m.FarmId, "^[A-Za-z0-9-]{1,64}$") ||
+            m.Runner is null || _farmProxy is null)
+        {
+            _log.Error("refused a StartFarm from {0}: {1}", Sender, Describe(m));
+            return;
+        }
+        _farmProxy.Tell(m, Self);
+        var name = "farm-" + m.FarmId;
+        if (!Context.Child(name).IsNobody())
+        {
+            return;
+        }
+        string? error = null;
+        Scenario? scenario = null;
+        if (!Variants.TryParse(m.Variant ?? "", out var variant))
+        {
+            error = $"bad variant '{m.Variant}'";
+        }
+        else if (m.Strategy is null || !Deterministic.Strategies.Names.Contains(m.Strategy) ||
+                 m.Strategy == Deterministic.Strategies.Systematic)
+        {
+            error = $"a seed farm does not run strategy '{m.Strategy}'";
+        }
+        else if (m.Workers is < 1 or > 256 || m.UnitSeeds < 1 || m.Seeds < 1)
+        {
+            error = $"bad farm: {m.Workers} worker(s), units of {m.UnitSeeds} seeds, {m.Seeds} seeds";
+        }
+        else
+        {
+            try
+            {
+                scenario = ScenarioLoader.Parse(m.ScenarioText ?? "", m.Source ?? "farm");
+            }
+            catch (ScenarioException e)
+            {
+                error = string.Join("; ", e.Errors);
+            }
+        }
+        if (error is not null || scenario is null)
+        {
+            _log.Error("farm {0}: refused: {1}", m.FarmId, error);
+            m.Runner.Tell(new FarmFailed(m.FarmId, _settings.Index, error ?? "no scenario"));
+            return;
+        }
+        Context.ActorOf(FarmWorker.Props(m, _farmProxy, _settings.Index, scenario, variant), name);
+    }
+
     protected override void PreStart()
     {
+        // The seed farm's coordinator: a singleton among the members of role sim, reached through a proxy.
+        if (_settings.Role == ClusterConfig.DefaultRole)
+        {
+            Context.ActorOf(FarmCoordinator.ManagerProps(Context.System), FarmCoordinator.ManagerName);
+        }
+        _farmProxy = Context.ActorOf(FarmCoordinator.ProxyProps(Context.System), "farm-proxy");
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberJoined));
         _journalReady = _settings.Journal is null;

@@ -58,7 +58,8 @@ public sealed class NodeHost : IDisposable
                 SqliteJournal.Prepare(journal);
             }
         }
-        var config = ClusterConfig.Member(settings).WithFallback(Akka.Cluster.Sharding.ClusterSharding.DefaultConfig());
+        var config = ClusterConfig.Member(settings).WithFallback(Akka.Cluster.Sharding.ClusterSharding.DefaultConfig())
+            .WithFallback(Akka.Cluster.Tools.Singleton.ClusterSingleton.DefaultConfig());
         var system = ActorSystem.Create(settings.ClusterName, config);
         // Sharding's serializers must be there before any other member's region talks to this one.
         Akka.Cluster.Sharding.ClusterSharding.Get(system);

@@ -262,6 +262,23 @@ public sealed class CoverageTotals
         }
     }
 
+    /// <summary>The per-branch totals and runs reaching, in branch order (what a seed farm's unit result carries).</summary>
+    public (long[] Totals, long[] Reaching) ToArrays() => ((long[])_total.Clone(), (long[])_runs.Clone());
+
+    /// <summary>Totals from <see cref="ToArrays"/> and the run count; null when the arrays are not one entry per branch.</summary>
+    public static CoverageTotals? FromArrays(long runs, long[]? totals, long[]? reaching)
+    {
+        if (runs < 0 || totals is null || reaching is null || totals.Length != Coverage.BranchCount ||
+            reaching.Length != Coverage.BranchCount || totals.Any(t => t < 0) || reaching.Any(r => r < 0 || r > runs))
+        {
+            return null;
+        }
+        var c = new CoverageTotals { Runs = runs };
+        totals.CopyTo(c._total, 0);
+        reaching.CopyTo(c._runs, 0);
+        return c;
+    }
+
     public void Add(CoverageTotals other)
     {
         Runs += other.Runs;

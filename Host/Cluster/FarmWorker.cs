@@ -1,0 +1,218 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.Event;
+using DaxSim.Host.Deterministic;
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+
+namespace DaxSim.Host.Cluster;
+
+/// <summary>
+/// One member's share of a seed farm (the agent's child farm-ID): Workers slots, each a thread
+/// with its own DeterministicRuntime, as explore's workers are. A slot asks the coordinator
+/// for a unit, runs its seeds in order (stopping at the unit's first violating seed, the
+/// unit's lowest), and sends the coordinator the unit's result; then asks again. Each seed runs
+/// with the settings explore gives it (<see cref="Explore.Explorer.Settings"/>), so a seed gives
+/// the same result here as in a single-process explore. It stops when the coordinator says
+/// the farm is over, at EndFarm, or after a minute without an answer.
+/// </summary>
+public sealed class FarmWorker : ReceiveActor, IWithTimers
+{
+    private sealed record SlotFinished(int Slot, UnitDone? Done, string? Error);
+
+    private sealed record Retry(int Slot, long Request);
+
+    private static readonly TimeSpan AskAgain = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan GiveUp = TimeSpan.FromSeconds(60);
+
+    private readonly StartFarm _farm;
+    private readonly IActorRef _coordinator;
+    private readonly int _member;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Explore.Explorer _explorer;
+    private readonly Scenario _scenario;
+    private readonly BlockingCollection<UnitLease>[] _queues;
+    private readonly Thread[] _threads;
+    private readonly long[] _request;
+    private readonly bool[] _busy;
+    private readonly bool[] _over;
+    private readonly DateTime[] _lastAnswer;
+    private volatile bool _stopping;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public FarmWorker(StartFarm farm, IActorRef coordinator, int member, Scenario scenario, Variant variant)
+    {
+        _farm = farm;
+        _coordinator = coordinator;
+        _member = member;
+        _scenario = scenario;
+        _explorer = new Explore.Explorer(scenario, variant, farm.Strategy, 1)
+        {
+            PctDepth = farm.PctDepth,
+            PctSteps = farm.PctSteps,
+            FaultInjection = farm.FaultInjection,
+        };
+        var slots = Math.Clamp(farm.Workers, 1, 256);
+        _queues = Enumerable.Range(0, slots).Select(_ => new BlockingCollection<UnitLease>()).ToArray();
+        _request = new long[slots];
+        _busy = new bool[slots];
+        _over = new bool[slots];
+        _lastAnswer = Enumerable.Repeat(DateTime.UtcNow, slots).ToArray();
+        var self = Self;
+        _threads = Enumerable.Range(0, slots)
+            .Select(i => new Thread(() => SlotLoop(i, self)) { IsBackground = true, Name = $"daxsim-farm-{i}" })
+            .ToArray();
+
+        Receive<UnitLease>(m =>
+        {
+            if (m.Slot < 0 || m.Slot >= slots || m.Count < 1 || m.Count > farm.UnitSeeds)
+            {
+                _log.Error("farm {0}: refused a lease for slot {1} of {2} seeds", m.FarmId, m.Slot, m.Count);
+                return;
+            }
+            _lastAnswer[m.Slot] = DateTime.UtcNow;
+            _busy[m.Slot] = true;
+            _queues[m.Slot].Add(m);
+        });
+        Receive<NoUnit>(m =>
+        {
+            if (m.Slot < 0 || m.Slot >= slots)
+            {
+                return;
+            }
+            _lastAnswer[m.Slot] = DateTime.UtcNow;
+            if (m.Over)
+            {
+                _over[m.Slot] = true;
+                if (_over.All(o => o))
+                {
+                    Context.Stop(Self);
+                }
+                return;
+            }
+            Timers.StartSingleTimer("retry-" + m.Slot, new Retry(m.Slot, ++_request[m.Slot]), AskAgain);
+        });
+        Receive<Retry>(m =>
+        {
+            // Asked again: after a NoUnit, or when the coordinator did not answer (it is moving to another member).
+            if (_busy[m.Slot] || _over[m.Slot] || m.Request != _request[m.Slot])
+            {
+                return;
+            }
+            if (DateTime.UtcNow - _lastAnswer[m.Slot] > GiveUp)
+            {
+                _log.Warning("farm {0}: no answer from the coordinator for {1} s; this member stops farming", farm.FarmId,
+                    GiveUp.TotalSeconds);
+                Context.Stop(Self);
+                return;
+            }
+            Ask(m.Slot);
+        });
+        Receive<SlotFinished>(m =>
+        {
+            _busy[m.Slot] = _queues[m.Slot].Count > 0;
+            if (m.Error is not null)
+            {
+                _farm.Runner.Tell(new FarmFailed(farm.FarmId, _member, m.Error));
+                Context.Stop(Self);
+                return;
+            }
+            if (m.Done is not null)
+            {
+                _coordinator.Tell(m.Done, Self);
+            }
+            if (!_busy[m.Slot])
+            {
+                Ask(m.Slot);
+            }
+        });
+        Receive<EndFarm>(_ => Context.Stop(Self));
+        Receive<StartFarm>(_ => { });
+        ReceiveAny(m => _log.Error("farm {0} refused a message from {1}: {2}", farm.FarmId, Sender, NodeAgent.Describe(m)));
+    }
+
+    public static Props Props(StartFarm farm, IActorRef coordinator, int member, Scenario scenario, Variant variant) =>
+        Akka.Actor.Props.Create(() => new FarmWorker(farm, coordinator, member, scenario, variant));
+
+    protected override void PreStart()
+    {
+        foreach (var t in _threads)
+        {
+            t.Start();
+        }
+        for (var i = 0; i < _queues.Length; i++)
+        {
+            Ask(i);
+        }
+    }
+
+    protected override void PostStop()
+    {
+        _stopping = true;
+        foreach (var q in _queues)
+        {
+            q.CompleteAdding();
+        }
+    }
+
+    private void Ask(int slot)
+    {
+        var request = ++_request[slot];
+        _coordinator.Tell(new RequestUnit(_farm.FarmId, Self, slot), Self);
+        Timers.StartSingleTimer("retry-" + slot, new Retry(slot, request), AnswerTimeout);
+    }
+
+    // One slot's thread: its own DeterministicRuntime (made and disposed on this thread), the units leased to it in turn.
+    private void SlotLoop(int slot, IActorRef self)
+    {
+        try
+        {
+            using var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic);
+            foreach (var lease in _queues[slot].GetConsumingEnumerable())
+            {
+                var done = RunUnit(runtime, lease);
+                if (done is null)
+                {
+                    return;
+                }
+                self.Tell(new SlotFinished(slot, done, null));
+            }
+        }
+        catch (Exception e) when (e is not ThreadInterruptedException)
+        {
+            self.Tell(new SlotFinished(slot, null, $"node {_member}: {e.GetType().Name}: {e.Message}"));
+        }
+    }
+
+    private UnitDone? RunUnit(IRuntime runtime, UnitLease lease)
+    {
+        var coverage = new CoverageTotals();
+        long run = 0;
+        long deliveries = 0;
+        ulong? violating = null;
+        ulong hash = 0;
+        for (long i = 0; i < lease.Count; i++)
+        {
+            if (_stopping)
+            {
+                return null;
+            }
+            var result = runtime.Run(_scenario, _explorer.Settings(lease.FirstSeed + (ulong)i));
+            run++;
+            coverage.Add(result.Coverage);
+            deliveries += result.Deliveries;
+            if (result.Violation is not null)
+            {
+                violating = result.Seed;
+                hash = result.TraceHash;
+                break;
+            }
+        }
+        var (totals, reaching) = coverage.ToArrays();
+        return new UnitDone(lease.FarmId, lease.Unit, lease.FirstSeed, lease.Count, run, violating, hash,
+            violating is null ? 0 : 1, deliveries, coverage.Runs, totals, reaching, _member);
+    }
+}
