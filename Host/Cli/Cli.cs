@@ -235,7 +235,8 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             {
                 if (parsed.GetValue(strategy) == Deterministic.Strategies.Systematic)
                 {
-                    throw new InputException("--runtime cluster: the seed farm runs seeds (random, pct), not --strategy systematic");
+                    throw new InputException("--runtime cluster: the seed farm runs seeds (" +
+                        string.Join(", ", Strategies.Where(n => n != Deterministic.Strategies.Systematic)) + "), not --strategy systematic");
                 }
                 farmCluster = clusterFlags.Read(parsed) with { Log = stdout };
                 var unit = parsed.GetValue(unitSeeds) ?? FarmOptions.DefaultUnitSeeds;

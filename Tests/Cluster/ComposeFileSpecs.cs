@@ -70,8 +70,9 @@ public sealed class ComposeFileSpecs : IDisposable
             Assert.Equal("true", Scalar(s, "init")); // SIGTERM reaches daxsim: the member leaves gracefully
             Assert.Equal("no", Scalar(s, "restart")); // a member a crashNode fault killed stays dead
         }
-        // Beside the members and the runner, only the PostgreSQL journal server (started when named).
-        Assert.Equal(["postgres", "runner", "seed", "worker1", "worker2"],
+        // Beside the members and the runner, only the PostgreSQL journal server (started when named)
+        // and the seed farm's runner (profile farm).
+        Assert.Equal(["farm", "postgres", "runner", "seed", "worker1", "worker2"],
             services.Children.Keys.Select(k => k.ToString()).Order(StringComparer.Ordinal));
     }
 
@@ -97,6 +98,25 @@ public sealed class ComposeFileSpecs : IDisposable
 
         var dependsOn = Map(runner, "depends_on").Children.Keys.Select(k => k.ToString()).Order(StringComparer.Ordinal);
         Assert.Equal(["seed", "worker1", "worker2"], dependsOn);
+    }
+
+    [Fact]
+    public void The_farm_profile_must_explore_seeds_over_the_three_members_through_the_seed()
+    {
+        var farm = Map(Map(Config(("DAXSIM_FARM_SEEDS", "500")), "services"), "farm");
+
+        var command = Sequence(farm, "command");
+        Assert.Equal(["explore", "scenarios/generic-503-punch.json"], command.Take(2));
+        Assert.Equal("500", After(command, "--seeds"));
+        Assert.Equal("cluster", After(command, "--runtime"));
+        Assert.Equal("seed:4053", After(command, "--join"));
+        Assert.Equal("3", After(command, "--nodes"));
+        Assert.Equal("1", After(command, "--workers")); // per member
+        Assert.StartsWith("/tmp/", After(command, "--report"));
+        Assert.Equal(["farm"], Sequence(farm, "profiles"));
+        var env = Environment(farm);
+        Assert.Equal("runner", env["DAXSIM_HOSTNAME"]);
+        Assert.False(env.ContainsKey("DAXSIM_NODE_INDEX"), "the farm's runner is not a cluster member");
     }
 
     [Fact]
