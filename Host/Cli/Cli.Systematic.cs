@@ -102,24 +102,8 @@ public sealed partial class Cli
                 : $"not exhausted: stopped by {outcome.StoppedBy} ({outcome.Schedules} schedules run) within bound {bound}: clean so far");
             stdout.WriteLine($"verdict: clean on all {outcome.Schedules} schedules (expected {scenario.Expect.JsonName()})");
             NoTimeline();
-            if (reportPath is not null)
-            {
-                Report.Write(reportPath, new JObject
-                {
-                    ["daxsim"] = Report.Format,
-                    ["scenario"] = scenario.Name,
-                    ["source"] = scenario.Source,
-                    ["runtime"] = RuntimeKind.Deterministic.Name(),
-                    ["verdict"] = Verdict.Clean.JsonName(),
-                    ["expect"] = scenario.Expect.JsonName(),
-                    ["variant"] = variant.Name(),
-                    ["strategy"] = Deterministic.Strategies.Systematic,
-                    ["exhausted"] = outcome.Exhausted,
-                    ["violation"] = null,
-                    ["explore"] = summary,
-                });
-                stdout.WriteLine($"  report: {reportPath}");
-            }
+            WriteCleanExploreReport(reportPath, scenario, variant, Deterministic.Strategies.Systematic, summary,
+                outcome.Exhausted);
             JUnitProperty("exhausted", outcome.Exhausted ? "true" : "false");
             JUnitProperty("report", reportPath);
             JUnitClean();

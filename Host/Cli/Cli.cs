@@ -559,24 +559,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             stdout.WriteLine($"verdict: clean on all {outcome.SeedsRun} seeds (expected {scenario.Expect.JsonName()})");
             NoTimeline();
-            if (reportPath is not null)
-            {
-                // No run to replay: the report is the exploration's summary and its coverage.
-                Report.Write(reportPath, new JObject
-                {
-                    ["daxsim"] = Report.Format,
-                    ["scenario"] = scenario.Name,
-                    ["source"] = scenario.Source,
-                    ["runtime"] = RuntimeKind.Deterministic.Name(),
-                    ["verdict"] = Verdict.Clean.JsonName(),
-                    ["expect"] = scenario.Expect.JsonName(),
-                    ["variant"] = variant.Name(),
-                    ["strategy"] = search.Strategy,
-                    ["violation"] = null,
-                    ["explore"] = summary,
-                });
-                stdout.WriteLine($"  report: {reportPath}");
-            }
+            WriteCleanExploreReport(reportPath, scenario, variant, search.Strategy, summary);
             JUnitProperty("report", reportPath);
             JUnitClean();
             return 0;
@@ -618,6 +601,38 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                   ? $" --strategy pct --pct-depth {result.PctDepth ?? search.PctDepth} --pct-steps {result.PctSteps ?? search.PctSteps}"
                   : search.Strategy != Deterministic.Strategies.Random ? $" --strategy {search.Strategy}" : "") +
               (search.FaultInjection ? " --fault-injection" : "");
+
+    /// <summary>
+    /// A clean explore's report (when asked for): no run to replay, so it is the exploration's
+    /// summary and coverage; <paramref name="exhausted"/> for the systematic search.
+    /// </summary>
+    private void WriteCleanExploreReport(string? reportPath, Scenario scenario, Variant variant, string strategy,
+        JObject summary, bool? exhausted = null)
+    {
+        if (reportPath is null)
+        {
+            return;
+        }
+        var json = new JObject
+        {
+            ["daxsim"] = Report.Format,
+            ["scenario"] = scenario.Name,
+            ["source"] = scenario.Source,
+            ["runtime"] = RuntimeKind.Deterministic.Name(),
+            ["verdict"] = Verdict.Clean.JsonName(),
+            ["expect"] = scenario.Expect.JsonName(),
+            ["variant"] = variant.Name(),
+            ["strategy"] = strategy,
+        };
+        if (exhausted is { } e)
+        {
+            json["exhausted"] = e;
+        }
+        json["violation"] = null;
+        json["explore"] = summary;
+        Report.Write(reportPath, json);
+        stdout.WriteLine($"  report: {reportPath}");
+    }
 
     /// <summary>The search settings of run and explore: strategy, PCT's parameters (0: drawn or measured), fault injection.</summary>
     private sealed record SearchOptions(string Strategy, int PctDepth, long PctSteps, bool FaultInjection);
