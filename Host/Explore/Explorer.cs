@@ -70,97 +70,69 @@ public sealed class Explorer(Scenario scenario, Variant variant, string strategy
     public ExploreResult Explore(ulong firstSeed, long seeds)
     {
         var clock = Stopwatch.StartNew();
-        long next = 0;
         long done = 0;
         long deliveries = 0;
         long findings = 0;
-        long stopAt = seeds;
-        RunResult? finding = null;
+        var found = new RunResult?[1];
         var gate = new object();
         var coverage = new CoverageTotals();
-        Exception? failure = null;
-        var count = Math.Max(1, workers);
-        using var finished = new CountdownEvent(count);
-
-        void Work()
-        {
-            try
-            {
-                Seeds();
-            }
-            catch (Exception e)
-            {
-                lock (gate)
-                {
-                    failure ??= e;
-                }
-                Interlocked.Exchange(ref stopAt, 0);
-            }
-            finally
-            {
-                finished.Signal();
-            }
-        }
-
-        void Seeds()
+        long? lowest;
+        try
         {
             // Explore is the deterministic runtime's (seeds replay); one runtime per worker thread.
-            using var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic);
-            var local = new CoverageTotals();
-            try
-            {
-                while (true)
+            lowest = LowestFirst.Run(seeds, workers, "daxsim-explore",
+                () => new Worker(Runtimes.ForOneThread(RuntimeKind.Deterministic), coverage, gate),
+                (worker, i) =>
                 {
-                    var i = Interlocked.Increment(ref next) - 1;
-                    if (i >= Interlocked.Read(ref stopAt))
-                    {
-                        return;
-                    }
-                    var result = runtime.Run(scenario, Settings(firstSeed + (ulong)i));
-                    local.Add(result.Coverage);
+                    var result = worker.Runtime.Run(scenario, Settings(firstSeed + (ulong)i));
+                    worker.Coverage.Add(result.Coverage);
                     Interlocked.Add(ref deliveries, result.Deliveries);
-                    if (result.Violation is not null)
+                    Interlocked.Increment(ref done);
+                    if (result.Violation is null)
                     {
-                        Interlocked.Increment(ref findings);
-                        lock (gate)
+                        return false;
+                    }
+                    Interlocked.Increment(ref findings);
+                    lock (gate)
+                    {
+                        if (found[0] is null || result.Seed < found[0]!.Seed)
                         {
-                            if (finding is null || result.Seed < finding.Seed)
-                            {
-                                finding = result;
-                                Interlocked.Exchange(ref stopAt, i);
-                            }
+                            found[0] = result;
                         }
                     }
-                    Interlocked.Increment(ref done);
-                }
-            }
-            finally
-            {
-                lock (gate)
-                {
-                    coverage.Add(local);
-                }
-            }
+                    return true;
+                },
+                () => false, ProgressInterval,
+                () => Progress?.Invoke(new ExploreProgress(Interlocked.Read(ref done), clock.Elapsed,
+                    Interlocked.Read(ref findings))));
         }
-
-        var threads = Enumerable.Range(0, count)
-            .Select(_ => new Thread(Work) { IsBackground = true, Name = "daxsim-explore" })
-            .ToList();
-        threads.ForEach(t => t.Start());
-        while (!finished.Wait(ProgressInterval))
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
         {
-            Progress?.Invoke(new ExploreProgress(Interlocked.Read(ref done), clock.Elapsed,
-                Interlocked.Read(ref findings)));
-        }
-        threads.ForEach(t => t.Join());
-        if (failure is not null)
-        {
+            var failure = e.InnerExceptions[0];
             throw new InvalidOperationException($"exploring {scenario.Name} failed: {failure.Message}", failure);
         }
+        var finding = lowest is null ? null : found[0];
         return new ExploreResult(firstSeed, done, finding, clock.Elapsed, deliveries)
         {
             Coverage = coverage,
             Findings = findings,
         };
+    }
+
+    /// <summary>One worker's runtime and coverage; the coverage joins the total when the worker stops.</summary>
+    private sealed class Worker(IRuntime runtime, CoverageTotals total, object gate) : IDisposable
+    {
+        public IRuntime Runtime { get; } = runtime;
+
+        public CoverageTotals Coverage { get; } = new();
+
+        public void Dispose()
+        {
+            lock (gate)
+            {
+                total.Add(Coverage);
+            }
+            Runtime.Dispose();
+        }
     }
 }

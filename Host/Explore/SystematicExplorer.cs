@@ -268,70 +268,28 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             _seen = owner.Reduces ? new ConcurrentDictionary<ulong, int>() : null;
             _unitsDone = 0;
             _unitsLeft = units.Count;
-            long next = 0;
-            long stopAt = units.Count;
-            (RunResult Run, IReadOnlyList<Delay> Delays, long Unit)? best = null;
-            Exception? failure = null;
-            var count = Math.Min(workers, Math.Max(1, units.Count));
-            using var finished = new CountdownEvent(count);
-
-            void Work()
+            var found = new (RunResult Run, IReadOnlyList<Delay> Delays)?[units.Count];
+            long? lowest;
+            try
             {
-                try
-                {
-                    using var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic);
-                    while (true)
+                lowest = LowestFirst.Run(units.Count, Math.Min(workers, Math.Max(1, units.Count)), "daxsim-systematic",
+                    () => Runtimes.ForOneThread(RuntimeKind.Deterministic),
+                    (runtime, u) =>
                     {
-                        var u = Interlocked.Increment(ref next) - 1;
-                        if (u >= Interlocked.Read(ref stopAt) || Limited)
-                        {
-                            return;
-                        }
-                        var found = Unit(runtime, units[(int)u], d);
+                        found[u] = Unit(runtime, units[(int)u], d);
                         Interlocked.Decrement(ref _unitsLeft);
                         Interlocked.Increment(ref _unitsDone);
-                        if (found is { } f)
-                        {
-                            lock (_gate)
-                            {
-                                if (best is null || u < best.Value.Unit)
-                                {
-                                    best = (f.Run, f.Delays, u);
-                                    Interlocked.Exchange(ref stopAt, u);
-                                }
-                            }
-                        }
-                    }
-                }
-                catch (Exception e)
-                {
-                    lock (_gate)
-                    {
-                        failure ??= e;
-                    }
-                    Interlocked.Exchange(ref stopAt, 0);
-                }
-                finally
-                {
-                    finished.Signal();
-                }
+                        return found[u] is not null;
+                    },
+                    () => Limited, owner.ProgressInterval, () => owner.Progress?.Invoke(Progress()));
             }
-
-            var threads = Enumerable.Range(0, count)
-                .Select(_ => new Thread(Work) { IsBackground = true, Name = "daxsim-systematic" })
-                .ToList();
-            threads.ForEach(t => t.Start());
-            while (!finished.Wait(owner.ProgressInterval))
+            catch (AggregateException e) when (e.InnerExceptions.Count == 1)
             {
-                owner.Progress?.Invoke(Progress());
-            }
-            threads.ForEach(t => t.Join());
-            if (failure is not null)
-            {
+                var failure = e.InnerExceptions[0];
                 throw new InvalidOperationException(
                     $"the systematic search of {owner.Scenario.Name} failed: {failure.Message}", failure);
             }
-            return best is { } b ? (b.Run, b.Delays) : null;
+            return lowest is { } l ? found[l] : null;
         }
 
         // The schedules of depth d under one first deviation, depth first in (point, position) order.
