@@ -139,7 +139,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         }
         for (var d = 1; d <= Bound; d++)
         {
-            if (search.Level(d, rootCounts) is { } finding)
+            if (search.Level(d, rootCounts, root) is { } finding)
             {
                 return search.Result(finding.Run, finding.Delays, exhausted: false);
             }
@@ -251,7 +251,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         }
 
         /// <summary>Every schedule with exactly <paramref name="d"/> delays; the lowest unit's finding, if any.</summary>
-        public (RunResult Run, IReadOnlyList<Delay> Delays)? Level(int d, List<int> rootCounts)
+        public (RunResult Run, IReadOnlyList<Delay> Delays)? Level(int d, List<int> rootCounts, IRuntime rootRuntime)
         {
             // Units: the first deviation (point, position) of each schedule of this depth.
             var units = new List<Delay>();
@@ -266,6 +266,12 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             _levelDone = 0;
             // States are compared within a depth: "delays left" means left of d.
             _seen = owner.Reduces ? new ConcurrentDictionary<ulong, int>() : null;
+            if (_seen is not null)
+            {
+                // The default schedule's states first, with all d delays left: its extensions
+                // are this depth's units, so a unit that comes back to one of them is cut there.
+                RunOne(rootRuntime, [], counted: false, out _, remaining: d);
+            }
             _unitsDone = 0;
             _unitsLeft = units.Count;
             var found = new (RunResult Run, IReadOnlyList<Delay> Delays)?[units.Count];
