@@ -61,11 +61,11 @@ public sealed class ToolPackageSpecs(ITestOutputHelper output) : IDisposable
         Assert.Contains("### Install as a .NET tool", readme);
         Assert.Contains("dotnet pack Host -c Release -o ./nupkg", readme);
         Assert.Contains("dotnet tool install --tool-path ~/.daxsim --add-source ./nupkg DaxSim", readme);
-        var script = File.ReadAllText(Path.Combine(Root, "tool", "install.sh"));
+        var script = File.ReadAllText(Path.Combine(Root, "Host", "install-tool.sh"));
         Assert.Contains("dotnet pack Host -c Release -o \"$feed\"", script);
         Assert.Contains("dotnet tool install --tool-path \"$tool_path\" --add-source \"$feed\" DaxSim", script);
         Assert.Contains("daxsim\" run --runtime deterministic --seed 1", script);
-        var check = Run("bash", ["-n", Path.Combine(Root, "tool", "install.sh")], _dir, TimeSpan.FromSeconds(30));
+        var check = Run("bash", ["-n", Path.Combine(Root, "Host", "install-tool.sh")], _dir, TimeSpan.FromSeconds(30));
         Assert.True(check.Code == 0, check.Text);
     }
 

@@ -2,7 +2,7 @@
 # Packs daxsim as a .NET tool and installs it from that package (README, "Install as a .NET
 # tool"), then checks that the installed daxsim runs the embedded default scenario.
 #
-#   tool/install.sh [TOOL_PATH]     # default: .daxsim-tool in the current directory
+#   Host/install-tool.sh [TOOL_PATH]     # default: .daxsim-tool in the current directory
 #
 # Offline: the package goes to a local folder, which `dotnet tool install` takes as its
 # source (--add-source); only the build's own NuGet packages come from the configured feeds.
