@@ -132,12 +132,14 @@ public sealed class SeedFarmSpecs : CliHarness
         Assert.True(crashed == 1, $"node {victim} ran no unit\n{r}");
         Assert.True(r.Code == 0, r.ToString());
         Assert.NotNull(farm);
-        if (victim != 0)
+        if (victim != 0 && farm.UnitsReturned > 0)
         {
             // The coordinator saw the member removed and gave its unit back (a coordinator started
-            // again on another member learns what is done from the runner instead).
+            // again on another member learns what is done from the runner instead). A member
+            // killed between two units held none (a fast run: its other worker had finished
+            // too), and the farm can end before its removal is even noticed; the seeds below
+            // are counted once either way.
             Assert.Contains($"node {victim} was removed from the cluster", r.Out);
-            Assert.True(farm.UnitsReturned >= 1, r.ToString());
         }
         AssertEachSeedOnce(farm, 1, seeds);
         Assert.Equal(seeds, farm.Explore.SeedsRun);
