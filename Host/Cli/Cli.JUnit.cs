@@ -33,11 +33,21 @@ public sealed partial class Cli
     /// Where a deterministic run's report goes when --junit is given without --report: beside the
     /// JUnit file, so that the failure's replay command has a report to replay.
     /// </summary>
-    public static string JUnitReportPath(string junitPath, string scenario, string variant, ulong seed)
+    public static string JUnitReportPath(string junitPath, string scenario, string variant, ulong seed) =>
+        JUnitReportPath(junitPath, scenario, variant, $"seed{seed}");
+
+    private static string JUnitReportPath(string junitPath, string scenario, string variant, string tag)
     {
         var dir = Path.GetDirectoryName(junitPath) ?? "";
-        return Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(junitPath)}-{scenario}-{variant}-seed{seed}.json");
+        return Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(junitPath)}-{scenario}-{variant}-{tag}.json");
     }
+
+    /// <summary>
+    /// Where explore writes a finding's report when --report is not given: beside the JUnit
+    /// file with --junit (where CI collects it), else in the working directory.
+    /// </summary>
+    private string FindingReportPath(string scenario, string variant, string tag) =>
+        _junit is not null ? JUnitReportPath(_junit, scenario, variant, tag) : $"daxsim-{scenario}-{variant}-{tag}.json";
 
     /// <summary>--junit must name a file in a directory that exists and can be written, checked before the run.</summary>
     private void CheckJUnit(string? reportPath)

@@ -111,30 +111,14 @@ public sealed partial class Cli
         }
         var delays = outcome.FindingDelays!;
         summary["delays"] = new JArray(delays.Select(d => new JArray(d.Point, d.Position)));
-        var settings = explorer.Settings(delays);
-        using var det = new DeterministicRuntime();
-        var full = det.Run(scenario, settings with
-        {
-            RecordOps = true, RecordSchedule = true, RecordTimeline = _html is not null,
-        });
-        if (full.TraceHash != outcome.Finding.TraceHash)
-        {
-            throw new InvalidOperationException(
-                $"the schedule [{string.Join(", ", delays)}] gave a different trace when run again: the deterministic runtime is not deterministic");
-        }
-        reportPath ??= _junit is not null
-            ? Path.Combine(Path.GetDirectoryName(_junit) ?? "", $"{Path.GetFileNameWithoutExtension(_junit)}-{scenario.Name}-{variant.Name()}-systematic.json")
-            : $"daxsim-{scenario.Name}-{variant.Name()}-systematic.json";
-        stdout.WriteLine($"first violating schedule: {delays.Sum(d => d.Position)} delay(s) " +
-                         $"({string.Join(", ", delays.Select(d => $"at choice {d.Point}, position {d.Position}"))}), " +
-                         $"after {outcome.Schedules} schedules; not exhausted");
-        PrintInjected(scenario, full);
-        var code = Finish(scenario, full, reportPath, null, $"daxsim replay {reportPath}", summary);
-        WriteTimeline(scenario, full, $"daxsim replay {reportPath}");
-        var shrunk = ShrinkFinding(det, scenario, settings, full, reportPath);
-        JUnitResult(full, $"daxsim replay {reportPath}", reportPath,
-            $"first violating schedule: {delays.Sum(d => d.Position)} delay(s) against the default, after {outcome.Schedules} schedules within bound {bound}",
-            shrunk is { } m ? [$"minimal scenario: {m.Scenario}", $"minimal replay: daxsim replay {m.Report}"] : null);
-        return code;
+        var count = delays.Sum(d => d.Position);
+        return ReportExploreFinding(scenario, explorer.Settings(delays), outcome.Finding.TraceHash,
+            $"the schedule [{string.Join(", ", delays)}]", reportPath,
+            FindingReportPath(scenario.Name, variant.Name(), "systematic"),
+            $"first violating schedule: {count} delay(s) " +
+            $"({string.Join(", ", delays.Select(d => $"at choice {d.Point}, position {d.Position}"))}), " +
+            $"after {outcome.Schedules} schedules; not exhausted",
+            summary,
+            $"first violating schedule: {count} delay(s) against the default, after {outcome.Schedules} schedules within bound {bound}");
     }
 }

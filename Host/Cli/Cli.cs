@@ -564,30 +564,40 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             JUnitClean();
             return 0;
         }
-        // Run the finding again with everything recorded, for the report and the replay (on a
-        // DeterministicRuntime of its own: the shrinker runs its candidates on it too).
+        return ReportExploreFinding(scenario, explorer.Settings(findingAt), findingHash,
+            $"seed {findingAt}{(farmed is null ? "" : " (run on a member)")}", reportPath,
+            FindingReportPath(scenario.Name, variant.Name(), $"seed{findingAt}"), $"first violating seed: {findingAt}",
+            summary, $"first violating seed {findingAt} of seeds {range} ({outcome.SeedsRun} seeds run)");
+    }
+
+    /// <summary>
+    /// An explore's finding: run again with everything recorded, for the report and the replay
+    /// (on a DeterministicRuntime of its own: the shrinker runs its candidates on it too), checked
+    /// to give the trace <paramref name="hash"/> the search saw; then the report (to
+    /// <paramref name="defaultReport"/> without --report), the timeline, the shrunk finding and
+    /// the JUnit failure. Returns the verdict's exit code.
+    /// </summary>
+    private int ReportExploreFinding(Scenario scenario, RunSettings settings, ulong hash, string what,
+        string? reportPath, string defaultReport, string headline, JObject summary, string junitWhere)
+    {
         using var det = new DeterministicRuntime();
-        var full = det.Run(scenario, explorer.Settings(findingAt) with
+        var full = det.Run(scenario, settings with
         {
             RecordOps = true, RecordSchedule = true, RecordTimeline = _html is not null,
         });
-        if (full.TraceHash != findingHash)
+        if (full.TraceHash != hash)
         {
             throw new InvalidOperationException(
-                $"seed {findingAt} gave a different trace when run again ({Report.Hex(full.TraceHash)} vs " +
-                $"{Report.Hex(findingHash)}{(farmed is null ? "" : " on a member")}): the deterministic runtime is not deterministic");
+                $"{what} gave a different trace when run again ({Report.Hex(full.TraceHash)} vs {Report.Hex(hash)}): " +
+                "the deterministic runtime is not deterministic");
         }
-        // With --junit, beside the JUnit file (where CI collects it); else in the working directory.
-        reportPath ??= _junit is not null
-            ? JUnitReportPath(_junit, scenario.Name, variant.Name(), findingAt)
-            : $"daxsim-{scenario.Name}-{variant.Name()}-seed{findingAt}.json";
-        stdout.WriteLine($"first violating seed: {findingAt}");
+        reportPath ??= defaultReport;
+        stdout.WriteLine(headline);
         PrintInjected(scenario, full);
         var code = Finish(scenario, full, reportPath, null, $"daxsim replay {reportPath}", summary);
         WriteTimeline(scenario, full, $"daxsim replay {reportPath}");
-        var shrunk = ShrinkFinding(det, scenario, explorer.Settings(findingAt), full, reportPath);
-        JUnitResult(full, $"daxsim replay {reportPath}", reportPath,
-            $"first violating seed {findingAt} of seeds {range} ({outcome.SeedsRun} seeds run)",
+        var shrunk = ShrinkFinding(det, scenario, settings, full, reportPath);
+        JUnitResult(full, $"daxsim replay {reportPath}", reportPath, junitWhere,
             shrunk is { } s ? [$"minimal scenario: {s.Scenario}", $"minimal replay: daxsim replay {s.Report}"] : null);
         return code;
     }
