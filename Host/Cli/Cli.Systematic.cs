@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using DaxSim.Host.Cluster;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Explore;
 using DaxSim.Host.Runs;
@@ -19,7 +20,8 @@ public sealed partial class Cli
 
     private int ExploreSystematic(ParseResult parsed, Argument<string> file, Option<ulong> seed, Option<string?> variantFlag,
         Option<string?> report, int workers, Option<bool> faultInjection, Option<long> seeds, Option<int?> boundFlag,
-        Option<long?> maxFlag, Option<int?> pctDepth, Option<long> pctSteps, Option<bool> noReduction)
+        Option<long?> maxFlag, Option<int?> pctDepth, Option<long> pctSteps, Option<bool> noReduction,
+        ClusterRunOptions? farmCluster = null, FarmOptions? farm = null)
     {
         if (parsed.GetResult(seeds) is { Implicit: false })
         {
@@ -42,6 +44,10 @@ public sealed partial class Cli
         }
         var scenario = LoadScenario(parsed.GetValue(file));
         var variant = ResolveVariant(scenario, parsed.GetValue(variantFlag));
+        if (farmCluster is not null && scenario.Text is null)
+        {
+            throw new InputException($"{scenario.Source}: the cluster runtime needs the scenario's text");
+        }
         var reportPath = parsed.GetValue(report);
         CheckWritable(reportPath, "--report");
         CheckWritable(_html, "--html");
@@ -50,28 +56,47 @@ public sealed partial class Cli
         var injecting = parsed.GetValue(faultInjection);
         PrintHeader("explore", scenario, RuntimeKind.Deterministic, variant, firstSeed, Deterministic.Strategies.Systematic);
         PrintSearch(new SearchOptions(Deterministic.Strategies.Systematic, PctStrategy.DefaultDepth, 0, injecting), null, scenario, variant);
+        Action<SystematicProgress> progress = p => stderr.WriteLine(
+            $"  ... {p.Delays} of {p.Bound} delays: {p.Schedules} schedules done ({p.SchedulesPerSecond:F0}/s); " +
+            $"{p.UnitsLeft} first deviations and {p.Frontier} {(farmCluster is null ? "schedules queued" : "units leased")}; " +
+            $"about {p.EstimatedLeft} left at this depth");
         var explorer = new SystematicExplorer(scenario, variant, bound, workers)
         {
             Seed = firstSeed,
             FaultInjection = injecting,
             MaxSchedules = max,
             Reduction = !parsed.GetValue(noReduction),
-            Progress = p => stderr.WriteLine(
-                $"  ... {p.Delays} of {p.Bound} delays: {p.Schedules} schedules done ({p.SchedulesPerSecond:F0}/s); " +
-                $"{p.UnitsLeft} first deviations and {p.Frontier} schedules queued; about {p.EstimatedLeft} left at this depth"),
+            Progress = progress,
         };
         stdout.WriteLine($"  systematic: every schedule with at most {bound} delay(s) against the default (first come, " +
                          $"first served), fewest delays first; {workers} worker(s)" +
+                         (farmCluster is null
+                             ? ""
+                             : $" per member, a seed farm on {(farmCluster.Join is { } j ? $"the cluster at {j}" : $"{farmCluster.Nodes} member(s)")}, " +
+                               "units of one first deviation, depth by depth") +
                          (max < long.MaxValue ? $"; at most {max} schedules" : "") +
                          (explorer.Reduces ? "; reduction: schedules cut at a state already reached"
                              : parsed.GetValue(noReduction) ? "; no reduction (--no-reduction)"
                              : "; no reduction (message or node faults, or fault injection)"));
-        JUnitBegin("explore", scenario, variant, ("runtime", RuntimeKind.Deterministic.Name()),
+        JUnitBegin("explore", scenario, variant,
+            ("runtime", farmCluster is null ? RuntimeKind.Deterministic.Name() : RuntimeKind.Cluster.Name()),
             ("strategy", Deterministic.Strategies.Systematic), ("bound", bound.ToString(CultureInfo.InvariantCulture)),
             ("max-schedules", max < long.MaxValue ? max.ToString(CultureInfo.InvariantCulture) : null),
             ("seed", firstSeed.ToString(CultureInfo.InvariantCulture)), ("workers", workers.ToString(CultureInfo.InvariantCulture)),
             ("fault-injection", injecting ? "true" : null));
-        var outcome = explorer.Explore();
+        SystematicResult outcome;
+        SystematicFarmResult? farmed = null;
+        if (farmCluster is not null)
+        {
+            farmed = new SystematicFarmRunner(farmCluster, farm!) { Progress = progress, AfterUnit = SystematicFarmAfterUnit }
+                .Run(scenario, variant, explorer);
+            outcome = farmed.Search;
+            _lastSystematicFarm = farmed;
+        }
+        else
+        {
+            outcome = explorer.Explore();
+        }
         JUnitProperty("schedules", outcome.Schedules.ToString(CultureInfo.InvariantCulture));
         var seconds = Math.Max(outcome.Elapsed.TotalSeconds, 1e-9);
         stdout.WriteLine(
@@ -95,7 +120,22 @@ public sealed partial class Cli
             ["schedulesPerSecond"] = Math.Round(outcome.Schedules / seconds, 1),
             ["coverage"] = Report.CoverageJson(outcome.Coverage),
         };
-        if (outcome.Finding is null)
+        if (farmed is not null)
+        {
+            summary["runtime"] = RuntimeKind.Cluster.Name();
+            summary["farm"] = new JObject
+            {
+                ["members"] = farmed.Members,
+                ["workersPerMember"] = farm!.WorkersPerMember,
+                ["units"] = farmed.UnitCount,
+                ["unitsCounted"] = farmed.Units.Count,
+                ["secondsToUp"] = Math.Round(farmed.TimeToUp.TotalSeconds, 2),
+                ["unitsReturned"] = farmed.UnitsReturned,
+                ["unitsPerMember"] = new JObject(farmed.Units.GroupBy(u => u.Member).OrderBy(g => g.Key)
+                    .Select(g => new JProperty(g.Key.ToString(CultureInfo.InvariantCulture), g.Count()))),
+            };
+        }
+        if (outcome.FindingDelays is null)
         {
             stdout.WriteLine(outcome.Exhausted
                 ? $"exhausted: {outcome.Schedules} schedules ({outcome.Complete} after reduction) within bound {bound}: clean"
@@ -112,8 +152,8 @@ public sealed partial class Cli
         var delays = outcome.FindingDelays!;
         summary["delays"] = new JArray(delays.Select(d => new JArray(d.Point, d.Position)));
         var count = delays.Sum(d => d.Position);
-        return ReportExploreFinding(scenario, explorer.Settings(delays), outcome.Finding.TraceHash,
-            $"the schedule [{string.Join(", ", delays)}]", reportPath,
+        return ReportExploreFinding(scenario, explorer.Settings(delays), farmed?.FindingTraceHash ?? outcome.Finding!.TraceHash,
+            $"the schedule [{string.Join(", ", delays)}]{(farmed is null ? "" : " (run on a member)")}", reportPath,
             FindingReportPath(scenario.Name, variant.Name(), "systematic"),
             $"first violating schedule: {count} delay(s) " +
             $"({string.Join(", ", delays.Select(d => $"at choice {d.Point}, position {d.Position}"))}), " +

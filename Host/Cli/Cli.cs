@@ -233,10 +233,11 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             FarmOptions? farm = null;
             if (exploreKind == RuntimeKind.Cluster.Name())
             {
-                if (parsed.GetValue(strategy) == Deterministic.Strategies.Systematic)
+                var systematic = parsed.GetValue(strategy) == Deterministic.Strategies.Systematic;
+                if (systematic && parsed.GetValue(unitSeeds) is not null)
                 {
-                    throw new InputException("--runtime cluster: the seed farm runs seeds (" +
-                        string.Join(", ", Strategies.Where(n => n != Deterministic.Strategies.Systematic)) + "), not --strategy systematic");
+                    throw new InputException(
+                        "--unit-seeds is for seeds: a systematic farm's units are the first deviations of its schedules");
                 }
                 farmCluster = clusterFlags.Read(parsed) with { Log = stdout };
                 var unit = parsed.GetValue(unitSeeds) ?? FarmOptions.DefaultUnitSeeds;
@@ -250,6 +251,11 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                     UnitSeeds = unit,
                     WorkersPerMember = parsed.GetResult(workers) is { Implicit: false } ? k : 1,
                 };
+                if (systematic)
+                {
+                    // A systematic unit (every schedule under one first deviation) can run for minutes at a deep bound.
+                    farm = farm with { LeaseTimeout = TimeSpan.FromMinutes(10), StallTimeout = TimeSpan.FromMinutes(10) };
+                }
                 k = farm.WorkersPerMember;
             }
             else if (clusterFlags.AnyGiven(parsed) || parsed.GetValue(unitSeeds) is not null)
@@ -259,7 +265,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             if (parsed.GetValue(strategy) == Deterministic.Strategies.Systematic)
             {
                 return ExploreSystematic(parsed, exploreFile, exploreSeed, variant, report, k, faultInjection,
-                    seeds, bound, maxSchedules, pctDepth, pctSteps, noReduction);
+                    seeds, bound, maxSchedules, pctDepth, pctSteps, noReduction, farmCluster, farm);
             }
             if (parsed.GetResult(bound) is not null || parsed.GetResult(maxSchedules) is not null ||
                 parsed.GetResult(noReduction) is { Implicit: false })

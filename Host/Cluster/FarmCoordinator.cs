@@ -27,7 +27,7 @@ public sealed class FarmCoordinator : ReceiveActor
         public static readonly Tick Instance = new();
     }
 
-    private sealed record Farm(FarmLedger Ledger, IActorRef Runner);
+    private sealed record Farm(FarmLedger Ledger, IActorRef Runner, SystematicFarm? Systematic);
 
     private readonly Dictionary<string, Farm> _farms = new();
     private readonly HashSet<string> _ended = [];
@@ -125,8 +125,22 @@ public sealed class FarmCoordinator : ReceiveActor
         FarmLedger ledger;
         try
         {
-            ledger = new FarmLedger(m.FirstSeed, m.Seeds, m.UnitSeeds,
-                TimeSpan.FromMilliseconds(Math.Clamp(m.LeaseTimeoutMs, 100, 24L * 3600 * 1000)));
+            var leaseTimeout = TimeSpan.FromMilliseconds(Math.Clamp(m.LeaseTimeoutMs, 100, 24L * 3600 * 1000));
+            if (m.Systematic is { } systematic)
+            {
+                // A systematic farm: its units are first deviations, with a depth barrier.
+                if (systematic.Check(m) is { } wrong)
+                {
+                    _log.Error("farm {0}: refused from {1}: {2}", m.FarmId, Sender, wrong);
+                    m.Runner?.Tell(new FarmFailed(m.FarmId, -1, $"the coordinator refused the farm: {wrong}"));
+                    return;
+                }
+                ledger = systematic.Ledger(leaseTimeout);
+            }
+            else
+            {
+                ledger = new FarmLedger(m.FirstSeed, m.Seeds, m.UnitSeeds, leaseTimeout);
+            }
         }
         catch (ArgumentOutOfRangeException e)
         {
@@ -140,7 +154,7 @@ public sealed class FarmCoordinator : ReceiveActor
             return;
         }
         ledger.MarkDone(m.Done ?? [], m.StopAt);
-        _farms[m.FarmId] = new Farm(ledger, m.Runner);
+        _farms[m.FarmId] = new Farm(ledger, m.Runner, m.Systematic);
         _log.Info("farm {0}: {1} seeds from {2} in {3} units", m.FarmId, m.Seeds, m.FirstSeed, ledger.Units);
     }
 
@@ -160,7 +174,12 @@ public sealed class FarmCoordinator : ReceiveActor
         if (farm.Ledger.TryLease(HolderOf(m.Worker), DateTime.UtcNow, out var unit))
         {
             var range = farm.Ledger.RangeOf(unit);
-            m.Worker.Tell(new UnitLease(m.FarmId, unit, range.First, range.Count, m.Slot));
+            var lease = new UnitLease(m.FarmId, unit, range.First, range.Count, m.Slot);
+            if (farm.Systematic is { } s)
+            {
+                lease = lease with { Depth = s.Depths[unit], Point = s.Points[unit], Position = s.Positions[unit] };
+            }
+            m.Worker.Tell(lease);
             return;
         }
         m.Worker.Tell(new NoUnit(m.FarmId, m.Slot, Over: farm.Ledger.Finished));
@@ -172,7 +191,9 @@ public sealed class FarmCoordinator : ReceiveActor
         {
             return;
         }
-        if (!farm.Ledger.IsUnit(m.Unit) || farm.Ledger.RangeOf(m.Unit) != new SeedRange(m.FirstSeed, m.Count))
+        if (!farm.Ledger.IsUnit(m.Unit) || farm.Ledger.RangeOf(m.Unit) != new SeedRange(m.FirstSeed, m.Count) ||
+            (farm.Systematic is { } s && (m.Systematic is not { } u || u.Depth != s.Depths[m.Unit] ||
+                                          u.Point != s.Points[m.Unit] || u.Position != s.Positions[m.Unit])))
         {
             _log.Error("farm {0}: refused a result for unit {1} ({2}, {3} seeds) from {4}: not one of the farm's units",
                 m.FarmId, m.Unit, m.FirstSeed, m.Count, Sender);

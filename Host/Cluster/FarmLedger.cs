@@ -23,6 +23,11 @@ public readonly record struct SeedRange(ulong First, long Count)
 /// finished when every unit that starts below s (every unit, without a finding) is done.
 /// A lease that expires, or whose holder leaves the cluster, goes back to the queue; the
 /// lowest pending unit is leased first.
+///
+/// A systematic farm (explore --strategy systematic --runtime cluster) keeps one with one
+/// "seed" per unit, numbered from 0 (FirstSeed 0, UnitSeeds 1): its units are first
+/// deviations ordered by (depth, point, position), a finding in unit u is "seed" u, so the
+/// lowest-seed rule is the lowest-unit rule; <see cref="DepthStarts"/> adds the depth barrier.
 /// </summary>
 public sealed class FarmLedger
 {
@@ -97,6 +102,55 @@ public sealed class FarmLedger
 
     public bool IsUnit(int unit) => unit >= 0 && unit < Units;
 
+    /// <summary>
+    /// A systematic farm's depth barrier (docs/cluster.md, "A seed farm"): the first unit of
+    /// each depth, ascending (units are numbered depth by depth). A unit is leased only once
+    /// every unit of the depths before its own is done, so a finding has the fewest delays any
+    /// finding has. Null (seed farms): no barrier.
+    /// </summary>
+    public IReadOnlyList<int>? DepthStarts
+    {
+        get => _depthStarts;
+        init
+        {
+            if (value is not null && (value.Count == 0 || value[0] != 0 || value.Zip(value.Skip(1)).Any(p => p.Item2 <= p.Item1) ||
+                                      value[^1] >= Units))
+            {
+                throw new ArgumentOutOfRangeException(nameof(DepthStarts), string.Join(", ", value),
+                    $"depth starts must rise from unit 0 and stay below {Units}");
+            }
+            _depthStarts = value;
+        }
+    }
+
+    private readonly IReadOnlyList<int>? _depthStarts;
+
+    /// <summary>The index in <see cref="DepthStarts"/> of the unit's depth (0 without a barrier).</summary>
+    public int DepthIndexOf(int unit)
+    {
+        if (_depthStarts is null)
+        {
+            return 0;
+        }
+        var i = 0;
+        while (i + 1 < _depthStarts.Count && _depthStarts[i + 1] <= unit)
+        {
+            i++;
+        }
+        return i;
+    }
+
+    /// <summary>Past the depth barrier: every unit of the depths before this unit's is done (always, without a barrier).</summary>
+    public bool Open(int unit)
+    {
+        if (_depthStarts is null)
+        {
+            return true;
+        }
+        var start = _depthStarts[DepthIndexOf(unit)];
+        return (_pending.Count == 0 || _pending.Min >= start) && !_leases.Keys.Any(l => l < start);
+    }
+
     /// <summary>Still wanted: the unit starts below the lowest violating seed known (or there is none).</summary>
     public bool Wanted(int unit) => StopAt is not { } s || RangeOf(unit).First < s;
 
@@ -109,9 +163,9 @@ public sealed class FarmLedger
         unit = -1;
         foreach (var u in _pending)
         {
-            if (!Wanted(u))
+            if (!Wanted(u) || !Open(u))
             {
-                // The queue is in order: every unit after this one starts higher.
+                // The queue is in order: every unit after this one starts higher (and is as deep or deeper).
                 break;
             }
             unit = u;

@@ -21,6 +21,12 @@ namespace DaxSim.Host.Cluster;
 // Every message is a record of plain values (and actor refs), serialized like the run
 // protocol's messages, by Akka's default serializer across processes. The farm id keeps
 // farms apart.
+//
+// A systematic farm (explore --strategy systematic --runtime cluster) is the same protocol
+// with StartFarm.Systematic set: its units are first deviations (depth, point, position),
+// numbered from 0 as "seeds" of one (FirstSeed 0, UnitSeeds 1, Seeds = the number of units);
+// a UnitLease names its unit's first deviation (Depth, Point, Position) and a UnitDone carries
+// the unit's counts in Systematic (SeedsRun 1; ViolatingSeed = the unit when it has a finding).
 
 public interface IFarmMessage
 {
@@ -48,13 +54,76 @@ public sealed record StartFarm(
     long LeaseTimeoutMs,
     IActorRef Runner,
     int[] Done,
-    ulong? StopAt) : IFarmMessage;
+    ulong? StopAt) : IFarmMessage
+{
+    /// <summary>A systematic farm's search and units (Strategy "systematic"); null for a seed farm.</summary>
+    public SystematicFarm? Systematic { get; init; }
+}
+
+/// <summary>
+/// A systematic farm: the bound, the seed of everything else a schedule draws, the limit of
+/// schedules per unit (long.MaxValue: none), the reduction on or off, and the units: unit u's
+/// first deviation is (Points[u], Positions[u]) at depth Depths[u], ordered by (depth, point,
+/// position). <see cref="Check"/> says what is wrong with one from the network.
+/// </summary>
+public sealed record SystematicFarm(int Bound, ulong Seed, long MaxSchedules, bool Reduction, int[] Depths, int[] Points,
+    int[] Positions)
+{
+    /// <summary>What is wrong with this systematic farm of <paramref name="farm"/>, or null.</summary>
+    public string? Check(StartFarm farm)
+    {
+        if (Depths is null || Points is null || Positions is null || Depths.Length != Points.Length ||
+            Depths.Length != Positions.Length)
+        {
+            return "a systematic farm needs one depth, point and position per unit";
+        }
+        if (Bound < 1 || Bound > Explore.SystematicExplorer.MaxBound)
+        {
+            return $"a systematic farm's bound is between 1 and {Explore.SystematicExplorer.MaxBound}, not {Bound}";
+        }
+        if (MaxSchedules < 1)
+        {
+            return $"a systematic farm's limit of schedules is at least 1, not {MaxSchedules}";
+        }
+        if (Depths.Length == 0 || farm.Seeds != Depths.Length || farm.UnitSeeds != 1 || farm.FirstSeed != 0)
+        {
+            return $"a systematic farm has units 0..{Depths.Length - 1} of one each, not {farm.Seeds} from {farm.FirstSeed} in units of {farm.UnitSeeds}";
+        }
+        for (var u = 0; u < Depths.Length; u++)
+        {
+            if (Depths[u] < 1 || Depths[u] > Bound || Points[u] < 0 || Positions[u] < 1 || Positions[u] > Depths[u])
+            {
+                return $"unit {u} (depth {Depths[u]}, point {Points[u]}, position {Positions[u]}) is not a first deviation within bound {Bound}";
+            }
+            if (u > 0 && (Depths[u], Points[u], Positions[u]).CompareTo((Depths[u - 1], Points[u - 1], Positions[u - 1])) <= 0)
+            {
+                return $"units {u - 1} and {u} are not in (depth, point, position) order";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The first unit of each depth (FarmLedger.DepthStarts).</summary>
+    public int[] DepthStarts() => Enumerable.Range(0, Depths.Length).Where(u => u == 0 || Depths[u] != Depths[u - 1]).ToArray();
+
+    /// <summary>The ledger of this farm (the coordinator's and the runner's), with its depth barrier.</summary>
+    public FarmLedger Ledger(TimeSpan leaseTimeout) =>
+        new(0, Depths.Length, 1, leaseTimeout) { DepthStarts = DepthStarts() };
+}
 
 /// <summary>A worker slot wants a unit; the answer goes to Worker.</summary>
 public sealed record RequestUnit(string FarmId, IActorRef Worker, int Slot) : IFarmMessage;
 
 /// <summary>Run seeds FirstSeed..FirstSeed+Count-1 (unit Unit) on slot Slot.</summary>
-public sealed record UnitLease(string FarmId, int Unit, ulong FirstSeed, long Count, int Slot) : IFarmMessage;
+public sealed record UnitLease(string FarmId, int Unit, ulong FirstSeed, long Count, int Slot) : IFarmMessage
+{
+    /// <summary>A systematic farm's unit: its depth (0 for a seed farm's unit) and first deviation (Point, Position).</summary>
+    public int Depth { get; init; }
+
+    public int Point { get; init; }
+
+    public int Position { get; init; }
+}
 
 /// <summary>No unit for Slot now: ask again later; Over: the farm is finished (or unknown after its end), stop.</summary>
 public sealed record NoUnit(string FarmId, int Slot, bool Over) : IFarmMessage;
@@ -78,7 +147,29 @@ public sealed record UnitDone(
     long CoverageRuns,
     long[] CoverageTotals,
     long[] CoverageReaching,
-    int Member) : IFarmMessage;
+    int Member) : IFarmMessage
+{
+    /// <summary>A systematic farm's unit result (CoverageRuns is then its Schedules); null for a seed farm's.</summary>
+    public SystematicUnitDone? Systematic { get; init; }
+}
+
+/// <summary>
+/// A systematic unit's counts, as SystematicExplorer.RunUnit gives them: its first deviation,
+/// the schedules it counted (all with Depth delays: ByDelays[Depth] = Schedules), how many ran
+/// to their end (Complete), the runs made again to extend schedules (Reruns), whether the limit
+/// of schedules stopped it (Limited), and its finding's deviations (empty without one).
+/// </summary>
+public sealed record SystematicUnitDone(
+    int Depth,
+    int Point,
+    int Position,
+    long Schedules,
+    long Complete,
+    long[] ByDelays,
+    long Reruns,
+    bool Limited,
+    int[] FindingPoints,
+    int[] FindingPositions);
 
 /// <summary>A member cannot run the farm (its scenario does not parse, a seed threw): the runner stops with the error.</summary>
 public sealed record FarmFailed(string FarmId, int Member, string Error) : IFarmMessage;

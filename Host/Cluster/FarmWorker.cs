@@ -40,6 +40,9 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
     private readonly bool[] _over;
     private readonly DateTime[] _lastAnswer;
     private volatile bool _stopping;
+    private readonly Explore.SystematicExplorer? _systematic;
+    private readonly object _depthGate = new();
+    private readonly Dictionary<int, Explore.SystematicExplorer.Depth> _depths = new();
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -55,6 +58,18 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
             PctSteps = farm.PctSteps,
             FaultInjection = farm.FaultInjection,
         };
+        if (farm.Systematic is { } sys)
+        {
+            // A systematic farm: each unit as SystematicExplorer.RunUnit runs it, a table of states per depth on this member.
+            _systematic = new Explore.SystematicExplorer(scenario, variant, sys.Bound, 1)
+            {
+                Seed = sys.Seed,
+                FaultInjection = farm.FaultInjection,
+                MaxSchedules = sys.MaxSchedules,
+                Reduction = sys.Reduction,
+                Cancelled = () => _stopping,
+            };
+        }
         var slots = Math.Clamp(farm.Workers, 1, 256);
         _queues = Enumerable.Range(0, slots).Select(_ => new BlockingCollection<UnitLease>()).ToArray();
         _request = new long[slots];
@@ -68,7 +83,9 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
 
         Receive<UnitLease>(m =>
         {
-            if (m.Slot < 0 || m.Slot >= slots || m.Count < 1 || m.Count > farm.UnitSeeds)
+            if (m.Slot < 0 || m.Slot >= slots || m.Count < 1 || m.Count > farm.UnitSeeds ||
+                (farm.Systematic is { } s && (m.Depth < 1 || m.Depth > s.Bound || m.Point < 0 || m.Position < 1 ||
+                                              m.Position > m.Depth)))
             {
                 _log.Error("farm {0}: refused a lease for slot {1} of {2} seeds", m.FarmId, m.Slot, m.Count);
                 return;
@@ -189,6 +206,10 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
 
     private UnitDone? RunUnit(IRuntime runtime, UnitLease lease)
     {
+        if (_systematic is not null)
+        {
+            return RunSystematicUnit(_systematic, runtime, lease);
+        }
         var coverage = new CoverageTotals();
         long run = 0;
         long deliveries = 0;
@@ -214,5 +235,46 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
         var (totals, reaching) = coverage.ToArrays();
         return new UnitDone(lease.FarmId, lease.Unit, lease.FirstSeed, lease.Count, run, violating, hash,
             violating is null ? 0 : 1, deliveries, coverage.Runs, totals, reaching, _member);
+    }
+
+    // A systematic unit: every schedule of its depth under its first deviation, with this
+    // member's table of states for the depth (begun by the first unit of the depth here).
+    private UnitDone? RunSystematicUnit(Explore.SystematicExplorer explorer, IRuntime runtime, UnitLease lease)
+    {
+        long begun = 0;
+        Explore.SystematicExplorer.Depth? depth;
+        lock (_depthGate)
+        {
+            if (!_depths.TryGetValue(lease.Depth, out depth))
+            {
+                // The depth barrier: once a deeper unit comes, the shallower tables are not wanted again.
+                foreach (var d in _depths.Keys.Where(d => d < lease.Depth).ToList())
+                {
+                    _depths.Remove(d);
+                }
+                depth = explorer.BeginDepth(lease.Depth, runtime);
+                _depths[lease.Depth] = depth;
+                begun = depth.Reruns;
+            }
+        }
+        if (_stopping)
+        {
+            return null;
+        }
+        var result = explorer.RunUnit(runtime, depth, new Delay(lease.Point, lease.Position));
+        if (_stopping)
+        {
+            return null;
+        }
+        var (totals, reaching) = result.Coverage.ToArrays();
+        var delays = result.FindingDelays ?? [];
+        var found = result.Finding is not null;
+        return new UnitDone(lease.FarmId, lease.Unit, lease.FirstSeed, lease.Count, 1, found ? lease.FirstSeed : null,
+            result.Finding?.TraceHash ?? 0, found ? 1 : 0, result.Deliveries, result.Coverage.Runs, totals, reaching, _member)
+        {
+            Systematic = new SystematicUnitDone(lease.Depth, lease.Point, lease.Position, result.Schedules, result.Complete,
+                result.ByDelays.ToArray(), result.Reruns + begun, result.StoppedBy is not null,
+                delays.Select(d => d.Point).ToArray(), delays.Select(d => d.Position).ToArray()),
+        };
     }
 }

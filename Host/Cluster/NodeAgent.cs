@@ -296,9 +296,15 @@ public sealed class NodeAgent : ReceiveActor, IWithUnboundedStash
             error = $"bad variant '{m.Variant}'";
         }
         else if (m.Strategy is null || !Deterministic.Strategies.Names.Contains(m.Strategy) ||
-                 m.Strategy == Deterministic.Strategies.Systematic)
+                 (m.Strategy == Deterministic.Strategies.Systematic) != (m.Systematic is not null))
         {
-            error = $"a seed farm does not run strategy '{m.Strategy}'";
+            error = m.Strategy == Deterministic.Strategies.Systematic
+                ? "a systematic farm needs its units (StartFarm.Systematic)"
+                : $"a seed farm does not run strategy '{m.Strategy}'" + (m.Systematic is null ? "" : " with systematic units");
+        }
+        else if (m.Systematic?.Check(m) is { } wrong)
+        {
+            error = wrong;
         }
         else if (m.Workers is < 1 or > 256 || m.UnitSeeds < 1 || m.Seeds < 1)
         {

@@ -191,7 +191,7 @@ public sealed class SeedFarm(ClusterRunOptions cluster, FarmOptions farm)
         }
     }
 
-    private static void Broadcast(IEnumerable<ClusterMember> members, object message)
+    internal static void Broadcast(IEnumerable<ClusterMember> members, object message)
     {
         foreach (var m in members)
         {
@@ -214,7 +214,7 @@ public sealed class SeedFarm(ClusterRunOptions cluster, FarmOptions farm)
     }
 
     /// <summary>The runner's mailbox for the farm: farm messages to the loop, anything else refused with a logged error.</summary>
-    private sealed class FarmInbox : ReceiveActor
+    internal sealed class FarmInbox : ReceiveActor
     {
         public FarmInbox(BlockingCollection<IFarmMessage> inbox)
         {

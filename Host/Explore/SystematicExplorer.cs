@@ -90,6 +90,9 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
     /// <summary>Stop (not exhausted) after this many schedules.</summary>
     public long MaxSchedules { get; init; } = long.MaxValue;
 
+    /// <summary>Checked before each schedule: true stops the search as the limit does (a farm member told the farm is over).</summary>
+    public Func<bool>? Cancelled { get; init; }
+
     /// <summary>Called about once a second, from the thread that called Explore.</summary>
     public Action<SystematicProgress>? Progress { get; init; }
 
@@ -149,6 +152,90 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             }
         }
         return search.Result(null, null, exhausted: true);
+    }
+
+    /// <summary>
+    /// The units of depth <paramref name="d"/>: the first deviation (point, position) of each of
+    /// its schedules, in (point, position) order, from the default schedule's ready counts
+    /// (<paramref name="rootCounts"/>: how many actors were ready at each choice point).
+    /// </summary>
+    public static IReadOnlyList<Delay> Units(int d, IReadOnlyList<int> rootCounts)
+    {
+        var units = new List<Delay>();
+        for (var p = 0; p < rootCounts.Count; p++)
+        {
+            for (var i = 1; i < rootCounts[p] && i <= d; i++)
+            {
+                units.Add(new Delay(p, i));
+            }
+        }
+        return units;
+    }
+
+    /// <summary>
+    /// The default schedule (depth 0), counted as <see cref="Explore"/> counts it; its ready
+    /// counts (<paramref name="readyCounts"/>) give every depth's units (<see cref="Units"/>).
+    /// A seed farm's runner runs it itself and leases the units (docs/cluster.md, "A seed farm").
+    /// </summary>
+    public SystematicResult RunRoot(IRuntime runtime, out IReadOnlyList<int> readyCounts)
+    {
+        var search = new Search(this, 1, Stopwatch.StartNew());
+        var run = search.RunOne(runtime, [], counted: true, out var counts);
+        readyCounts = counts;
+        return search.Result(run.Violation is null ? null : run, run.Violation is null ? null : [], exhausted: run.Violation is null);
+    }
+
+    /// <summary>One depth as a farm member runs its units: the depth's table of states reached, shared by those units.</summary>
+    public sealed class Depth
+    {
+        internal Depth(int delays, object search, long reruns)
+        {
+            Delays = delays;
+            State = search;
+            Reruns = reruns;
+        }
+
+        public int Delays { get; }
+
+        /// <summary>Runs made to begin the depth (the default schedule again, for the reduction's table).</summary>
+        public long Reruns { get; }
+
+        internal object State { get; }
+    }
+
+    /// <summary>
+    /// Begins depth <paramref name="d"/> for units run with <see cref="RunUnit"/>, as
+    /// <see cref="Explore"/> begins each depth (a fresh table of states, with the default
+    /// schedule's states in it when the reduction is on). Thread-safe to share across workers.
+    /// </summary>
+    public Depth BeginDepth(int d, IRuntime runtime)
+    {
+        if (d < 1 || d > Bound)
+        {
+            throw new ArgumentOutOfRangeException(nameof(d), d, $"a unit's depth is between 1 and the bound {Bound}");
+        }
+        var search = new Search(this, 1, Stopwatch.StartNew());
+        search.BeginLevel(d, runtime);
+        return new Depth(d, search, search.Result(null, null, exhausted: false).Reruns);
+    }
+
+    /// <summary>
+    /// Every schedule of the depth under the first deviation <paramref name="first"/> (one unit),
+    /// as <see cref="Explore"/> runs it: its counts (Schedules, ByDelays, Complete, Coverage,
+    /// Deliveries, Reruns), and its first finding in (point, position) order (Finding,
+    /// FindingDelays), or StoppedBy when <see cref="MaxSchedules"/> (counted within the unit) stopped it.
+    /// Exhausted: the unit ran every schedule, clean.
+    /// </summary>
+    public SystematicResult RunUnit(IRuntime runtime, Depth depth, Delay first)
+    {
+        if (first.Point < 0 || first.Position < 1 || first.Position > depth.Delays)
+        {
+            throw new ArgumentOutOfRangeException(nameof(first), first, $"not a first deviation of depth {depth.Delays}");
+        }
+        var search = new Search(this, 1, Stopwatch.StartNew());
+        search.ShareLevel((Search)depth.State);
+        var found = search.Unit(runtime, first, depth.Delays);
+        return search.Result(found?.Run, found?.Delays, exhausted: found is null && !search.Limited);
     }
 
     /// <summary>One search's counters and its workers.</summary>
@@ -253,25 +340,8 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         /// <summary>Every schedule with exactly <paramref name="d"/> delays; the lowest unit's finding, if any.</summary>
         public (RunResult Run, IReadOnlyList<Delay> Delays)? Level(int d, List<int> rootCounts, IRuntime rootRuntime)
         {
-            // Units: the first deviation (point, position) of each schedule of this depth.
-            var units = new List<Delay>();
-            for (var p = 0; p < rootCounts.Count; p++)
-            {
-                for (var i = 1; i < rootCounts[p] && i <= d; i++)
-                {
-                    units.Add(new Delay(p, i));
-                }
-            }
-            _level = d;
-            _levelDone = 0;
-            // States are compared within a depth: "delays left" means left of d.
-            _seen = owner.Reduces ? new ConcurrentDictionary<ulong, int>() : null;
-            if (_seen is not null)
-            {
-                // The default schedule's states first, with all d delays left: its extensions
-                // are this depth's units, so a unit that comes back to one of them is cut there.
-                RunOne(rootRuntime, [], counted: false, out _, remaining: d);
-            }
+            var units = Units(d, rootCounts);
+            BeginLevel(d, rootRuntime);
             _unitsDone = 0;
             _unitsLeft = units.Count;
             var found = new (RunResult Run, IReadOnlyList<Delay> Delays)?[units.Count];
@@ -298,8 +368,30 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             return lowest is { } l ? found[l] : null;
         }
 
+        /// <summary>Starts depth <paramref name="d"/>: its counters, and its table of states reached (the reduction).</summary>
+        public void BeginLevel(int d, IRuntime rootRuntime)
+        {
+            _level = d;
+            _levelDone = 0;
+            // States are compared within a depth: "delays left" means left of d.
+            _seen = owner.Reduces ? new ConcurrentDictionary<ulong, int>() : null;
+            if (_seen is not null)
+            {
+                // The default schedule's states first, with all d delays left: its extensions
+                // are this depth's units, so a unit that comes back to one of them is cut there.
+                RunOne(rootRuntime, [], counted: false, out _, remaining: d);
+            }
+        }
+
+        /// <summary>Runs at the depth <paramref name="other"/> began, comparing states with its table (a farm member's units of one depth).</summary>
+        public void ShareLevel(Search other)
+        {
+            _level = other._level;
+            _seen = other._seen;
+        }
+
         // The schedules of depth d under one first deviation, depth first in (point, position) order.
-        private (RunResult Run, IReadOnlyList<Delay> Delays)? Unit(IRuntime runtime, Delay first, int d)
+        public (RunResult Run, IReadOnlyList<Delay> Delays)? Unit(IRuntime runtime, Delay first, int d)
         {
             var stack = new Stack<Delay[]>();
             stack.Push([first]);
@@ -310,7 +402,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                 {
                     var delays = stack.Pop();
                     Interlocked.Decrement(ref _frontier);
-                    if (Interlocked.Read(ref _schedules) >= owner.MaxSchedules)
+                    if (Interlocked.Read(ref _schedules) >= owner.MaxSchedules || owner.Cancelled?.Invoke() == true)
                     {
                         Limited = true;
                         return null;

@@ -1,0 +1,281 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Akka.Actor;
+using DaxSim.Host.Deterministic;
+using DaxSim.Host.Explore;
+using DaxSim.Host.Runs;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+
+namespace DaxSim.Host.Cluster;
+
+/// <summary>One systematic unit as the runner counted it: its first deviation, its schedules, the member that ran it.</summary>
+public sealed record SystematicUnitRecord(int Unit, int Depth, Delay First, long Schedules, int Member, bool Finding);
+
+/// <summary>
+/// What a systematic farm gave: the search's figures as a single-process systematic search
+/// gives them (Finding is null: the runner runs FindingDelays again itself and checks
+/// <see cref="FindingTraceHash"/>), the units counted (each once), the members.
+/// </summary>
+public sealed record SystematicFarmResult(
+    SystematicResult Search,
+    ulong FindingTraceHash,
+    IReadOnlyList<SystematicUnitRecord> Units,
+    int UnitCount,
+    int Members,
+    TimeSpan TimeToUp,
+    long UnitsRefused,
+    long UnitsReturned);
+
+/// <summary>
+/// `daxsim explore --strategy systematic --runtime cluster` (docs/cluster.md, "A seed farm";
+/// docs/exploration.md): the bounded systematic search with its units, first deviations
+/// (depth, point, position), leased to the members by the seed farm's coordinator. The runner
+/// runs the default schedule (depth 0) itself, derives every depth's units from its ready
+/// counts (<see cref="SystematicExplorer.Units"/>), and counts each unit's result once in its
+/// own <see cref="FarmLedger"/>, which has the depth barrier: the units of depth d+1 are
+/// leased once every unit of depth d is done, so a finding has the fewest delays; within a
+/// depth the lowest unit with a finding wins. The members run each unit with
+/// <see cref="SystematicExplorer.RunUnit"/>, as the single-process search does.
+/// </summary>
+public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions farm)
+{
+    /// <summary>Called about once a second, from the thread that called Run.</summary>
+    public Action<SystematicProgress>? Progress { get; init; }
+
+    /// <summary>Tests: called after each unit counted, with the unit and the members the runner started.</summary>
+    internal Action<SystematicUnitRecord, IReadOnlyList<NodeProcess>>? AfterUnit { get; init; }
+
+    public SystematicFarmResult Run(Scenario scenario, Variant variant, SystematicExplorer explorer)
+    {
+        if (scenario.Text is null)
+        {
+            throw new Cli.InputException($"{scenario.Source}: the cluster runtime needs the scenario's text");
+        }
+        var clock = Stopwatch.StartNew();
+        var bound = explorer.Bound;
+        var byDelays = new long[bound + 1];
+        var coverage = new CoverageTotals();
+        long schedules, complete, reruns, deliveries;
+        IReadOnlyList<int> rootCounts;
+        using (var rootRuntime = Runtimes.ForOneThread(RuntimeKind.Deterministic))
+        {
+            var root = explorer.RunRoot(rootRuntime, out rootCounts);
+            if (root.Finding is not null || bound == 0)
+            {
+                // Depth 0 is the whole search: no unit to lease.
+                return new SystematicFarmResult(root with { Elapsed = clock.Elapsed }, root.Finding?.TraceHash ?? 0, [], 0,
+                    0, TimeSpan.Zero, 0, 0);
+            }
+            schedules = root.Schedules;
+            complete = root.Complete;
+            reruns = root.Reruns;
+            deliveries = root.Deliveries;
+            coverage.Add(root.Coverage);
+            byDelays[0] = root.Schedules;
+        }
+        var units = Enumerable.Range(1, bound)
+            .SelectMany(d => SystematicExplorer.Units(d, rootCounts).Select(first => (Depth: d, First: first)))
+            .ToList();
+        SystematicResult Outcome(bool exhausted, IReadOnlyList<Delay>? findingDelays, bool limited) =>
+            new(bound, schedules, exhausted, null, findingDelays, clock.Elapsed, deliveries)
+            {
+                ByDelays = byDelays,
+                StoppedBy = limited ? $"the limit of {explorer.MaxSchedules} schedules" : null,
+                Coverage = coverage,
+                Complete = complete,
+                Reduced = explorer.Reduces,
+                Reruns = reruns,
+            };
+        if (units.Count == 0)
+        {
+            // No choice point in the default run: it is the only schedule.
+            return new SystematicFarmResult(Outcome(true, null, false), 0, [], 0, 0, TimeSpan.Zero, 0, 0);
+        }
+        var spec = new SystematicFarm(bound, explorer.Seed, explorer.MaxSchedules, explorer.Reduction,
+            units.Select(u => u.Depth).ToArray(), units.Select(u => u.First.Point).ToArray(),
+            units.Select(u => u.First.Position).ToArray());
+        var ledger = spec.Ledger(farm.LeaseTimeout);
+
+        var log = cluster.Log ?? TextWriter.Null;
+        var tempDir = Directory.CreateTempSubdirectory("daxsim-farm-").FullName;
+        var children = new List<NodeProcess>();
+        ActorSystem? system = null;
+        try
+        {
+            system = ActorSystem.Create(cluster.Runner.ClusterName, ClusterConfig.Runner(cluster.Runner));
+            var inbox = new BlockingCollection<IFarmMessage>();
+            var runnerRef = system.ActorOf(Props.Create(() => new SeedFarm.FarmInbox(inbox)), "farm-runner");
+            var upClock = Stopwatch.StartNew();
+            var members = new ClusterRuntime(cluster).StartMembers(system, children, tempDir);
+            var timeToUp = upClock.Elapsed;
+            log.WriteLine($"  cluster: {members.Count} member(s) up in {timeToUp.TotalSeconds:F2} s: " +
+                          string.Join(", ", members.Select(m => $"node {m.Index} {m.Address.Host}:{m.Address.Port}")));
+
+            var farmId = Guid.NewGuid().ToString("N");
+            StartFarm Start() => new(farmId, scenario.Text, scenario.Source, variant.Name(), Strategies.Systematic, 0, 0,
+                explorer.FaultInjection, 0, units.Count, 1, farm.WorkersPerMember,
+                (long)farm.LeaseTimeout.TotalMilliseconds, runnerRef, ledger.Done.ToArray(), ledger.StopAt)
+            {
+                Systematic = spec,
+            };
+
+            var records = new List<SystematicUnitRecord>();
+            var found = new Dictionary<int, (IReadOnlyList<Delay> Delays, ulong Hash)>();
+            var depthSchedules = new long[bound + 1];
+            var depthUnitsDone = new long[bound + 1];
+            long refused = 0, returned = 0;
+            var limited = false;
+            var lastUnit = Stopwatch.StartNew();
+            var lastStart = Stopwatch.StartNew();
+            var lastProgress = Stopwatch.StartNew();
+            SeedFarm.Broadcast(members, Start());
+            try
+            {
+                while (!ledger.Finished && !limited)
+                {
+                    if (inbox.TryTake(out var message, TimeSpan.FromMilliseconds(200)))
+                    {
+                        switch (message)
+                        {
+                            case FarmFailed f when f.FarmId == farmId:
+                                throw new InvalidOperationException($"the systematic farm failed on node {f.Member}: {f.Error}");
+                            case UnitsReturned r when r.FarmId == farmId:
+                                var who = members.FirstOrDefault(m => m.Address.ToString() == r.Member);
+                                log.WriteLine($"  farm: unit(s) {string.Join(", ", r.Units ?? [])} go back to the queue: " +
+                                              (r.Why == "removed"
+                                                  ? $"node {(who is null ? r.Member : who.Index)} was removed from the cluster"
+                                                  : "their leases expired"));
+                                returned += r.Units?.Length ?? 0;
+                                break;
+                            case UnitDone u when u.FarmId == farmId:
+                                if (Valid(spec, ledger, u) is { } unit)
+                                {
+                                    if (ledger.Complete(u.Unit, u.ViolatingSeed))
+                                    {
+                                        var s = unit.Result;
+                                        schedules += s.Schedules;
+                                        complete += s.Complete;
+                                        reruns += s.Reruns;
+                                        deliveries += u.Deliveries;
+                                        coverage.Add(unit.Coverage);
+                                        for (var d = 0; d <= bound; d++)
+                                        {
+                                            byDelays[d] += s.ByDelays[d];
+                                        }
+                                        depthSchedules[s.Depth] += s.Schedules;
+                                        depthUnitsDone[s.Depth]++;
+                                        if (unit.Finding is { } delays)
+                                        {
+                                            found[u.Unit] = (delays, u.TraceHash);
+                                        }
+                                        limited |= s.Limited || (schedules >= explorer.MaxSchedules && !ledger.Finished);
+                                        var record = new SystematicUnitRecord(u.Unit, s.Depth, new Delay(s.Point, s.Position),
+                                            s.Schedules, u.Member, unit.Finding is not null);
+                                        records.Add(record);
+                                        lastUnit.Restart();
+                                        AfterUnit?.Invoke(record, children);
+                                    }
+                                }
+                                else
+                                {
+                                    refused++;
+                                    log.WriteLine($"  farm: refused a malformed result for unit {u.Unit} from node {u.Member}");
+                                }
+                                break;
+                        }
+                    }
+                    if (lastStart.Elapsed >= TimeSpan.FromSeconds(1))
+                    {
+                        // Again, with what is done: a coordinator started again on another member carries on from here.
+                        SeedFarm.Broadcast(members, Start());
+                        lastStart.Restart();
+                    }
+                    if (lastProgress.Elapsed >= TimeSpan.FromSeconds(1))
+                    {
+                        Progress?.Invoke(Where(ledger, spec, units.Count, schedules, depthSchedules, depthUnitsDone,
+                            clock.Elapsed));
+                        lastProgress.Restart();
+                    }
+                    if (lastUnit.Elapsed > farm.StallTimeout)
+                    {
+                        throw new SlowMemberException(
+                            $"the systematic farm did no unit for {farm.StallTimeout.TotalSeconds:F0} s " +
+                            $"({ledger.DoneCount} of {ledger.Units} done, {ledger.Units - ledger.DoneCount} left)");
+                    }
+                    if (children.Count > 0 && children.All(c => c.HasExited))
+                    {
+                        throw new InvalidOperationException("every member of the systematic farm exited:\n" + children[0].Output);
+                    }
+                }
+            }
+            finally
+            {
+                SeedFarm.Broadcast(members, new EndFarm(farmId));
+            }
+            // The lowest unit with a finding (the ledger's StopAt): every unit before it is done
+            // clean, those of its depth included, unless the limit stopped the farm first.
+            (IReadOnlyList<Delay> Delays, ulong Hash)? finding =
+                ledger.StopAt is { } at && found.TryGetValue((int)at, out var hit) ? hit : null;
+            var exhausted = finding is null && !limited;
+            return new SystematicFarmResult(Outcome(exhausted, finding?.Delays, limited && finding is null),
+                finding?.Hash ?? 0, records.OrderBy(r => r.Unit).ToList(), units.Count, members.Count, timeToUp, refused,
+                returned);
+        }
+        finally
+        {
+            ClusterRuntime.StopAll(system, children, tempDir);
+        }
+    }
+
+    /// <summary>Where the farm stands, as the single-process search reports it: depth, schedules, units left at the depth.</summary>
+    private SystematicProgress Where(FarmLedger ledger, SystematicFarm spec, int count, long schedules, long[] depthSchedules,
+        long[] depthUnitsDone, TimeSpan elapsed)
+    {
+        var done = ledger.Done.ToHashSet();
+        var open = Enumerable.Range(0, count).FirstOrDefault(u => !done.Contains(u) && ledger.Wanted(u), -1);
+        var depth = open < 0 ? spec.Bound : spec.Depths[open];
+        var left = Enumerable.Range(0, count).Count(u => spec.Depths[u] == depth && !done.Contains(u) && ledger.Wanted(u));
+        var unitsDone = depthUnitsDone[depth];
+        // Later units (later first deviations) have fewer extensions: an overestimate.
+        var estimate = unitsDone == 0 ? 0 : (long)((double)depthSchedules[depth] / unitsDone * left);
+        return new SystematicProgress(depth, spec.Bound, schedules, left, ledger.LeasedCount, estimate, elapsed);
+    }
+
+    private sealed record CheckedUnit(SystematicUnitDone Result, CoverageTotals Coverage, IReadOnlyList<Delay>? Finding);
+
+    /// <summary>
+    /// A systematic unit's result, when it is one of the farm's units and consistent (its first
+    /// deviation, counts that add up, a finding of the unit's depth under its first deviation);
+    /// null otherwise.
+    /// </summary>
+    private static CheckedUnit? Valid(SystematicFarm spec, FarmLedger ledger, UnitDone u)
+    {
+        if (u.Systematic is not { } s || !ledger.IsUnit(u.Unit) || ledger.RangeOf(u.Unit) != new SeedRange(u.FirstSeed, u.Count) ||
+            s.Depth != spec.Depths[u.Unit] || s.Point != spec.Points[u.Unit] || s.Position != spec.Positions[u.Unit] ||
+            u.SeedsRun != 1 || s.Schedules < 0 || s.Complete < 0 || s.Complete > s.Schedules || s.Reruns < 0 ||
+            u.Deliveries < 0 || u.CoverageRuns != s.Schedules || s.ByDelays is null || s.ByDelays.Length != spec.Bound + 1 ||
+            s.ByDelays[s.Depth] != s.Schedules || s.ByDelays.Where((_, d) => d != s.Depth).Any(n => n != 0) ||
+            s.FindingPoints is null || s.FindingPositions is null || s.FindingPoints.Length != s.FindingPositions.Length ||
+            u.Findings != (s.FindingPoints.Length > 0 ? 1 : 0) ||
+            (u.ViolatingSeed is { } v ? v != u.FirstSeed || u.Findings != 1 || s.Limited : u.Findings != 0))
+        {
+            return null;
+        }
+        IReadOnlyList<Delay>? finding = null;
+        if (s.FindingPoints.Length > 0)
+        {
+            var delays = s.FindingPoints.Zip(s.FindingPositions, (p, i) => new Delay(p, i)).ToList();
+            // Its first deviation is the unit's, the points rise, the positions add up to the depth.
+            if (delays[0] != new Delay(s.Point, s.Position) || delays.Any(d => d.Position < 1) ||
+                delays.Zip(delays.Skip(1)).Any(p => p.Item2.Point <= p.Item1.Point) || delays.Sum(d => d.Position) != s.Depth)
+            {
+                return null;
+            }
+            finding = delays;
+        }
+        return CoverageTotals.FromArrays(u.CoverageRuns, u.CoverageTotals, u.CoverageReaching) is { } c
+            ? new CheckedUnit(s, c, finding)
+            : null;
+    }
+}
