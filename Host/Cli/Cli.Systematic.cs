@@ -58,7 +58,9 @@ public sealed partial class Cli
         PrintSearch(new SearchOptions(Deterministic.Strategies.Systematic, PctStrategy.DefaultDepth, 0, injecting), null, scenario, variant);
         Action<SystematicProgress> progress = p => stderr.WriteLine(
             $"  ... {p.Delays} of {p.Bound} delays: {p.Schedules} schedules done ({p.SchedulesPerSecond:F0}/s); " +
-            $"{p.UnitsLeft} first deviations and {p.Frontier} {(farmCluster is null ? "schedules queued" : "units leased")}; " +
+            (farmCluster is null
+                ? $"{p.UnitsLeft} first deviations and {p.Frontier} schedules queued; "
+                : $"{p.UnitsLeft} first deviations (units) left; ") +
             $"about {p.EstimatedLeft} left at this depth");
         var explorer = new SystematicExplorer(scenario, variant, bound, workers)
         {

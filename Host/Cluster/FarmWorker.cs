@@ -37,6 +37,9 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
     private readonly Thread[] _threads;
     private readonly long[] _request;
     private readonly bool[] _busy;
+    private readonly int[] _held;
+    private readonly bool[] _asking;
+    private readonly int _ahead;
     private readonly bool[] _over;
     private readonly DateTime[] _lastAnswer;
     private volatile bool _stopping;
@@ -74,6 +77,11 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
         _queues = Enumerable.Range(0, slots).Select(_ => new BlockingCollection<UnitLease>()).ToArray();
         _request = new long[slots];
         _busy = new bool[slots];
+        _held = new int[slots];
+        _asking = new bool[slots];
+        // A systematic unit can be one schedule (depth 1): a slot asks for its next unit while it
+        // runs one, so that it does not wait for the coordinator's answer between units.
+        _ahead = farm.Systematic is null ? 1 : 2;
         _over = new bool[slots];
         _lastAnswer = Enumerable.Repeat(DateTime.UtcNow, slots).ToArray();
         var self = Self;
@@ -91,8 +99,14 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
                 return;
             }
             _lastAnswer[m.Slot] = DateTime.UtcNow;
+            _asking[m.Slot] = false;
             _busy[m.Slot] = true;
+            _held[m.Slot]++;
             _queues[m.Slot].Add(m);
+            if (_held[m.Slot] < _ahead)
+            {
+                Ask(m.Slot);
+            }
         });
         Receive<NoUnit>(m =>
         {
@@ -101,6 +115,7 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
                 return;
             }
             _lastAnswer[m.Slot] = DateTime.UtcNow;
+            _asking[m.Slot] = false;
             if (m.Over)
             {
                 _over[m.Slot] = true;
@@ -115,8 +130,14 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
         Receive<Retry>(m =>
         {
             // Asked again: after a NoUnit, or when the coordinator did not answer (it is moving to another member).
-            if (_busy[m.Slot] || _over[m.Slot] || m.Request != _request[m.Slot])
+            if (_over[m.Slot] || m.Request != _request[m.Slot])
             {
+                return;
+            }
+            if (_busy[m.Slot])
+            {
+                // Asked ahead and not answered: the slot asks again when its unit is done.
+                _asking[m.Slot] = false;
                 return;
             }
             if (DateTime.UtcNow - _lastAnswer[m.Slot] > GiveUp)
@@ -130,7 +151,8 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
         });
         Receive<SlotFinished>(m =>
         {
-            _busy[m.Slot] = _queues[m.Slot].Count > 0;
+            _held[m.Slot] = Math.Max(0, _held[m.Slot] - 1);
+            _busy[m.Slot] = _held[m.Slot] > 0;
             if (m.Error is not null)
             {
                 _farm.Runner.Tell(new FarmFailed(farm.FarmId, _member, m.Error));
@@ -141,7 +163,7 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
             {
                 _coordinator.Tell(m.Done, Self);
             }
-            if (!_busy[m.Slot])
+            if (_held[m.Slot] < _ahead && !_asking[m.Slot])
             {
                 Ask(m.Slot);
             }
@@ -178,6 +200,7 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
     private void Ask(int slot)
     {
         var request = ++_request[slot];
+        _asking[slot] = true;
         _coordinator.Tell(new RequestUnit(_farm.FarmId, Self, slot), Self);
         Timers.StartSingleTimer("retry-" + slot, new Retry(slot, request), AnswerTimeout);
     }

@@ -106,9 +106,12 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             system = ActorSystem.Create(cluster.Runner.ClusterName, ClusterConfig.Runner(cluster.Runner));
             var inbox = new BlockingCollection<IFarmMessage>();
             var runnerRef = system.ActorOf(Props.Create(() => new SeedFarm.FarmInbox(inbox)), "farm-runner");
+            // The search's time leaves out the members' start (printed apart), as the seed farm's does.
+            clock.Stop();
             var upClock = Stopwatch.StartNew();
             var members = new ClusterRuntime(cluster).StartMembers(system, children, tempDir);
             var timeToUp = upClock.Elapsed;
+            clock.Start();
             log.WriteLine($"  cluster: {members.Count} member(s) up in {timeToUp.TotalSeconds:F2} s: " +
                           string.Join(", ", members.Select(m => $"node {m.Index} {m.Address.Host}:{m.Address.Port}")));
 
@@ -239,7 +242,8 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
         var unitsDone = depthUnitsDone[depth];
         // Later units (later first deviations) have fewer extensions: an overestimate.
         var estimate = unitsDone == 0 ? 0 : (long)((double)depthSchedules[depth] / unitsDone * left);
-        return new SystematicProgress(depth, spec.Bound, schedules, left, ledger.LeasedCount, estimate, elapsed);
+        // Frontier: the members' schedules queued are not known here.
+        return new SystematicProgress(depth, spec.Bound, schedules, left, 0, estimate, elapsed);
     }
 
     private sealed record CheckedUnit(SystematicUnitDone Result, CoverageTotals Coverage, IReadOnlyList<Delay>? Finding);
