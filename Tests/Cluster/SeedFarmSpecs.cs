@@ -156,8 +156,8 @@ public sealed class SeedFarmSpecs : CliHarness
         AssertUsageError(Invoke(["explore", punch, "--seeds", "10", "--runtime", "local"]), null, "deterministic or cluster");
         AssertUsageError(Invoke(["explore", punch, "--seeds", "10", "--runtime", "cluster", "--unit-seeds", "0"]), null,
             "--unit-seeds must be between 1 and 1000000");
-        AssertUsageError(Invoke(["explore", punch, "--strategy", "systematic", "--runtime", "cluster"]), null,
-            "not --strategy systematic");
+        AssertUsageError(Invoke(["explore", punch, "--strategy", "systematic", "--runtime", "cluster", "--unit-seeds", "5"]),
+            null, "--unit-seeds is for seeds");
         AssertUsageError(Invoke(["explore", punch, "--seeds", "10", "--runtime", "cluster", "--nodes", "99"]), null,
             "--nodes");
     }

@@ -104,7 +104,7 @@ public sealed class SystematicFarmMessageSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Contains("with systematic units", ExpectMsg<FarmFailed>(TimeSpan.FromSeconds(5)).Error);
         _agent.Tell(Farm("s6", Units() with { Positions = [1, 1, 1, 3, 1] }));
         // The coordinator (reached through the agent's proxy, if it is up) may refuse it too: look for the agent's answer.
-        var failed = ReceiveWhile(TimeSpan.FromSeconds(3), m => m as FarmFailed, msgs: 2);
+        var failed = ReceiveWhile(TimeSpan.FromSeconds(3), m => m as FarmFailed, msgs: 2).OfType<FarmFailed>().ToList();
         Assert.Contains(failed, f => f.Member == 0 && f.Error.Contains("is not a first deviation within bound 2"));
     }
 }
