@@ -130,13 +130,15 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         };
         var exploreRuntime = new Option<string>("--runtime")
         {
-            Description = "deterministic (this process's workers) or cluster (a seed farm: the seeds in units over the " +
-                          "members, --nodes N or --join HOST:PORT; docs/cluster.md, \"A seed farm\").",
+            Description = "deterministic (this process's workers) or cluster (a seed farm: the seeds, or with --strategy " +
+                          "systematic the first deviations, in units over the members, --nodes N or --join HOST:PORT; " +
+                          "docs/cluster.md, \"A seed farm\").",
             DefaultValueFactory = _ => RuntimeKind.Deterministic.Name(),
         };
         var unitSeeds = new Option<int?>("--unit-seeds")
         {
-            Description = $"--runtime cluster: seeds per work unit the coordinator leases (1-1000000; default {FarmOptions.DefaultUnitSeeds}).",
+            Description = $"--runtime cluster: seeds per work unit the coordinator leases (1-1000000; default {FarmOptions.DefaultUnitSeeds}; " +
+                          "not with systematic, whose units are first deviations).",
         };
         var explore = new Command("explore",
             "Run a scenario over many seeds (random, pct, pos), or every schedule within a bound (systematic), on the " +

@@ -63,6 +63,9 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             var root = explorer.RunRoot(rootRuntime, out rootCounts);
             if (root.Finding is not null || bound == 0)
             {
+                (cluster.Log ?? TextWriter.Null).WriteLine(root.Finding is not null
+                    ? "  farm: the default schedule (no delay) violates: no member started"
+                    : "  farm: bound 0 is the default schedule alone, run here: no member started");
                 // Depth 0 is the whole search: no unit to lease.
                 return new SystematicFarmResult(root with { Elapsed = clock.Elapsed }, root.Finding?.TraceHash ?? 0, [], 0,
                     0, TimeSpan.Zero, 0, 0);
@@ -89,6 +92,7 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             };
         if (units.Count == 0)
         {
+            (cluster.Log ?? TextWriter.Null).WriteLine("  farm: the default schedule has no choice point: no member started");
             // No choice point in the default run: it is the only schedule.
             return new SystematicFarmResult(Outcome(true, null, false), 0, [], 0, 0, TimeSpan.Zero, 0, 0);
         }

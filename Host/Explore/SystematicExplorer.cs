@@ -56,8 +56,8 @@ public readonly record struct SystematicProgress(int Delays, int Bound, long Sch
 /// <para>
 /// Work is split into units, one per first deviation (point, position), handed to the workers
 /// in order, as Explorer hands out seeds: once a unit has a finding, no later unit starts and
-/// the earlier ones finish, so the lowest one wins. The same units are what a farm of
-/// machines would lease.
+/// the earlier ones finish, so the lowest one wins. A seed farm leases the same units, run by
+/// <see cref="RunUnit"/> on its members (Host/Cluster/SystematicFarmRunner.cs).
 /// </para>
 /// <para>
 /// Reduction (<see cref="Reduction"/>): at every quiescent point (no actor ready) past a
