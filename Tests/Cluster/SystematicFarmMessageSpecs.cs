@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using DaxSim.Host.Cluster;
 using DaxSim.Host.Runs;
+using DaxSim.Protocol;
 using Xunit;
 
 namespace DaxSim.Tests.Cluster;
@@ -93,6 +94,39 @@ public sealed class SystematicFarmMessageSpecs : Akka.TestKit.Xunit2.TestKit
         _coordinator.Tell(Farm("s3", Units() with { Points = [1, 0, 0, 0, 1] }));
         Assert.Contains("not in (depth, point, position) order", ExpectMsg<FarmFailed>(TimeSpan.FromSeconds(5)).Error);
         _coordinator.Tell(new EndFarm("s2"));
+    }
+
+    [Fact]
+    public void A_worker_runs_a_leased_unit_as_RunUnit_does_and_refuses_a_lease_that_is_not_a_first_deviation()
+    {
+        var text = File.ReadAllText(Path.Combine(Support.Scenarios.Directory, "two-pins.json"));
+        var scenario = DaxSim.Protocol.Scenarios.ScenarioLoader.Parse(text, "two-pins.json");
+        var explorer = new DaxSim.Host.Explore.SystematicExplorer(scenario, Variant.Mainline, 1, 1);
+        DaxSim.Host.Deterministic.Delay first;
+        DaxSim.Host.Explore.SystematicResult expected;
+        using (var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic))
+        {
+            explorer.RunRoot(runtime, out var counts);
+            first = DaxSim.Host.Explore.SystematicExplorer.Units(1, counts)[0];
+            expected = explorer.RunUnit(runtime, explorer.BeginDepth(1, runtime), first);
+        }
+        var spec = new SystematicFarm(1, 1, long.MaxValue, true, [1], [first.Point], [first.Position]);
+        var farm = new StartFarm("s7", text, "two-pins.json", "mainline", "systematic", 0, 0, false, 0, 1, 1, 1, 30_000,
+            TestActor, [], null) { Systematic = spec };
+        var worker = Sys.ActorOf(FarmWorker.Props(farm, TestActor, 0, scenario, Variant.Mainline), "worker-s7");
+        ExpectMsg<RequestUnit>(TimeSpan.FromSeconds(5));
+        EventFilter.Error(contains: "refused a lease").ExpectOne(() =>
+            worker.Tell(new UnitLease("s7", 0, 0, 1, 0) { Depth = 1, Point = first.Point, Position = 2 }));
+        worker.Tell(new UnitLease("s7", 0, 0, 1, 0) { Depth = 1, Point = first.Point, Position = first.Position });
+        var done = (UnitDone)FishForMessage(m => m is UnitDone, TimeSpan.FromSeconds(30));
+        Assert.NotNull(done.Systematic);
+        Assert.Equal((1, first.Point, first.Position), (done.Systematic!.Depth, done.Systematic.Point, done.Systematic.Position));
+        Assert.Equal(expected.Schedules, done.Systematic.Schedules);
+        Assert.Equal(expected.ByDelays, done.Systematic.ByDelays);
+        Assert.Equal(expected.Schedules, done.CoverageRuns);
+        // With the reduction, the member's depth begins with its own run of the default schedule.
+        Assert.Equal((explorer.Reduces ? 1 : 0) + expected.Reruns, done.Systematic.Reruns);
+        worker.Tell(new EndFarm("s7"));
     }
 
     [Fact]
