@@ -92,6 +92,25 @@ public sealed class DeterministicQueue : IMessageQueue, ISchedulable
 
     public int Count => _queue.Count;
 
+    /// <summary>
+    /// <paramref name="seed"/> mixed with the messages waiting here, in order: each one's sender
+    /// (its ordinal, or -1) and type, and whether system messages wait (StateFingerprint).
+    /// </summary>
+    public ulong MixPending(ulong seed)
+    {
+        foreach (var envelope in _queue)
+        {
+            var sender = DeterministicDriver.QueueOf(envelope.Sender)?.Ordinal ?? -1;
+            seed = StateFingerprint.Mix(seed ^ (ulong)(uint)sender);
+            seed = StateFingerprint.Mix(seed ^ Runs.TraceLog.TypeId(envelope.Message.GetType()));
+        }
+        if (_mailbox is not null && DeterministicDriver.MailboxInternals.HasSystemMessages(_mailbox))
+        {
+            seed = StateFingerprint.Mix(seed ^ 0x5E5E5E5EUL);
+        }
+        return seed;
+    }
+
     public void Enqueue(IActorRef receiver, Envelope envelope)
     {
         _driver.CheckThread();
@@ -348,7 +367,7 @@ public sealed class DeterministicDriver
     }
 
     // Akka's internal mailbox API, for Deliver (Akka.NET 1.5: Mailbox.cs).
-    private static class MailboxInternals
+    internal static class MailboxInternals
     {
         [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "CurrentStatus")]
         public static extern int CurrentStatus(Mailbox mailbox);

@@ -141,8 +141,8 @@ public sealed class DeterministicRuntime : IRuntime
         long messages = 0;
         long choices = 0;
         var live = settings.Live;
-        var atQuiescence = own.AtQuiescence;
-        var fingerprint = atQuiescence is null ? null : new StateFingerprint();
+        var atState = own.AtState;
+        var fingerprint = atState is null ? null : new StateFingerprint();
         var deliveredSinceQuiescence = false;
         var pruned = false;
         _driver.Delivered = (queue, envelope) =>
@@ -194,6 +194,12 @@ public sealed class DeterministicRuntime : IRuntime
                 var choice = 0;
                 if (ready.Count > 1)
                 {
+                    if (atState is not null && !_driver.HasHeld &&
+                        atState(fingerprint!.Key(_scheduler.Now, _scheduler.Fingerprint(), ready), choices))
+                    {
+                        pruned = true;
+                        break;
+                    }
                     choice = strategy.Choose(ready);
                     choices++;
                     schedule?.Add(choice);
@@ -204,7 +210,7 @@ public sealed class DeterministicRuntime : IRuntime
             if (deliveredSinceQuiescence)
             {
                 deliveredSinceQuiescence = false;
-                if (!_driver.HasHeld && atQuiescence!(fingerprint!.Key(_scheduler.Now, _scheduler.Fingerprint()), choices))
+                if (!_driver.HasHeld && atState!(fingerprint!.Key(_scheduler.Now, _scheduler.Fingerprint(), ready), choices))
                 {
                     pruned = true;
                     break;

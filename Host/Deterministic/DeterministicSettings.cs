@@ -40,12 +40,13 @@ public sealed record DeterministicSettings
     public TimeSpan DeadlockCheckInterval { get; init; }
 
     /// <summary>
-    /// Called at every quiescent point (no actor ready, after at least one delivery since the
-    /// last call) with the state's fingerprint (<see cref="StateFingerprint"/>) and the number of
-    /// scheduling choices made so far; returning true ends the run there (RunResult.Pruned): the
-    /// systematic search has seen that state already.
+    /// Called before every scheduling choice (two or more actors ready) and at every quiescent
+    /// point (no actor ready, after at least one delivery since the last one) with the state's
+    /// fingerprint (<see cref="StateFingerprint"/>) and the number of scheduling choices made so
+    /// far; returning true ends the run there (RunResult.Pruned): the systematic search has seen
+    /// that state already.
     /// </summary>
-    internal Func<ulong, long, bool>? AtQuiescence { get; init; }
+    internal Func<ulong, long, bool>? AtState { get; init; }
 
     /// <summary>Wraps the run's strategy (before any replay): for tests that watch the choices.</summary>
     internal Func<IScheduleStrategy, IScheduleStrategy>? WrapStrategy { get; init; }

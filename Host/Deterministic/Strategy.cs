@@ -30,6 +30,13 @@ public interface ISchedulable
     /// delivery). A strategy that gives priorities to deliveries, not actors, tells a new one by it.
     /// </summary>
     long Delivered => 0;
+
+    /// <summary>
+    /// <paramref name="seed"/> mixed with the messages waiting in the actor's mailbox, in order
+    /// (each one's sender and type): the part of the state a fingerprint of the run needs beyond
+    /// the actors' histories (StateFingerprint). Read only by the reduced systematic search.
+    /// </summary>
+    ulong MixPending(ulong seed) => seed;
 }
 
 /// <summary>Picks which ready actor runs next. Every choice it makes is recorded so that a run can be replayed.</summary>

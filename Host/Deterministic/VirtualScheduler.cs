@@ -84,17 +84,29 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
     /// <summary>
     /// A fingerprint of the pending timers in firing order (due time, then the order they were
     /// set in): each one's due time, target actor and message type; cancelled ones left out.
+    /// Asked before every scheduling choice of a reduced systematic search, so it is kept: it
+    /// is computed again only when a timer was set or fired since, or one of those it counted
+    /// was cancelled (cancelling does not go through the scheduler).
     /// </summary>
     public ulong Fingerprint()
     {
         lock (_gate)
         {
+            if (_printVersion == _version && !AnyCancelledSincePrint())
+            {
+                return _print;
+            }
             var live = new List<(long Due, long Seq, int Target, Type Type)>(_queue.Count);
+            _printCancelables.Clear();
             foreach (var (entry, key) in _queue.UnorderedItems)
             {
-                if (entry.Cancelable is { IsCancellationRequested: true })
+                if (entry.Cancelable is { } cancelable)
                 {
-                    continue;
+                    if (cancelable.IsCancellationRequested)
+                    {
+                        continue;
+                    }
+                    _printCancelables.Add(cancelable);
                 }
                 var target = DeterministicDriver.QueueOf(entry.Receiver as IActorRef)?.Ordinal ?? -1;
                 var type = entry.Message?.GetType() ?? entry.Runnable?.GetType() ?? typeof(Action);
@@ -108,8 +120,30 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
                 h = StateFingerprint.Mix(h ^ (ulong)(uint)t.Target);
                 h = StateFingerprint.Mix(h ^ Runs.TraceLog.TypeId(t.Type));
             }
+            _print = h;
+            _printVersion = _version;
             return h;
         }
+    }
+
+    // The last Fingerprint(), the _version it was taken at, and the live timers' cancelables then.
+    private ulong _print;
+    private long _printVersion = -1;
+    private readonly List<ICancelable> _printCancelables = [];
+
+    // Bumped whenever a timer is set or taken off the queue.
+    private long _version;
+
+    private bool AnyCancelledSincePrint()
+    {
+        foreach (var cancelable in _printCancelables)
+        {
+            if (cancelable.IsCancellationRequested)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Sets the clock to <paramref name="time"/> (never backwards) and runs every timer due by then, in order.</summary>
@@ -130,6 +164,7 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
                     return;
                 }
                 _queue.Dequeue();
+                _version++;
                 due = key.Due;
             }
             if (entry.Cancelable is { IsCancellationRequested: true })
@@ -150,6 +185,7 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
         lock (_gate)
         {
             _queue.Clear();
+            _version++;
             _seq = 0;
             Volatile.Write(ref _now, 0);
         }
@@ -160,6 +196,7 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
         lock (_gate)
         {
             _queue.Enqueue(entry, (due, _seq++));
+            _version++;
         }
     }
 

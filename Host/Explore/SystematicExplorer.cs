@@ -270,7 +270,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                 Deterministic = settings.Deterministic with
                 {
                     WrapStrategy = _ => strategy,
-                    AtQuiescence = seen is null ? null : (key, choices) => Seen(seen, key, choices, last, remaining),
+                    AtState = seen is null ? null : (key, choices) => Seen(seen, key, choices, last, remaining),
                 },
             };
             var result = runtime.Run(owner.Scenario, settings);

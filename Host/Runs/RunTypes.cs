@@ -76,7 +76,7 @@ public sealed record RunResult
 {
     /// <summary>
     /// The deterministic runtime ended the run early at a state the systematic search had seen
-    /// (DeterministicSettings.AtQuiescence): what would follow is the same as what followed
+    /// (DeterministicSettings.AtState): what would follow is the same as what followed
     /// there, so the verdict is not this run's to give.
     /// </summary>
     public bool Pruned { get; init; }
