@@ -20,7 +20,7 @@ public sealed partial class Cli
 
     private int ExploreSystematic(ParseResult parsed, Argument<string> file, Option<ulong> seed, Option<string?> variantFlag,
         Option<string?> report, int workers, Option<bool> faultInjection, Option<long> seeds, Option<int?> boundFlag,
-        Option<long?> maxFlag, Option<int?> pctDepth, Option<long> pctSteps, Option<bool> noReduction,
+        Option<long?> maxFlag, Option<string> orderFlag, Option<int?> pctDepth, Option<long> pctSteps, Option<bool> noReduction,
         ClusterRunOptions? farmCluster = null, FarmOptions? farm = null)
     {
         if (parsed.GetResult(seeds) is { Implicit: false })
@@ -42,6 +42,13 @@ public sealed partial class Cli
         {
             throw new InputException($"--max-schedules must be at least 1, not {max}");
         }
+        var orderName = parsed.GetValue(orderFlag);
+        IReadOnlyList<DefaultOrder> orders = orderName == "both"
+            ? [DefaultOrder.FirstCome, DefaultOrder.LastCome]
+            : DefaultOrders.Parse(orderName ?? "") is { } one
+                ? [one]
+                : throw new InputException(
+                    $"--order must be {DefaultOrders.FirstCome}, {DefaultOrders.LastCome} or both, not '{orderName}'");
         var scenario = LoadScenario(parsed.GetValue(file));
         var variant = ResolveVariant(scenario, parsed.GetValue(variantFlag));
         if (farmCluster is not null && scenario.Text is null)
@@ -67,15 +74,16 @@ public sealed partial class Cli
             Seed = firstSeed,
             FaultInjection = injecting,
             MaxSchedules = max,
+            Orders = orders,
             Reduction = !parsed.GetValue(noReduction),
             Progress = progress,
         };
-        stdout.WriteLine($"  systematic: every schedule with at most {bound} delay(s) against the default (first come, " +
-                         $"first served), fewest delays first; {workers} worker(s)" +
+        stdout.WriteLine($"  systematic: every schedule with at most {bound} delay(s) against the default " +
+                         $"({string.Join(" and ", orders.Select(Describe))}), fewest delays first; {workers} worker(s)" +
                          (farmCluster is null
                              ? ""
                              : $" per member, a seed farm on {(farmCluster.Join is { } j ? $"the cluster at {j}" : $"{farmCluster.Nodes} member(s)")}, " +
-                               "units of one first deviation, depth by depth") +
+                               "units of one order and first deviation, depth by depth") +
                          (max < long.MaxValue ? $"; at most {max} schedules" : "") +
                          (explorer.Reduces ? "; reduction: schedules cut at a state already reached"
                              : parsed.GetValue(noReduction) ? "; no reduction (--no-reduction)"
@@ -83,6 +91,7 @@ public sealed partial class Cli
         JUnitBegin("explore", scenario, variant,
             ("runtime", farmCluster is null ? RuntimeKind.Deterministic.Name() : RuntimeKind.Cluster.Name()),
             ("strategy", Deterministic.Strategies.Systematic), ("bound", bound.ToString(CultureInfo.InvariantCulture)),
+            ("order", orderName),
             ("max-schedules", max < long.MaxValue ? max.ToString(CultureInfo.InvariantCulture) : null),
             ("seed", firstSeed.ToString(CultureInfo.InvariantCulture)), ("workers", workers.ToString(CultureInfo.InvariantCulture)),
             ("fault-injection", injecting ? "true" : null));
@@ -110,6 +119,7 @@ public sealed partial class Cli
         {
             ["strategy"] = Deterministic.Strategies.Systematic,
             ["bound"] = bound,
+            ["orders"] = new JArray(orders.Select(o => o.Name())),
             ["exhausted"] = outcome.Exhausted,
             ["schedules"] = outcome.Schedules,
             ["schedulesAfterReduction"] = outcome.Complete,
@@ -152,15 +162,22 @@ public sealed partial class Cli
             return 0;
         }
         var delays = outcome.FindingDelays!;
+        var found = outcome.FindingOrder;
         summary["delays"] = new JArray(delays.Select(d => new JArray(d.Point, d.Position)));
+        summary["order"] = found.Name();
         var count = delays.Sum(d => d.Position);
-        return ReportExploreFinding(scenario, explorer.Settings(delays), farmed?.FindingTraceHash ?? outcome.Finding!.TraceHash,
-            $"the schedule [{string.Join(", ", delays)}]{(farmed is null ? "" : " (run on a member)")}", reportPath,
+        var at = delays.Count == 0
+            ? "the default schedule itself"
+            : string.Join(", ", delays.Select(d => $"at choice {d.Point}, position {d.Position}"));
+        return ReportExploreFinding(scenario, explorer.Settings(delays, found), farmed?.FindingTraceHash ?? outcome.Finding!.TraceHash,
+            $"the {found.Name()} schedule [{string.Join(", ", delays)}]{(farmed is null ? "" : " (run on a member)")}", reportPath,
             FindingReportPath(scenario.Name, variant.Name(), "systematic"),
-            $"first violating schedule: {count} delay(s) " +
-            $"({string.Join(", ", delays.Select(d => $"at choice {d.Point}, position {d.Position}"))}), " +
+            $"first violating schedule: {count} delay(s) against {found.Name()} order ({at}), " +
             $"after {outcome.Schedules} schedules; not exhausted",
             summary,
-            $"first violating schedule: {count} delay(s) against the default, after {outcome.Schedules} schedules within bound {bound}");
+            $"first violating schedule: {count} delay(s) against {found.Name()} order, after {outcome.Schedules} schedules within bound {bound}");
     }
+
+    private static string Describe(DefaultOrder order) =>
+        order == DefaultOrder.FirstCome ? "first come, first served" : "last come, first served";
 }

@@ -124,6 +124,12 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             Description = "systematic: stop after this many schedules (the search is then not exhausted).",
         };
+        var order = new Option<string>("--order")
+        {
+            Description = "systematic: the default schedule the delays are counted against: first-come, last-come, " +
+                          "or both (default: both, first-come first at each depth).",
+            DefaultValueFactory = _ => "both",
+        };
         var noReduction = new Option<bool>("--no-reduction")
         {
             Description = "systematic: run every schedule to its end, also those that reach a state another schedule reached.",
@@ -145,7 +151,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             "deterministic runtime; stop at the first violation.")
         {
             exploreFile, seeds, exploreSeed, variant, strategy, report, workers, pctDepth, pctSteps, faultInjection,
-            bound, maxSchedules, noReduction, exploreRuntime, unitSeeds,
+            bound, maxSchedules, order, noReduction, exploreRuntime, unitSeeds,
         };
 
         var trace = new Argument<string>("TRACE") { Description = "A report written by run or explore (--report)." };
@@ -267,12 +273,12 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             if (parsed.GetValue(strategy) == Deterministic.Strategies.Systematic)
             {
                 return ExploreSystematic(parsed, exploreFile, exploreSeed, variant, report, k, faultInjection,
-                    seeds, bound, maxSchedules, pctDepth, pctSteps, noReduction, farmCluster, farm);
+                    seeds, bound, maxSchedules, order, pctDepth, pctSteps, noReduction, farmCluster, farm);
             }
             if (parsed.GetResult(bound) is not null || parsed.GetResult(maxSchedules) is not null ||
-                parsed.GetResult(noReduction) is { Implicit: false })
+                parsed.GetResult(noReduction) is { Implicit: false } || parsed.GetResult(order) is { Implicit: false })
             {
-                throw new InputException("--bound, --max-schedules and --no-reduction are for --strategy systematic");
+                throw new InputException("--bound, --max-schedules, --order and --no-reduction are for --strategy systematic");
             }
             if (parsed.GetResult(seeds) is not { Implicit: false })
             {

@@ -177,7 +177,7 @@ public sealed class FarmCoordinator : ReceiveActor
             var lease = new UnitLease(m.FarmId, unit, range.First, range.Count, m.Slot);
             if (farm.Systematic is { } s)
             {
-                lease = lease with { Depth = s.Depths[unit], Point = s.Points[unit], Position = s.Positions[unit] };
+                lease = lease with { Depth = s.Depths[unit], Order = s.Orders[unit], Point = s.Points[unit], Position = s.Positions[unit] };
             }
             m.Worker.Tell(lease);
             return;
@@ -192,7 +192,7 @@ public sealed class FarmCoordinator : ReceiveActor
             return;
         }
         if (!farm.Ledger.IsUnit(m.Unit) || farm.Ledger.RangeOf(m.Unit) != new SeedRange(m.FirstSeed, m.Count) ||
-            (farm.Systematic is { } s && (m.Systematic is not { } u || u.Depth != s.Depths[m.Unit] ||
+            (farm.Systematic is { } s && (m.Systematic is not { } u || u.Depth != s.Depths[m.Unit] || u.Order != s.Orders[m.Unit] ||
                                           u.Point != s.Points[m.Unit] || u.Position != s.Positions[m.Unit])))
         {
             _log.Error("farm {0}: refused a result for unit {1} ({2}, {3} seeds) from {4}: not one of the farm's units",

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using DaxSim.Host.Deterministic;
 
 namespace DaxSim.Host.Cluster;
 
@@ -63,19 +64,23 @@ public sealed record StartFarm(
 /// <summary>
 /// A systematic farm: the bound, the seed of everything else a schedule draws, the limit of
 /// schedules per unit (long.MaxValue: none), the reduction on or off, and the units: unit u's
-/// first deviation is (Points[u], Positions[u]) at depth Depths[u], ordered by (depth, point,
+/// first deviation is (Points[u], Positions[u]) at depth Depths[u] against the default order
+/// Orders[u] (0 first come, 1 last come, first served), ordered by (depth, order, point,
 /// position). <see cref="Check"/> says what is wrong with one from the network.
 /// </summary>
-public sealed record SystematicFarm(int Bound, ulong Seed, long MaxSchedules, bool Reduction, int[] Depths, int[] Points,
-    int[] Positions)
+public sealed record SystematicFarm(int Bound, ulong Seed, long MaxSchedules, bool Reduction, int[] Depths, int[] Orders,
+    int[] Points, int[] Positions)
 {
+    /// <summary>The default orders the search covers (those of its units), first come first: the members' explorers search these.</summary>
+    public DefaultOrder[] SearchOrders() => Orders.Distinct().Order().Select(o => (DefaultOrder)o).ToArray();
+
     /// <summary>What is wrong with this systematic farm of <paramref name="farm"/>, or null.</summary>
     public string? Check(StartFarm farm)
     {
-        if (Depths is null || Points is null || Positions is null || Depths.Length != Points.Length ||
-            Depths.Length != Positions.Length)
+        if (Depths is null || Orders is null || Points is null || Positions is null || Depths.Length != Points.Length ||
+            Depths.Length != Positions.Length || Depths.Length != Orders.Length)
         {
-            return "a systematic farm needs one depth, point and position per unit";
+            return "a systematic farm needs one depth, order, point and position per unit";
         }
         if (Bound < 1 || Bound > Explore.SystematicExplorer.MaxBound)
         {
@@ -95,9 +100,14 @@ public sealed record SystematicFarm(int Bound, ulong Seed, long MaxSchedules, bo
             {
                 return $"unit {u} (depth {Depths[u]}, point {Points[u]}, position {Positions[u]}) is not a first deviation within bound {Bound}";
             }
-            if (u > 0 && (Depths[u], Points[u], Positions[u]).CompareTo((Depths[u - 1], Points[u - 1], Positions[u - 1])) <= 0)
+            if (Orders[u] is not ((int)DefaultOrder.FirstCome or (int)DefaultOrder.LastCome))
             {
-                return $"units {u - 1} and {u} are not in (depth, point, position) order";
+                return $"unit {u}'s order is 0 (first come) or 1 (last come), not {Orders[u]}";
+            }
+            if (u > 0 && (Depths[u], Orders[u], Points[u], Positions[u])
+                    .CompareTo((Depths[u - 1], Orders[u - 1], Points[u - 1], Positions[u - 1])) <= 0)
+            {
+                return $"units {u - 1} and {u} are not in (depth, order, point, position) order";
             }
         }
         return null;
@@ -117,8 +127,10 @@ public sealed record RequestUnit(string FarmId, IActorRef Worker, int Slot) : IF
 /// <summary>Run seeds FirstSeed..FirstSeed+Count-1 (unit Unit) on slot Slot.</summary>
 public sealed record UnitLease(string FarmId, int Unit, ulong FirstSeed, long Count, int Slot) : IFarmMessage
 {
-    /// <summary>A systematic farm's unit: its depth (0 for a seed farm's unit) and first deviation (Point, Position).</summary>
+    /// <summary>A systematic farm's unit: its depth (0 for a seed farm's unit), default order (DefaultOrder) and first deviation (Point, Position).</summary>
     public int Depth { get; init; }
+
+    public int Order { get; init; }
 
     public int Point { get; init; }
 
@@ -154,13 +166,14 @@ public sealed record UnitDone(
 }
 
 /// <summary>
-/// A systematic unit's counts, as SystematicExplorer.RunUnit gives them: its first deviation,
+/// A systematic unit's counts, as SystematicExplorer.RunUnit gives them: its order and first deviation,
 /// the schedules it counted (all with Depth delays: ByDelays[Depth] = Schedules), how many ran
 /// to their end (Complete), the runs made again to extend schedules (Reruns), whether the limit
 /// of schedules stopped it (Limited), and its finding's deviations (empty without one).
 /// </summary>
 public sealed record SystematicUnitDone(
     int Depth,
+    int Order,
     int Point,
     int Position,
     long Schedules,

@@ -70,6 +70,7 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
                 FaultInjection = farm.FaultInjection,
                 MaxSchedules = sys.MaxSchedules,
                 Reduction = sys.Reduction,
+                Orders = sys.SearchOrders(),
                 Cancelled = () => _stopping,
             };
         }
@@ -93,7 +94,7 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
         {
             if (m.Slot < 0 || m.Slot >= slots || m.Count < 1 || m.Count > farm.UnitSeeds ||
                 (farm.Systematic is { } s && (m.Depth < 1 || m.Depth > s.Bound || m.Point < 0 || m.Position < 1 ||
-                                              m.Position > m.Depth)))
+                                              m.Position > m.Depth || !s.SearchOrders().Contains((DefaultOrder)m.Order))))
             {
                 _log.Error("farm {0}: refused a lease for slot {1} of {2} seeds", m.FarmId, m.Slot, m.Count);
                 return;
@@ -284,7 +285,8 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
         {
             return null;
         }
-        var result = explorer.RunUnit(runtime, depth, new Delay(lease.Point, lease.Position));
+        var result = explorer.RunUnit(runtime, depth,
+            new Explore.SystematicUnit((DefaultOrder)lease.Order, new Delay(lease.Point, lease.Position)));
         if (_stopping)
         {
             return null;
@@ -295,7 +297,7 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
         return new UnitDone(lease.FarmId, lease.Unit, lease.FirstSeed, lease.Count, 1, found ? lease.FirstSeed : null,
             result.Finding?.TraceHash ?? 0, found ? 1 : 0, result.Deliveries, result.Coverage.Runs, totals, reaching, _member)
         {
-            Systematic = new SystematicUnitDone(lease.Depth, lease.Point, lease.Position, result.Schedules, result.Complete,
+            Systematic = new SystematicUnitDone(lease.Depth, lease.Order, lease.Point, lease.Position, result.Schedules, result.Complete,
                 result.ByDelays.ToArray(), result.Reruns + begun, result.StoppedBy is not null,
                 delays.Select(d => d.Point).ToArray(), delays.Select(d => d.Position).ToArray()),
         };

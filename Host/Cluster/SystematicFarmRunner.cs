@@ -9,8 +9,9 @@ using DaxSim.Protocol.Scenarios;
 
 namespace DaxSim.Host.Cluster;
 
-/// <summary>One systematic unit as the runner counted it: its first deviation, its schedules, the member that ran it.</summary>
-public sealed record SystematicUnitRecord(int Unit, int Depth, Delay First, long Schedules, int Member, bool Finding);
+/// <summary>One systematic unit as the runner counted it: its default order and first deviation, its schedules, the member that ran it.</summary>
+public sealed record SystematicUnitRecord(int Unit, int Depth, DefaultOrder Order, Delay First, long Schedules, int Member,
+    bool Finding);
 
 /// <summary>
 /// What a systematic farm gave: the search's figures as a single-process systematic search
@@ -31,8 +32,8 @@ public sealed record SystematicFarmResult(
 /// `daxsim explore --strategy systematic --runtime cluster` (docs/cluster.md, "A seed farm";
 /// docs/exploration.md): the bounded systematic search with its units, first deviations
 /// (depth, point, position), leased to the members by the seed farm's coordinator. The runner
-/// runs the default schedule (depth 0) itself, derives every depth's units from its ready
-/// counts (<see cref="SystematicExplorer.Units"/>), and counts each unit's result once in its
+/// runs the default schedules (depth 0, one per order) itself, derives every depth's units from
+/// their ready counts (<see cref="SystematicExplorer.Units"/>), and counts each unit's result once in its
 /// own <see cref="FarmLedger"/>, which has the depth barrier: the units of depth d+1 are
 /// leased once every unit of depth d is done, so a finding has the fewest delays; within a
 /// depth the lowest unit with a finding wins. The members run each unit with
@@ -56,33 +57,44 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
         var bound = explorer.Bound;
         var byDelays = new long[bound + 1];
         var coverage = new CoverageTotals();
-        long schedules, complete, reruns, deliveries;
-        IReadOnlyList<int> rootCounts;
+        long schedules = 0, complete = 0, reruns = 0, deliveries = 0;
+        var orders = explorer.Orders;
+        var rootCounts = new IReadOnlyList<int>[orders.Count];
         using (var rootRuntime = Runtimes.ForOneThread(RuntimeKind.Deterministic))
         {
-            var root = explorer.RunRoot(rootRuntime, out rootCounts);
-            if (root.Finding is not null || bound == 0)
+            for (var o = 0; o < orders.Count; o++)
             {
-                (cluster.Log ?? TextWriter.Null).WriteLine(root.Finding is not null
-                    ? "  farm: the default schedule (no delay) violates: no member started"
-                    : "  farm: bound 0 is the default schedule alone, run here: no member started");
-                // Depth 0 is the whole search: no unit to lease.
-                return new SystematicFarmResult(root with { Elapsed = clock.Elapsed }, root.Finding?.TraceHash ?? 0, [], 0,
-                    0, TimeSpan.Zero, 0, 0);
+                var root = explorer.RunRoot(rootRuntime, orders[o], out var counts);
+                rootCounts[o] = counts;
+                schedules += root.Schedules;
+                complete += root.Complete;
+                reruns += root.Reruns;
+                deliveries += root.Deliveries;
+                coverage.Add(root.Coverage);
+                byDelays[0] += root.Schedules;
+                if (root.Finding is not null || (bound == 0 && o == orders.Count - 1))
+                {
+                    (cluster.Log ?? TextWriter.Null).WriteLine(root.Finding is not null
+                        ? $"  farm: the {orders[o].Name()} default schedule (no delay) violates: no member started"
+                        : "  farm: bound 0 is the default schedules alone, run here: no member started");
+                    // Depth 0 is the whole search: no unit to lease.
+                    var whole = root with
+                    {
+                        Schedules = schedules, Complete = complete, Reruns = reruns, Deliveries = deliveries,
+                        ByDelays = byDelays, Coverage = coverage, Orders = orders, Elapsed = clock.Elapsed,
+                    };
+                    return new SystematicFarmResult(whole, root.Finding?.TraceHash ?? 0, [], 0, 0, TimeSpan.Zero, 0, 0);
+                }
             }
-            schedules = root.Schedules;
-            complete = root.Complete;
-            reruns = root.Reruns;
-            deliveries = root.Deliveries;
-            coverage.Add(root.Coverage);
-            byDelays[0] = root.Schedules;
         }
         var units = Enumerable.Range(1, bound)
-            .SelectMany(d => SystematicExplorer.Units(d, rootCounts).Select(first => (Depth: d, First: first)))
+            .SelectMany(d => SystematicExplorer.Units(d, orders, rootCounts).Select(unit => (Depth: d, Unit: unit)))
             .ToList();
-        SystematicResult Outcome(bool exhausted, IReadOnlyList<Delay>? findingDelays, bool limited) =>
+        SystematicResult Outcome(bool exhausted, IReadOnlyList<Delay>? findingDelays, DefaultOrder findingOrder, bool limited) =>
             new(bound, schedules, exhausted, null, findingDelays, clock.Elapsed, deliveries)
             {
+                FindingOrder = findingOrder,
+                Orders = orders,
                 ByDelays = byDelays,
                 StoppedBy = limited ? $"the limit of {explorer.MaxSchedules} schedules" : null,
                 Coverage = coverage,
@@ -94,11 +106,11 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
         {
             (cluster.Log ?? TextWriter.Null).WriteLine("  farm: the default schedule has no choice point: no member started");
             // No choice point in the default run: it is the only schedule.
-            return new SystematicFarmResult(Outcome(true, null, false), 0, [], 0, 0, TimeSpan.Zero, 0, 0);
+            return new SystematicFarmResult(Outcome(true, null, DefaultOrder.FirstCome, false), 0, [], 0, 0, TimeSpan.Zero, 0, 0);
         }
         var spec = new SystematicFarm(bound, explorer.Seed, explorer.MaxSchedules, explorer.Reduction,
-            units.Select(u => u.Depth).ToArray(), units.Select(u => u.First.Point).ToArray(),
-            units.Select(u => u.First.Position).ToArray());
+            units.Select(u => u.Depth).ToArray(), units.Select(u => (int)u.Unit.Order).ToArray(),
+            units.Select(u => u.Unit.First.Point).ToArray(), units.Select(u => u.Unit.First.Position).ToArray());
         var ledger = spec.Ledger(farm.LeaseTimeout);
 
         var log = cluster.Log ?? TextWriter.Null;
@@ -128,7 +140,7 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             };
 
             var records = new List<SystematicUnitRecord>();
-            var found = new Dictionary<int, (IReadOnlyList<Delay> Delays, ulong Hash)>();
+            var found = new Dictionary<int, (IReadOnlyList<Delay> Delays, DefaultOrder Order, ulong Hash)>();
             var depthSchedules = new long[bound + 1];
             var depthUnitsDone = new long[bound + 1];
             long refused = 0, returned = 0;
@@ -174,10 +186,11 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
                                         depthUnitsDone[s.Depth]++;
                                         if (unit.Finding is { } delays)
                                         {
-                                            found[u.Unit] = (delays, u.TraceHash);
+                                            found[u.Unit] = (delays, (DefaultOrder)s.Order, u.TraceHash);
                                         }
                                         limited |= s.Limited || (schedules >= explorer.MaxSchedules && !ledger.Finished);
-                                        var record = new SystematicUnitRecord(u.Unit, s.Depth, new Delay(s.Point, s.Position),
+                                        var record = new SystematicUnitRecord(u.Unit, s.Depth, (DefaultOrder)s.Order,
+                                            new Delay(s.Point, s.Position),
                                             s.Schedules, u.Member, unit.Finding is not null);
                                         records.Add(record);
                                         lastUnit.Restart();
@@ -222,10 +235,11 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             }
             // The lowest unit with a finding (the ledger's StopAt): every unit before it is done
             // clean, those of its depth included, unless the limit stopped the farm first.
-            (IReadOnlyList<Delay> Delays, ulong Hash)? finding =
+            (IReadOnlyList<Delay> Delays, DefaultOrder Order, ulong Hash)? finding =
                 ledger.StopAt is { } at && found.TryGetValue((int)at, out var hit) ? hit : null;
             var exhausted = finding is null && !limited;
-            return new SystematicFarmResult(Outcome(exhausted, finding?.Delays, limited && finding is null),
+            return new SystematicFarmResult(
+                Outcome(exhausted, finding?.Delays, finding?.Order ?? DefaultOrder.FirstCome, limited && finding is null),
                 finding?.Hash ?? 0, records.OrderBy(r => r.Unit).ToList(), units.Count, members.Count, timeToUp, refused,
                 returned);
         }
@@ -260,7 +274,8 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
     private static CheckedUnit? Valid(SystematicFarm spec, FarmLedger ledger, UnitDone u)
     {
         if (u.Systematic is not { } s || !ledger.IsUnit(u.Unit) || ledger.RangeOf(u.Unit) != new SeedRange(u.FirstSeed, u.Count) ||
-            s.Depth != spec.Depths[u.Unit] || s.Point != spec.Points[u.Unit] || s.Position != spec.Positions[u.Unit] ||
+            s.Depth != spec.Depths[u.Unit] || s.Order != spec.Orders[u.Unit] || s.Point != spec.Points[u.Unit] ||
+            s.Position != spec.Positions[u.Unit] ||
             u.SeedsRun != 1 || s.Schedules < 0 || s.Complete < 0 || s.Complete > s.Schedules || s.Reruns < 0 ||
             u.Deliveries < 0 || u.CoverageRuns != s.Schedules || s.ByDelays is null || s.ByDelays.Length != spec.Bound + 1 ||
             s.ByDelays[s.Depth] != s.Schedules || s.ByDelays.Where((_, d) => d != s.Depth).Any(n => n != 0) ||

@@ -304,7 +304,7 @@ public sealed class DeterministicRuntime : IRuntime
     private static IScheduleStrategy CreateStrategy(DeterministicSettings own, ulong seed, int pctDepth, long pctSteps)
     {
         var strategy = own.Strategy == Strategies.Systematic
-            ? new SystematicStrategy(own.Delays ?? [])
+            ? new SystematicStrategy(own.Delays ?? [], own.Order)
             : Strategies.Create(own.Strategy, seed, pctDepth, Math.Max(1, pctSteps));
         strategy = own.WrapStrategy?.Invoke(strategy) ?? strategy;
         return own.Schedule is { } choices ? new ReplayStrategy(choices, strategy) : strategy;

@@ -16,8 +16,11 @@ public sealed record DeterministicSettings
     /// <summary>PCT's k, the number of scheduling choices a run is expected to make; 0 = the longest of the probe runs (DeterministicRuntime.EstimatePctSteps).</summary>
     public long PctSteps { get; init; }
 
-    /// <summary>Strategy systematic: the run's deviations from the default (first-come) schedule, in point order.</summary>
+    /// <summary>Strategy systematic: the run's deviations from the default schedule, in point order.</summary>
     public IReadOnlyList<Delay>? Delays { get; init; }
+
+    /// <summary>Strategy systematic: the default schedule's order (first come or last come, first served).</summary>
+    public DefaultOrder Order { get; init; }
 
     /// <summary>Scheduling choices to replay instead of drawing them.</summary>
     public IReadOnlyList<int>? Schedule { get; init; }

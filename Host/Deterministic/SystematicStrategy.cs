@@ -9,12 +9,41 @@ namespace DaxSim.Host.Deterministic;
 public readonly record struct Delay(int Point, int Position);
 
 /// <summary>
+/// The default schedule that a systematic schedule deviates from: first come, first served (the
+/// ready actor that has waited longest takes its next message, as a fair mailbox dispatcher
+/// runs them), or last come, first served (the actor made ready last goes first, so one chain
+/// of messages runs on to its end before the next one starts, the way one request at a time
+/// would run). A delay costs one against either; a race that needs one chain of messages held
+/// back for many deliveries of another is cheap against the second and dear against the first.
+/// </summary>
+public enum DefaultOrder
+{
+    FirstCome,
+    LastCome,
+}
+
+public static class DefaultOrders
+{
+    public const string FirstCome = "first-come";
+    public const string LastCome = "last-come";
+
+    public static string Name(this DefaultOrder order) => order == DefaultOrder.FirstCome ? FirstCome : LastCome;
+
+    public static DefaultOrder? Parse(string name) => name switch
+    {
+        FirstCome => DefaultOrder.FirstCome,
+        LastCome => DefaultOrder.LastCome,
+        _ => null,
+    };
+}
+
+/// <summary>
 /// The schedules of the systematic search (Host/Explore/SystematicExplorer.cs). The default
 /// schedule is first come, first served: at every choice the ready actor that has waited
 /// longest (<see cref="ISchedulable.ReadyOrder"/>) takes its next message, as a fair mailbox
 /// dispatcher would run them. A schedule is that default with a few <see cref="Delay"/>s, as in
 /// delay-bounded scheduling (Emmi, Qadeer, Rakamarić, "Delay-bounded scheduling", POPL 2011):
-/// choosing the actor at position i of the first-come order delays the i actors ahead of it,
+/// choosing the actor at position i of the order delays the i actors ahead of it,
 /// and a bound of k delays covers every schedule reachable with at most k of them.
 /// <para>
 /// Deviations are given in increasing point order. The strategy records how many actors were
@@ -23,13 +52,18 @@ public readonly record struct Delay(int Point, int Position);
 /// choices, and sees the same ready lists, up to p.
 /// </para>
 /// </summary>
-public sealed class SystematicStrategy(IReadOnlyList<Delay> delays) : IScheduleStrategy
+public sealed class SystematicStrategy(IReadOnlyList<Delay> delays, DefaultOrder order = DefaultOrder.FirstCome)
+    : IScheduleStrategy
 {
+    private readonly bool _lastCome = order == DefaultOrder.LastCome;
+
     private int _next;
     private int _point;
     private int[] _order = new int[16];
 
     public string Name => Strategies.Systematic;
+
+    public DefaultOrder Order => order;
 
     /// <summary>The deviations this run makes, in point order.</summary>
     public IReadOnlyList<Delay> Delays => delays;
@@ -54,25 +88,28 @@ public sealed class SystematicStrategy(IReadOnlyList<Delay> delays) : IScheduleS
                 position = ready.Count - 1;
             }
         }
-        return position == 0 ? Oldest(ready) : AtPosition(ready, position);
+        return position == 0 ? First(ready) : AtPosition(ready, position);
     }
 
-    private static int Oldest(IReadOnlyList<ISchedulable> ready)
+    // Where an actor stands in the default order: smaller goes first.
+    private long Rank(ISchedulable actor) => _lastCome ? -actor.ReadyOrder : actor.ReadyOrder;
+
+    private int First(IReadOnlyList<ISchedulable> ready)
     {
         var best = 0;
-        var order = ready[0].ReadyOrder;
+        var rank = Rank(ready[0]);
         for (var i = 1; i < ready.Count; i++)
         {
-            if (ready[i].ReadyOrder < order)
+            if (Rank(ready[i]) < rank)
             {
-                order = ready[i].ReadyOrder;
+                rank = Rank(ready[i]);
                 best = i;
             }
         }
         return best;
     }
 
-    // The index of the actor at `position` in first-come order (ready lists are short: a few actors).
+    // The index of the actor at `position` in the default order (ready lists are short: a few actors).
     private int AtPosition(IReadOnlyList<ISchedulable> ready, int position)
     {
         if (_order.Length < ready.Count)
@@ -88,7 +125,7 @@ public sealed class SystematicStrategy(IReadOnlyList<Delay> delays) : IScheduleS
             var min = i;
             for (var j = i + 1; j < ready.Count; j++)
             {
-                if (ready[_order[j]].ReadyOrder < ready[_order[min]].ReadyOrder)
+                if (Rank(ready[_order[j]]) < Rank(ready[_order[min]]))
                 {
                     min = j;
                 }

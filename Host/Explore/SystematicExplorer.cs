@@ -28,6 +28,18 @@ public sealed record SystematicResult(int Bound, long Schedules, bool Exhausted,
 
     /// <summary>Runs made again only to learn the ready lists of a schedule whose extensions had to be built (not counted in Schedules).</summary>
     public long Reruns { get; init; }
+
+    /// <summary>The default order the finding's delays are counted against.</summary>
+    public DefaultOrder FindingOrder { get; init; }
+
+    /// <summary>The default orders searched, in the order they were searched at each depth.</summary>
+    public IReadOnlyList<DefaultOrder> Orders { get; init; } = [];
+}
+
+/// <summary>A unit of a systematic search's depth: the schedules that deviate from Order's default first at First.</summary>
+public readonly record struct SystematicUnit(DefaultOrder Order, Delay First)
+{
+    public override string ToString() => $"{Order.Name()} {First}";
 }
 
 /// <summary>Where a systematic search stands.</summary>
@@ -39,14 +51,15 @@ public readonly record struct SystematicProgress(int Delays, int Bound, long Sch
 
 /// <summary>
 /// Bounded systematic exploration (explore --strategy systematic --bound k): every schedule of
-/// a scenario with at most k delays against the default first-come schedule
-/// (<see cref="SystematicStrategy"/>), each run once on the deterministic runtime, stateless:
-/// a schedule is its list of deviations, and a run replays it from the start.
+/// a scenario with at most k delays against a default schedule (<see cref="SystematicStrategy"/>),
+/// for each of the default orders asked for (<see cref="Orders"/>: first come and last come,
+/// first served), each run once on the deterministic runtime, stateless: a schedule is its
+/// order and its list of deviations, and a run replays it from the start.
 /// <para>
 /// The search deepens by delays: first the default schedule, then every schedule with exactly
 /// one delay, then two, up to k. So the finding it reports has the fewest delays of any, and
-/// among those the earliest deviations (lexicographic order of (point, position)), whatever the
-/// number of workers. The schedules with d delays are enumerated exactly once each: a schedule
+/// among those the first order's, then the earliest deviations (lexicographic order of (point,
+/// position)), whatever the number of workers. The schedules with d delays are enumerated exactly once each: a schedule
 /// is extended only at points after its last deviation, and at a point p with n ready actors by
 /// the positions 1..n-1 its remaining budget allows (a schedule that deviates only after p sees
 /// the same ready lists up to p, so the extension is known from the parent's run). Extending a
@@ -54,17 +67,18 @@ public readonly record struct SystematicProgress(int Delays, int Bound, long Sch
 /// d/P of the work, for P choice points per run), and only the new ones are counted.
 /// </para>
 /// <para>
-/// Work is split into units, one per first deviation (point, position), handed to the workers
+/// Work is split into units (<see cref="SystematicUnit"/>), one per order and first deviation (point, position), handed to the workers
 /// in order, as Explorer hands out seeds: once a unit has a finding, no later unit starts and
 /// the earlier ones finish, so the lowest one wins. A seed farm leases the same units, run by
 /// <see cref="RunUnit"/> on its members (Host/Cluster/SystematicFarmRunner.cs).
 /// </para>
 /// <para>
-/// Reduction (<see cref="Reduction"/>): at every quiescent point (no actor ready) past a
+/// Reduction (<see cref="Reduction"/>): before every choice and at every quiescent point past a
 /// schedule's last deviation, the runtime fingerprints the state (<see cref="StateFingerprint"/>:
 /// per-actor delivery histories summed, so that deliveries to different actors commute; the
-/// clock; the pending timers). A schedule that comes to a state another schedule of the same
-/// depth reached past its own last deviation, with at least as many delays left, is cut there:
+/// clock; the pending timers; the ready actors in order with their mailboxes). A schedule that
+/// comes to a state another schedule of the same depth and order reached past its own last
+/// deviation, with at least as many delays left, is cut there:
 /// from a state, the default schedule and every extension within the budget are the same, and
 /// the other schedule runs them. Cut schedules are counted in Schedules, not in Complete. With
 /// more than one worker, which of two schedules that meet goes on depends on which got there
@@ -93,6 +107,9 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
     /// <summary>Checked before each schedule: true stops the search as the limit does (a farm member told the farm is over).</summary>
     public Func<bool>? Cancelled { get; init; }
 
+    /// <summary>The default orders whose schedules are searched, in this order at each depth (default: both).</summary>
+    public IReadOnlyList<DefaultOrder> Orders { get; init; } = [DefaultOrder.FirstCome, DefaultOrder.LastCome];
+
     /// <summary>Called about once a second, from the thread that called Explore.</summary>
     public Action<SystematicProgress>? Progress { get; init; }
 
@@ -109,10 +126,10 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
     public bool Reduces => Reduction && !FaultInjection && !FaultModel.Delivery(Scenario, Seed).Reliable;
 
     /// <summary>Called with every schedule counted and its result, from the worker that ran it (for tests).</summary>
-    internal Action<IReadOnlyList<Delay>, RunResult>? Observed { get; init; }
+    internal Action<DefaultOrder, IReadOnlyList<Delay>, RunResult>? Observed { get; init; }
 
-    /// <summary>The settings of the schedule with these deviations, as the search runs it.</summary>
-    public RunSettings Settings(IReadOnlyList<Delay> delays) => new()
+    /// <summary>The settings of the schedule with these deviations from <paramref name="order"/>'s default, as the search runs it.</summary>
+    public RunSettings Settings(IReadOnlyList<Delay> delays, DefaultOrder order = DefaultOrder.FirstCome) => new()
     {
         Seed = Seed,
         Variant = variant,
@@ -122,6 +139,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         {
             Strategy = Strategies.Systematic,
             Delays = delays,
+            Order = order,
             FaultInjection = FaultInjection,
         },
     };
@@ -132,57 +150,73 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         {
             throw new ArgumentOutOfRangeException(nameof(Bound), Bound, $"the bound must be between 0 and {MaxBound}");
         }
+        if (Orders.Count == 0 || Orders.Distinct().Count() != Orders.Count)
+        {
+            throw new ArgumentException("the orders must be one or both of first come and last come, each once", nameof(Orders));
+        }
         var clock = Stopwatch.StartNew();
         var search = new Search(this, Math.Max(1, workers), clock);
         using var root = Runtimes.ForOneThread(RuntimeKind.Deterministic);
-        var first = search.RunOne(root, [], counted: true, out var rootCounts);
-        if (first.Violation is not null)
+        var rootCounts = new IReadOnlyList<int>[Orders.Count];
+        for (var o = 0; o < Orders.Count; o++)
         {
-            return search.Result(first, [], exhausted: false);
+            var first = search.RunOne(root, Orders[o], [], counted: true, out var counts);
+            rootCounts[o] = counts;
+            if (first.Violation is not null)
+            {
+                return search.Result(new Found(first, Orders[o], []), exhausted: false);
+            }
         }
         for (var d = 1; d <= Bound; d++)
         {
             if (search.Level(d, rootCounts, root) is { } finding)
             {
-                return search.Result(finding.Run, finding.Delays, exhausted: false);
+                return search.Result(finding, exhausted: false);
             }
             if (search.Limited)
             {
-                return search.Result(null, null, exhausted: false);
+                return search.Result(null, exhausted: false);
             }
         }
-        return search.Result(null, null, exhausted: true);
+        return search.Result(null, exhausted: true);
     }
 
     /// <summary>
-    /// The units of depth <paramref name="d"/>: the first deviation (point, position) of each of
-    /// its schedules, in (point, position) order, from the default schedule's ready counts
-    /// (<paramref name="rootCounts"/>: how many actors were ready at each choice point).
+    /// The units of depth <paramref name="d"/>: for each of <paramref name="orders"/> in turn, the
+    /// first deviation (point, position) of each of its schedules, in (point, position) order,
+    /// from that order's default schedule's ready counts (<paramref name="rootCounts"/>, one list
+    /// per order: how many actors were ready at each choice point).
     /// </summary>
-    public static IReadOnlyList<Delay> Units(int d, IReadOnlyList<int> rootCounts)
+    public static IReadOnlyList<SystematicUnit> Units(int d, IReadOnlyList<DefaultOrder> orders,
+        IReadOnlyList<IReadOnlyList<int>> rootCounts)
     {
-        var units = new List<Delay>();
-        for (var p = 0; p < rootCounts.Count; p++)
+        var units = new List<SystematicUnit>();
+        for (var o = 0; o < orders.Count; o++)
         {
-            for (var i = 1; i < rootCounts[p] && i <= d; i++)
+            var counts = rootCounts[o];
+            for (var p = 0; p < counts.Count; p++)
             {
-                units.Add(new Delay(p, i));
+                for (var i = 1; i < counts[p] && i <= d; i++)
+                {
+                    units.Add(new SystematicUnit(orders[o], new Delay(p, i)));
+                }
             }
         }
         return units;
     }
 
     /// <summary>
-    /// The default schedule (depth 0), counted as <see cref="Explore"/> counts it; its ready
-    /// counts (<paramref name="readyCounts"/>) give every depth's units (<see cref="Units"/>).
-    /// A seed farm's runner runs it itself and leases the units (docs/cluster.md, "A seed farm").
+    /// The default schedule of <paramref name="order"/> (depth 0), counted as <see cref="Explore"/>
+    /// counts it; its ready counts (<paramref name="readyCounts"/>) give every depth's units of
+    /// that order (<see cref="Units"/>). A seed farm's runner runs it itself and leases the units
+    /// (docs/cluster.md, "A seed farm").
     /// </summary>
-    public SystematicResult RunRoot(IRuntime runtime, out IReadOnlyList<int> readyCounts)
+    public SystematicResult RunRoot(IRuntime runtime, DefaultOrder order, out IReadOnlyList<int> readyCounts)
     {
         var search = new Search(this, 1, Stopwatch.StartNew());
-        var run = search.RunOne(runtime, [], counted: true, out var counts);
+        var run = search.RunOne(runtime, order, [], counted: true, out var counts);
         readyCounts = counts;
-        return search.Result(run.Violation is null ? null : run, run.Violation is null ? null : [], exhausted: run.Violation is null);
+        return search.Result(run.Violation is null ? null : new Found(run, order, []), exhausted: run.Violation is null);
     }
 
     /// <summary>One depth as a farm member runs its units: the depth's table of states reached, shared by those units.</summary>
@@ -216,27 +250,34 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         }
         var search = new Search(this, 1, Stopwatch.StartNew());
         search.BeginLevel(d, runtime);
-        return new Depth(d, search, search.Result(null, null, exhausted: false).Reruns);
+        return new Depth(d, search, search.Result(null, exhausted: false).Reruns);
     }
 
     /// <summary>
-    /// Every schedule of the depth under the first deviation <paramref name="first"/> (one unit),
+    /// Every schedule of the depth under one unit (its order's schedules whose first deviation is the unit's),
     /// as <see cref="Explore"/> runs it: its counts (Schedules, ByDelays, Complete, Coverage,
     /// Deliveries, Reruns), and its first finding in (point, position) order (Finding,
     /// FindingDelays), or StoppedBy when <see cref="MaxSchedules"/> (counted within the unit) stopped it.
     /// Exhausted: the unit ran every schedule, clean.
     /// </summary>
-    public SystematicResult RunUnit(IRuntime runtime, Depth depth, Delay first)
+    public SystematicResult RunUnit(IRuntime runtime, Depth depth, SystematicUnit unit)
     {
+        var first = unit.First;
         if (first.Point < 0 || first.Position < 1 || first.Position > depth.Delays)
         {
-            throw new ArgumentOutOfRangeException(nameof(first), first, $"not a first deviation of depth {depth.Delays}");
+            throw new ArgumentOutOfRangeException(nameof(unit), unit, $"not a first deviation of depth {depth.Delays}");
+        }
+        if (!Orders.Contains(unit.Order))
+        {
+            throw new ArgumentOutOfRangeException(nameof(unit), unit, $"{unit.Order.Name()} is not one of the search's orders");
         }
         var search = new Search(this, 1, Stopwatch.StartNew());
         search.ShareLevel((Search)depth.State);
-        var found = search.Unit(runtime, first, depth.Delays);
-        return search.Result(found?.Run, found?.Delays, exhausted: found is null && !search.Limited);
+        var found = search.Unit(runtime, unit, depth.Delays);
+        return search.Result(found, exhausted: found is null && !search.Limited);
     }
+
+    private sealed record Found(RunResult Run, DefaultOrder Order, IReadOnlyList<Delay> Delays);
 
     /// <summary>One search's counters and its workers.</summary>
     private sealed class Search(SystematicExplorer owner, int workers, Stopwatch clock)
@@ -253,17 +294,18 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         private long _levelDone;
         private long _unitsDone;
         private long _cutCounted;
-        private ConcurrentDictionary<ulong, int>? _seen;
+        // The states reached at this depth, one table per default order (a state's future is its order's default).
+        private ConcurrentDictionary<ulong, int>?[]? _seen;
 
         public bool Limited { get; private set; }
 
-        public RunResult RunOne(IRuntime runtime, IReadOnlyList<Delay> delays, bool counted, out List<int> readyCounts,
-            int remaining = 0)
+        public RunResult RunOne(IRuntime runtime, DefaultOrder order, IReadOnlyList<Delay> delays, bool counted,
+            out List<int> readyCounts, int remaining = 0)
         {
             var counts = new List<int>();
-            var strategy = new SystematicStrategy(delays) { ReadyCounts = counts };
-            var settings = owner.Settings(delays);
-            var seen = _seen;
+            var strategy = new SystematicStrategy(delays, order) { ReadyCounts = counts };
+            var settings = owner.Settings(delays, order);
+            var seen = _seen?[(int)order];
             var last = delays.Count == 0 ? -1 : delays[^1].Point;
             settings = settings with
             {
@@ -286,7 +328,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             }
             if (counted)
             {
-                owner.Observed?.Invoke(delays, result);
+                owner.Observed?.Invoke(order, delays, result);
                 Interlocked.Increment(ref _schedules);
                 Interlocked.Increment(ref _byDelays[delays.Sum(x => x.Position)]);
                 Interlocked.Increment(ref _levelDone);
@@ -338,13 +380,13 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         }
 
         /// <summary>Every schedule with exactly <paramref name="d"/> delays; the lowest unit's finding, if any.</summary>
-        public (RunResult Run, IReadOnlyList<Delay> Delays)? Level(int d, List<int> rootCounts, IRuntime rootRuntime)
+        public Found? Level(int d, IReadOnlyList<IReadOnlyList<int>> rootCounts, IRuntime rootRuntime)
         {
-            var units = Units(d, rootCounts);
+            var units = Units(d, owner.Orders, rootCounts);
             BeginLevel(d, rootRuntime);
             _unitsDone = 0;
             _unitsLeft = units.Count;
-            var found = new (RunResult Run, IReadOnlyList<Delay> Delays)?[units.Count];
+            var found = new Found?[units.Count];
             long? lowest;
             try
             {
@@ -373,13 +415,17 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         {
             _level = d;
             _levelDone = 0;
-            // States are compared within a depth: "delays left" means left of d.
-            _seen = owner.Reduces ? new ConcurrentDictionary<ulong, int>() : null;
+            // States are compared within a depth and an order: "delays left" means left of d.
+            _seen = owner.Reduces ? new ConcurrentDictionary<ulong, int>?[2] : null;
             if (_seen is not null)
             {
-                // The default schedule's states first, with all d delays left: its extensions
-                // are this depth's units, so a unit that comes back to one of them is cut there.
-                RunOne(rootRuntime, [], counted: false, out _, remaining: d);
+                foreach (var order in owner.Orders)
+                {
+                    _seen[(int)order] = new ConcurrentDictionary<ulong, int>();
+                    // Each default schedule's states first, with all d delays left: its extensions
+                    // are this depth's units, so a unit that comes back to one of them is cut there.
+                    RunOne(rootRuntime, order, [], counted: false, out _, remaining: d);
+                }
             }
         }
 
@@ -391,10 +437,10 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         }
 
         // The schedules of depth d under one first deviation, depth first in (point, position) order.
-        public (RunResult Run, IReadOnlyList<Delay> Delays)? Unit(IRuntime runtime, Delay first, int d)
+        public Found? Unit(IRuntime runtime, SystematicUnit unit, int d)
         {
             var stack = new Stack<Delay[]>();
-            stack.Push([first]);
+            stack.Push([unit.First]);
             Interlocked.Increment(ref _frontier);
             try
             {
@@ -408,12 +454,12 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                         return null;
                     }
                     var cost = delays.Sum(x => x.Position);
-                    var run = RunOne(runtime, delays, counted: cost == d, out var counts, remaining: d - cost);
+                    var run = RunOne(runtime, unit.Order, delays, counted: cost == d, out var counts, remaining: d - cost);
                     if (cost == d)
                     {
                         if (run.Violation is not null)
                         {
-                            return (run, delays);
+                            return new Found(run, unit.Order, delays);
                         }
                         continue;
                     }
@@ -448,10 +494,12 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                 Interlocked.Read(ref _frontier), estimate, clock.Elapsed);
         }
 
-        public SystematicResult Result(RunResult? finding, IReadOnlyList<Delay>? delays, bool exhausted) =>
-            new(owner.Bound, Interlocked.Read(ref _schedules), exhausted, finding, delays, clock.Elapsed,
+        public SystematicResult Result(Found? finding, bool exhausted) =>
+            new(owner.Bound, Interlocked.Read(ref _schedules), exhausted, finding?.Run, finding?.Delays, clock.Elapsed,
                 Interlocked.Read(ref _deliveries))
             {
+                FindingOrder = finding?.Order ?? DefaultOrder.FirstCome,
+                Orders = owner.Orders,
                 ByDelays = _byDelays.Take(owner.Bound + 1).ToArray(),
                 StoppedBy = Limited ? $"the limit of {owner.MaxSchedules} schedules" : null,
                 Coverage = _coverage,

@@ -15,7 +15,7 @@ public sealed class SystematicFarmLedgerSpecs
     // Three choice points with 2, 3 and 2 actors ready: depth 1 has (0,1) (1,1) (2,1), depth 2
     // (0,1) (1,1) (1,2) (2,1): units 0..2 and 3..6.
     private static SystematicFarm Spec() => new(2, 1, long.MaxValue, true,
-        [1, 1, 1, 2, 2, 2, 2], [0, 1, 2, 0, 1, 1, 2], [1, 1, 1, 1, 1, 2, 1]);
+        [1, 1, 1, 2, 2, 2, 2], [0, 0, 0, 0, 0, 0, 0], [0, 1, 2, 0, 1, 1, 2], [1, 1, 1, 1, 1, 2, 1]);
 
     private static StartFarm Start(SystematicFarm spec, long units) =>
         new("f", "{}", "s.json", "mainline", "systematic", 0, 0, false, 0, units, 1, 1, 1000, Akka.Actor.ActorRefs.Nobody,
@@ -117,15 +117,20 @@ public sealed class SystematicFarmLedgerSpecs
         Assert.Null(good.Check(Start(good, 7)));
         Assert.Contains("units 0..6 of one each", good.Check(Start(good, 8)));
         Assert.Contains("units 0..6 of one each", good.Check(Start(good, 7) with { UnitSeeds = 2 }));
-        Assert.Contains("one depth, point and position per unit", (good with { Points = [0, 1] }).Check(Start(good, 7)));
-        Assert.Contains("one depth, point and position per unit", (good with { Depths = null! }).Check(Start(good, 7)));
-        Assert.Contains("not in (depth, point, position) order",
+        Assert.Contains("one depth, order, point and position per unit", (good with { Points = [0, 1] }).Check(Start(good, 7)));
+        Assert.Contains("one depth, order, point and position per unit", (good with { Depths = null! }).Check(Start(good, 7)));
+        Assert.Contains("not in (depth, order, point, position) order",
             (good with { Points = [1, 0, 2, 0, 1, 1, 2] }).Check(Start(good, 7)));
         Assert.Contains("is not a first deviation within bound 2",
             (good with { Positions = [2, 1, 1, 1, 1, 2, 1] }).Check(Start(good, 7))); // 2 delays at depth 1
         Assert.Contains("is not a first deviation within bound 2",
             (good with { Depths = [1, 1, 1, 2, 2, 2, 3] }).Check(Start(good, 7)));
         Assert.Contains("bound is between 1 and 16", (good with { Bound = 17 }).Check(Start(good, 7)));
+        Assert.Contains("one depth, order, point and position per unit", (good with { Orders = [0] }).Check(Start(good, 7)));
+        Assert.Contains("unit 2's order is 0 (first come) or 1 (last come), not 2",
+            (good with { Orders = [0, 0, 2, 0, 0, 0, 0] }).Check(Start(good, 7)));
+        Assert.Contains("units 1 and 2 are not in (depth, order, point, position) order",
+            (good with { Orders = [0, 1, 0, 0, 0, 0, 0] }).Check(Start(good, 7))); // last-come before first-come
         Assert.Contains("limit of schedules is at least 1", (good with { MaxSchedules = 0 }).Check(Start(good, 7)));
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             new FarmLedger(0, 7, 1, TimeSpan.FromSeconds(1)) { DepthStarts = [0, 3, 3] });

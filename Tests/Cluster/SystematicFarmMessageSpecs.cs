@@ -37,8 +37,9 @@ public sealed class SystematicFarmMessageSpecs : Akka.TestKit.Xunit2.TestKit
         _agent = Sys.ActorOf(NodeAgent.Props(new NodeSettings { Index = 0, Port = 0 }), "agent");
     }
 
-    // Depth 1: (0,1) (1,1); depth 2: (0,1) (0,2) (1,1).
-    private static SystematicFarm Units() => new(2, 1, long.MaxValue, true, [1, 1, 2, 2, 2], [0, 1, 0, 0, 1], [1, 1, 1, 2, 1]);
+    // Depth 1: first-come (0,1) (1,1); depth 2: first-come (0,1) (0,2), last-come (1,1).
+    private static SystematicFarm Units() =>
+        new(2, 1, long.MaxValue, true, [1, 1, 2, 2, 2], [0, 0, 0, 0, 1], [0, 1, 0, 0, 1], [1, 1, 1, 2, 1]);
 
     private StartFarm Farm(string id, SystematicFarm? units = null, string strategy = "systematic") =>
         new StartFarm(id, Scenario, "tiny.json", "mainline", strategy, 0, 0, false, 0, 5, 1, 1, 30_000, TestActor, [], null)
@@ -50,7 +51,7 @@ public sealed class SystematicFarmMessageSpecs : Akka.TestKit.Xunit2.TestKit
         new(farm, lease.Unit, lease.FirstSeed, lease.Count, 1, null, 0, 0, 10, 1, new long[Coverage.BranchCount],
             new long[Coverage.BranchCount], 0)
         {
-            Systematic = new SystematicUnitDone(lease.Depth, lease.Point, lease.Position, 1, 1,
+            Systematic = new SystematicUnitDone(lease.Depth, lease.Order, lease.Point, lease.Position, 1, 1,
                 lease.Depth == 1 ? [0, 1, 0] : [0, 0, 1], 0, false, [], []),
         };
 
@@ -92,7 +93,7 @@ public sealed class SystematicFarmMessageSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(0, ExpectMsg<UnitDone>(TimeSpan.FromSeconds(5)).Unit);
         // Units out of order: refused, and the runner is told.
         _coordinator.Tell(Farm("s3", Units() with { Points = [1, 0, 0, 0, 1] }));
-        Assert.Contains("not in (depth, point, position) order", ExpectMsg<FarmFailed>(TimeSpan.FromSeconds(5)).Error);
+        Assert.Contains("not in (depth, order, point, position) order", ExpectMsg<FarmFailed>(TimeSpan.FromSeconds(5)).Error);
         _coordinator.Tell(new EndFarm("s2"));
     }
 
@@ -101,26 +102,32 @@ public sealed class SystematicFarmMessageSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var text = File.ReadAllText(Path.Combine(Support.Scenarios.Directory, "two-pins.json"));
         var scenario = DaxSim.Protocol.Scenarios.ScenarioLoader.Parse(text, "two-pins.json");
-        var explorer = new DaxSim.Host.Explore.SystematicExplorer(scenario, Variant.Mainline, 1, 1);
+        // A farm of last-come units only: the member's explorer searches that order alone.
+        var lastCome = DaxSim.Host.Deterministic.DefaultOrder.LastCome;
+        var explorer = new DaxSim.Host.Explore.SystematicExplorer(scenario, Variant.Mainline, 1, 1) { Orders = [lastCome] };
         DaxSim.Host.Deterministic.Delay first;
         DaxSim.Host.Explore.SystematicResult expected;
         using (var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic))
         {
-            explorer.RunRoot(runtime, out var counts);
-            first = DaxSim.Host.Explore.SystematicExplorer.Units(1, counts)[0];
-            expected = explorer.RunUnit(runtime, explorer.BeginDepth(1, runtime), first);
+            explorer.RunRoot(runtime, lastCome, out var counts);
+            var unit = DaxSim.Host.Explore.SystematicExplorer.Units(1, [lastCome], [counts])[0];
+            first = unit.First;
+            expected = explorer.RunUnit(runtime, explorer.BeginDepth(1, runtime), unit);
         }
-        var spec = new SystematicFarm(1, 1, long.MaxValue, true, [1], [first.Point], [first.Position]);
+        var spec = new SystematicFarm(1, 1, long.MaxValue, true, [1], [(int)lastCome], [first.Point], [first.Position]);
         var farm = new StartFarm("s7", text, "two-pins.json", "mainline", "systematic", 0, 0, false, 0, 1, 1, 1, 30_000,
             TestActor, [], null) { Systematic = spec };
         var worker = Sys.ActorOf(FarmWorker.Props(farm, TestActor, 0, scenario, Variant.Mainline), "worker-s7");
         ExpectMsg<RequestUnit>(TimeSpan.FromSeconds(5));
         EventFilter.Error(contains: "refused a lease").ExpectOne(() =>
-            worker.Tell(new UnitLease("s7", 0, 0, 1, 0) { Depth = 1, Point = first.Point, Position = 2 }));
-        worker.Tell(new UnitLease("s7", 0, 0, 1, 0) { Depth = 1, Point = first.Point, Position = first.Position });
+            worker.Tell(new UnitLease("s7", 0, 0, 1, 0) { Depth = 1, Order = 1, Point = first.Point, Position = 2 }));
+        EventFilter.Error(contains: "refused a lease").ExpectOne(() =>
+            worker.Tell(new UnitLease("s7", 0, 0, 1, 0) { Depth = 1, Order = 0, Point = first.Point, Position = first.Position }));
+        worker.Tell(new UnitLease("s7", 0, 0, 1, 0) { Depth = 1, Order = 1, Point = first.Point, Position = first.Position });
         var done = (UnitDone)FishForMessage(m => m is UnitDone, TimeSpan.FromSeconds(30));
         Assert.NotNull(done.Systematic);
-        Assert.Equal((1, first.Point, first.Position), (done.Systematic!.Depth, done.Systematic.Point, done.Systematic.Position));
+        Assert.Equal((1, 1, first.Point, first.Position),
+            (done.Systematic!.Depth, done.Systematic.Order, done.Systematic.Point, done.Systematic.Position));
         Assert.Equal(expected.Schedules, done.Systematic.Schedules);
         Assert.Equal(expected.ByDelays, done.Systematic.ByDelays);
         Assert.Equal(expected.Schedules, done.CoverageRuns);

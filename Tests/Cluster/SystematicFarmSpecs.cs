@@ -56,11 +56,12 @@ public sealed class SystematicFarmSpecs : CliHarness
 
         Assert.True(r.Code == 1, r.ToString());
         var delays = alone.FindingDelays!;
-        Assert.Contains($"first violating schedule: 1 delay(s) (at choice {delays[0].Point}, position {delays[0].Position})", r.Out);
-        Assert.Contains("a seed farm on 2 member(s), units of one first deviation", r.Out);
+        Assert.Contains($"first violating schedule: 1 delay(s) against first-come order (at choice {delays[0].Point}, position {delays[0].Position})", r.Out);
+        Assert.Contains("a seed farm on 2 member(s), units of one order and first deviation", r.Out);
         Assert.Contains("VIOLATION S1", r.Out);
         Assert.NotNull(farm);
         Assert.Equal(delays, farm.Search.FindingDelays);
+        Assert.Equal(alone.FindingOrder, farm.Search.FindingOrder);
         Assert.Equal(alone.Finding!.TraceHash, farm.FindingTraceHash);
         // Every unit below the finding's is done, each once; the finding's unit is counted.
         var findingUnit = farm.Units.Single(u => u.Finding && u.First == delays[0]).Unit;

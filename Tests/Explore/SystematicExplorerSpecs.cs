@@ -50,6 +50,18 @@ public sealed class SystematicStrategySpecs
     }
 
     [Fact]
+    public void Against_last_come_order_the_newest_actor_must_run_and_a_delay_must_count_from_it()
+    {
+        var strategy = new SystematicStrategy([new Delay(1, 1), new Delay(2, 3)], DefaultOrder.LastCome);
+
+        Assert.Equal(1, strategy.Choose(Ready(7, 9, 3, 5))); // point 0: default, the newest (9)
+        Assert.Equal(0, strategy.Choose(Ready(7, 9, 3, 5))); // point 1: second newest (7)
+        Assert.Equal(2, strategy.Choose(Ready(7, 9, 3, 5))); // point 2: fourth newest, the oldest (3)
+        Assert.Equal(1, strategy.Choose(Ready(7, 9, 3, 5))); // point 3: default again
+        Assert.False(strategy.Misfit);
+    }
+
+    [Fact]
     public void A_delay_past_the_end_of_its_ready_list_must_be_reported()
     {
         var strategy = new SystematicStrategy([new Delay(0, 3)]);
@@ -75,7 +87,7 @@ public sealed class SystematicExplorerSpecs
         var seen = new ConcurrentBag<(string Delays, ulong Trace)>();
         var explorer = new SystematicExplorer(scenario, Variant.Mainline, bound: 2, workers: 2)
         {
-            Observed = (delays, run) => seen.Add((string.Join(";", delays), run.TraceHash)),
+            Observed = (order, delays, run) => seen.Add((order.Name() + ":" + string.Join(";", delays), run.TraceHash)),
             Reduction = false,
         };
 
@@ -89,13 +101,17 @@ public sealed class SystematicExplorerSpecs
         // Most schedules give a trace of their own. Not all: a choice among mailboxes that only
         // start actors (system messages, not traced) can change nothing (docs/exploration.md).
         Assert.True(seen.Select(s => s.Trace).Distinct().Count() > seen.Count * 3 / 4);
-        // One schedule with no delay; one per choice point of the default run with one delay.
+        // One schedule with no delay per default order; one per choice point of each default run
+        // with one delay.
+        Assert.Equal([DefaultOrder.FirstCome, DefaultOrder.LastCome], result.Orders);
         var defaultRun = Runtimes.ForOneThread(RuntimeKind.Deterministic);
         using (defaultRun)
         {
-            var run = defaultRun.Run(scenario, explorer.Settings([]));
-            Assert.Equal(1, result.ByDelays[0]);
-            Assert.Equal(run.Choices, result.ByDelays[1]);
+            var firstCome = defaultRun.Run(scenario, explorer.Settings([], DefaultOrder.FirstCome));
+            var lastCome = defaultRun.Run(scenario, explorer.Settings([], DefaultOrder.LastCome));
+            Assert.NotEqual(firstCome.TraceHash, lastCome.TraceHash);
+            Assert.Equal(2, result.ByDelays[0]);
+            Assert.Equal(firstCome.Choices + lastCome.Choices, result.ByDelays[1]);
         }
         Assert.True(result.ByDelays[2] > result.ByDelays[1]);
         Assert.Equal(result.ByDelays[1], result.Reruns);
@@ -149,6 +165,32 @@ public sealed class SystematicExplorerSpecs
         Assert.Equal(full.Finding!.Violation!.Invariant, reduced.Finding!.Violation!.Invariant);
         Assert.Equal(full.Finding.TraceHash, reduced.Finding.TraceHash);
         Assert.True(reduced.Complete < full.Complete);
+    }
+
+    [Fact]
+    public void A_race_that_holds_one_chain_of_messages_back_must_be_found_against_last_come_order()
+    {
+        // two-pins with fewer rounds. no-unmap (truncate does not unmap first) frees the long
+        // pin's page when the long DIO pins it after the truncate's scan: against first-come
+        // order that takes more than two delays, against last-come order two.
+        var scenario = ScenarioLoader.Parse(File.ReadAllText(Path.Combine(Scenarios.Directory, "two-pins.json"))
+            .Replace("\"repeat\": 60", "\"repeat\": 6").Replace("\"repeat\": 10", "\"repeat\": 2")
+            .Replace("\"repeat\": 20", "\"repeat\": 3"), "two-pins-small");
+        var variant = Variants.Parse("no-unmap");
+
+        var firstCome = new SystematicExplorer(scenario, variant, bound: 2, workers: 2) { Orders = [DefaultOrder.FirstCome] }
+            .Explore();
+        var both = new SystematicExplorer(scenario, variant, bound: 2, workers: 2).Explore();
+
+        Assert.True(firstCome.Exhausted);
+        Assert.Null(firstCome.Finding);
+        Assert.NotNull(both.Finding);
+        Assert.Equal(DefaultOrder.LastCome, both.FindingOrder);
+        Assert.Equal(2, both.FindingDelays!.Sum(d => d.Position));
+        Assert.Equal(InvariantId.S1, both.Finding!.Violation!.Invariant);
+        using var again = Runtimes.ForOneThread(RuntimeKind.Deterministic);
+        var replayed = again.Run(scenario, new SystematicExplorer(scenario, variant, 2, 1).Settings(both.FindingDelays!, DefaultOrder.LastCome));
+        Assert.Equal(both.Finding.TraceHash, replayed.TraceHash);
     }
 
     [Fact]
@@ -282,6 +324,7 @@ public sealed class SystematicCliSpecs : CliHarness
     [InlineData("--max-schedules", "0", "--max-schedules must be at least 1")]
     [InlineData("--seeds", "10", "--seeds is for random and pct")]
     [InlineData("--pct-depth", "2", "--pct-depth and --pct-steps are for --strategy pct")]
+    [InlineData("--order", "fifo", "--order must be first-come, last-come or both, not 'fifo'")]
     public void Bad_systematic_flags_must_exit_2_and_write_nothing(string flag, string value, string message)
     {
         var report = PathIn("bad.json");
@@ -293,13 +336,15 @@ public sealed class SystematicCliSpecs : CliHarness
         Assert.False(File.Exists(report));
     }
 
-    [Fact]
-    public void A_bound_without_the_systematic_strategy_must_exit_2()
+    [Theory]
+    [InlineData("--bound", "2")]
+    [InlineData("--order", "last-come")]
+    public void A_systematic_flag_without_the_systematic_strategy_must_exit_2(string flag, string value)
     {
-        var r = Invoke("explore", Shipped("generic-503-truncate"), "--seeds", "3", "--bound", "2");
+        var r = Invoke("explore", Shipped("generic-503-truncate"), "--seeds", "3", flag, value);
 
         Assert.True(r.Code == 2, r.ToString());
-        Assert.Contains("--bound, --max-schedules and --no-reduction are for --strategy systematic", r.Err);
+        Assert.Contains("--bound, --max-schedules, --order and --no-reduction are for --strategy systematic", r.Err);
     }
 
     [Fact]

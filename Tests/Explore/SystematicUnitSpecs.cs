@@ -19,10 +19,10 @@ public sealed class SystematicUnitSpecs
         "generic-503-punch-1");
 
     private sealed record Sum(long Schedules, long Complete, long Reruns, long[] ByDelays, IReadOnlyList<Delay>? Finding,
-        ulong FindingHash);
+        ulong FindingHash, DefaultOrder FindingOrder = DefaultOrder.FirstCome);
 
     /// <summary>
-    /// The search as a farm runs it: the root, then each depth's units in order, dealt round
+    /// The search as a farm runs it: the roots (one per order), then each depth's units in order, dealt round
     /// robin to <paramref name="members"/> members, each with its own table of states per depth
     /// (one runtime here, so the order is the farm's with one worker per member); stops at the
     /// depth of the lowest unit with a finding.
@@ -30,18 +30,26 @@ public sealed class SystematicUnitSpecs
     private static Sum ByUnits(SystematicExplorer explorer, int members)
     {
         using var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic);
-        var root = explorer.RunRoot(runtime, out var counts);
-        long schedules = root.Schedules, complete = root.Complete, reruns = root.Reruns;
-        var byDelays = root.ByDelays.ToArray();
-        if (root.Finding is not null)
+        long schedules = 0, complete = 0, reruns = 0;
+        var byDelays = new long[explorer.Bound + 1];
+        var counts = new IReadOnlyList<int>[explorer.Orders.Count];
+        for (var o = 0; o < explorer.Orders.Count; o++)
         {
-            return new Sum(schedules, complete, reruns, byDelays, root.FindingDelays, root.Finding.TraceHash);
+            var root = explorer.RunRoot(runtime, explorer.Orders[o], out counts[o]);
+            schedules += root.Schedules;
+            complete += root.Complete;
+            reruns += root.Reruns;
+            byDelays[0] += root.ByDelays[0];
+            if (root.Finding is not null)
+            {
+                return new Sum(schedules, complete, reruns, byDelays, root.FindingDelays, root.Finding.TraceHash, explorer.Orders[o]);
+            }
         }
         for (var d = 1; d <= explorer.Bound; d++)
         {
-            var units = SystematicExplorer.Units(d, counts);
+            var units = SystematicExplorer.Units(d, explorer.Orders, counts);
             var tables = new SystematicExplorer.Depth?[members];
-            (IReadOnlyList<Delay> Delays, ulong Hash)? lowest = null;
+            (IReadOnlyList<Delay> Delays, ulong Hash, DefaultOrder Order)? lowest = null;
             for (var u = 0; u < units.Count; u++)
             {
                 var member = u % members;
@@ -61,14 +69,15 @@ public sealed class SystematicUnitSpecs
                 }
                 if (r.Finding is not null)
                 {
-                    Assert.Equal(units[u], r.FindingDelays![0]);
-                    lowest = (r.FindingDelays!, r.Finding.TraceHash);
+                    Assert.Equal(units[u].First, r.FindingDelays![0]);
+                    Assert.Equal(units[u].Order, r.FindingOrder);
+                    lowest = (r.FindingDelays!, r.Finding.TraceHash, r.FindingOrder);
                     break;
                 }
             }
             if (lowest is { } f)
             {
-                return new Sum(schedules, complete, reruns, byDelays, f.Delays, f.Hash);
+                return new Sum(schedules, complete, reruns, byDelays, f.Delays, f.Hash, f.Order);
             }
         }
         return new Sum(schedules, complete, reruns, byDelays, null, 0);
@@ -117,18 +126,25 @@ public sealed class SystematicUnitSpecs
 
         Assert.NotNull(alone.Finding);
         Assert.Equal(alone.FindingDelays, units.Finding);
+        Assert.Equal(alone.FindingOrder, units.FindingOrder);
         Assert.Equal(alone.Finding!.TraceHash, units.FindingHash);
     }
 
     [Fact]
-    public void Units_must_be_first_deviations_in_point_and_position_order_within_the_budget()
+    public void Units_must_be_first_deviations_in_order_point_and_position_order_within_the_budget()
     {
-        Assert.Equal([new Delay(0, 1), new Delay(2, 1)], SystematicExplorer.Units(1, [2, 1, 3]));
-        Assert.Equal([new Delay(0, 1), new Delay(2, 1), new Delay(2, 2)], SystematicExplorer.Units(2, [2, 1, 3]));
-        var explorer = new SystematicExplorer(Small(), Variant.Mainline, bound: 1, workers: 1);
+        static SystematicUnit F(int point, int position) => new(DefaultOrder.FirstCome, new Delay(point, position));
+        static SystematicUnit L(int point, int position) => new(DefaultOrder.LastCome, new Delay(point, position));
+        IReadOnlyList<DefaultOrder> both = [DefaultOrder.FirstCome, DefaultOrder.LastCome];
+
+        Assert.Equal([F(0, 1), F(2, 1)], SystematicExplorer.Units(1, [DefaultOrder.FirstCome], [[2, 1, 3]]));
+        Assert.Equal([F(0, 1), F(2, 1), F(2, 2)], SystematicExplorer.Units(2, [DefaultOrder.FirstCome], [[2, 1, 3]]));
+        Assert.Equal([F(0, 1), F(2, 1), L(1, 1)], SystematicExplorer.Units(1, both, [[2, 1, 3], [1, 2]]));
+        var explorer = new SystematicExplorer(Small(), Variant.Mainline, bound: 1, workers: 1) { Orders = [DefaultOrder.FirstCome] };
         using var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic);
         Assert.Throws<ArgumentOutOfRangeException>(() => explorer.BeginDepth(2, runtime));
         var depth = explorer.BeginDepth(1, runtime);
-        Assert.Throws<ArgumentOutOfRangeException>(() => explorer.RunUnit(runtime, depth, new Delay(0, 2)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => explorer.RunUnit(runtime, depth, F(0, 2)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => explorer.RunUnit(runtime, depth, L(0, 1)));
     }
 }

@@ -34,7 +34,8 @@ public static class VariantsTable
         var counts = $"{result.Schedules:N0}, {result.Complete:N0}";
         if (result.Finding?.Violation is { } v)
         {
-            var k = result.FindingDelays!.Sum(d => d.Position);
+            var k = result.FindingDelays!.Sum(d => d.Position) +
+                    (result.FindingOrder == Host.Deterministic.DefaultOrder.LastCome ? " last-come" : "");
             return v.Invariant.ToString() == row.Invariant ? $"{k} ({counts})" : $"{k}, but {v.Invariant} ({counts})";
         }
         if (result.Exhausted)
@@ -180,8 +181,8 @@ public static class VariantsTable
         table.AppendLine();
         table.AppendLine($"Systematic: `explore --strategy systematic --bound {SystematicBound}` on the row's scenario, " +
                          $"{Environment.ProcessorCount} workers, with the reduction, at most {SystematicCap:N0} schedules started; " +
-                         "k is the fewest delays against the first-come schedule that break the row's invariant " +
-                         "(the search deepens by delays, so its finding has the fewest). `> k` means every schedule with " +
+                         "k is the fewest delays against either default schedule, first come or last come, first served, that break the row's invariant " +
+                         "(the search deepens by delays, so its finding has the fewest; a `last-come` after k says the finding's delays count against last-come order). `> k` means every schedule with " +
                          "k delays or fewer is clean and the cap stopped the search at the next depth; `none <= 3` that all within 3 are clean.");
         Console.WriteLine($"  {targetLine}");
         var speed = Speed(runtime, Load(root, SpeedScenario));
