@@ -101,10 +101,11 @@ public sealed class SystematicFarmSpecs : CliHarness
         Assert.Equal(farm.UnitCount, (int)report["explore"]!["farm"]!["units"]!);
     }
 
-    [Fact]
-    public void A_member_killed_mid_farm_gives_its_units_back_and_the_search_is_still_exhausted_with_each_unit_once()
+    [Theory]
+    [InlineData(1)] // a member that does not host the coordinator
+    [InlineData(0)] // the oldest member, which hosts the coordinator: the singleton starts again on another
+    public void A_member_killed_mid_farm_gives_its_units_back_and_the_search_is_still_exhausted_with_each_unit_once(int victim)
     {
-        const int victim = 1; // not the oldest member: the coordinator stays where it is
         var crashed = 0;
         var scenario = Small();
         var order = new ConcurrentQueue<SystematicUnitRecord>();
@@ -126,8 +127,10 @@ public sealed class SystematicFarmSpecs : CliHarness
         Assert.Matches(@"exhausted: \d+ schedules \(\d+ after reduction\) within bound 2: clean", r.Out);
         Assert.NotNull(farm);
         AssertEachUnitOnceDepthByDepth(farm, order.ToList());
-        if (farm.UnitsReturned > 0)
+        if (victim != 0 && farm.UnitsReturned > 0)
         {
+            // The coordinator saw the member removed and gave its units back (a coordinator
+            // started again on another member learns what is done from the runner instead).
             Assert.Contains($"node {victim} was removed from the cluster", r.Out);
         }
     }
