@@ -113,6 +113,20 @@ public sealed class SystematicUnitSpecs
         Assert.True(three.Complete >= one.Complete, $"{three.Complete} vs {one.Complete}");
     }
 
+    [Fact]
+    public void Without_the_reduction_a_farm_s_counts_must_be_the_single_process_counts_however_units_fall()
+    {
+        var explorer = new SystematicExplorer(Small(), Variant.Mainline, bound: 2, workers: 2) { Reduction = false };
+
+        var alone = explorer.Explore();
+        var three = ByUnits(explorer, members: 3);
+
+        Assert.Equal(alone.Schedules, three.Schedules);
+        Assert.Equal(alone.Schedules, three.Complete);
+        Assert.Equal(alone.ByDelays, three.ByDelays);
+        Assert.Equal(alone.Reruns, three.Reruns);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
