@@ -171,6 +171,12 @@ public sealed class FarmCoordinator : ReceiveActor
             m.Worker.Tell(new NoUnit(m.FarmId, m.Slot, Over: _ended.Contains(m.FarmId)));
             return;
         }
+        if (m.Ahead && farm.Ledger.OpenPendingCount() <= farm.Ledger.LeasedCount)
+        {
+            // Not ahead of time near the end of a depth: a slot that is free will take it.
+            m.Worker.Tell(new NoUnit(m.FarmId, m.Slot, Over: false));
+            return;
+        }
         if (farm.Ledger.TryLease(HolderOf(m.Worker), DateTime.UtcNow, out var unit))
         {
             var range = farm.Ledger.RangeOf(unit);

@@ -140,6 +140,32 @@ public sealed class FarmLedger
         return i;
     }
 
+    /// <summary>Pending units that could be leased now (wanted, past the depth barrier).</summary>
+    public int OpenPendingCount()
+    {
+        var n = 0;
+        var openDepth = -1;
+        foreach (var u in _pending)
+        {
+            if (!Wanted(u))
+            {
+                break;
+            }
+            var depth = DepthIndexOf(u);
+            if (depth != openDepth)
+            {
+                // Open is the same for every unit of a depth.
+                if (!Open(u))
+                {
+                    break;
+                }
+                openDepth = depth;
+            }
+            n++;
+        }
+        return n;
+    }
+
     /// <summary>Past the depth barrier: every unit of the depths before this unit's is done (always, without a barrier).</summary>
     public bool Open(int unit)
     {

@@ -122,7 +122,15 @@ public sealed record SystematicFarm(int Bound, ulong Seed, long MaxSchedules, bo
 }
 
 /// <summary>A worker slot wants a unit; the answer goes to Worker.</summary>
-public sealed record RequestUnit(string FarmId, IActorRef Worker, int Slot) : IFarmMessage;
+public sealed record RequestUnit(string FarmId, IActorRef Worker, int Slot) : IFarmMessage
+{
+    /// <summary>
+    /// Asked ahead: the slot is running a unit and wants its next one queued (systematic farms).
+    /// The coordinator grants it only while more units are open than are leased, so that the
+    /// last units of a depth are not queued behind long ones while other slots wait.
+    /// </summary>
+    public bool Ahead { get; init; }
+}
 
 /// <summary>Run seeds FirstSeed..FirstSeed+Count-1 (unit Unit) on slot Slot.</summary>
 public sealed record UnitLease(string FarmId, int Unit, ulong FirstSeed, long Count, int Slot) : IFarmMessage

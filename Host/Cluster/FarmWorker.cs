@@ -202,7 +202,7 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
     {
         var request = ++_request[slot];
         _asking[slot] = true;
-        _coordinator.Tell(new RequestUnit(_farm.FarmId, Self, slot), Self);
+        _coordinator.Tell(new RequestUnit(_farm.FarmId, Self, slot) { Ahead = _held[slot] > 0 }, Self);
         Timers.StartSingleTimer("retry-" + slot, new Retry(slot, request), AnswerTimeout);
     }
 

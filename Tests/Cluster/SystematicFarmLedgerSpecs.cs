@@ -38,12 +38,15 @@ public sealed class SystematicFarmLedgerSpecs
         Assert.Equal([0, 3], spec.DepthStarts());
         var l = spec.Ledger(TimeSpan.FromSeconds(30));
 
+        Assert.Equal(3, l.OpenPendingCount());
         Assert.Equal([0, 1, 2], LeaseAll(l, "a"));
+        Assert.Equal(0, l.OpenPendingCount()); // depth 2 is not open yet
         Assert.True(l.Complete(0, null));
         Assert.True(l.Complete(2, null));
         Assert.Empty(LeaseAll(l, "b")); // unit 1 (depth 1) is still out
         Assert.False(l.Finished);
         Assert.True(l.Complete(1, null));
+        Assert.Equal(4, l.OpenPendingCount());
         Assert.Equal([3, 4, 5, 6], LeaseAll(l, "b"));
         foreach (var u in new[] { 6, 4, 3, 5 })
         {

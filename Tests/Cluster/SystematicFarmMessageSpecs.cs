@@ -75,6 +75,13 @@ public sealed class SystematicFarmMessageSpecs : Akka.TestKit.Xunit2.TestKit
         _coordinator.Tell(new RequestUnit("s1", TestActor, 0));
         var deeper = ExpectMsg<UnitLease>(TimeSpan.FromSeconds(5));
         Assert.Equal((2, 2, 0, 1), (deeper.Unit, deeper.Depth, deeper.Point, deeper.Position));
+        // Asked ahead while 2 units are open and 1 is leased: granted; then 1 open, 2 leased: not.
+        _coordinator.Tell(new RequestUnit("s1", TestActor, 0) { Ahead = true });
+        Assert.Equal(3, ExpectMsg<UnitLease>(TimeSpan.FromSeconds(5)).Unit);
+        _coordinator.Tell(new RequestUnit("s1", TestActor, 0) { Ahead = true });
+        Assert.False(ExpectMsg<NoUnit>(TimeSpan.FromSeconds(5)).Over);
+        _coordinator.Tell(new RequestUnit("s1", TestActor, 0));
+        Assert.Equal(4, ExpectMsg<UnitLease>(TimeSpan.FromSeconds(5)).Unit);
         _coordinator.Tell(new EndFarm("s1"));
     }
 
