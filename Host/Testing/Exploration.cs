@@ -99,8 +99,9 @@ public sealed class Finding
 {
     internal Finding(Scenario scenario, RunResult run, string search, string reportPath, string replayReportPath,
         string? minimalScenarioPath, string minimalTracePath, string minimalTrace, ShrinkResult? shrunk,
-        Scenario minimal)
+        Scenario minimal, string? schedule = null)
     {
+        Schedule = schedule;
         var violation = run.Violation!;
         Scenario = scenario.Name;
         Source = scenario.Source;
@@ -145,8 +146,11 @@ public sealed class Finding
     /// <summary>What happened, in a sentence, as the report's violation.description.</summary>
     public string Description { get; }
 
-    /// <summary>The lowest seed of the exploration that broke the invariant.</summary>
+    /// <summary>The lowest seed of the exploration that broke the invariant (of a systematic search: the seed of every schedule's random sleeps).</summary>
     public ulong Seed { get; }
+
+    /// <summary>Of a systematic search: the violating schedule (its delays, their default order and choice points); null for seeds.</summary>
+    public string? Schedule { get; }
 
     public string Variant { get; }
 
@@ -193,7 +197,7 @@ public sealed class Finding
     {
         var text = new StringBuilder();
         text.AppendLine($"DaxSim found {Invariant} ({Title}) in scenario {Scenario} ({Source}): variant {Variant}, " +
-                        $"{Search}, seed {Seed}");
+                        $"{Search}, " + (Schedule is null ? $"seed {Seed}" : $"schedule: {Schedule} (seed {Seed})"));
         if (violation.Damage is { } damage)
         {
             text.AppendLine($"  {damage.Sentence()}");
@@ -253,4 +257,86 @@ public sealed class DaxSimFindingException : DaxSimAssertionException
     }
 
     public Finding Finding { get; }
+}
+
+/// <summary>
+/// What <see cref="Simulation.ExploreSystematic"/> found: how many schedules ran, whether they
+/// were every schedule within the bound (<see cref="Exhausted"/>), and the first violating one
+/// (fewest delays) as a <see cref="Finding"/>. Assert with <see cref="AssertExhausted"/> (the
+/// proof: clean and covered), <see cref="AssertClean"/> or <see cref="AssertFinds"/>.
+/// </summary>
+public sealed class SystematicExploration
+{
+    private readonly SystematicResult _outcome;
+
+    internal SystematicExploration(Simulation simulation, SystematicResult outcome, Finding? finding)
+    {
+        Simulation = simulation;
+        _outcome = outcome;
+        Finding = finding;
+    }
+
+    public Simulation Simulation { get; }
+
+    /// <summary>k: the most delays a schedule had.</summary>
+    public int Bound => _outcome.Bound;
+
+    /// <summary>Schedules started (those the reduction cut short included).</summary>
+    public long Schedules => _outcome.Schedules;
+
+    /// <summary>Schedules run to their end.</summary>
+    public long Complete => _outcome.Complete;
+
+    /// <summary>Every schedule within the bound ran, and none broke an invariant.</summary>
+    public bool Exhausted => _outcome.Exhausted;
+
+    /// <summary>Why the search stopped before covering the bound (the schedule limit), or null.</summary>
+    public string? StoppedBy => _outcome.StoppedBy;
+
+    public TimeSpan Elapsed => _outcome.Elapsed;
+
+    public CoverageTotals Coverage => _outcome.Coverage;
+
+    /// <summary>The first violating schedule (fewest delays), written, shrunk and replayed; null when clean.</summary>
+    public Finding? Finding { get; }
+
+    /// <summary>Throws if a schedule broke an invariant (a limit that stopped the search is not a failure here).</summary>
+    public SystematicExploration AssertClean()
+    {
+        if (Finding is { } finding)
+        {
+            throw new DaxSimFindingException(finding);
+        }
+        return this;
+    }
+
+    /// <summary>Throws unless every schedule within the bound ran clean: a finding, or a search a limit stopped.</summary>
+    public SystematicExploration AssertExhausted()
+    {
+        AssertClean();
+        if (!Exhausted)
+        {
+            throw new DaxSimAssertionException(
+                $"expected every schedule within bound {Bound} of scenario {Simulation.Scenario.Name} to run clean, " +
+                $"but the search stopped at {StoppedBy} after {Schedules} schedules");
+        }
+        return this;
+    }
+
+    /// <summary>The finding, which must break <paramref name="invariant"/> (null: any); throws when every schedule was clean.</summary>
+    public Finding AssertFinds(string? invariant = null)
+    {
+        if (Finding is not { } finding)
+        {
+            throw new DaxSimAssertionException(
+                $"expected {(invariant is null ? "a finding" : $"a finding of {invariant}")} in scenario " +
+                $"{Simulation.Scenario.Name} ({Simulation.Scenario.Source}), variant {Simulation.Variant.Name()}, within " +
+                $"{Bound} delay(s), but all {Schedules} schedules were clean" + (Exhausted ? " (exhausted)" : $" (stopped at {StoppedBy})"));
+        }
+        if (invariant is not null && finding.Invariant != invariant)
+        {
+            throw new DaxSimFindingException(finding, $"expected a finding of {invariant}, but found {finding.Invariant}");
+        }
+        return finding;
+    }
 }

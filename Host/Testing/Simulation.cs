@@ -163,8 +163,7 @@ public sealed record Simulation
         {
             // Seeds do not choose its schedules: every seed would run the same default schedule.
             throw new ArgumentException(
-                "the systematic search takes a bound, not seeds: use `daxsim explore FILE --strategy systematic --bound k` " +
-                "(this API does not run it yet)", nameof(strategy));
+                "the systematic search takes a bound, not seeds: call ExploreSystematic(bound: k)", nameof(strategy));
         }
         if (seeds < 1)
         {
@@ -194,9 +193,65 @@ public sealed record Simulation
         };
         var outcome = explorer.Explore(firstSeed, seeds);
         Log?.Invoke($"  {outcome.SeedsRun} seeds in {outcome.Elapsed.TotalSeconds:F2} s");
-        var finding = outcome.Finding is { } found ? Investigate(explorer, found, search) : null;
+        var finding = outcome.Finding is { } found
+            ? Investigate(explorer.Settings(found.Seed), found, search, $"seed {found.Seed}", $"seed{found.Seed}")
+            : null;
         Log?.Invoke(finding is null ? $"  clean on all {outcome.SeedsRun} seeds" : finding.Message);
         return new Exploration(this, strategy, inject, firstSeed, seeds, outcome, finding);
+    }
+
+    /// <summary>
+    /// Every schedule with at most <paramref name="bound"/> delays against the default schedules
+    /// (<paramref name="order"/>: "both", "first-come" or "last-come"), fewest delays first, as
+    /// `daxsim explore --strategy systematic --bound k --order O` runs them (the same
+    /// <see cref="SystematicExplorer"/>, workers and reduction): the outcome says whether every
+    /// schedule within the bound ran (<see cref="SystematicExploration.Exhausted"/>), or has the
+    /// first violating schedule as a <see cref="Finding"/>, written, shrunk and replayed like a
+    /// seed's. <paramref name="maxSchedules"/> stops it early (then not exhausted).
+    /// </summary>
+    public SystematicExploration ExploreSystematic(int bound = 2, long maxSchedules = long.MaxValue, string order = "both",
+        bool? faultInjection = null)
+    {
+        if (bound < 0 || bound > SystematicExplorer.MaxBound)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bound), bound, $"the bound must be between 0 and {SystematicExplorer.MaxBound}");
+        }
+        if (maxSchedules < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxSchedules), maxSchedules, "run at least 1 schedule");
+        }
+        IReadOnlyList<DefaultOrder> orders = order == "both"
+            ? [DefaultOrder.FirstCome, DefaultOrder.LastCome]
+            : DefaultOrders.Parse(order) is { } one
+                ? [one]
+                : throw new ArgumentException(
+                    $"the order is {DefaultOrders.FirstCome}, {DefaultOrders.LastCome} or both, not '{order}'", nameof(order));
+        var inject = faultInjection ?? FaultInjection;
+        var search = $"strategy systematic (bound {bound}, order {order})" + (inject ? ", fault injection" : "");
+        Log?.Invoke($"daxsim explore {Scenario.Name} ({Scenario.Source}): variant {Variant.Name()}, {search}, {Workers} worker(s)");
+        var explorer = new SystematicExplorer(Scenario, Variant, bound, Workers)
+        {
+            Seed = 1,
+            FaultInjection = inject,
+            MaxSchedules = maxSchedules,
+            Orders = orders,
+            Progress = p => Log?.Invoke($"  ... {p.Delays} of {p.Bound} delays: {p.Schedules} schedules done ({p.SchedulesPerSecond:F0}/s)"),
+        };
+        var outcome = explorer.Explore();
+        Log?.Invoke($"  {outcome.Schedules} schedules ({outcome.Complete} to the end) in {outcome.Elapsed.TotalSeconds:F2} s");
+        Finding? finding = null;
+        if (outcome.Finding is { } found)
+        {
+            var delays = outcome.FindingDelays!;
+            var schedule = $"{delays.Sum(d => d.Position)} delay(s) against {outcome.FindingOrder.Name()} order" +
+                           (delays.Count == 0 ? "" : " (" + string.Join(", ", delays.Select(d => $"at choice {d.Point}, position {d.Position}")) + ")");
+            finding = Investigate(explorer.Settings(delays, outcome.FindingOrder), found, search, $"the schedule [{string.Join(", ", delays)}]",
+                "systematic", schedule);
+        }
+        Log?.Invoke(finding?.Message ?? (outcome.Exhausted
+            ? $"  exhausted: {outcome.Schedules} schedules ({outcome.Complete} after reduction) within bound {bound}: clean"
+            : $"  not exhausted: stopped by {outcome.StoppedBy}: clean so far"));
+        return new SystematicExploration(this, outcome, finding);
     }
 
     /// <summary>
@@ -220,20 +275,20 @@ public sealed record Simulation
 
     // What `daxsim explore` does with its finding: run it again with everything recorded, write
     // its report, shrink it, write the minimal scenario and report, and replay that report.
-    private Finding Investigate(Explorer explorer, RunResult found, string search)
+    private Finding Investigate(RunSettings settings, RunResult found, string search, string what, string fileStem,
+        string? schedule = null)
     {
         using var runtime = new DeterministicRuntime();
-        var settings = explorer.Settings(found.Seed);
         var full = runtime.Run(Scenario, settings with { RecordOps = true, RecordSchedule = true });
         if (full.TraceHash != found.TraceHash)
         {
             throw new InvalidOperationException(
-                $"seed {found.Seed} gave a different trace when run again ({Report.Hex(full.TraceHash)} vs " +
+                $"{what} gave a different trace when run again ({Report.Hex(full.TraceHash)} vs " +
                 $"{Report.Hex(found.TraceHash)}): the deterministic runtime is not deterministic");
         }
         Directory.CreateDirectory(ReportDirectory);
         var reportPath = Path.Combine(ReportDirectory,
-            $"daxsim-{FileNamePart(Scenario.Name)}-{FileNamePart(Variant.Name())}-seed{found.Seed}.json");
+            $"daxsim-{FileNamePart(Scenario.Name)}-{FileNamePart(Variant.Name())}-{fileStem}.json");
         Report.Write(reportPath, Report.ToJson(Scenario, full));
 
         var replayPath = reportPath;
@@ -263,7 +318,7 @@ public sealed record Simulation
         var tracePath = Path.ChangeExtension(replayPath, ".trace.txt");
         Report.WriteText(tracePath, traced.TraceText ?? "");
         return new Finding(Scenario, full, search, reportPath, replayPath, minimalScenario, tracePath,
-            traced.TraceText ?? "", shrunk, replay.Scenario);
+            traced.TraceText ?? "", shrunk, replay.Scenario, schedule);
     }
 
     private static string DefaultReportDirectory() =>

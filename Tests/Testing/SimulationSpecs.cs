@@ -232,6 +232,51 @@ public sealed class SimulationSpecs : CliHarness
     }
 
     [Fact]
+    public void A_systematic_search_that_covers_its_bound_must_pass_AssertExhausted_and_one_a_limit_stops_must_not()
+    {
+        var lines = new List<string>();
+        var simulation = Simulation.Parse(
+            File.ReadAllText(Shipped("generic-503-punch")).Replace("\"repeat\": 10", "\"repeat\": 1"), "punch-1")
+            .WithWorkers(2).WithLog(lines.Add);
+
+        var exhausted = simulation.ExploreSystematic(bound: 1);
+        var limited = simulation.ExploreSystematic(bound: 1, maxSchedules: 5, order: "first-come");
+
+        Assert.Same(exhausted, exhausted.AssertExhausted());
+        Assert.True(exhausted.Exhausted);
+        Assert.True(exhausted.Schedules > 2, $"{exhausted.Schedules} schedules"); // two defaults and their one-delay schedules
+        Assert.Contains(lines, l => l.StartsWith($"  exhausted: {exhausted.Schedules} schedules (", StringComparison.Ordinal));
+        Assert.Same(limited, limited.AssertClean());
+        Assert.False(limited.Exhausted);
+        var stopped = Assert.Throws<DaxSimAssertionException>(() => limited.AssertExhausted());
+        Assert.Contains($"expected every schedule within bound 1 of scenario {simulation.Scenario.Name} to run clean", stopped.Message);
+        Assert.Contains("the limit of 5 schedules", stopped.Message);
+        var none = Assert.Throws<DaxSimAssertionException>(() => exhausted.AssertFinds());
+        Assert.Contains("within 1 delay(s), but all", none.Message);
+    }
+
+    [Fact]
+    public void A_systematic_finding_must_name_its_schedule_and_replay()
+    {
+        var exploration = Simulation.Load(Shipped("two-pins")).WithVariant("gup-fast-no-recheck").WithWorkers(2)
+            .WithShrinkBudget(TimeSpan.Zero).WithReportDirectory(Dir).ExploreSystematic(bound: 1);
+
+        var failure = Assert.Throws<DaxSimFindingException>(() => exploration.AssertExhausted());
+        var finding = exploration.AssertFinds("S1");
+        Assert.Same(finding, failure.Finding);
+        Assert.StartsWith("1 delay(s) against first-come order (at choice ", finding.Schedule);
+        Assert.Contains($"strategy systematic (bound 1, order both), schedule: {finding.Schedule} (seed 1)", failure.Message);
+        Assert.EndsWith("-systematic.json", finding.ReportPath);
+        var replay = Invoke("replay", finding.ReportPath);
+        Assert.True(replay.Code == 1, replay.ToString());
+        Assert.Contains("replay: identical to the recorded run", replay.Out);
+        Assert.Throws<ArgumentException>(() => exploration.Simulation.ExploreSystematic(order: "fifo"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => exploration.Simulation.ExploreSystematic(bound: 17));
+        var seeds = Assert.Throws<ArgumentException>(() => exploration.Simulation.Explore(strategy: "systematic"));
+        Assert.Contains("call ExploreSystematic(bound: k)", seeds.Message);
+    }
+
+    [Fact]
     public void An_unknown_variant_or_strategy_must_be_an_argument_error_that_lists_the_known_ones()
     {
         var simulation = Simulation.Load(Shipped("two-pins"));

@@ -24,6 +24,19 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
             .AssertClean();
     }
 
+    // Not sampling but a proof within a bound: every schedule of one generic/503 round with at
+    // most one delay against either default schedule (first come or last come, first served)
+    // runs clean on mainline.
+    [Fact]
+    public void Mainline_survives_every_schedule_within_one_delay_of_a_generic_503_round()
+    {
+        Simulation.Parse(File.ReadAllText("scenarios/generic-503-punch.json").Replace("\"repeat\": 10", "\"repeat\": 1"),
+                "generic-503-punch, one round")
+            .WithLog(output.WriteLine)
+            .ExploreSystematic(bound: 1)
+            .AssertExhausted();
+    }
+
     // A case of your own, built in code: two DIOs pin pages 0 and 3 of one mapping while a
     // third task truncates the file and allocates it again.
     private static readonly ScenarioBuilder TwoPins = ScenarioBuilder.Named("my-two-pins")
