@@ -25,6 +25,11 @@ if (args is ["--cluster", ..])
 {
     Environment.Exit(ClusterBench.Run(Repo.FindRoot(), args[1..]));
 }
+// The systematic search's figures (SystematicBench.cs) and the seed farm's (FarmBench.cs).
+if (args is ["--systematic", ..])
+{
+    Environment.Exit(BadInput.Guard(() => SystematicBench.Run(Repo.FindRoot(), args[1..])));
+}
 if (args is ["--alloc-census"])
 {
     Environment.Exit(AllocCensus.Run(TimeSpan.FromSeconds(3)));

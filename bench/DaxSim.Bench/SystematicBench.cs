@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using DaxSim.Host.Explore;
+using DaxSim.Protocol;
+using DaxSim.Protocol.Scenarios;
+
+namespace DaxSim.Bench;
+
+/// <summary>
+/// `daxsim-bench --systematic`: the systematic search's figures (explore --strategy systematic,
+/// Host/Explore/SystematicExplorer.cs) on the four generic/503 scenarios with every
+/// `"repeat": 10` set to 3, variant mainline, k = 1, 2, 3: schedules started and run to the
+/// end with the reduction, schedules/s, time to exhaust, and the count without the reduction
+/// (every schedule within k delays, each run to its end), so the reduction ratio. The unreduced
+/// k = 3 search is bounded by a schedule cap worth about <see cref="Options.UnreducedSeconds"/>
+/// at the unreduced k = 2 rate, and then given as "&gt; N". Rewrites the systematic-bench
+/// section of docs/exploration.md.
+/// </summary>
+internal static class SystematicBench
+{
+    public static readonly string[] Scenarios =
+        ["generic-503-punch", "generic-503-truncate", "generic-503-zero", "generic-503-collapse"];
+
+    public sealed record Options
+    {
+        public int Workers { get; init; } = 2;
+        public int MaxBound { get; init; } = 3;
+        public int Repeat { get; init; } = 3;
+
+        /// <summary>Each unreduced search above k = 2 stops after about this long (a schedule cap from the k = 2 rate).</summary>
+        public double UnreducedSeconds { get; init; } = 40;
+
+        /// <summary>A reduced search stops (not exhausted) after this many schedules.</summary>
+        public long ReducedCap { get; init; } = 3_000_000;
+
+        public bool WriteDoc { get; init; } = true;
+        public IReadOnlyList<string> Only { get; init; } = Scenarios;
+
+        public static Options Parse(string[] args)
+        {
+            var o = new Options();
+            for (var i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                o = args[i] switch
+                {
+                    "--workers" => o with { Workers = Positive(Next(), "--workers") },
+                    "--bound" => o with { MaxBound = Positive(Next(), "--bound") },
+                    "--repeat" => o with { Repeat = Positive(Next(), "--repeat") },
+                    "--unreduced-seconds" => o with { UnreducedSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                    "--reduced-cap" => o with { ReducedCap = long.Parse(Next(), CultureInfo.InvariantCulture) },
+                    "--scenarios" => o with { Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                    "--no-doc" => o with { WriteDoc = false },
+                    _ => throw new ArgumentException(
+                        $"unknown option {args[i]}; --systematic takes: --workers N --bound K --repeat R --unreduced-seconds S " +
+                        "--reduced-cap N --scenarios a,b --no-doc"),
+                };
+            }
+            if (o.Only.FirstOrDefault(s => !Scenarios.Contains(s)) is { } bad)
+            {
+                throw new ArgumentException($"--scenarios: {bad} is not one of {string.Join(", ", Scenarios)}");
+            }
+            if (o.MaxBound > SystematicExplorer.MaxBound)
+            {
+                throw new ArgumentException($"--bound must be at most {SystematicExplorer.MaxBound}");
+            }
+            return o;
+        }
+
+        private static int Positive(string s, string flag) =>
+            int.Parse(s, CultureInfo.InvariantCulture) is var n and >= 1 ? n : throw new ArgumentException($"{flag} must be at least 1");
+    }
+
+    /// <summary>One search: its result and the last progress it reported (the search's own estimate of what was left).</summary>
+    private sealed record Search(SystematicResult Result, SystematicProgress? Last, long Cap)
+    {
+        public bool Capped => !Result.Exhausted && Result.Finding is null;
+        public double Rate => Result.Schedules / Math.Max(Result.Elapsed.TotalSeconds, 1e-9);
+    }
+
+    private sealed record Cell(string Scenario, int K, Search Reduced, Search Unreduced, double Others);
+
+    /// <summary>The scenario with every `"repeat": 10` set to <paramref name="repeat"/>: the text and how many it changed.</summary>
+    public static (string Text, int Changed) Reduce(string text, int repeat)
+    {
+        const string ten = "\"repeat\": 10";
+        var changed = 0;
+        for (var at = text.IndexOf(ten, StringComparison.Ordinal); at >= 0; at = text.IndexOf(ten, at + 1, StringComparison.Ordinal))
+        {
+            changed++;
+        }
+        return (text.Replace(ten, $"\"repeat\": {repeat}", StringComparison.Ordinal), changed);
+    }
+
+    public static int Run(string root, string[] args)
+    {
+        var o = Options.Parse(args);
+        var started = DateTimeOffset.UtcNow;
+        var total = Stopwatch.StartNew();
+        var machine = Machine.Describe(root, started);
+        var loadBefore = SystemCpu.LoadAverage();
+        Console.WriteLine($"DaxSim systematic bench: {Environment.ProcessorCount} cores, {machine.Dotnet}, {machine.Os}, " +
+                          $"{o.Workers} workers, k = 1..{o.MaxBound}, repeat {o.Repeat}");
+        Console.WriteLine($"  load average {loadBefore}; other processes busy on {SystemCpu.OthersBusy(TimeSpan.FromSeconds(1)):F2} cores");
+#if DEBUG
+        Console.WriteLine("WARNING: this bench is a Debug build; run it with -c Release");
+#endif
+
+        // The reduced scenarios live in a temporary directory for the run (not in the repository).
+        var dir = Directory.CreateTempSubdirectory("daxsim-bench-systematic-").FullName;
+        var cells = new List<Cell>();
+        var choices = new Dictionary<string, long>();
+        try
+        {
+            var scenarios = new List<Scenario>();
+            foreach (var name in o.Only)
+            {
+                var shipped = Path.Combine(root, "scenarios", name + ".json");
+                var (text, changed) = Reduce(File.ReadAllText(shipped), o.Repeat);
+                if (changed == 0)
+                {
+                    throw new InvalidOperationException($"{shipped} no longer says \"repeat\": 10; the bench needs updating");
+                }
+                var path = Path.Combine(dir, name + ".json");
+                File.WriteAllText(path, text);
+                scenarios.Add(ScenarioLoader.LoadFile(path));
+            }
+
+            // Warm-up: the JIT's tiers settle on the search's code before anything is timed.
+            var warm = Stopwatch.StartNew();
+            for (var i = 0; i < 3 || warm.Elapsed < TimeSpan.FromSeconds(5); i++)
+            {
+                Explore(scenarios[0], 1, o.Workers, reduction: i % 2 == 0, long.MaxValue);
+            }
+            Console.WriteLine($"  warm-up {warm.Elapsed.TotalSeconds:F1} s");
+
+            foreach (var scenario in scenarios)
+            {
+                Console.WriteLine($"\n== {scenario.Name} (repeat {o.Repeat}), mainline, {o.Workers} workers");
+                double unreducedRate = 0;
+                for (var k = 1; k <= o.MaxBound; k++)
+                {
+                    var cpu = SystemCpu.Sample();
+                    // Reduced and unreduced back to back, so that the machine's load hits both.
+                    var reduced = Explore(scenario, k, o.Workers, reduction: true, o.ReducedCap);
+                    var cap = k <= 2 || unreducedRate <= 0
+                        ? long.MaxValue
+                        : Math.Max(reduced.Result.Schedules, (long)(unreducedRate * o.UnreducedSeconds));
+                    var unreduced = Explore(scenario, k, o.Workers, reduction: false, cap);
+                    var others = SystemCpu.Sample().OthersSince(cpu);
+                    if (unreduced.Result.Exhausted)
+                    {
+                        unreducedRate = unreduced.Rate;
+                    }
+                    if (k == 1 && unreduced.Result.ByDelays.Count > 1)
+                    {
+                        choices[scenario.Name] = unreduced.Result.ByDelays[1];
+                    }
+                    var cell = new Cell(scenario.Name, k, reduced, unreduced, others);
+                    cells.Add(cell);
+                    Console.WriteLine($"  k={k}: reduced {Describe(reduced)}; unreduced {Describe(unreduced)}; ratio {Ratio(cell)}; " +
+                                      $"others {others:F2} cores");
+                    if (reduced.Result.Finding is not null || unreduced.Result.Finding is not null)
+                    {
+                        Console.WriteLine("  WARNING: a finding on mainline: the figures are not of an exhausted search");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        var loadAfter = SystemCpu.LoadAverage();
+        var m = machine with { Load = $"{loadBefore} before, {loadAfter} after" };
+        var section = Render(m, o, cells, choices, total.Elapsed);
+        Console.WriteLine();
+        Console.WriteLine(section);
+        if (o.WriteDoc)
+        {
+            var doc = Path.Combine(root, "docs", "exploration.md");
+            File.WriteAllText(doc, DocSections.Replace(File.ReadAllText(doc), "systematic-bench", section));
+            Console.WriteLine($"wrote the systematic-bench section of {doc}");
+        }
+        return 0;
+    }
+
+    private static Search Explore(Scenario scenario, int k, int workers, bool reduction, long cap)
+    {
+        SystematicProgress? last = null;
+        var explorer = new SystematicExplorer(scenario, Variant.Mainline, k, workers)
+        {
+            Reduction = reduction,
+            MaxSchedules = cap,
+            Progress = p => last = p,
+        };
+        var result = explorer.Explore();
+        return new Search(result, last, cap);
+    }
+
+    private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Seconds(TimeSpan t) => t.TotalSeconds < 10 ? $"{t.TotalSeconds:F2} s" : $"{t.TotalSeconds:F1} s";
+
+    private static string Describe(Search s) =>
+        $"{(s.Capped ? "> " : "")}{N(s.Result.Schedules)} started, {N(s.Result.Complete)} to the end " +
+        $"({string.Join(" / ", s.Result.ByDelays.Select(N))} by delays) in {Seconds(s.Result.Elapsed)}, {s.Rate:N0}/s" +
+        (s.Capped && s.Last is { } p ? $", capped at {N(s.Cap)} (the search's estimate: about {N(p.EstimatedLeft)} more at this depth)" : "");
+
+    private static string Ratio(Cell c)
+    {
+        var all = (double)c.Unreduced.Result.Schedules;
+        var prefix = c.Unreduced.Capped ? "> " : "";
+        return $"{prefix}{all / Math.Max(1, c.Reduced.Result.Complete):F0} x (all / to the end), " +
+               $"{prefix}{all / Math.Max(1, c.Reduced.Result.Schedules):F1} x (all / started)";
+    }
+
+    private static string Render(Machine m, Options o, List<Cell> cells, Dictionary<string, long> choices, TimeSpan wall)
+    {
+        var s = new StringBuilder();
+        s.AppendLine($"Generated by `dotnet run -c Release --project bench/DaxSim.Bench -- --systematic` on {m.Date}, commit " +
+                     $"`{m.Commit}` (working tree {m.Dirty}), Release, {m.Cores} cores ({m.Cpu}), {o.Workers} workers; load average " +
+                     $"{m.Load}; the machine was shared with other engineers' builds and tests (the \"others\" column: cores " +
+                     $"other processes used during the two searches of the row). The bench took {wall.TotalMinutes:F0} min.");
+        s.AppendLine();
+        s.AppendLine($"`mainline`, the four generic/503 scenarios with every `\"repeat\": 10` set to {o.Repeat} (written to a " +
+                     "temporary directory for the run), default seed 1. Without the reduction (`--no-reduction`) every " +
+                     "schedule within k delays runs to its end: that count is \"all schedules\". With it, schedules are " +
+                     "started and cut at a state another schedule reached; \"to the end\" are those not cut; \"run again\" are runs " +
+                     "made only to learn the ready lists of a schedule to extend (not counted as schedules). " +
+                     "Time is to exhaust the bound (each k is its own search from k = 0). " +
+                     (o.MaxBound >= 3
+                         ? $"The unreduced k = 3 search is stopped after about {o.UnreducedSeconds:F0} s " +
+                           "(a schedule cap from its k = 2 rate) and given as \"> N\": it would take tens of minutes."
+                         : ""));
+        s.AppendLine();
+        s.AppendLine("| scenario | k | all schedules (by delays) | time, schedules/s | with reduction: started, to the end, run again | time to exhaust, schedules/s | all / to the end | all / started | time without / with | others |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var c in cells)
+        {
+            var u = c.Unreduced;
+            var r = c.Reduced;
+            var capped = u.Capped ? "> " : "";
+            var all = $"{capped}{N(u.Result.Schedules)} ({string.Join(" / ", u.Result.ByDelays.Select(N))}{(u.Capped ? ", capped" : "")})";
+            var reducedTime = r.Capped ? $"not exhausted ({r.Result.StoppedBy}), {Seconds(r.Result.Elapsed)}" : Seconds(r.Result.Elapsed);
+            var allTotal = (double)u.Result.Schedules;
+            s.AppendLine($"| {c.Scenario} | {c.K} | {all} | {capped}{Seconds(u.Result.Elapsed)}, {u.Rate:N0}/s | " +
+                         $"{N(r.Result.Schedules)}, {N(r.Result.Complete)}, {N(r.Result.Reruns)} | {reducedTime}, {r.Rate:N0}/s | " +
+                         $"{capped}{allTotal / Math.Max(1, r.Result.Complete):N0} x | {capped}{allTotal / Math.Max(1, r.Result.Schedules):F1} x | " +
+                         $"{capped}{u.Result.Elapsed.TotalSeconds / Math.Max(1e-9, r.Result.Elapsed.TotalSeconds):F1} x | {c.Others:F2} |");
+        }
+        s.AppendLine();
+        if (choices.Count > 0)
+        {
+            s.AppendLine("Choices in the default run (schedules with one delay): " +
+                         string.Join(", ", choices.Select(kv => $"{kv.Key} {N(kv.Value)}")) + ".");
+            s.AppendLine();
+        }
+        var capped3 = cells.Where(c => c.Unreduced.Capped && c.Unreduced.Last is not null).ToList();
+        if (capped3.Count > 0)
+        {
+            s.AppendLine("Where the unreduced search was capped, its own progress estimate of what was left at that depth " +
+                         "when it stopped (it extrapolates from the first deviations done; later ones have fewer extensions, " +
+                         "so it overestimates): " +
+                         string.Join("; ", capped3.Select(c =>
+                             $"{c.Scenario} k = {c.K}: {N(c.Unreduced.Result.Schedules)} run, about {N(c.Unreduced.Last!.Value.EstimatedLeft)} more")) +
+                         ".");
+            s.AppendLine();
+        }
+        var byK = cells.GroupBy(c => c.K).Select(g =>
+            $"k = {g.Key}: {Seconds(TimeSpan.FromTicks(g.Sum(c => c.Reduced.Result.Elapsed.Ticks)))} with the reduction, " +
+            $"{(g.Any(c => c.Unreduced.Capped) ? "more than " : "")}{Seconds(TimeSpan.FromTicks(g.Sum(c => c.Unreduced.Result.Elapsed.Ticks)))} without");
+        s.AppendLine($"The four scenarios together: {string.Join("; ", byK)}. With {o.Workers} workers the schedules cut short " +
+                     "depend on which of two schedules that meet got there first, so the reduced counts differ a little from run " +
+                     "to run; the unreduced counts do not.");
+        return s.ToString();
+    }
+}
