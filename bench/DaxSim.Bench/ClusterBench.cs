@@ -407,7 +407,7 @@ internal static class ClusterBench
     }
 
     /// <summary>CPU of this process's reaped descendants (/proc/self/stat cutime + cstime).</summary>
-    private static TimeSpan ChildrenCpu()
+    internal static TimeSpan ChildrenCpu()
     {
         try
         {

@@ -30,6 +30,10 @@ if (args is ["--systematic", ..])
 {
     Environment.Exit(BadInput.Guard(() => SystematicBench.Run(Repo.FindRoot(), args[1..])));
 }
+if (args is ["--farm", ..])
+{
+    Environment.Exit(BadInput.Guard(() => FarmBench.Run(Repo.FindRoot(), args[1..])));
+}
 if (args is ["--alloc-census"])
 {
     Environment.Exit(AllocCensus.Run(TimeSpan.FromSeconds(3)));

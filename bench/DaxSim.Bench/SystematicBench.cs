@@ -146,7 +146,7 @@ internal static class SystematicBench
                     var reduced = Explore(scenario, k, o.Workers, reduction: true, o.ReducedCap);
                     var cap = k <= 2 || unreducedRate <= 0
                         ? long.MaxValue
-                        : Math.Max(reduced.Result.Schedules, (long)(unreducedRate * o.UnreducedSeconds));
+                        : Math.Max(1_000, (long)(unreducedRate * o.UnreducedSeconds));
                     var unreduced = Explore(scenario, k, o.Workers, reduction: false, cap);
                     var others = SystemCpu.Sample().OthersSince(cpu);
                     if (unreduced.Result.Exhausted)
