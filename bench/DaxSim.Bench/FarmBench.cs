@@ -228,6 +228,8 @@ internal static class FarmBench
 
     private static double Median(IEnumerable<double> values) => RemotePingPong.Median(values.ToList());
 
+    private static string R(double rate) => double.IsNaN(rate) ? "-" : rate.ToString("F0", CultureInfo.InvariantCulture);
+
     private static string Render(Machine m, Options o, Scenario scenario, List<Pair> pairs, Coordinator.Figures c, TimeSpan wall)
     {
         var s = new StringBuilder();
@@ -251,8 +253,8 @@ internal static class FarmBench
             s.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|");
             foreach (var p in pairs)
             {
-                s.AppendLine($"| {p.Round} | {p.Members} | {(p.FarmFirst ? "farm first" : "explore first")} | {p.Explore.Rate:F0} ({p.Explore.SteadyRate:F0}) | " +
-                             $"{p.Farm.Rate:F0} ({p.Farm.SteadyRate:F0}) | **{p.Ratio:F2}** | {p.Farm.TimeToUp.TotalSeconds:F1} s | " +
+                s.AppendLine($"| {p.Round} | {p.Members} | {(p.FarmFirst ? "farm first" : "explore first")} | {p.Explore.Rate:F0} ({R(p.Explore.SteadyRate)}) | " +
+                             $"{p.Farm.Rate:F0} ({R(p.Farm.SteadyRate)}) | **{p.Ratio:F2}** | {p.Farm.TimeToUp.TotalSeconds:F1} s | " +
                              $"{p.Explore.CpuMsPerSeed:F2} / {p.Farm.CpuMsPerSeed:F2} | {p.Explore.Others:F2} / {p.Farm.Others:F2} |");
             }
             s.AppendLine();

@@ -73,7 +73,7 @@ internal static class SystematicBench
     }
 
     /// <summary>One search: its result and the last progress it reported (the search's own estimate of what was left).</summary>
-    private sealed record Search(SystematicResult Result, SystematicProgress? Last, long Cap)
+    private sealed record Search(SystematicResult Result, SystematicProgress? Last, long Cap, TimeSpan Cpu)
     {
         public bool Capped => !Result.Exhausted && Result.Finding is null;
         public double Rate => Result.Schedules / Math.Max(Result.Elapsed.TotalSeconds, 1e-9);
@@ -196,8 +196,9 @@ internal static class SystematicBench
             MaxSchedules = cap,
             Progress = p => last = p,
         };
+        var cpu = SystemCpu.Sample();
         var result = explorer.Explore();
-        return new Search(result, last, cap);
+        return new Search(result, last, cap, SystemCpu.Sample().Own - cpu.Own);
     }
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
@@ -206,7 +207,7 @@ internal static class SystematicBench
 
     private static string Describe(Search s) =>
         $"{(s.Capped ? "> " : "")}{N(s.Result.Schedules)} started, {N(s.Result.Complete)} to the end " +
-        $"({string.Join(" / ", s.Result.ByDelays.Select(N))} by delays) in {Seconds(s.Result.Elapsed)}, {s.Rate:N0}/s" +
+        $"({string.Join(" / ", s.Result.ByDelays.Select(N))} by delays) in {Seconds(s.Result.Elapsed)} ({s.Cpu.TotalSeconds:F1} s CPU), {s.Rate:N0}/s" +
         (s.Capped && s.Last is { } p ? $", capped at {N(s.Cap)} (the search's estimate: about {N(p.EstimatedLeft)} more at this depth)" : "");
 
     private static string Ratio(Cell c)
@@ -230,13 +231,14 @@ internal static class SystematicBench
                      "schedule within k delays runs to its end: that count is \"all schedules\". With it, schedules are " +
                      "started and cut at a state another schedule reached; \"to the end\" are those not cut; \"run again\" are runs " +
                      "made only to learn the ready lists of a schedule to extend (not counted as schedules). " +
-                     "Time is to exhaust the bound (each k is its own search from k = 0). " +
+                     "Time is to exhaust the bound (each k is its own search from k = 0); CPU is the bench process's CPU " +
+                     "time during the search (both workers; less sensitive than wall time to other processes on the cores). " +
                      (o.MaxBound >= 3
                          ? $"The unreduced k = 3 search is stopped after about {o.UnreducedSeconds:F0} s " +
                            "(a schedule cap from its k = 2 rate) and given as \"> N\": it would take tens of minutes."
                          : ""));
         s.AppendLine();
-        s.AppendLine("| scenario | k | all schedules (by delays) | time, schedules/s | with reduction: started, to the end, run again | time to exhaust, schedules/s | all / to the end | all / started | time without / with | others |");
+        s.AppendLine("| scenario | k | all schedules (by delays) | time (CPU), schedules/s | with reduction: started, to the end, run again | time to exhaust (CPU), schedules/s | all / to the end | all / started | time without / with (CPU) | others |");
         s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var c in cells)
         {
@@ -244,12 +246,13 @@ internal static class SystematicBench
             var r = c.Reduced;
             var capped = u.Capped ? "> " : "";
             var all = $"{capped}{N(u.Result.Schedules)} ({string.Join(" / ", u.Result.ByDelays.Select(N))}{(u.Capped ? ", capped" : "")})";
-            var reducedTime = r.Capped ? $"not exhausted ({r.Result.StoppedBy}), {Seconds(r.Result.Elapsed)}" : Seconds(r.Result.Elapsed);
+            var reducedTime = (r.Capped ? $"not exhausted ({r.Result.StoppedBy}), " : "") + $"{Seconds(r.Result.Elapsed)} ({r.Cpu.TotalSeconds:F1} s)";
             var allTotal = (double)u.Result.Schedules;
-            s.AppendLine($"| {c.Scenario} | {c.K} | {all} | {capped}{Seconds(u.Result.Elapsed)}, {u.Rate:N0}/s | " +
+            s.AppendLine($"| {c.Scenario} | {c.K} | {all} | {capped}{Seconds(u.Result.Elapsed)} ({u.Cpu.TotalSeconds:F1} s), {u.Rate:N0}/s | " +
                          $"{N(r.Result.Schedules)}, {N(r.Result.Complete)}, {N(r.Result.Reruns)} | {reducedTime}, {r.Rate:N0}/s | " +
                          $"{capped}{allTotal / Math.Max(1, r.Result.Complete):N0} x | {capped}{allTotal / Math.Max(1, r.Result.Schedules):F1} x | " +
-                         $"{capped}{u.Result.Elapsed.TotalSeconds / Math.Max(1e-9, r.Result.Elapsed.TotalSeconds):F1} x | {c.Others:F2} |");
+                         $"{capped}{u.Result.Elapsed.TotalSeconds / Math.Max(1e-9, r.Result.Elapsed.TotalSeconds):F1} x " +
+                         $"({capped}{u.Cpu.TotalSeconds / Math.Max(1e-9, r.Cpu.TotalSeconds):F1} x) | {c.Others:F2} |");
         }
         s.AppendLine();
         if (choices.Count > 0)
