@@ -450,7 +450,7 @@ internal static partial class FarmBench
                 s.AppendLine($"| one worker slot: lease asked, granted, result forwarded to the runner, one after the other (four actor hand-offs) | {LatencyUsPerUnit:F1} us |");
                 s.AppendLine($"| {Slots} slots asking at once: the coordinator busy all the time | {ThroughputUsPerUnit:F1} us |");
                 s.AppendLine($"| the same, CPU of the whole process (coordinator, bench worker and runner, dispatcher threads) | {CpuUsPerUnit:F1} us |");
-                s.AppendLine($"| of which the ledger alone (`TryLease` + `Complete`, {Units:N0} units; {LargeUnits:N0} units) | {LedgerUsPerUnit:F2} us; {LedgerUsPerUnitLarge:F2} us |");
+                s.AppendLine($"| the ledger alone, for comparison (`TryLease` + `Complete`, {Units:N0} units; {LargeUnits:N0} units) | {LedgerUsPerUnit:F2} us; {LedgerUsPerUnitLarge:F2} us |");
                 s.AppendLine();
                 s.AppendLine("| message | serializer today | bytes | write | read | Hyperion: bytes | write | read |");
                 s.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
