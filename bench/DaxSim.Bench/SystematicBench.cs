@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using DaxSim.Host.Deterministic;
 using DaxSim.Host.Explore;
 using DaxSim.Protocol;
 using DaxSim.Protocol.Scenarios;
@@ -25,6 +26,12 @@ internal static class SystematicBench
     public sealed record Options
     {
         public int Workers { get; init; } = 2;
+
+        /// <summary>The default orders searched: first come (the figures), last come, or both (the CLI's default).</summary>
+        public IReadOnlyList<DefaultOrder> Orders { get; init; } = [DefaultOrder.FirstCome];
+
+        public string OrderName => Orders.Count == 2 ? "both" : Orders[0].Name();
+
         public int MaxBound { get; init; } = 3;
         public int Repeat { get; init; } = 3;
 
@@ -46,6 +53,16 @@ internal static class SystematicBench
                 o = args[i] switch
                 {
                     "--workers" => o with { Workers = Positive(Next(), "--workers") },
+                    "--order" => o with
+                    {
+                        Orders = Next() switch
+                        {
+                            DefaultOrders.FirstCome => [DefaultOrder.FirstCome],
+                            DefaultOrders.LastCome => [DefaultOrder.LastCome],
+                            "both" => [DefaultOrder.FirstCome, DefaultOrder.LastCome],
+                            var other => throw new ArgumentException($"--order: first-come, last-come or both, not {other}"),
+                        },
+                    },
                     "--bound" => o with { MaxBound = Positive(Next(), "--bound") },
                     "--repeat" => o with { Repeat = Positive(Next(), "--repeat") },
                     "--unreduced-seconds" => o with { UnreducedSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
@@ -53,7 +70,7 @@ internal static class SystematicBench
                     "--scenarios" => o with { Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                     "--no-doc" => o with { WriteDoc = false },
                     _ => throw new ArgumentException(
-                        $"unknown option {args[i]}; --systematic takes: --workers N --bound K --repeat R --unreduced-seconds S " +
+                        $"unknown option {args[i]}; --systematic takes: --workers N --order first-come|last-come|both --bound K --repeat R --unreduced-seconds S " +
                         "--reduced-cap N --scenarios a,b --no-doc"),
                 };
             }
@@ -101,7 +118,7 @@ internal static class SystematicBench
         var machine = Machine.Describe(root, started);
         var loadBefore = SystemCpu.LoadAverage();
         Console.WriteLine($"DaxSim systematic bench: {Environment.ProcessorCount} cores, {machine.Dotnet}, {machine.Os}, " +
-                          $"{o.Workers} workers, k = 1..{o.MaxBound}, repeat {o.Repeat}");
+                          $"{o.Workers} workers, k = 1..{o.MaxBound}, repeat {o.Repeat}, default order {o.OrderName}");
         Console.WriteLine($"  load average {loadBefore}; other processes busy on {SystemCpu.OthersBusy(TimeSpan.FromSeconds(1)):F2} cores");
 #if DEBUG
         Console.WriteLine("WARNING: this bench is a Debug build; run it with -c Release");
@@ -131,7 +148,7 @@ internal static class SystematicBench
             var warm = Stopwatch.StartNew();
             for (var i = 0; i < 3 || warm.Elapsed < TimeSpan.FromSeconds(5); i++)
             {
-                Explore(scenarios[0], 1, o.Workers, reduction: i % 2 == 0, long.MaxValue);
+                Explore(scenarios[0], 1, o.Workers, reduction: i % 2 == 0, long.MaxValue, o.Orders);
             }
             Console.WriteLine($"  warm-up {warm.Elapsed.TotalSeconds:F1} s");
 
@@ -143,11 +160,11 @@ internal static class SystematicBench
                 {
                     var cpu = SystemCpu.Sample();
                     // Reduced and unreduced back to back, so that the machine's load hits both.
-                    var reduced = Explore(scenario, k, o.Workers, reduction: true, o.ReducedCap);
+                    var reduced = Explore(scenario, k, o.Workers, reduction: true, o.ReducedCap, o.Orders);
                     var cap = k <= 2 || unreducedRate <= 0
                         ? long.MaxValue
                         : Math.Max(1_000, (long)(unreducedRate * o.UnreducedSeconds));
-                    var unreduced = Explore(scenario, k, o.Workers, reduction: false, cap);
+                    var unreduced = Explore(scenario, k, o.Workers, reduction: false, cap, o.Orders);
                     var others = SystemCpu.Sample().OthersSince(cpu);
                     if (unreduced.Result.Exhausted)
                     {
@@ -187,13 +204,14 @@ internal static class SystematicBench
         return 0;
     }
 
-    private static Search Explore(Scenario scenario, int k, int workers, bool reduction, long cap)
+    private static Search Explore(Scenario scenario, int k, int workers, bool reduction, long cap, IReadOnlyList<DefaultOrder> orders)
     {
         SystematicProgress? last = null;
         var explorer = new SystematicExplorer(scenario, Variant.Mainline, k, workers)
         {
             Reduction = reduction,
             MaxSchedules = cap,
+            Orders = orders,
             Progress = p => last = p,
         };
         var cpu = SystemCpu.Sample();
@@ -237,7 +255,9 @@ internal static class SystematicBench
                      $"other processes used during the two searches of the row). The bench took {wall.TotalMinutes:F0} min.");
         s.AppendLine();
         s.AppendLine($"`mainline`, the four generic/503 scenarios with every `\"repeat\": 10` set to {o.Repeat} (written to a " +
-                     "temporary directory for the run), default seed 1. Without the reduction (`--no-reduction`) every " +
+                     "temporary directory for the run), default seed 1, " +
+                     (o.Orders.Count == 2 ? "both default orders (first come and last come, `--order both`). " : $"delays counted against the {o.OrderName} default order (`--order {o.OrderName}`). ") +
+                     "Without the reduction (`--no-reduction`) every " +
                      "schedule within k delays runs to its end: that count is \"all schedules\". With it, schedules are " +
                      "started and cut at a state another schedule reached; \"to the end\" are those not cut; \"run again\" are runs " +
                      "made only to learn the ready lists of a schedule to extend (not counted as schedules). " +
@@ -251,7 +271,7 @@ internal static class SystematicBench
         // Schedules with exactly d delays are about C(n, d) for n choices in the default run (each a
         // choice between two ready actors, d of them taken the other way): the exact k = 2 count
         // checks the estimate, which then stands for the k = 3 count the bench does not run to the end.
-        var estimated = cells.Where(c => c.K == 2 && !c.Unreduced.Capped && choices.ContainsKey(c.Scenario))
+        var estimated = cells.Where(c => c.K == 2 && !c.Unreduced.Capped && choices.ContainsKey(c.Scenario) && o.Orders.Count == 1)
             .ToDictionary(c => c.Scenario, c => 1 + choices[c.Scenario] + c.Unreduced.Result.ByDelays[2] + Binomial(choices[c.Scenario], 3));
         string Estimate(Cell c, Func<double, string> format) =>
             c.Unreduced.Capped && c.K == 3 && estimated.TryGetValue(c.Scenario, out var e) ? $"; ≈ {format(e)} estimated" : "";
@@ -287,7 +307,7 @@ internal static class SystematicBench
             return $"{c.Scenario}: n = {N(n)}, exactly 2 delays {N(exact2)} against C(n, 2) = {N(Binomial(n, 2))}, so about " +
                    $"{N(1 + n + exact2 + Binomial(n, 3))} schedules within k = 3";
         }).ToList();
-        if (estimates.Count > 0 && o.MaxBound >= 3)
+        if (estimates.Count > 0 && o.MaxBound >= 3 && o.Orders.Count == 1)
         {
             s.AppendLine("How many the unreduced k = 3 search would run: with n choices in the default run, each between two " +
                          "ready actors, there are about C(n, d) schedules with exactly d delays; the exact k = 2 counts " +
