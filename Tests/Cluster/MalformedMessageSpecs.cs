@@ -19,26 +19,17 @@ namespace DaxSim.Tests.Cluster;
 /// prepared as the runner prepares it, with this spec as the runner.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class MalformedMessageSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class MalformedMessageSpecs : OneMemberTestKit
 {
-    private const string Scenario = """
-        { "name": "tiny", "device": { "blocks": 4 },
-          "files": [ { "name": "dax", "pages": 2 } ],
-          "tasks": [ { "name": "t", "steps": [ { "op": "touch", "file": "dax", "pages": "0-1" } ] } ] }
-        """;
+    private const string Scenario = TinyScenario;
 
     private readonly IActorRef _agent;
     private readonly IActorRef _region;
 
     public MalformedMessageSpecs()
-        : base(ClusterConfig.Member(new NodeSettings { Port = 0, LogLevel = "WARNING" })
-            .WithFallback(ClusterSharding.DefaultConfig()), "daxsim")
     {
-        var cluster = Akka.Cluster.Cluster.Get(Sys);
-        cluster.Join(cluster.SelfAddress);
-        AwaitCondition(() => cluster.SelfMember.Status == MemberStatus.Up, TimeSpan.FromSeconds(20));
-        _agent = Sys.ActorOf(NodeAgent.Props(new NodeSettings { Index = 0, Port = 0 }), "agent");
-        var self = cluster.SelfAddress.ToString();
+        _agent = Agent;
+        var self = SelfAddress;
         _agent.Tell(new Prepare("r1", Scenario, "tiny.json", "mainline", 1, 0, [new NodeEntry(0, self)], [0], TestActor,
             Reliable: true, Journaled: false));
         // Prepared, and the layout events (this member is the run's lowest node), in either order.

@@ -15,26 +15,17 @@ namespace DaxSim.Tests.Cluster;
 /// (no crash).
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class SystematicFarmMessageSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class SystematicFarmMessageSpecs : OneMemberTestKit
 {
-    private const string Scenario = """
-        { "name": "tiny", "device": { "blocks": 4 },
-          "files": [ { "name": "dax", "pages": 2 } ],
-          "tasks": [ { "name": "t", "steps": [ { "op": "touch", "file": "dax", "pages": "0-1" } ] } ] }
-        """;
+    private const string Scenario = TinyScenario;
 
     private readonly IActorRef _coordinator;
     private readonly IActorRef _agent;
 
     public SystematicFarmMessageSpecs()
-        : base(ClusterConfig.Member(new NodeSettings { Port = 0, LogLevel = "WARNING" })
-            .WithFallback(ClusterSharding.DefaultConfig()), "daxsim")
     {
-        var cluster = Akka.Cluster.Cluster.Get(Sys);
-        cluster.Join(cluster.SelfAddress);
-        AwaitCondition(() => cluster.SelfMember.Status == MemberStatus.Up, TimeSpan.FromSeconds(20));
         _coordinator = Sys.ActorOf(FarmCoordinator.Props(), "test-coordinator");
-        _agent = Sys.ActorOf(NodeAgent.Props(new NodeSettings { Index = 0, Port = 0 }), "agent");
+        _agent = Agent;
     }
 
     // Depth 1: first-come (0,1) (1,1); depth 2: first-come (0,1) (0,2), last-come (1,1).
