@@ -97,85 +97,33 @@ public sealed class SeedFarm(ClusterRunOptions cluster, FarmOptions farm)
             var clock = Stopwatch.StartNew();
             var coverage = new CoverageTotals();
             var units = new List<FarmUnitRecord>();
-            long done = 0, deliveries = 0, findings = 0, refused = 0, returned = 0;
+            long done = 0, deliveries = 0, findings = 0;
             ulong findingHash = 0;
-            var lastUnit = Stopwatch.StartNew();
-            var lastStart = Stopwatch.StartNew();
-            var lastProgress = Stopwatch.StartNew();
-            Broadcast(members, Start());
-            try
-            {
-                while (!ledger.Finished)
+            var loop = new FarmLoop("seed farm", farmId, members, children, inbox, ledger, Start, farm.StallTimeout, log);
+            loop.Run(() => ledger.Finished, u =>
                 {
-                    if (inbox.TryTake(out var message, TimeSpan.FromMilliseconds(200)))
+                    if (Valid(ledger, u) is not { } unitCoverage)
                     {
-                        switch (message)
-                        {
-                            case FarmFailed f when f.FarmId == farmId:
-                                throw new InvalidOperationException($"the seed farm failed on node {f.Member}: {f.Error}");
-                            case UnitsReturned r when r.FarmId == farmId:
-                                var who = members.FirstOrDefault(m => m.Address.ToString() == r.Member);
-                                log.WriteLine($"  farm: unit(s) {string.Join(", ", r.Units ?? [])} go back to the queue: " +
-                                              (r.Why == "removed"
-                                                  ? $"node {(who is null ? r.Member : who.Index)} was removed from the cluster"
-                                                  : "their leases expired"));
-                                returned += r.Units?.Length ?? 0;
-                                break;
-                            case UnitDone u when u.FarmId == farmId:
-                                if (Valid(ledger, u) is { } unitCoverage)
-                                {
-                                    if (ledger.Complete(u.Unit, u.ViolatingSeed))
-                                    {
-                                        coverage.Add(unitCoverage);
-                                        done += u.SeedsRun;
-                                        deliveries += u.Deliveries;
-                                        findings += u.Findings;
-                                        if (u.ViolatingSeed is { } v && v == ledger.StopAt)
-                                        {
-                                            findingHash = u.TraceHash;
-                                        }
-                                        var record = new FarmUnitRecord(u.Unit, ledger.RangeOf(u.Unit), u.SeedsRun, u.Member,
-                                            u.ViolatingSeed);
-                                        units.Add(record);
-                                        lastUnit.Restart();
-                                        AfterUnit?.Invoke(record, children);
-                                    }
-                                }
-                                else
-                                {
-                                    refused++;
-                                    log.WriteLine($"  farm: refused a malformed result for unit {u.Unit} from node {u.Member}");
-                                }
-                                break;
-                        }
+                        return null;
                     }
-                    if (lastStart.Elapsed >= TimeSpan.FromSeconds(1))
+                    if (!ledger.Complete(u.Unit, u.ViolatingSeed))
                     {
-                        // Again, with what is done: a coordinator started again on another member carries on from here.
-                        Broadcast(members, Start());
-                        lastStart.Restart();
+                        return false;
                     }
-                    if (lastProgress.Elapsed >= TimeSpan.FromSeconds(1))
+                    coverage.Add(unitCoverage);
+                    done += u.SeedsRun;
+                    deliveries += u.Deliveries;
+                    findings += u.Findings;
+                    if (u.ViolatingSeed is { } v && v == ledger.StopAt)
                     {
-                        Progress?.Invoke(new ExploreProgress(done, clock.Elapsed, findings));
-                        lastProgress.Restart();
+                        findingHash = u.TraceHash;
                     }
-                    if (lastUnit.Elapsed > farm.StallTimeout)
-                    {
-                        throw new SlowMemberException(
-                            $"the seed farm did no unit for {farm.StallTimeout.TotalSeconds:F0} s " +
-                            $"({ledger.DoneCount} of {ledger.Units} done, {ledger.Units - ledger.DoneCount} left)");
-                    }
-                    if (children.Count > 0 && children.All(c => c.HasExited))
-                    {
-                        throw new InvalidOperationException("every member of the seed farm exited:\n" + children[0].Output);
-                    }
-                }
-            }
-            finally
-            {
-                Broadcast(members, new EndFarm(farmId));
-            }
+                    var record = new FarmUnitRecord(u.Unit, ledger.RangeOf(u.Unit), u.SeedsRun, u.Member, u.ViolatingSeed);
+                    units.Add(record);
+                    AfterUnit?.Invoke(record, children);
+                    return true;
+                },
+                () => Progress?.Invoke(new ExploreProgress(done, clock.Elapsed, findings)));
             var elapsed = clock.Elapsed;
             var result = new ExploreResult(firstSeed, done, null, elapsed, deliveries)
             {
@@ -183,7 +131,7 @@ public sealed class SeedFarm(ClusterRunOptions cluster, FarmOptions farm)
                 Findings = findings,
             };
             return new FarmResult(result, ledger.StopAt, findingHash, units.OrderBy(u => u.Unit).ToList(),
-                ledger.CompletedRanges(), members.Count, timeToUp, refused) { UnitsReturned = returned };
+                ledger.CompletedRanges(), members.Count, timeToUp, loop.Refused) { UnitsReturned = loop.Returned };
         }
         finally
         {

@@ -143,96 +143,42 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             var found = new Dictionary<int, (IReadOnlyList<Delay> Delays, DefaultOrder Order, ulong Hash)>();
             var depthSchedules = new long[bound + 1];
             var depthUnitsDone = new long[bound + 1];
-            long refused = 0, returned = 0;
             var limited = false;
-            var lastUnit = Stopwatch.StartNew();
-            var lastStart = Stopwatch.StartNew();
-            var lastProgress = Stopwatch.StartNew();
-            SeedFarm.Broadcast(members, Start());
-            try
-            {
-                while (!ledger.Finished && !limited)
+            var loop = new FarmLoop("systematic farm", farmId, members, children, inbox, ledger, Start, farm.StallTimeout, log);
+            loop.Run(() => ledger.Finished || limited, u =>
                 {
-                    if (inbox.TryTake(out var message, TimeSpan.FromMilliseconds(200)))
+                    if (Valid(spec, ledger, u) is not { } unit)
                     {
-                        switch (message)
-                        {
-                            case FarmFailed f when f.FarmId == farmId:
-                                throw new InvalidOperationException($"the systematic farm failed on node {f.Member}: {f.Error}");
-                            case UnitsReturned r when r.FarmId == farmId:
-                                var who = members.FirstOrDefault(m => m.Address.ToString() == r.Member);
-                                log.WriteLine($"  farm: unit(s) {string.Join(", ", r.Units ?? [])} go back to the queue: " +
-                                              (r.Why == "removed"
-                                                  ? $"node {(who is null ? r.Member : who.Index)} was removed from the cluster"
-                                                  : "their leases expired"));
-                                returned += r.Units?.Length ?? 0;
-                                break;
-                            case UnitDone u when u.FarmId == farmId:
-                                if (Valid(spec, ledger, u) is { } unit)
-                                {
-                                    if (ledger.Complete(u.Unit, u.ViolatingSeed))
-                                    {
-                                        var s = unit.Result;
-                                        schedules += s.Schedules;
-                                        complete += s.Complete;
-                                        reruns += s.Reruns;
-                                        deliveries += u.Deliveries;
-                                        coverage.Add(unit.Coverage);
-                                        for (var d = 0; d <= bound; d++)
-                                        {
-                                            byDelays[d] += s.ByDelays[d];
-                                        }
-                                        depthSchedules[s.Depth] += s.Schedules;
-                                        depthUnitsDone[s.Depth]++;
-                                        if (unit.Finding is { } delays)
-                                        {
-                                            found[u.Unit] = (delays, (DefaultOrder)s.Order, u.TraceHash);
-                                        }
-                                        limited |= s.Limited || (schedules >= explorer.MaxSchedules && !ledger.Finished);
-                                        var record = new SystematicUnitRecord(u.Unit, s.Depth, (DefaultOrder)s.Order,
-                                            new Delay(s.Point, s.Position),
-                                            s.Schedules, u.Member, unit.Finding is not null);
-                                        records.Add(record);
-                                        lastUnit.Restart();
-                                        AfterUnit?.Invoke(record, children);
-                                    }
-                                }
-                                else
-                                {
-                                    refused++;
-                                    log.WriteLine($"  farm: refused a malformed result for unit {u.Unit} from node {u.Member}");
-                                }
-                                break;
-                        }
+                        return null;
                     }
-                    if (lastStart.Elapsed >= TimeSpan.FromSeconds(1))
+                    if (!ledger.Complete(u.Unit, u.ViolatingSeed))
                     {
-                        // Again, with what is done: a coordinator started again on another member carries on from here.
-                        SeedFarm.Broadcast(members, Start());
-                        lastStart.Restart();
+                        return false;
                     }
-                    if (lastProgress.Elapsed >= TimeSpan.FromSeconds(1))
+                    var s = unit.Result;
+                    schedules += s.Schedules;
+                    complete += s.Complete;
+                    reruns += s.Reruns;
+                    deliveries += u.Deliveries;
+                    coverage.Add(unit.Coverage);
+                    for (var d = 0; d <= bound; d++)
                     {
-                        Progress?.Invoke(Where(ledger, spec, units.Count, schedules, depthSchedules, depthUnitsDone,
-                            clock.Elapsed));
-                        lastProgress.Restart();
+                        byDelays[d] += s.ByDelays[d];
                     }
-                    if (lastUnit.Elapsed > farm.StallTimeout)
+                    depthSchedules[s.Depth] += s.Schedules;
+                    depthUnitsDone[s.Depth]++;
+                    if (unit.Finding is { } delays)
                     {
-                        throw new SlowMemberException(
-                            $"the systematic farm did no unit for {farm.StallTimeout.TotalSeconds:F0} s " +
-                            $"({ledger.DoneCount} of {ledger.Units} done, {ledger.Units - ledger.DoneCount} left)");
+                        found[u.Unit] = (delays, (DefaultOrder)s.Order, u.TraceHash);
                     }
-                    if (children.Count > 0 && children.All(c => c.HasExited))
-                    {
-                        throw new InvalidOperationException("every member of the systematic farm exited:\n" + children[0].Output);
-                    }
-                }
-            }
-            finally
-            {
-                SeedFarm.Broadcast(members, new EndFarm(farmId));
-            }
+                    limited |= s.Limited || (schedules >= explorer.MaxSchedules && !ledger.Finished);
+                    var record = new SystematicUnitRecord(u.Unit, s.Depth, (DefaultOrder)s.Order, new Delay(s.Point, s.Position),
+                        s.Schedules, u.Member, unit.Finding is not null);
+                    records.Add(record);
+                    AfterUnit?.Invoke(record, children);
+                    return true;
+                },
+                () => Progress?.Invoke(Where(ledger, spec, units.Count, schedules, depthSchedules, depthUnitsDone, clock.Elapsed)));
             // The lowest unit with a finding (the ledger's StopAt): every unit before it is done
             // clean, those of its depth included, unless the limit stopped the farm first.
             (IReadOnlyList<Delay> Delays, DefaultOrder Order, ulong Hash)? finding =
@@ -240,8 +186,8 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             var exhausted = finding is null && !limited;
             return new SystematicFarmResult(
                 Outcome(exhausted, finding?.Delays, finding?.Order ?? DefaultOrder.FirstCome, limited && finding is null),
-                finding?.Hash ?? 0, records.OrderBy(r => r.Unit).ToList(), units.Count, members.Count, timeToUp, refused,
-                returned);
+                finding?.Hash ?? 0, records.OrderBy(r => r.Unit).ToList(), units.Count, members.Count, timeToUp, loop.Refused,
+                loop.Returned);
         }
         finally
         {

@@ -198,8 +198,10 @@ internal static class SystematicBench
         if (o.WriteDoc)
         {
             var doc = Path.Combine(root, "docs", "exploration.md");
-            File.WriteAllText(doc, DocSections.Replace(File.ReadAllText(doc), "systematic-bench", section));
-            Console.WriteLine($"wrote the systematic-bench section of {doc}");
+            // One section per order searched: first-come (the figures) keeps its own.
+            var name = o.Orders.Count == 1 && o.Orders[0] == DefaultOrder.FirstCome ? "systematic-bench" : $"systematic-bench-{o.OrderName}";
+            File.WriteAllText(doc, DocSections.Replace(File.ReadAllText(doc), name, section));
+            Console.WriteLine($"wrote the {name} section of {doc}");
         }
         return 0;
     }
