@@ -26,7 +26,7 @@ public readonly record struct SeedRange(ulong First, long Count)
 ///
 /// A systematic farm (explore --strategy systematic --runtime cluster) keeps one with one
 /// "seed" per unit, numbered from 0 (FirstSeed 0, UnitSeeds 1): its units are first
-/// deviations ordered by (depth, point, position), a finding in unit u is "seed" u, so the
+/// deviations ordered by (depth, order, point, position), a finding in unit u is "seed" u, so the
 /// lowest-seed rule is the lowest-unit rule; <see cref="DepthStarts"/> adds the depth barrier.
 /// </summary>
 public sealed class FarmLedger

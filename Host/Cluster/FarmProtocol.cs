@@ -24,9 +24,9 @@ namespace DaxSim.Host.Cluster;
 // farms apart.
 //
 // A systematic farm (explore --strategy systematic --runtime cluster) is the same protocol
-// with StartFarm.Systematic set: its units are first deviations (depth, point, position),
+// with StartFarm.Systematic set: its units are first deviations (depth, order, point, position),
 // numbered from 0 as "seeds" of one (FirstSeed 0, UnitSeeds 1, Seeds = the number of units);
-// a UnitLease names its unit's first deviation (Depth, Point, Position) and a UnitDone carries
+// a UnitLease names its unit's first deviation (Depth, Order, Point, Position) and a UnitDone carries
 // the unit's counts in Systematic (SeedsRun 1; ViolatingSeed = the unit when it has a finding).
 
 public interface IFarmMessage

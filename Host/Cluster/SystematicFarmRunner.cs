@@ -31,7 +31,7 @@ public sealed record SystematicFarmResult(
 /// <summary>
 /// `daxsim explore --strategy systematic --runtime cluster` (docs/cluster.md, "A seed farm";
 /// docs/exploration.md): the bounded systematic search with its units, first deviations
-/// (depth, point, position), leased to the members by the seed farm's coordinator. The runner
+/// (depth, order, point, position), leased to the members by the seed farm's coordinator. The runner
 /// runs the default schedules (depth 0, one per order) itself, derives every depth's units from
 /// their ready counts (<see cref="SystematicExplorer.Units"/>), and counts each unit's result once in its
 /// own <see cref="FarmLedger"/>, which has the depth barrier: the units of depth d+1 are
