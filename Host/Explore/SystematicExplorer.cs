@@ -116,8 +116,8 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// Cut a schedule short at a quiescent point whose state (<see cref="StateFingerprint"/>)
-    /// another schedule of the same depth reached with at least as many delays left (default on;
+    /// Cut a schedule short at a choice or quiescent point whose state (<see cref="StateFingerprint"/>)
+    /// another schedule of the same depth and order reached with at least as many delays left (default on;
     /// off by itself under message or node faults and fault injection: docs/exploration.md).
     /// </summary>
     public bool Reduction { get; init; } = true;
@@ -346,7 +346,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         }
 
         /// <summary>
-        /// Whether a schedule at a quiescent point, <paramref name="choices"/> choices in, with
+        /// Whether a schedule at a choice or quiescent point, <paramref name="choices"/> choices in, with
         /// <paramref name="remaining"/> delays left, has come to a state that a schedule of this depth
         /// reached past its own last deviation with at least as many delays left: then everything
         /// after is that schedule's business (its run goes on from there as this one's would, and its
