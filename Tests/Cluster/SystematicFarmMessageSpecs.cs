@@ -1,6 +1,4 @@
 using Akka.Actor;
-using Akka.Cluster;
-using Akka.Cluster.Sharding;
 using DaxSim.Host.Cluster;
 using DaxSim.Host.Runs;
 using DaxSim.Protocol;
