@@ -43,12 +43,8 @@ public sealed partial class Cli
             throw new InputException($"--max-schedules must be at least 1, not {max}");
         }
         var orderName = parsed.GetValue(orderFlag);
-        IReadOnlyList<DefaultOrder> orders = orderName == "both"
-            ? [DefaultOrder.FirstCome, DefaultOrder.LastCome]
-            : DefaultOrders.Parse(orderName ?? "") is { } one
-                ? [one]
-                : throw new InputException(
-                    $"--order must be {DefaultOrders.FirstCome}, {DefaultOrders.LastCome} or both, not '{orderName}'");
+        var orders = DefaultOrders.ParseSearch(orderName ?? "") ?? throw new InputException(
+            $"--order must be {DefaultOrders.FirstCome}, {DefaultOrders.LastCome} or both, not '{orderName}'");
         var scenario = LoadScenario(parsed.GetValue(file));
         var variant = ResolveVariant(scenario, parsed.GetValue(variantFlag));
         if (farmCluster is not null && scenario.Text is null)

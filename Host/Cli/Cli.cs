@@ -128,7 +128,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             Description = "systematic: the default schedule the delays are counted against: first-come, last-come, " +
                           "or both (default: both, first-come first at each depth).",
-            DefaultValueFactory = _ => "both",
+            DefaultValueFactory = _ => DefaultOrders.Both,
         };
         var noReduction = new Option<bool>("--no-reduction")
         {

@@ -26,6 +26,14 @@ public static class DefaultOrders
 {
     public const string FirstCome = "first-come";
     public const string LastCome = "last-come";
+    public const string Both = "both";
+
+    /// <summary>What a search covers, by name: first-come, last-come, or both (first-come first); null for any other name.</summary>
+    public static IReadOnlyList<DefaultOrder>? ParseSearch(string name) => name switch
+    {
+        Both => [DefaultOrder.FirstCome, DefaultOrder.LastCome],
+        _ => Parse(name) is { } one ? [one] : null,
+    };
 
     public static string Name(this DefaultOrder order) => order == DefaultOrder.FirstCome ? FirstCome : LastCome;
 

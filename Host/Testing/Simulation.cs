@@ -220,12 +220,8 @@ public sealed record Simulation
         {
             throw new ArgumentOutOfRangeException(nameof(maxSchedules), maxSchedules, "run at least 1 schedule");
         }
-        IReadOnlyList<DefaultOrder> orders = order == "both"
-            ? [DefaultOrder.FirstCome, DefaultOrder.LastCome]
-            : DefaultOrders.Parse(order) is { } one
-                ? [one]
-                : throw new ArgumentException(
-                    $"the order is {DefaultOrders.FirstCome}, {DefaultOrders.LastCome} or both, not '{order}'", nameof(order));
+        var orders = DefaultOrders.ParseSearch(order) ?? throw new ArgumentException(
+            $"the order is {DefaultOrders.FirstCome}, {DefaultOrders.LastCome} or both, not '{order}'", nameof(order));
         var inject = faultInjection ?? FaultInjection;
         var search = $"strategy systematic (bound {bound}, order {order})" + (inject ? ", fault injection" : "");
         Log?.Invoke($"daxsim explore {Scenario.Name} ({Scenario.Source}): variant {Variant.Name()}, {search}, {Workers} worker(s)");

@@ -55,13 +55,9 @@ internal static class SystematicBench
                     "--workers" => o with { Workers = Positive(Next(), "--workers") },
                     "--order" => o with
                     {
-                        Orders = Next() switch
-                        {
-                            DefaultOrders.FirstCome => [DefaultOrder.FirstCome],
-                            DefaultOrders.LastCome => [DefaultOrder.LastCome],
-                            "both" => [DefaultOrder.FirstCome, DefaultOrder.LastCome],
-                            var other => throw new ArgumentException($"--order: first-come, last-come or both, not {other}"),
-                        },
+                        Orders = Next() is var name && DefaultOrders.ParseSearch(name) is { } orders
+                            ? orders
+                            : throw new ArgumentException($"--order: first-come, last-come or both, not {name}"),
                     },
                     "--bound" => o with { MaxBound = Positive(Next(), "--bound") },
                     "--repeat" => o with { Repeat = Positive(Next(), "--repeat") },
