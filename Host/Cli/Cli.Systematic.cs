@@ -21,7 +21,7 @@ public sealed partial class Cli
     private int ExploreSystematic(ParseResult parsed, Argument<string> file, Option<ulong> seed, Option<string?> variantFlag,
         Option<string?> report, int workers, Option<bool> faultInjection, Option<long> seeds, Option<int?> boundFlag,
         Option<long?> maxFlag, Option<string> orderFlag, Option<int?> pctDepth, Option<long> pctSteps, Option<bool> noReduction,
-        ClusterRunOptions? farmCluster = null, FarmOptions? farm = null)
+        Option<bool> noSleepSets, ClusterRunOptions? farmCluster = null, FarmOptions? farm = null)
     {
         if (parsed.GetResult(seeds) is { Implicit: false })
         {
@@ -72,6 +72,7 @@ public sealed partial class Cli
             MaxSchedules = max,
             Orders = orders,
             Reduction = !parsed.GetValue(noReduction),
+            SleepSets = !parsed.GetValue(noSleepSets),
             Progress = progress,
         };
         stdout.WriteLine($"  systematic: every schedule with at most {bound} delay(s) against the default " +
@@ -81,7 +82,8 @@ public sealed partial class Cli
                              : $" per member, a seed farm on {(farmCluster.Join is { } j ? $"the cluster at {j}" : $"{farmCluster.Nodes} member(s)")}, " +
                                "units of one order and first deviation, depth by depth") +
                          (max < long.MaxValue ? $"; at most {max} schedules" : "") +
-                         (explorer.Reduces ? "; reduction: schedules cut at a state already reached"
+                         (explorer.Reduces ? "; reduction: schedules cut at a state already reached" +
+                                             (explorer.Sleeps ? " or on a delivery put off in a sleep set" : " (not sleep sets: --no-sleep-sets)")
                              : parsed.GetValue(noReduction) ? "; no reduction (--no-reduction)"
                              : "; no reduction (message or node faults, or fault injection)"));
         JUnitBegin("explore", scenario, variant,
@@ -109,7 +111,8 @@ public sealed partial class Cli
         stdout.WriteLine(
             $"  {outcome.Schedules} schedules in {outcome.Elapsed.TotalSeconds:F2} s ({outcome.Schedules / seconds:F0} schedules/s, " +
             $"{outcome.Deliveries / seconds / 1e6:F2} M messages/s); by delays: {string.Join(", ", outcome.ByDelays)}; " +
-            $"{outcome.Reruns} run(s) again to extend schedules; {outcome.Schedules - outcome.Complete} cut short at a state already reached");
+            $"{outcome.Reruns} run(s) again to extend schedules; {outcome.Schedules - outcome.Complete - outcome.Slept} cut short at a state already reached" +
+            (outcome.SleepSets ? $", {outcome.Slept} on a sleeping delivery ({outcome.SleptUnrun} of those not run: their parent's run showed they would stop at once)" : ""));
         PrintCoverage(outcome.Coverage);
         var summary = new JObject
         {
@@ -120,6 +123,9 @@ public sealed partial class Cli
             ["schedules"] = outcome.Schedules,
             ["schedulesAfterReduction"] = outcome.Complete,
             ["reduction"] = outcome.Reduced,
+            ["sleepSets"] = outcome.SleepSets,
+            ["schedulesSlept"] = outcome.Slept,
+            ["schedulesSleptUnrun"] = outcome.SleptUnrun,
             ["schedulesByDelays"] = new JArray(outcome.ByDelays),
             ["stoppedBy"] = outcome.StoppedBy,
             ["seed"] = firstSeed,

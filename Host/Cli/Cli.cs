@@ -134,6 +134,11 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         {
             Description = "systematic: run every schedule to its end, also those that reach a state another schedule reached.",
         };
+        var noSleepSets = new Option<bool>("--no-sleep-sets")
+        {
+            Description = "systematic: keep the reduction's state comparison but not its sleep sets, which cut a schedule " +
+                          "where it takes a delivery it put off that commutes with everything taken since (docs/exploration.md).",
+        };
         var exploreRuntime = new Option<string>("--runtime")
         {
             Description = "deterministic (this process's workers) or cluster (a seed farm: the seeds, or with --strategy " +
@@ -151,7 +156,7 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             "deterministic runtime; stop at the first violation.")
         {
             exploreFile, seeds, exploreSeed, variant, strategy, report, workers, pctDepth, pctSteps, faultInjection,
-            bound, maxSchedules, order, noReduction, exploreRuntime, unitSeeds,
+            bound, maxSchedules, order, noReduction, noSleepSets, exploreRuntime, unitSeeds,
         };
 
         var trace = new Argument<string>("TRACE") { Description = "A report written by run or explore (--report)." };
@@ -273,12 +278,14 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
             if (parsed.GetValue(strategy) == Deterministic.Strategies.Systematic)
             {
                 return ExploreSystematic(parsed, exploreFile, exploreSeed, variant, report, k, faultInjection,
-                    seeds, bound, maxSchedules, order, pctDepth, pctSteps, noReduction, farmCluster, farm);
+                    seeds, bound, maxSchedules, order, pctDepth, pctSteps, noReduction, noSleepSets, farmCluster, farm);
             }
             if (parsed.GetResult(bound) is not null || parsed.GetResult(maxSchedules) is not null ||
-                parsed.GetResult(noReduction) is { Implicit: false } || parsed.GetResult(order) is { Implicit: false })
+                parsed.GetResult(noReduction) is { Implicit: false } || parsed.GetResult(order) is { Implicit: false } ||
+                parsed.GetResult(noSleepSets) is { Implicit: false })
             {
-                throw new InputException("--bound, --max-schedules, --order and --no-reduction are for --strategy systematic");
+                throw new InputException(
+                    "--bound, --max-schedules, --order, --no-reduction and --no-sleep-sets are for --strategy systematic");
             }
             if (parsed.GetResult(seeds) is not { Implicit: false })
             {

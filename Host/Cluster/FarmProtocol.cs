@@ -71,6 +71,9 @@ public sealed record StartFarm(
 public sealed record SystematicFarm(int Bound, ulong Seed, long MaxSchedules, bool Reduction, int[] Depths, int[] Orders,
     int[] Points, int[] Positions)
 {
+    /// <summary>With the reduction on, whether the members also put off deliveries in sleep sets (absent: yes).</summary>
+    public bool SleepSets { get; init; } = true;
+
     /// <summary>The default orders the search covers (those of its units), first come first: the members' explorers search these.</summary>
     public DefaultOrder[] SearchOrders() => Orders.Distinct().Order().Select(o => (DefaultOrder)o).ToArray();
 
@@ -169,7 +172,7 @@ public sealed record UnitDone(
     long[] CoverageReaching,
     int Member) : IFarmMessage
 {
-    /// <summary>A systematic farm's unit result (CoverageRuns is then its Schedules); null for a seed farm's.</summary>
+    /// <summary>A systematic farm's unit result (CoverageRuns is then its Schedules less those left unrun: SleptUnrun); null for a seed farm's.</summary>
     public SystematicUnitDone? Systematic { get; init; }
 }
 
@@ -190,7 +193,14 @@ public sealed record SystematicUnitDone(
     long Reruns,
     bool Limited,
     int[] FindingPoints,
-    int[] FindingPositions);
+    int[] FindingPositions)
+{
+    /// <summary>Of the schedules cut short, those cut on a sleeping delivery (absent: 0).</summary>
+    public long Slept { get; init; }
+
+    /// <summary>Of <see cref="Slept"/>, those not run at all (SystematicResult.SleptUnrun; absent: 0).</summary>
+    public long SleptUnrun { get; init; }
+}
 
 /// <summary>A member cannot run the farm (its scenario does not parse, a seed threw): the runner stops with the error.</summary>
 public sealed record FarmFailed(string FarmId, int Member, string Error) : IFarmMessage;

@@ -70,6 +70,7 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
                 FaultInjection = farm.FaultInjection,
                 MaxSchedules = sys.MaxSchedules,
                 Reduction = sys.Reduction,
+                SleepSets = sys.SleepSets,
                 Orders = sys.SearchOrders(),
                 Cancelled = () => _stopping,
             };
@@ -299,7 +300,11 @@ public sealed class FarmWorker : ReceiveActor, IWithTimers
         {
             Systematic = new SystematicUnitDone(lease.Depth, lease.Order, lease.Point, lease.Position, result.Schedules, result.Complete,
                 result.ByDelays.ToArray(), result.Reruns + begun, result.StoppedBy is not null,
-                delays.Select(d => d.Point).ToArray(), delays.Select(d => d.Position).ToArray()),
+                delays.Select(d => d.Point).ToArray(), delays.Select(d => d.Position).ToArray())
+            {
+                Slept = result.Slept,
+                SleptUnrun = result.SleptUnrun,
+            },
         };
     }
 }

@@ -57,7 +57,7 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
         var bound = explorer.Bound;
         var byDelays = new long[bound + 1];
         var coverage = new CoverageTotals();
-        long schedules = 0, complete = 0, reruns = 0, deliveries = 0;
+        long schedules = 0, complete = 0, reruns = 0, deliveries = 0, slept = 0, sleptUnrun = 0;
         var orders = explorer.Orders;
         var rootCounts = new IReadOnlyList<int>[orders.Count];
         using (var rootRuntime = Runtimes.ForOneThread(RuntimeKind.Deterministic))
@@ -100,6 +100,9 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
                 Coverage = coverage,
                 Complete = complete,
                 Reduced = explorer.Reduces,
+                SleepSets = explorer.Sleeps,
+                Slept = slept,
+                SleptUnrun = sleptUnrun,
                 Reruns = reruns,
             };
         if (units.Count == 0)
@@ -110,7 +113,10 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
         }
         var spec = new SystematicFarm(bound, explorer.Seed, explorer.MaxSchedules, explorer.Reduction,
             units.Select(u => u.Depth).ToArray(), units.Select(u => (int)u.Unit.Order).ToArray(),
-            units.Select(u => u.Unit.First.Point).ToArray(), units.Select(u => u.Unit.First.Position).ToArray());
+            units.Select(u => u.Unit.First.Point).ToArray(), units.Select(u => u.Unit.First.Position).ToArray())
+        {
+            SleepSets = explorer.SleepSets,
+        };
         var ledger = spec.Ledger(farm.LeaseTimeout);
 
         var log = cluster.Log ?? TextWriter.Null;
@@ -158,6 +164,8 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
                     var s = unit.Result;
                     schedules += s.Schedules;
                     complete += s.Complete;
+                    slept += s.Slept;
+                    sleptUnrun += s.SleptUnrun;
                     reruns += s.Reruns;
                     deliveries += u.Deliveries;
                     coverage.Add(unit.Coverage);
@@ -222,8 +230,9 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
         if (u.Systematic is not { } s || !ledger.IsUnit(u.Unit) || ledger.RangeOf(u.Unit) != new SeedRange(u.FirstSeed, u.Count) ||
             s.Depth != spec.Depths[u.Unit] || s.Order != spec.Orders[u.Unit] || s.Point != spec.Points[u.Unit] ||
             s.Position != spec.Positions[u.Unit] ||
-            u.SeedsRun != 1 || s.Schedules < 0 || s.Complete < 0 || s.Complete > s.Schedules || s.Reruns < 0 ||
-            u.Deliveries < 0 || u.CoverageRuns != s.Schedules || s.ByDelays is null || s.ByDelays.Length != spec.Bound + 1 ||
+            u.SeedsRun != 1 || s.Schedules < 0 || s.Complete < 0 || s.Complete > s.Schedules ||
+            s.Slept < 0 || s.Slept > s.Schedules - s.Complete || s.SleptUnrun < 0 || s.SleptUnrun > s.Slept || s.Reruns < 0 ||
+            u.Deliveries < 0 || u.CoverageRuns != s.Schedules - s.SleptUnrun || s.ByDelays is null || s.ByDelays.Length != spec.Bound + 1 ||
             s.ByDelays[s.Depth] != s.Schedules || s.ByDelays.Where((_, d) => d != s.Depth).Any(n => n != 0) ||
             s.FindingPoints is null || s.FindingPositions is null || s.FindingPoints.Length != s.FindingPositions.Length ||
             u.Findings != (s.FindingPoints.Length > 0 ? 1 : 0) ||

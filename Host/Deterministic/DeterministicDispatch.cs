@@ -34,6 +34,7 @@ public sealed class DeterministicQueue : IMessageQueue, ISchedulable
         Name = path.Parent.Name == RunHost.Name ? "root" : path.Name;
         IsHost = Name == RunHost.Name;
         Ordinal = driver.NextOrdinal();
+        driver.Register(this);
         Routing = Name == "root" || Name.StartsWith("pages-", StringComparison.Ordinal);
     }
 
@@ -115,6 +116,10 @@ public sealed class DeterministicQueue : IMessageQueue, ISchedulable
     {
         _driver.CheckThread();
         _queue.Enqueue(envelope);
+        if (_driver.Capturing)
+        {
+            _driver.Sent.Add(Ordinal);
+        }
     }
 
     public bool TryDequeue(out Envelope envelope)
@@ -202,7 +207,53 @@ public sealed class DeterministicDriver
     /// <summary>Called for every message delivered to a deterministic actor.</summary>
     public Action<DeterministicQueue, Envelope>? Delivered { get; set; }
 
-    internal int NextOrdinal() => _ordinal++;
+    internal int NextOrdinal()
+    {
+        // An actor created inside a delivery takes the next ordinal: two deliveries that each
+        // create one would give them each other's names in the other order.
+        CapturedGlobal |= Capturing;
+        return _ordinal++;
+    }
+
+    // The run's actors by ordinal (the host's is overwritten by the run's first actor: Reset).
+    private readonly List<DeterministicQueue?> _byOrdinal = [];
+
+    internal void Register(DeterministicQueue queue)
+    {
+        while (_byOrdinal.Count <= queue.Ordinal)
+        {
+            _byOrdinal.Add(null);
+        }
+        _byOrdinal[queue.Ordinal] = queue;
+    }
+
+    /// <summary>The run's actor with this ordinal, or null.</summary>
+    internal DeterministicQueue? ByOrdinal(int ordinal) =>
+        ordinal >= 0 && ordinal < _byOrdinal.Count ? _byOrdinal[ordinal] : null;
+
+    // --- what one delivery did (sleep sets: SleepSet.cs) ------------------------------------------
+
+    /// <summary>While true, the delivery under way is watched: whom it sent to, how many actors joined the ready list, and anything that is not local to it.</summary>
+    internal bool Capturing { get; private set; }
+
+    /// <summary>The ordinals of the actors the watched delivery sent to, in order, repeats kept.</summary>
+    internal List<int> Sent { get; } = [];
+
+    /// <summary>Actors that joined the ready list during the watched delivery (its receivers made ready, and its own actor again).</summary>
+    internal int CapturedJoins { get; private set; }
+
+    /// <summary>The watched delivery created an actor, ran Akka's own mailbox run (system messages, a stop, a failure) or held a mailbox back.</summary>
+    internal bool CapturedGlobal { get; set; }
+
+    internal void BeginCapture()
+    {
+        Sent.Clear();
+        CapturedJoins = 0;
+        CapturedGlobal = false;
+        Capturing = true;
+    }
+
+    internal void EndCapture() => Capturing = false;
 
     /// <summary>
     /// The deterministic queue of <paramref name="actor"/>, straight from its cell (hashing an
@@ -216,6 +267,8 @@ public sealed class DeterministicDriver
     {
         _ordinal = 0;
         _readyOrder = 0;
+        _byOrdinal.Clear();
+        Capturing = false;
         Ready.Clear();
         _held.Clear();
         _heldSeq = 0;
@@ -235,6 +288,7 @@ public sealed class DeterministicDriver
         }
         if (HoldUntil is { } hold && hold(queue) is var due and > 0)
         {
+            CapturedGlobal |= Capturing;
             _held.Enqueue(queue, (due, _heldSeq++));
             return;
         }
@@ -243,6 +297,10 @@ public sealed class DeterministicDriver
 
     private void Enlist(DeterministicQueue queue)
     {
+        if (Capturing)
+        {
+            CapturedJoins++;
+        }
         queue.ReadyOrder = _readyOrder++;
         Ready.Add(queue);
     }
@@ -317,6 +375,7 @@ public sealed class DeterministicDriver
             Deliver(queue, mailbox);
             return queue;
         }
+        CapturedGlobal |= Capturing;
         queue.MayDequeue = true;
         mailbox.Run();
         queue.MayDequeue = false;
@@ -354,6 +413,7 @@ public sealed class DeterministicDriver
         }
         if (MailboxInternals.CurrentStatus(mailbox) != MailboxScheduled || MailboxInternals.HasSystemMessages(mailbox))
         {
+            CapturedGlobal |= Capturing;
             mailbox.Run();
         }
         else if (queue.HasMessages)

@@ -142,6 +142,7 @@ public sealed class DeterministicRuntime : IRuntime
         long choices = 0;
         var live = settings.Live;
         var atState = own.AtState;
+        var sleep = own.Sleep;
         var fingerprint = atState is null ? null : new StateFingerprint();
         var deliveredSinceQuiescence = false;
         var pruned = false;
@@ -192,10 +193,11 @@ public sealed class DeterministicRuntime : IRuntime
                     break;
                 }
                 var choice = 0;
-                if (ready.Count > 1)
+                var isChoice = ready.Count > 1;
+                if (isChoice)
                 {
                     if (atState is not null && !_driver.HasHeld &&
-                        atState(fingerprint!.Key(_scheduler.Now, _scheduler.Fingerprint(), ready), choices))
+                        atState(fingerprint!.Key(_scheduler.Now, _scheduler.Fingerprint(), ready), choices, sleep is { Count: > 0 }))
                     {
                         pruned = true;
                         break;
@@ -204,13 +206,21 @@ public sealed class DeterministicRuntime : IRuntime
                     choices++;
                     schedule?.Add(choice);
                 }
-                _driver.RunAt(choice);
+                if (sleep is null)
+                {
+                    _driver.RunAt(choice);
+                }
+                else if (!RunAwake(sleep, choice, isChoice, sink))
+                {
+                    pruned = true;
+                    break;
+                }
                 continue;
             }
             if (deliveredSinceQuiescence)
             {
                 deliveredSinceQuiescence = false;
-                if (!_driver.HasHeld && atState!(fingerprint!.Key(_scheduler.Now, _scheduler.Fingerprint(), ready), choices))
+                if (!_driver.HasHeld && atState!(fingerprint!.Key(_scheduler.Now, _scheduler.Fingerprint(), ready), choices, false))
                 {
                     pruned = true;
                     break;
@@ -299,6 +309,34 @@ public sealed class DeterministicRuntime : IRuntime
             Coverage = coverage,
             Pruned = pruned,
         };
+    }
+
+    /// <summary>
+    /// The delivery to the ready actor at <paramref name="choice"/> under a sleep set: false,
+    /// and nothing delivered, when it is asleep; else delivered, watched when the sleep set needs
+    /// to know what it did (SleepSet.Ran).
+    /// </summary>
+    private bool RunAwake(SleepSet sleep, int choice, bool isChoice, Sink sink)
+    {
+        var chosen = _driver.Ready[choice];
+        if (!sleep.Begin(chosen, _driver.Ready, isChoice))
+        {
+            return false;
+        }
+        if (!sleep.Watching)
+        {
+            _driver.RunAt(choice);
+            return true;
+        }
+        var readyOrder = chosen.ReadyOrder;
+        var events = sink.Events;
+        var timers = _scheduler.Version;
+        _driver.BeginCapture();
+        _driver.RunAt(choice);
+        _driver.EndCapture();
+        sleep.Ran(chosen.Ordinal, _driver.Sent, _driver.CapturedJoins, sink.Events != events,
+            _driver.CapturedGlobal || _scheduler.Version != timers, readyOrder, _scheduler.Now, isChoice, _driver);
+        return true;
     }
 
     private static IScheduleStrategy CreateStrategy(DeterministicSettings own, ulong seed, int pctDepth, long pctSteps)

@@ -45,11 +45,14 @@ public sealed record DeterministicSettings
     /// <summary>
     /// Called before every scheduling choice (two or more actors ready) and at every quiescent
     /// point (no actor ready, after at least one delivery since the last one) with the state's
-    /// fingerprint (<see cref="StateFingerprint"/>) and the number of scheduling choices made so
-    /// far; returning true ends the run there (RunResult.Pruned): the systematic search has seen
-    /// that state already.
+    /// fingerprint (<see cref="StateFingerprint"/>), the number of scheduling choices made so
+    /// far, and whether some delivery is asleep (<see cref="Sleep"/>); returning true ends the run
+    /// there (RunResult.Pruned): the systematic search has seen that state already.
     /// </summary>
-    internal Func<ulong, long, bool>? AtState { get; init; }
+    internal Func<ulong, long, bool, bool>? AtState { get; init; }
+
+    /// <summary>The run's sleep set (systematic search): a delivery taken while asleep ends the run there (RunResult.Pruned).</summary>
+    internal SleepSet? Sleep { get; init; }
 
     /// <summary>Wraps the run's strategy (before any replay): for tests that watch the choices.</summary>
     internal Func<IScheduleStrategy, IScheduleStrategy>? WrapStrategy { get; init; }

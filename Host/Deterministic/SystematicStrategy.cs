@@ -79,6 +79,9 @@ public sealed class SystematicStrategy(IReadOnlyList<Delay> delays, DefaultOrder
     /// <summary>When not null, the number of ready actors at each choice point is added here.</summary>
     public List<int>? ReadyCounts { get; init; }
 
+    /// <summary>The run's sleep set: told of each default delivery a deviation puts off.</summary>
+    internal SleepSet? Sleep { get; init; }
+
     /// <summary>Whether a deviation named a position past the end of its ready list (a schedule that does not fit the run).</summary>
     public bool Misfit { get; private set; }
 
@@ -96,7 +99,13 @@ public sealed class SystematicStrategy(IReadOnlyList<Delay> delays, DefaultOrder
                 position = ready.Count - 1;
             }
         }
-        return position == 0 ? First(ready) : AtPosition(ready, position);
+        if (position == 0)
+        {
+            return First(ready);
+        }
+        // The default's delivery is put off: the parent schedule took it here.
+        Sleep?.Skipped(ready[First(ready)], _next - 1);
+        return AtPosition(ready, position);
     }
 
     // Where an actor stands in the default order: smaller goes first.

@@ -134,6 +134,9 @@ public sealed class VirtualScheduler : SchedulerBase, IDateTimeOffsetNowTimeProv
     // Bumped whenever a timer is set or taken off the queue.
     private long _version;
 
+    /// <summary>Changes whenever a timer is set or taken off the queue (not when one is cancelled: that does not go through the scheduler).</summary>
+    internal long Version => Volatile.Read(ref _version);
+
     private bool AnyCancelledSincePrint()
     {
         foreach (var cancelable in _printCancelables)

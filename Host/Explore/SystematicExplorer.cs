@@ -26,6 +26,15 @@ public sealed record SystematicResult(int Bound, long Schedules, bool Exhausted,
     /// <summary>Whether the search cut schedules short at states already seen (partial-order reduction by state fingerprints).</summary>
     public bool Reduced { get; init; }
 
+    /// <summary>Whether the search put off deliveries in sleep sets (partial-order reduction by independent deliveries: SleepSet).</summary>
+    public bool SleepSets { get; init; }
+
+    /// <summary>Schedules cut short because they took a sleeping delivery: a schedule with no more delays reaches the same state (of Schedules - Complete).</summary>
+    public long Slept { get; init; }
+
+    /// <summary>Of <see cref="Slept"/>, the schedules known from their parent's run to stop at once, and not run at all.</summary>
+    public long SleptUnrun { get; init; }
+
     /// <summary>Runs made again only to learn the ready lists of a schedule whose extensions had to be built (not counted in Schedules).</summary>
     public long Reruns { get; init; }
 
@@ -122,8 +131,23 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
     /// </summary>
     public bool Reduction { get; init; } = true;
 
-    /// <summary>Whether the reduction is used on this scenario.</summary>
-    public bool Reduces => Reduction && !FaultInjection && !FaultModel.Delivery(Scenario, Seed).Reliable;
+    /// <summary>Compare states (the first half of the reduction; tests turn it off alone).</summary>
+    internal bool StateCache { get; init; } = true;
+
+    /// <summary>Put off deliveries in sleep sets (the second half of the reduction: <see cref="SleepSet"/>; tests and the bench turn it off alone).</summary>
+    public bool SleepSets { get; init; } = true;
+
+    // Neither half holds where messages are held back or sent again (fault injection, message or node faults).
+    private bool Reducible => Reduction && !FaultInjection && !FaultModel.Delivery(Scenario, Seed).Reliable;
+
+    /// <summary>Whether states are compared on this scenario.</summary>
+    public bool Reduces => Reducible && StateCache;
+
+    /// <summary>Tests: run each schedule left unrun as stopping at once anyway, and throw unless it does.</summary>
+    internal bool CheckSkips { get; init; }
+
+    /// <summary>Whether sleep sets are used on this scenario.</summary>
+    public bool Sleeps => Reducible && SleepSets;
 
     /// <summary>Called with every schedule counted and its result, from the worker that ran it (for tests).</summary>
     internal Action<DefaultOrder, IReadOnlyList<Delay>, RunResult>? Observed { get; init; }
@@ -294,16 +318,32 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         private long _levelDone;
         private long _unitsDone;
         private long _cutCounted;
+        private long _slept;
+        private long _sleptUnrun;
         // The states reached at this depth, one table per default order (a state's future is its order's default).
         private ConcurrentDictionary<ulong, int>?[]? _seen;
+        // With sleep sets: each default schedule's delivery at each choice point, one list per order (a unit's first deviation puts it to sleep).
+        private List<Footprint>?[]? _rootSteps;
 
         public bool Limited { get; private set; }
 
+        /// <summary>
+        /// Runs one schedule. With sleep sets, <paramref name="skipped"/> gives, for each of its
+        /// delays, the default delivery it puts off (its parent's, at that point), and
+        /// <paramref name="record"/> asks for the deliveries of this run's choice points, for
+        /// its own extensions (<paramref name="sleep"/>'s Steps and AsleepPositions).
+        /// </summary>
         public RunResult RunOne(IRuntime runtime, DefaultOrder order, IReadOnlyList<Delay> delays, bool counted,
-            out List<int> readyCounts, int remaining = 0)
+            out List<int> readyCounts, int remaining = 0, IReadOnlyList<Footprint>? skipped = null, bool record = false)
+            => RunOne(runtime, order, delays, counted, out readyCounts, out _, remaining, skipped, record);
+
+        public RunResult RunOne(IRuntime runtime, DefaultOrder order, IReadOnlyList<Delay> delays, bool counted,
+            out List<int> readyCounts, out SleepSet? sleep, int remaining = 0, IReadOnlyList<Footprint>? skipped = null,
+            bool record = false)
         {
             var counts = new List<int>();
-            var strategy = new SystematicStrategy(delays, order) { ReadyCounts = counts };
+            sleep = owner.Sleeps ? new SleepSet(order, skipped ?? [], record) : null;
+            var strategy = new SystematicStrategy(delays, order) { ReadyCounts = counts, Sleep = sleep };
             var settings = owner.Settings(delays, order);
             var seen = _seen?[(int)order];
             var last = delays.Count == 0 ? -1 : delays[^1].Point;
@@ -312,7 +352,8 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                 Deterministic = settings.Deterministic with
                 {
                     WrapStrategy = _ => strategy,
-                    AtState = seen is null ? null : (key, choices) => Seen(seen, key, choices, last, remaining),
+                    AtState = seen is null ? null : (key, choices, asleep) => Seen(seen, key, choices, last, remaining, asleep),
+                    Sleep = sleep,
                 },
             };
             var result = runtime.Run(owner.Scenario, settings);
@@ -325,6 +366,10 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             if (result.Pruned && counted)
             {
                 Interlocked.Increment(ref _cutCounted);
+                if (sleep is { Stopped: true })
+                {
+                    Interlocked.Increment(ref _slept);
+                }
             }
             if (counted)
             {
@@ -353,11 +398,22 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         /// extensions cover this one's). Before this schedule's last deviation its future is not
         /// the default's, so nothing is compared there.
         /// </summary>
-        private static bool Seen(ConcurrentDictionary<ulong, int> seen, ulong key, long choices, int last, int remaining)
+        /// <para>
+        /// With deliveries asleep (<paramref name="asleep"/>), the state is only looked up, not
+        /// recorded: a schedule that reaches it later, with fewer asleep, would take deliveries
+        /// this one does not, so this one cannot stand in for it. One recorded with none asleep
+        /// stands in for any (a sleep set only ever leaves schedules out).
+        /// </para>
+        private static bool Seen(ConcurrentDictionary<ulong, int> seen, ulong key, long choices, int last, int remaining,
+            bool asleep)
         {
             if (choices <= last)
             {
                 return false;
+            }
+            if (asleep)
+            {
+                return seen.TryGetValue(key, out var recorded) && recorded >= remaining;
             }
             while (true)
             {
@@ -377,6 +433,31 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                     return false;
                 }
             }
+        }
+
+        // Tests: a schedule left unrun as stopping at once must, run, stop on a sleeping delivery
+        // right after its last deviation (with the state comparison off, nothing else stops it).
+        private void CheckSkip(IRuntime runtime, DefaultOrder order, Delay[] delays, Footprint[] skipped)
+        {
+            var run = RunOne(runtime, order, delays, counted: false, out _, out var sleep, skipped: skipped);
+            var point = delays[^1].Point;
+            if (!run.Pruned || sleep is not { Stopped: true } || run.Choices > point + 2)
+            {
+                throw new InvalidOperationException(
+                    $"schedule {order.Name()} [{string.Join(", ", delays)}] was left unrun as stopping at once on a sleeping delivery, " +
+                    $"but its run {(run.Pruned ? "stopped" : "went on")} after {run.Choices} choices");
+            }
+        }
+
+        /// <summary>A schedule of the depth that would stop at once on a sleeping delivery (SleepSet.StopsAtOnce): counted as run and cut, not run.</summary>
+        private void CountSlept(DefaultOrder order, Delay[] delays)
+        {
+            Interlocked.Increment(ref _schedules);
+            Interlocked.Increment(ref _byDelays[delays.Sum(x => x.Position)]);
+            Interlocked.Increment(ref _levelDone);
+            Interlocked.Increment(ref _cutCounted);
+            Interlocked.Increment(ref _slept);
+            Interlocked.Increment(ref _sleptUnrun);
         }
 
         /// <summary>Every schedule with exactly <paramref name="d"/> delays; the lowest unit's finding, if any.</summary>
@@ -417,14 +498,24 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             _levelDone = 0;
             // States are compared within a depth and an order: "delays left" means left of d.
             _seen = owner.Reduces ? new ConcurrentDictionary<ulong, int>?[2] : null;
-            if (_seen is not null)
+            _rootSteps = owner.Sleeps ? new List<Footprint>?[2] : null;
+            if (_seen is null && _rootSteps is null)
             {
-                foreach (var order in owner.Orders)
+                return;
+            }
+            foreach (var order in owner.Orders)
+            {
+                if (_seen is not null)
                 {
                     _seen[(int)order] = new ConcurrentDictionary<ulong, int>();
-                    // Each default schedule's states first, with all d delays left: its extensions
-                    // are this depth's units, so a unit that comes back to one of them is cut there.
-                    RunOne(rootRuntime, order, [], counted: false, out _, remaining: d);
+                }
+                // Each default schedule's states first, with all d delays left: its extensions
+                // are this depth's units, so a unit that comes back to one of them is cut there.
+                // With sleep sets, its deliveries too: a unit's first deviation puts one to sleep.
+                RunOne(rootRuntime, order, [], counted: false, out _, out var sleep, remaining: d, record: true);
+                if (_rootSteps is not null)
+                {
+                    _rootSteps[(int)order] = sleep!.Steps;
                 }
             }
         }
@@ -434,19 +525,27 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         {
             _level = other._level;
             _seen = other._seen;
+            _rootSteps = other._rootSteps;
         }
 
         // The schedules of depth d under one first deviation, depth first in (point, position) order.
         public Found? Unit(IRuntime runtime, SystematicUnit unit, int d)
         {
-            var stack = new Stack<Delay[]>();
-            stack.Push([unit.First]);
+            // A schedule, and with sleep sets the default delivery each of its delays puts off.
+            var stack = new Stack<(Delay[] Delays, Footprint[] Skipped)>();
+            var rootSteps = _rootSteps?[(int)unit.Order];
+            if (rootSteps is not null && unit.First.Point >= rootSteps.Count)
+            {
+                throw new InvalidOperationException(
+                    $"unit {unit} is past the default schedule's {rootSteps.Count} choice points: the deterministic runtime is not deterministic");
+            }
+            stack.Push(([unit.First], rootSteps is null ? [] : [rootSteps[unit.First.Point]]));
             Interlocked.Increment(ref _frontier);
             try
             {
                 while (stack.Count > 0)
                 {
-                    var delays = stack.Pop();
+                    var (delays, skipped) = stack.Pop();
                     Interlocked.Decrement(ref _frontier);
                     if (Interlocked.Read(ref _schedules) >= owner.MaxSchedules || owner.Cancelled?.Invoke() == true)
                     {
@@ -454,7 +553,8 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                         return null;
                     }
                     var cost = delays.Sum(x => x.Position);
-                    var run = RunOne(runtime, unit.Order, delays, counted: cost == d, out var counts, remaining: d - cost);
+                    var run = RunOne(runtime, unit.Order, delays, counted: cost == d, out var counts, out var sleep,
+                        remaining: d - cost, skipped, record: cost < d);
                     if (cost == d)
                     {
                         if (run.Violation is not null)
@@ -464,13 +564,30 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                         continue;
                     }
                     // Extensions after the last deviation, pushed in reverse so that they are
-                    // popped in (point, position) order.
+                    // popped in (point, position) order. A run stopped on a sleeping delivery
+                    // has its last choice point there: the default is cut, the others are not.
+                    // An extension that would take a sleeping delivery is not made at all.
                     var last = delays[^1].Point;
                     for (var p = counts.Count - 1; p > last; p--)
                     {
+                        var asleep = sleep?.AsleepPositions is { } positions ? positions[p] : 0UL;
                         for (var i = Math.Min(counts[p] - 1, d - cost); i >= 1; i--)
                         {
-                            stack.Push([.. delays, new Delay(p, i)]);
+                            if (i < 64 && (asleep & (1UL << i)) != 0)
+                            {
+                                continue;
+                            }
+                            if (cost + i == d && sleep is not null && sleep.StopsAtOnce(p, i))
+                            {
+                                Delay[] child = [.. delays, new Delay(p, i)];
+                                if (owner.CheckSkips)
+                                {
+                                    CheckSkip(runtime, unit.Order, child, [.. skipped, sleep.Steps![p]]);
+                                }
+                                CountSlept(unit.Order, child);
+                                continue;
+                            }
+                            stack.Push(([.. delays, new Delay(p, i)], sleep is null ? [] : [.. skipped, sleep.Steps![p]]));
                             Interlocked.Increment(ref _frontier);
                         }
                     }
@@ -506,6 +623,9 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                 Reruns = Interlocked.Read(ref _reruns),
                 Complete = Interlocked.Read(ref _schedules) - Interlocked.Read(ref _cutCounted),
                 Reduced = owner.Reduces,
+                SleepSets = owner.Sleeps,
+                Slept = Interlocked.Read(ref _slept),
+                SleptUnrun = Interlocked.Read(ref _sleptUnrun),
             };
     }
 }

@@ -126,7 +126,8 @@ public sealed class SystematicFarmMessageSpecs : OneMemberTestKit
             (done.Systematic!.Depth, done.Systematic.Order, done.Systematic.Point, done.Systematic.Position));
         Assert.Equal(expected.Schedules, done.Systematic.Schedules);
         Assert.Equal(expected.ByDelays, done.Systematic.ByDelays);
-        Assert.Equal(expected.Schedules, done.CoverageRuns);
+        Assert.Equal((expected.Slept, expected.SleptUnrun), (done.Systematic.Slept, done.Systematic.SleptUnrun));
+        Assert.Equal(expected.Schedules - expected.SleptUnrun, done.CoverageRuns); // schedules left unrun have no coverage
         // With the reduction, the member's depth begins with its own run of the default schedule.
         Assert.Equal((explorer.Reduces ? 1 : 0) + expected.Reruns, done.Systematic.Reruns);
         worker.Tell(new EndFarm("s7"));

@@ -92,7 +92,7 @@ internal static class SystematicBench
         public double Rate => Result.Schedules / Math.Max(Result.Elapsed.TotalSeconds, 1e-9);
     }
 
-    private sealed record Cell(string Scenario, int K, Search Reduced, Search Unreduced, double Others);
+    private sealed record Cell(string Scenario, int K, Search Reduced, Search Unreduced, Search StatesOnly, double Others);
 
     /// <summary>The scenario with every `"repeat": 10` set to <paramref name="repeat"/>: the text and how many it changed.</summary>
     public static (string Text, int Changed) Reduce(string text, int repeat)
@@ -155,8 +155,10 @@ internal static class SystematicBench
                 for (var k = 1; k <= o.MaxBound; k++)
                 {
                     var cpu = SystemCpu.Sample();
-                    // Reduced and unreduced back to back, so that the machine's load hits both.
+                    // Reduced (both halves), states only (--no-sleep-sets) and unreduced back to back,
+                    // so that the machine's load hits all three.
                     var reduced = Explore(scenario, k, o.Workers, reduction: true, o.ReducedCap, o.Orders);
+                    var statesOnly = Explore(scenario, k, o.Workers, reduction: true, o.ReducedCap, o.Orders, sleepSets: false);
                     var cap = k <= 2 || unreducedRate <= 0
                         ? long.MaxValue
                         : Math.Max(1_000, (long)(unreducedRate * o.UnreducedSeconds));
@@ -170,10 +172,10 @@ internal static class SystematicBench
                     {
                         choices[scenario.Name] = unreduced.Result.ByDelays[1];
                     }
-                    var cell = new Cell(scenario.Name, k, reduced, unreduced, others);
+                    var cell = new Cell(scenario.Name, k, reduced, unreduced, statesOnly, others);
                     cells.Add(cell);
-                    Console.WriteLine($"  k={k}: reduced {Describe(reduced)}; unreduced {Describe(unreduced)}; ratio {Ratio(cell)}; " +
-                                      $"others {others:F2} cores");
+                    Console.WriteLine($"  k={k}: reduced {Describe(reduced)}; states only {Describe(statesOnly)}; " +
+                                      $"unreduced {Describe(unreduced)}; ratio {Ratio(cell)}; others {others:F2} cores");
                     if (reduced.Result.Finding is not null || unreduced.Result.Finding is not null)
                     {
                         Console.WriteLine("  WARNING: a finding on mainline: the figures are not of an exhausted search");
@@ -202,12 +204,14 @@ internal static class SystematicBench
         return 0;
     }
 
-    private static Search Explore(Scenario scenario, int k, int workers, bool reduction, long cap, IReadOnlyList<DefaultOrder> orders)
+    private static Search Explore(Scenario scenario, int k, int workers, bool reduction, long cap, IReadOnlyList<DefaultOrder> orders,
+        bool sleepSets = true)
     {
         SystematicProgress? last = null;
         var explorer = new SystematicExplorer(scenario, Variant.Mainline, k, workers)
         {
             Reduction = reduction,
+            SleepSets = sleepSets,
             MaxSchedules = cap,
             Orders = orders,
             Progress = p => last = p,
@@ -232,7 +236,8 @@ internal static class SystematicBench
     private static string Seconds(TimeSpan t) => t.TotalSeconds < 10 ? $"{t.TotalSeconds:F2} s" : $"{t.TotalSeconds:F1} s";
 
     private static string Describe(Search s) =>
-        $"{(s.Capped ? "> " : "")}{N(s.Result.Schedules)} started, {N(s.Result.Complete)} to the end " +
+        $"{(s.Capped ? "> " : "")}{N(s.Result.Schedules)} started, {N(s.Result.Complete)} to the end" +
+        (s.Result.SleepSets ? $", {N(s.Result.Slept)} on a sleeping delivery ({N(s.Result.SleptUnrun)} not run) " : " ") +
         $"({string.Join(" / ", s.Result.ByDelays.Select(N))} by delays) in {Seconds(s.Result.Elapsed)} ({s.Cpu.TotalSeconds:F1} s CPU), {s.Rate:N0}/s" +
         (s.Capped ? $", stopped by the cap of {N(s.Cap)}" : "");
 
@@ -257,8 +262,10 @@ internal static class SystematicBench
                      (o.Orders.Count == 2 ? "both default orders (first come and last come, `--order both`). " : $"delays counted against the {o.OrderName} default order (`--order {o.OrderName}`). ") +
                      "Without the reduction (`--no-reduction`) every " +
                      "schedule within k delays runs to its end: that count is \"all schedules\". With it, schedules are " +
-                     "started and cut at a state another schedule reached; \"to the end\" are those not cut; \"run again\" are runs " +
-                     "made only to learn the ready lists of a schedule to extend (not counted as schedules). " +
+                     "started and cut at a state another schedule reached or on a delivery asleep in a sleep set; \"to the end\" are those not cut; " +
+                     "\"slept (not run)\" are those cut on a sleeping delivery, and of those the ones known from their parent's run to stop at once and not run; " +
+                     "\"run again\" are runs made only to learn the ready lists of a schedule to extend (not counted as schedules). " +
+                     "\"States only\" is the reduction without sleep sets (`--no-sleep-sets`), run back to back with the other two. " +
                      "Time is to exhaust the bound (each k is its own search from k = 0); CPU is the bench process's CPU " +
                      "time during the search (both workers; less sensitive than wall time to other processes on the cores). " +
                      (o.MaxBound >= 3
@@ -273,8 +280,8 @@ internal static class SystematicBench
             .ToDictionary(c => c.Scenario, c => 1 + choices[c.Scenario] + c.Unreduced.Result.ByDelays[2] + Binomial(choices[c.Scenario], 3));
         string Estimate(Cell c, Func<double, string> format) =>
             c.Unreduced.Capped && c.K == 3 && estimated.TryGetValue(c.Scenario, out var e) ? $"; ≈ {format(e)} estimated" : "";
-        s.AppendLine("| scenario | k | all schedules (by delays) | time (CPU), schedules/s | with reduction: started, to the end, run again | time to exhaust (CPU), schedules/s | all / to the end | all / started | time without / with (CPU) | others |");
-        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        s.AppendLine("| scenario | k | all schedules (by delays) | time (CPU), schedules/s | with reduction: started, to the end, slept (not run), run again | time to exhaust (CPU), schedules/s | all / to the end | all / started | time without / with (CPU) | states only: started, to the end; time (CPU) | time states only / with sleep sets (CPU) | others |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var c in cells)
         {
             var u = c.Unreduced;
@@ -285,11 +292,14 @@ internal static class SystematicBench
             var reducedTime = (r.Capped ? $"not exhausted ({r.Result.StoppedBy}), " : "") + $"{Seconds(r.Result.Elapsed)} ({r.Cpu.TotalSeconds:F1} s)";
             var allTotal = (double)u.Result.Schedules;
             s.AppendLine($"| {c.Scenario} | {c.K} | {all} | {capped}{Seconds(u.Result.Elapsed)} ({u.Cpu.TotalSeconds:F1} s), {u.Rate:N0}/s{Estimate(c, e => $"{e / u.Rate / 60:F0} min at that rate")} | " +
-                         $"{N(r.Result.Schedules)}, {N(r.Result.Complete)}, {N(r.Result.Reruns)} | {reducedTime}, {r.Rate:N0}/s | " +
+                         $"{N(r.Result.Schedules)}, {N(r.Result.Complete)}, {N(r.Result.Slept)} ({N(r.Result.SleptUnrun)}), {N(r.Result.Reruns)} | {reducedTime}, {r.Rate:N0}/s | " +
                          $"{capped}{allTotal / Math.Max(1, r.Result.Complete):N0} x{Estimate(c, e => $"{e / Math.Max(1, r.Result.Complete):N0} x")} | " +
                          $"{capped}{allTotal / Math.Max(1, r.Result.Schedules):F1} x{Estimate(c, e => $"{e / Math.Max(1, r.Result.Schedules):F1} x")} | " +
                          $"{capped}{u.Result.Elapsed.TotalSeconds / Math.Max(1e-9, r.Result.Elapsed.TotalSeconds):F1} x " +
-                         $"({capped}{u.Cpu.TotalSeconds / Math.Max(1e-9, r.Cpu.TotalSeconds):F1} x) | {c.Others:F2} |");
+                         $"({capped}{u.Cpu.TotalSeconds / Math.Max(1e-9, r.Cpu.TotalSeconds):F1} x) | " +
+                         $"{(c.StatesOnly.Capped ? "> " : "")}{N(c.StatesOnly.Result.Schedules)}, {N(c.StatesOnly.Result.Complete)}; {Seconds(c.StatesOnly.Result.Elapsed)} ({c.StatesOnly.Cpu.TotalSeconds:F1} s) | " +
+                         $"{c.StatesOnly.Result.Elapsed.TotalSeconds / Math.Max(1e-9, r.Result.Elapsed.TotalSeconds):F2} x " +
+                         $"({c.StatesOnly.Cpu.TotalSeconds / Math.Max(1e-9, r.Cpu.TotalSeconds):F2} x) | {c.Others:F2} |");
         }
         s.AppendLine();
         if (choices.Count > 0)
@@ -315,6 +325,7 @@ internal static class SystematicBench
         }
         var byK = cells.GroupBy(c => c.K).Select(g =>
             $"k = {g.Key}: {Seconds(TimeSpan.FromTicks(g.Sum(c => c.Reduced.Result.Elapsed.Ticks)))} with the reduction, " +
+            $"{Seconds(TimeSpan.FromTicks(g.Sum(c => c.StatesOnly.Result.Elapsed.Ticks)))} with states only, " +
             $"{(g.Any(c => c.Unreduced.Capped) ? "more than " : "")}{Seconds(TimeSpan.FromTicks(g.Sum(c => c.Unreduced.Result.Elapsed.Ticks)))} without");
         s.AppendLine($"The four scenarios together: {string.Join("; ", byK)}. With {o.Workers} workers the schedules cut short " +
                      "depend on which of two schedules that meet got there first, so the reduced counts differ a little from run " +
