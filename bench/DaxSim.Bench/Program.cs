@@ -30,6 +30,11 @@ if (args is ["--systematic", ..])
 {
     Environment.Exit(BadInput.Guard(() => SystematicBench.Run(Repo.FindRoot(), args[1..])));
 }
+// Every variant × shipped scenario the samplers catch, searched systematically (PairsBench.cs).
+if (args is ["--pairs", ..])
+{
+    Environment.Exit(BadInput.Guard(() => PairsBench.Run(Repo.FindRoot(), args[1..])));
+}
 if (args is ["--farm", ..])
 {
     Environment.Exit(BadInput.Guard(() => FarmBench.Run(Repo.FindRoot(), args[1..])));

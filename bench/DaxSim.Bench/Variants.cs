@@ -34,7 +34,7 @@ public static class VariantsTable
         var counts = $"{result.Schedules:N0}, {result.Complete:N0}";
         if (result.Finding?.Violation is { } v)
         {
-            var k = result.FindingDelays!.Sum(d => d.Position) +
+            var k = result.Delays() +
                     (result.FindingOrder == Host.Deterministic.DefaultOrder.LastCome ? " last-come" : "");
             return v.Invariant.ToString() == row.Invariant ? $"{k} ({counts})" : $"{k}, but {v.Invariant} ({counts})";
         }
@@ -101,7 +101,7 @@ public static class VariantsTable
     private const int SpeedRounds = 3;
     private const int Cap = 5_000;
     private const int FixedEraSeeds = 10_000;
-    private const int CleanSeeds = 500;
+    internal const int CleanSeeds = 500;
 
     // The systematic column: the fewest delays that find the row, searched up to this bound,
     // with at most this many schedules started (issue 14: every row that random or pct catches
@@ -204,7 +204,7 @@ public static class VariantsTable
             var rows = string.Join(", ", group.Select(r => $"`{r.Variant}`"));
             table.AppendLine($"- `{variant.Name()}` on `{group.Key.Scenario}` (for {rows}): " +
                              (found is null ? "clean" : $"**{found}**"));
-            Console.WriteLine($"  {variant.Name()} on {group.Key.Scenario}: {found ?? "clean"}");
+            Console.WriteLine($"  {variant.Name()} on {group.Key.Scenario}: {found?.ToString() ?? "clean"}");
         }
 
         // Every base on every shipped scenario.
@@ -224,7 +224,7 @@ public static class VariantsTable
                     continue;
                 }
                 var known = KnownFindings.Where(k => k.Bases.Contains(b) && k.Scenario == scenario.Name &&
-                                                     v.StartsWith(k.Invariant + ",", StringComparison.Ordinal))
+                                                     v.Invariant.Name() == k.Invariant)
                     .Select(k => k.Where).FirstOrDefault();
                 ok &= carriesBugs || known is not null;
                 notClean.Add($"`{scenario.Name}` ({v}{(known is null ? "" : $": {known}")})");
@@ -293,8 +293,14 @@ public static class VariantsTable
     private static Scenario Load(string root, string name) =>
         ScenarioLoader.LoadFile(Path.Combine(root, "scenarios", name + ".json"));
 
-    /// <summary>The first violation of seeds 1..n with either strategy, as "invariant, strategy seed", or null.</summary>
-    private static string? FirstViolation(DeterministicRuntime runtime, Scenario scenario, Variant variant, int n)
+    /// <summary>A sampler's first finding: the invariant broken, and the strategy and seed that broke it.</summary>
+    internal sealed record SamplerFinding(InvariantId Invariant, string Strategy, ulong Seed)
+    {
+        public override string ToString() => $"{Invariant.Name()}, {Strategy} seed {Seed}";
+    }
+
+    /// <summary>The first violation of seeds 1..n with random, then pct, then pos, or null (also the pairs bench's samplers).</summary>
+    internal static SamplerFinding? FirstViolation(DeterministicRuntime runtime, Scenario scenario, Variant variant, int n)
     {
         foreach (var strategy in StrategyNames)
         {
@@ -307,7 +313,7 @@ public static class VariantsTable
                 });
                 if (result.Violation is { } v)
                 {
-                    return $"{v.Invariant}, {strategy} seed {seed}";
+                    return new SamplerFinding(v.Invariant, strategy, seed);
                 }
             }
         }
