@@ -75,31 +75,21 @@ public sealed class SeedFarm(ClusterRunOptions cluster, FarmOptions farm)
         }
         var ledger = new FarmLedger(firstSeed, seeds, farm.UnitSeeds, farm.LeaseTimeout);
         var log = cluster.Log ?? TextWriter.Null;
-        var tempDir = Directory.CreateTempSubdirectory("daxsim-farm-").FullName;
-        var children = new List<NodeProcess>();
-        ActorSystem? system = null;
-        try
+        using (var started = FarmMembers.Start(cluster))
         {
-            system = ActorSystem.Create(cluster.Runner.ClusterName, ClusterConfig.Runner(cluster.Runner));
-            var inbox = new BlockingCollection<IFarmMessage>();
-            var runnerRef = system.ActorOf(Props.Create(() => new FarmInbox(inbox)), "farm-runner");
-            var upClock = Stopwatch.StartNew();
-            var members = new ClusterRuntime(cluster).StartMembers(system, children, tempDir);
-            var timeToUp = upClock.Elapsed;
-            log.WriteLine($"  cluster: {members.Count} member(s) up in {timeToUp.TotalSeconds:F2} s: " +
-                          string.Join(", ", members.Select(m => $"node {m.Index} {m.Address.Host}:{m.Address.Port}")));
-
+            var members = started.Members;
+            var children = started.Children;
             var farmId = Guid.NewGuid().ToString("N");
             StartFarm Start() => new(farmId, scenario.Text, scenario.Source, variant.Name(), strategy, pctDepth, pctSteps,
                 faultInjection, firstSeed, seeds, farm.UnitSeeds, farm.WorkersPerMember,
-                (long)farm.LeaseTimeout.TotalMilliseconds, runnerRef, ledger.Done.ToArray(), ledger.StopAt);
+                (long)farm.LeaseTimeout.TotalMilliseconds, started.Runner, ledger.Done.ToArray(), ledger.StopAt);
 
             var clock = Stopwatch.StartNew();
             var coverage = new CoverageTotals();
             var units = new List<FarmUnitRecord>();
             long done = 0, deliveries = 0, findings = 0;
             ulong findingHash = 0;
-            var loop = new FarmLoop("seed farm", farmId, members, children, inbox, ledger, Start, farm.StallTimeout, log);
+            var loop = new FarmLoop("seed farm", farmId, members, children, started.Inbox, ledger, Start, farm.StallTimeout, log);
             loop.Run(() => ledger.Finished, u =>
                 {
                     if (Valid(ledger, u) is not { } unitCoverage)
@@ -131,11 +121,7 @@ public sealed class SeedFarm(ClusterRunOptions cluster, FarmOptions farm)
                 Findings = findings,
             };
             return new FarmResult(result, ledger.StopAt, findingHash, units.OrderBy(u => u.Unit).ToList(),
-                ledger.CompletedRanges(), members.Count, timeToUp, loop.Refused) { UnitsReturned = loop.Returned };
-        }
-        finally
-        {
-            ClusterRuntime.StopAll(system, children, tempDir);
+                ledger.CompletedRanges(), members.Count, started.TimeToUp, loop.Refused) { UnitsReturned = loop.Returned };
         }
     }
 

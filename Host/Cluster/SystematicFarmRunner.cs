@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using Akka.Actor;
 using DaxSim.Host.Deterministic;
 using DaxSim.Host.Explore;
 using DaxSim.Host.Runs;
@@ -120,27 +118,15 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
         var ledger = spec.Ledger(farm.LeaseTimeout);
 
         var log = cluster.Log ?? TextWriter.Null;
-        var tempDir = Directory.CreateTempSubdirectory("daxsim-farm-").FullName;
-        var children = new List<NodeProcess>();
-        ActorSystem? system = null;
-        try
+        // The search's time leaves out the members' start (printed apart), as the seed farm's does.
+        using (var started = FarmMembers.Start(cluster, paused: clock))
         {
-            system = ActorSystem.Create(cluster.Runner.ClusterName, ClusterConfig.Runner(cluster.Runner));
-            var inbox = new BlockingCollection<IFarmMessage>();
-            var runnerRef = system.ActorOf(Props.Create(() => new SeedFarm.FarmInbox(inbox)), "farm-runner");
-            // The search's time leaves out the members' start (printed apart), as the seed farm's does.
-            clock.Stop();
-            var upClock = Stopwatch.StartNew();
-            var members = new ClusterRuntime(cluster).StartMembers(system, children, tempDir);
-            var timeToUp = upClock.Elapsed;
-            clock.Start();
-            log.WriteLine($"  cluster: {members.Count} member(s) up in {timeToUp.TotalSeconds:F2} s: " +
-                          string.Join(", ", members.Select(m => $"node {m.Index} {m.Address.Host}:{m.Address.Port}")));
-
+            var members = started.Members;
+            var children = started.Children;
             var farmId = Guid.NewGuid().ToString("N");
             StartFarm Start() => new(farmId, scenario.Text, scenario.Source, variant.Name(), Strategies.Systematic, 0, 0,
                 explorer.FaultInjection, 0, units.Count, 1, farm.WorkersPerMember,
-                (long)farm.LeaseTimeout.TotalMilliseconds, runnerRef, ledger.Done.ToArray(), ledger.StopAt)
+                (long)farm.LeaseTimeout.TotalMilliseconds, started.Runner, ledger.Done.ToArray(), ledger.StopAt)
             {
                 Systematic = spec,
             };
@@ -150,7 +136,7 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             var depthSchedules = new long[bound + 1];
             var depthUnitsDone = new long[bound + 1];
             var limited = false;
-            var loop = new FarmLoop("systematic farm", farmId, members, children, inbox, ledger, Start, farm.StallTimeout, log);
+            var loop = new FarmLoop("systematic farm", farmId, members, children, started.Inbox, ledger, Start, farm.StallTimeout, log);
             loop.Run(() => ledger.Finished || limited, u =>
                 {
                     if (Valid(spec, ledger, u) is not { } unit)
@@ -194,12 +180,8 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             var exhausted = finding is null && !limited;
             return new SystematicFarmResult(
                 Outcome(exhausted, finding?.Delays, finding?.Order ?? DefaultOrder.FirstCome, limited && finding is null),
-                finding?.Hash ?? 0, records.OrderBy(r => r.Unit).ToList(), units.Count, members.Count, timeToUp, loop.Refused,
-                loop.Returned);
-        }
-        finally
-        {
-            ClusterRuntime.StopAll(system, children, tempDir);
+                finding?.Hash ?? 0, records.OrderBy(r => r.Unit).ToList(), units.Count, members.Count, started.TimeToUp,
+                loop.Refused, loop.Returned);
         }
     }
 
