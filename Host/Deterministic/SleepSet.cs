@@ -178,9 +178,10 @@ internal sealed class SleepSet
         for (var i = _asleep.Count - 1; i >= 0; i--)
         {
             var (queue, step) = _asleep[i];
-            if (!StaysAsleep(step, queue.ReadyOrder, () => Joins(step, queue, driver),
-                    actor, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(sent), joins, events, global, readyOrder,
-                    _lastCome))
+            // Against first-come order the sleeper's joins matter only when the delivery taken had some.
+            var asleepJoins = _lastCome || joins > 0 ? Joins(step, queue, driver) : 0;
+            if (!StaysAsleep(step, queue.ReadyOrder, asleepJoins, actor,
+                    System.Runtime.InteropServices.CollectionsMarshal.AsSpan(sent), joins, events, global, readyOrder, _lastCome))
             {
                 _asleep.RemoveAt(i);
             }
@@ -189,11 +190,11 @@ internal sealed class SleepSet
 
     /// <summary>
     /// Whether sleeping delivery <paramref name="asleep"/> (its actor at <paramref name="asleepOrder"/>
-    /// in the ready list, adding <paramref name="asleepJoins"/>() actors to it were it taken now) stays
+    /// in the ready list, adding <paramref name="asleepJoins"/> actors to it were it taken now) stays
     /// asleep over the delivery just taken (to <paramref name="taken"/>, which stood at
     /// <paramref name="takenOrder"/> before it ran).
     /// </summary>
-    internal static bool StaysAsleep(Footprint asleep, long asleepOrder, Func<int> asleepJoins, int taken,
+    internal static bool StaysAsleep(Footprint asleep, long asleepOrder, int asleepJoins, int taken,
         ReadOnlySpan<int> takenSent, int takenJoins, bool takenEvents, bool takenGlobal, long takenOrder, bool lastCome)
     {
         if (asleep.Global || takenGlobal || asleep.Actor == taken || (asleep.Events && takenEvents) ||
@@ -208,17 +209,12 @@ internal sealed class SleepSet
                 return false;
             }
         }
-        var takenAhead = lastCome ? takenOrder > asleepOrder : takenOrder < asleepOrder;
-        if (!lastCome && takenJoins == 0)
-        {
-            return !takenAhead; // a's joins matter neither to the commuting nor to the cost
-        }
-        var joins = asleepJoins();
-        if (joins > 0 && takenJoins > 0)
+        if (asleepJoins > 0 && takenJoins > 0)
         {
             return false;
         }
-        var extra = (takenAhead ? 1 : -1) + (lastCome ? joins - takenJoins : 0);
+        var takenAhead = lastCome ? takenOrder > asleepOrder : takenOrder < asleepOrder;
+        var extra = (takenAhead ? 1 : -1) + (lastCome ? asleepJoins - takenJoins : 0);
         return extra <= 0;
     }
 
@@ -305,7 +301,7 @@ internal sealed class SleepSet
             readyThen.Add(receiver);
         }
         var afterB = readyThen;
-        return StaysAsleep(a, first.ReadyOrder, () => JoinsOf(a, first.MoreWaiting, afterB.Contains), chosen.Ordinal,
+        return StaysAsleep(a, first.ReadyOrder, JoinsOf(a, first.MoreWaiting, afterB.Contains), chosen.Ordinal,
             b.Sent, bJoins, b.Events, b.Global, chosen.ReadyOrder, _lastCome);
     }
 

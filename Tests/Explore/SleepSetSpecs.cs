@@ -18,7 +18,7 @@ public sealed class SleepSetRuleSpecs
 
     private static bool Stays(Footprint asleep, Footprint taken, long asleepOrder = 10, long takenOrder = 20,
         int asleepJoins = 0, bool lastCome = false) =>
-        SleepSet.StaysAsleep(asleep, asleepOrder, () => asleepJoins, taken.Actor, taken.Sent, taken.Joins, taken.Events,
+        SleepSet.StaysAsleep(asleep, asleepOrder, asleepJoins, taken.Actor, taken.Sent, taken.Joins, taken.Events,
             taken.Global, takenOrder, lastCome);
 
     private static Footprint Taken(int[]? sent = null, int joins = 0, bool events = false, bool global = false, int actor = 2) =>
