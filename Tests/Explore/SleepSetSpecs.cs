@@ -84,10 +84,7 @@ public sealed class SleepSetRuleSpecs
 /// <summary>Sleep sets in the systematic search, over real runs.</summary>
 public sealed class SleepSetSearchSpecs
 {
-    // generic/503 (punch hole) with one round per thread: about 160 choice points a run.
-    private static Scenario Small() => ScenarioLoader.Parse(
-        File.ReadAllText(Path.Combine(Scenarios.Directory, "generic-503-punch.json")).Replace("\"repeat\": 10", "\"repeat\": 1"),
-        "generic-503-punch-1");
+    private static Scenario Small() => Scenarios.Generic503PunchOneRound();
 
     // What a run that went to its end came to: the same for two runs that end in the same state.
     private static string Outcome(RunResult run) =>
@@ -144,9 +141,7 @@ public sealed class SleepSetSearchSpecs
     public void Sleep_sets_must_find_a_race_with_as_few_delays_as_the_full_search(string variant)
     {
         // two-pins with fewer rounds: both races need two delays against last-come order.
-        var scenario = ScenarioLoader.Parse(File.ReadAllText(Path.Combine(Scenarios.Directory, "two-pins.json"))
-            .Replace("\"repeat\": 60", "\"repeat\": 6").Replace("\"repeat\": 10", "\"repeat\": 2")
-            .Replace("\"repeat\": 20", "\"repeat\": 3"), "two-pins-small");
+        var scenario = Scenarios.TwoPinsSmall();
 
         var (full, _) = Search(scenario, Variants.Parse(variant), bound: 2, sleepSets: false, stateCache: true);
         var (slept, _) = Search(scenario, Variants.Parse(variant), bound: 2, sleepSets: true, stateCache: true);

@@ -75,10 +75,7 @@ public sealed class SystematicStrategySpecs
 /// <summary>The bounded systematic search over real runs of the deterministic runtime.</summary>
 public sealed class SystematicExplorerSpecs
 {
-    // generic/503 (punch hole) with one round per thread: about 160 choice points a run.
-    private static Scenario Small() => ScenarioLoader.Parse(
-        File.ReadAllText(Path.Combine(Scenarios.Directory, "generic-503-punch.json")).Replace("\"repeat\": 10", "\"repeat\": 1"),
-        "generic-503-punch-1");
+    private static Scenario Small() => Scenarios.Generic503PunchOneRound();
 
     [Fact]
     public void Every_schedule_within_the_bound_must_be_run_exactly_once()
@@ -173,9 +170,7 @@ public sealed class SystematicExplorerSpecs
         // two-pins with fewer rounds. no-unmap (truncate does not unmap first) frees the long
         // pin's page when the long DIO pins it after the truncate's scan: against first-come
         // order that takes more than two delays, against last-come order two.
-        var scenario = ScenarioLoader.Parse(File.ReadAllText(Path.Combine(Scenarios.Directory, "two-pins.json"))
-            .Replace("\"repeat\": 60", "\"repeat\": 6").Replace("\"repeat\": 10", "\"repeat\": 2")
-            .Replace("\"repeat\": 20", "\"repeat\": 3"), "two-pins-small");
+        var scenario = Scenarios.TwoPinsSmall();
         var variant = Variants.Parse("no-unmap");
 
         var firstCome = new SystematicExplorer(scenario, variant, bound: 2, workers: 2) { Orders = [DefaultOrder.FirstCome] }

@@ -14,9 +14,7 @@ namespace DaxSim.Tests.Explore;
 /// </summary>
 public sealed class SystematicUnitSpecs
 {
-    private static Scenario Small() => ScenarioLoader.Parse(
-        File.ReadAllText(Path.Combine(Scenarios.Directory, "generic-503-punch.json")).Replace("\"repeat\": 10", "\"repeat\": 1"),
-        "generic-503-punch-1");
+    private static Scenario Small() => Scenarios.Generic503PunchOneRound();
 
     private sealed record Sum(long Schedules, long Complete, long Reruns, long[] ByDelays, IReadOnlyList<Delay>? Finding,
         ulong FindingHash, DefaultOrder FindingOrder = DefaultOrder.FirstCome);

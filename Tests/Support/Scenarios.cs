@@ -13,6 +13,16 @@ public static class Scenarios
 
     public static Scenario Shipped(string name) => ScenarioLoader.LoadFile(Path.Combine(Directory, name + ".json"));
 
+    /// <summary>generic/503 (punch hole) with one round per thread: about 160 choice points a run (the systematic specs' small search).</summary>
+    public static Scenario Generic503PunchOneRound() => ScenarioLoader.Parse(
+        File.ReadAllText(Path.Combine(Directory, "generic-503-punch.json")).Replace("\"repeat\": 10", "\"repeat\": 1"),
+        "generic-503-punch-1");
+
+    /// <summary>two-pins with fewer rounds: its last-come races (no-unmap, seed-v7) within two delays, in seconds.</summary>
+    public static Scenario TwoPinsSmall() => ScenarioLoader.Parse(File.ReadAllText(Path.Combine(Directory, "two-pins.json"))
+        .Replace("\"repeat\": 60", "\"repeat\": 6").Replace("\"repeat\": 10", "\"repeat\": 2")
+        .Replace("\"repeat\": 20", "\"repeat\": 3"), "two-pins-small");
+
     private static string FindScenarios()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
