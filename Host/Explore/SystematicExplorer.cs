@@ -29,7 +29,7 @@ public sealed record SystematicResult(int Bound, long Schedules, bool Exhausted,
     /// <summary>Whether the search put off deliveries in sleep sets (partial-order reduction by independent deliveries: SleepSet).</summary>
     public bool SleepSets { get; init; }
 
-    /// <summary>Schedules cut short because they took a sleeping delivery: a schedule with no more delays reaches the same state (of Schedules - Complete).</summary>
+    /// <summary>Schedules cut short because they took a sleeping delivery: a schedule with at most as many delays reaches the same state (of Schedules - Complete).</summary>
     public long Slept { get; init; }
 
     /// <summary>Of <see cref="Slept"/>, the schedules known from their parent's run to stop at once, and not run at all.</summary>
@@ -93,6 +93,12 @@ public readonly record struct SystematicProgress(int Delays, int Bound, long Sch
 /// more than one worker, which of two schedules that meet goes on depends on which got there
 /// first, so the counts (not the verdict) can differ from run to run. It is off under message
 /// or node faults and fault injection (messages held back, retransmission state).
+/// </para>
+/// <para>
+/// Sleep sets (<see cref="SleepSets"/>, <see cref="SleepSet"/>): the default delivery a deviation
+/// puts off sleeps until a delivery that does not commute with it at no extra delay wakes it; a
+/// schedule that would take it asleep stops there, and one with no delay left that its parent's
+/// run shows would stop at once is counted (Slept, SleptUnrun) and not run.
 /// </para>
 /// </summary>
 public sealed class SystematicExplorer(Scenario scenario, Variant variant, int bound, int workers)
@@ -397,13 +403,13 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         /// after is that schedule's business (its run goes on from there as this one's would, and its
         /// extensions cover this one's). Before this schedule's last deviation its future is not
         /// the default's, so nothing is compared there.
-        /// </summary>
         /// <para>
         /// With deliveries asleep (<paramref name="asleep"/>), the state is only looked up, not
         /// recorded: a schedule that reaches it later, with fewer asleep, would take deliveries
         /// this one does not, so this one cannot stand in for it. One recorded with none asleep
         /// stands in for any (a sleep set only ever leaves schedules out).
         /// </para>
+        /// </summary>
         private static bool Seen(ConcurrentDictionary<ulong, int> seen, ulong key, long choices, int last, int remaining,
             bool asleep)
         {
