@@ -442,16 +442,19 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         }
 
         // Tests: a schedule left unrun as stopping at once must, run, stop on a sleeping delivery
-        // right after its last deviation (with the state comparison off, nothing else stops it).
+        // right after its last deviation (with the state comparison off, nothing else stops it),
+        // and the delivery its deviation took must have emitted no trace event and done nothing global.
         private void CheckSkip(IRuntime runtime, DefaultOrder order, Delay[] delays, Footprint[] skipped)
         {
-            var run = RunOne(runtime, order, delays, counted: false, out _, out var sleep, skipped: skipped);
+            var run = RunOne(runtime, order, delays, counted: false, out _, out var sleep, skipped: skipped, record: true);
             var point = delays[^1].Point;
-            if (!run.Pruned || sleep is not { Stopped: true } || run.Choices > point + 2)
+            var taken = sleep!.Steps!.Count > point ? sleep.Steps[point] : Footprint.None;
+            if (!run.Pruned || !sleep.Stopped || run.Choices > point + 2 || taken.IsNone || taken.Events || taken.Global)
             {
                 throw new InvalidOperationException(
                     $"schedule {order.Name()} [{string.Join(", ", delays)}] was left unrun as stopping at once on a sleeping delivery, " +
-                    $"but its run {(run.Pruned ? "stopped" : "went on")} after {run.Choices} choices");
+                    $"but its run {(run.Pruned ? "stopped" : "went on")} after {run.Choices} choices, and its deviation's delivery " +
+                    (taken.IsNone ? "was not taken" : $"emitted trace events: {taken.Events}, did something global: {taken.Global}"));
             }
         }
 

@@ -137,6 +137,8 @@ public sealed class SystematicExplorerSpecs
         var reduced = new SystematicExplorer(scenario, Variant.Mainline, bound: 2, workers: 1).Explore();
 
         Assert.True(reduced.Reduced);
+        Assert.True(reduced.SleepSets); // both halves of the reduction, by default
+        Assert.InRange(reduced.SleptUnrun, 1, reduced.Slept);
         Assert.True(reduced.Exhausted);
         Assert.Null(reduced.Finding);
         Assert.Equal(full.ByDelays[1], reduced.ByDelays[1]); // every one-delay schedule is still started
