@@ -306,22 +306,24 @@ internal sealed class SleepSet
     }
 
     // The index of the first delivery to the actor at or after delivery `from`, in this run.
+    // The default schedule's run is asked from every worker: the index is built once, whole, then shared.
     private int? NextDelivery(int actor, int from)
     {
-        if (_byActor is null)
+        var byActor = LazyInitializer.EnsureInitialized(ref _byActor, () =>
         {
-            _byActor = [];
+            var index = new Dictionary<int, List<int>>();
             for (var i = 0; i < _deliveries!.Count; i++)
             {
                 var who = _deliveries[i].Step.Actor;
-                if (!_byActor.TryGetValue(who, out var list))
+                if (!index.TryGetValue(who, out var list))
                 {
-                    _byActor[who] = list = [];
+                    index[who] = list = [];
                 }
                 list.Add(i);
             }
-        }
-        if (!_byActor.TryGetValue(actor, out var indices))
+            return index;
+        });
+        if (!byActor.TryGetValue(actor, out var indices))
         {
             return null;
         }

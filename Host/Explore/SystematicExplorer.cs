@@ -328,8 +328,8 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         private long _sleptUnrun;
         // The states reached at this depth, one table per default order (a state's future is its order's default).
         private ConcurrentDictionary<ulong, int>?[]? _seen;
-        // With sleep sets: each default schedule's delivery at each choice point, one list per order (a unit's first deviation puts it to sleep).
-        private List<Footprint>?[]? _rootSteps;
+        // With sleep sets: each default schedule's recorded run, one per order (a unit's first deviation puts its delivery there to sleep).
+        private SleepSet?[]? _rootSleep;
 
         public bool Limited { get; private set; }
 
@@ -458,6 +458,16 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             }
         }
 
+        // The limit of schedules, or a cancelled farm: the search stops, not exhausted.
+        private bool LimitReached()
+        {
+            if (Interlocked.Read(ref _schedules) >= owner.MaxSchedules || owner.Cancelled?.Invoke() == true)
+            {
+                Limited = true;
+            }
+            return Limited;
+        }
+
         /// <summary>A schedule of the depth that would stop at once on a sleeping delivery (SleepSet.StopsAtOnce): counted as run and cut, not run.</summary>
         private void CountSlept(DefaultOrder order, Delay[] delays)
         {
@@ -507,8 +517,8 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             _levelDone = 0;
             // States are compared within a depth and an order: "delays left" means left of d.
             _seen = owner.Reduces ? new ConcurrentDictionary<ulong, int>?[2] : null;
-            _rootSteps = owner.Sleeps ? new List<Footprint>?[2] : null;
-            if (_seen is null && _rootSteps is null)
+            _rootSleep = owner.Sleeps ? new SleepSet?[2] : null;
+            if (_seen is null && _rootSleep is null)
             {
                 return;
             }
@@ -522,9 +532,9 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                 // are this depth's units, so a unit that comes back to one of them is cut there.
                 // With sleep sets, its deliveries too: a unit's first deviation puts one to sleep.
                 RunOne(rootRuntime, order, [], counted: false, out _, out var sleep, remaining: d, record: true);
-                if (_rootSteps is not null)
+                if (_rootSleep is not null)
                 {
-                    _rootSteps[(int)order] = sleep!.Steps;
+                    _rootSleep[(int)order] = sleep;
                 }
             }
         }
@@ -534,7 +544,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         {
             _level = other._level;
             _seen = other._seen;
-            _rootSteps = other._rootSteps;
+            _rootSleep = other._rootSleep;
         }
 
         // The schedules of depth d under one first deviation, depth first in (point, position) order.
@@ -542,13 +552,28 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         {
             // A schedule, and with sleep sets the default delivery each of its delays puts off.
             var stack = new Stack<(Delay[] Delays, Footprint[] Skipped)>();
-            var rootSteps = _rootSteps?[(int)unit.Order];
-            if (rootSteps is not null && unit.First.Point >= rootSteps.Count)
+            var root = _rootSleep?[(int)unit.Order];
+            if (root is not null && unit.First.Point >= root.Steps!.Count)
             {
                 throw new InvalidOperationException(
-                    $"unit {unit} is past the default schedule's {rootSteps.Count} choice points: the deterministic runtime is not deterministic");
+                    $"unit {unit} is past the default schedule's {root.Steps.Count} choice points: the deterministic runtime is not deterministic");
             }
-            stack.Push(([unit.First], rootSteps is null ? [] : [rootSteps[unit.First.Point]]));
+            Footprint[] firstSkipped = root is null ? [] : [root.Steps![unit.First.Point]];
+            // A unit that is a whole schedule (all its delays at its one deviation) may be known to stop at once.
+            if (root is not null && unit.First.Position == d && root.StopsAtOnce(unit.First.Point, unit.First.Position))
+            {
+                if (LimitReached())
+                {
+                    return null;
+                }
+                if (owner.CheckSkips)
+                {
+                    CheckSkip(runtime, unit.Order, [unit.First], firstSkipped);
+                }
+                CountSlept(unit.Order, [unit.First]);
+                return null;
+            }
+            stack.Push(([unit.First], firstSkipped));
             Interlocked.Increment(ref _frontier);
             try
             {
@@ -556,9 +581,8 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                 {
                     var (delays, skipped) = stack.Pop();
                     Interlocked.Decrement(ref _frontier);
-                    if (Interlocked.Read(ref _schedules) >= owner.MaxSchedules || owner.Cancelled?.Invoke() == true)
+                    if (LimitReached())
                     {
-                        Limited = true;
                         return null;
                     }
                     var cost = delays.Sum(x => x.Position);

@@ -80,15 +80,8 @@ public sealed class SystematicExplorerSpecs
     [Fact]
     public void Every_schedule_within_the_bound_must_be_run_exactly_once()
     {
-        var scenario = Small();
-        var seen = new ConcurrentBag<(string Delays, ulong Trace)>();
-        var explorer = new SystematicExplorer(scenario, Variant.Mainline, bound: 2, workers: 2)
-        {
-            Observed = (order, delays, run) => seen.Add((order.Name() + ":" + string.Join(";", delays), run.TraceHash)),
-            Reduction = false,
-        };
-
-        var result = explorer.Explore();
+        var (explorer, result, seen) = FullSearch.OneRoundWithin2;
+        var scenario = explorer.Scenario;
 
         Assert.True(result.Exhausted);
         Assert.Null(result.Finding);
