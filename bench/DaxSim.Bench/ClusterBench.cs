@@ -85,14 +85,12 @@ internal static class ClusterBench
     public static int Run(string root, string[] args)
     {
         var o = Options.Parse(args);
-        var started = DateTimeOffset.UtcNow;
-        var total = Stopwatch.StartNew();
-        var machine = Machine.Describe(root, started);
-        var loadBefore = SystemCpu.LoadAverage();
+        var run = BenchRun.Start(root);
+        var machine = run.Machine;
         var daxsim = FindDaxsim(root);
         Console.WriteLine($"DaxSim cluster bench: {Environment.ProcessorCount} cores, {machine.Dotnet}, {machine.Os}");
         Console.WriteLine($"  daxsim: {daxsim.Describe}");
-        Console.WriteLine($"  load average {loadBefore}; other processes busy on {SystemCpu.OthersBusy(TimeSpan.FromSeconds(1)):F2} cores");
+        Console.WriteLine(run.LoadLine());
         var lines = new List<string>();
 
         // 1. Baselines.
@@ -171,7 +169,7 @@ internal static class ClusterBench
             }
         }
 
-        var loadAfter = SystemCpu.LoadAverage();
+        var finished = run.Finished();
         var betweenMedian = clean.Count > 0 ? RemotePingPong.Median(clean.Select(c => c.Between).ToList()) : double.NaN;
         var removedMedian = MedianOf(crashes.Select(c => c.Removed));
         var removedMax = MaxOf(crashes.Select(c => c.Removed));
@@ -186,8 +184,8 @@ internal static class ClusterBench
                           $"({betweenMedian:N0}); crash -> pins released <= {TargetCrash.TotalSeconds:F0} s: " +
                           $"{(crashPass ? "PASS" : "FAIL")} (median {Fmt(releasedMedian)}, max {Fmt(releasedMax)})");
 
-        var doc = Render(machine with { Load = $"{loadBefore} before, {loadAfter} after" }, daxsim, o, local, remote,
-            remoteOthers, clean, unbatched, persistent, crashes, throughputPass, crashPass, total.Elapsed);
+        var doc = Render(finished, daxsim, o, local, remote,
+            remoteOthers, clean, unbatched, persistent, crashes, throughputPass, crashPass, run.Total.Elapsed);
         if (o.WriteDoc)
         {
             var full = Path.Combine(root, "docs", "performance-cluster.md");

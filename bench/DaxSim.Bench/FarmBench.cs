@@ -103,17 +103,15 @@ internal static partial class FarmBench
     public static int Run(string root, string[] args)
     {
         var o = Options.Parse(args);
-        var started = DateTimeOffset.UtcNow;
-        var total = Stopwatch.StartNew();
-        var machine = Machine.Describe(root, started);
-        var loadBefore = SystemCpu.LoadAverage();
+        var run = BenchRun.Start(root);
+        var machine = run.Machine;
         var scenarioPath = Path.IsPathRooted(o.Scenario) ? o.Scenario : Path.Combine(root, o.Scenario);
         var scenario = ScenarioLoader.LoadFile(scenarioPath);
         var (node, _) = NodeProcess.Self();
         Console.WriteLine($"DaxSim farm bench: {Environment.ProcessorCount} cores, {machine.Dotnet}, {machine.Os}; " +
                           $"{scenario.Name}, {o.Strategy}, mainline, seeds 1..{o.Seeds}, units of {o.UnitSeeds}");
         Console.WriteLine($"  members: {node} node ...");
-        Console.WriteLine($"  load average {loadBefore}; other processes busy on {SystemCpu.OthersBusy(TimeSpan.FromSeconds(1)):F2} cores");
+        Console.WriteLine(run.LoadLine());
 #if DEBUG
         Console.WriteLine("WARNING: this bench is a Debug build; run it with -c Release");
 #endif
@@ -169,9 +167,7 @@ internal static partial class FarmBench
             Console.WriteLine("  " + line);
         }
 
-        var loadAfter = SystemCpu.LoadAverage();
-        var m = machine with { Load = $"{loadBefore} before, {loadAfter} after" };
-        var section = Render(m, o, scenario, pairs, coordinator, total.Elapsed);
+        var section = Render(run.Finished(), o, scenario, pairs, coordinator, run.Total.Elapsed);
         Console.WriteLine();
         Console.WriteLine(section);
         if (o.WriteDoc)

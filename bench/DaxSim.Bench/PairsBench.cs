@@ -108,14 +108,13 @@ internal static class PairsBench
     public static int Run(string root, string[] args)
     {
         var o = Options.Parse(args);
-        var total = Stopwatch.StartNew();
-        var machine = Machine.Describe(root, DateTimeOffset.UtcNow);
-        var loadBefore = SystemCpu.LoadAverage();
+        var run = BenchRun.Start(root);
+        var machine = run.Machine;
         var variants = o.Variants ?? AllVariants;
         var scenarios = Scenarios(root, o.Scenarios);
         Console.WriteLine($"DaxSim pairs bench: {variants.Count} variants × {scenarios.Count} scenarios; samplers random, pct, pos " +
                           $"up to {o.Seeds} seeds each; systematic k ≤ {o.Bound}, both orders, {o.Workers} workers, at most {o.Seconds:F0} s a pair");
-        Console.WriteLine($"  {Environment.ProcessorCount} cores, {machine.Dotnet}; load average {loadBefore}");
+        Console.WriteLine($"  {Environment.ProcessorCount} cores, {machine.Dotnet}; load average {run.LoadBefore}");
 #if DEBUG
         Console.WriteLine("WARNING: this bench is a Debug build; run it with -c Release");
 #endif
@@ -149,8 +148,8 @@ internal static class PairsBench
             }
         }
 
-        var m = machine with { Load = $"{loadBefore} before, {SystemCpu.LoadAverage()} after" };
-        var section = Render(m, o, args, pairs, total.Elapsed);
+        var m = run.Finished();
+        var section = Render(m, o, args, pairs, run.Total.Elapsed);
         Console.WriteLine();
         Console.WriteLine(Summary(o, pairs));
         if (o.WriteDoc)

@@ -109,13 +109,11 @@ internal static class SystematicBench
     public static int Run(string root, string[] args)
     {
         var o = Options.Parse(args);
-        var started = DateTimeOffset.UtcNow;
-        var total = Stopwatch.StartNew();
-        var machine = Machine.Describe(root, started);
-        var loadBefore = SystemCpu.LoadAverage();
+        var run = BenchRun.Start(root);
+        var machine = run.Machine;
         Console.WriteLine($"DaxSim systematic bench: {Environment.ProcessorCount} cores, {machine.Dotnet}, {machine.Os}, " +
                           $"{o.Workers} workers, k = 1..{o.MaxBound}, repeat {o.Repeat}, default order {o.OrderName}");
-        Console.WriteLine($"  load average {loadBefore}; other processes busy on {SystemCpu.OthersBusy(TimeSpan.FromSeconds(1)):F2} cores");
+        Console.WriteLine(run.LoadLine());
 #if DEBUG
         Console.WriteLine("WARNING: this bench is a Debug build; run it with -c Release");
 #endif
@@ -188,9 +186,7 @@ internal static class SystematicBench
             Directory.Delete(dir, recursive: true);
         }
 
-        var loadAfter = SystemCpu.LoadAverage();
-        var m = machine with { Load = $"{loadBefore} before, {loadAfter} after" };
-        var section = Render(m, o, cells, choices, total.Elapsed);
+        var section = Render(run.Finished(), o, cells, choices, run.Total.Elapsed);
         Console.WriteLine();
         Console.WriteLine(section);
         if (o.WriteDoc)
