@@ -23,10 +23,16 @@ public sealed partial class Cli
         Option<long?> maxFlag, Option<string> orderFlag, Option<int?> pctDepth, Option<long> pctSteps, Option<bool> noReduction,
         Option<bool> noSleepSets, ClusterRunOptions? farmCluster = null, FarmOptions? farm = null)
     {
-        if (parsed.GetResult(seeds) is { Implicit: false })
+        var seedCount = parsed.GetResult(seeds) is { Implicit: false } ? parsed.GetValue(seeds) : 1;
+        if (seedCount < 1)
+        {
+            throw new InputException($"--seeds must be at least 1, not {seedCount}");
+        }
+        if (seedCount > 1 && farmCluster is not null)
         {
             throw new InputException(
-                "--seeds is for random and pct: --strategy systematic runs every schedule within --bound (--max-schedules limits it)");
+                "--seeds is not taken by the systematic search on a seed farm, whose units are one seed's first deviations: " +
+                "give one --seed, or run the seeds without --runtime cluster");
         }
         if (parsed.GetResult(pctDepth) is { Implicit: false } || parsed.GetResult(pctSteps) is { Implicit: false })
         {
@@ -56,11 +62,17 @@ public sealed partial class Cli
         CheckWritable(_html, "--html");
         CheckJUnit(reportPath);
         var firstSeed = parsed.GetValue(seed);
+        if (firstSeed + (ulong)(seedCount - 1) < firstSeed)
+        {
+            throw new InputException($"--seed {firstSeed} and --seeds {seedCount} go past the last seed, {ulong.MaxValue}");
+        }
+        var lastSeed = firstSeed + (ulong)(seedCount - 1);
+        var seedRange = seedCount > 1 ? $" for seeds {firstSeed} to {lastSeed}" : "";
         var injecting = parsed.GetValue(faultInjection);
         PrintHeader("explore", scenario, RuntimeKind.Deterministic, variant, firstSeed, Deterministic.Strategies.Systematic);
         PrintSearch(new SearchOptions(Deterministic.Strategies.Systematic, PctStrategy.DefaultDepth, 0, injecting), null, scenario, variant);
         Action<SystematicProgress> progress = p => stderr.WriteLine(
-            $"  ... {p.Delays} of {p.Bound} delays: {p.Schedules} schedules done ({p.SchedulesPerSecond:F0}/s); " +
+            $"  ... {p.Delays} of {p.Bound} delays{(seedCount > 1 ? $", seed {p.Seed} of {firstSeed}..{lastSeed}" : "")}: {p.Schedules} schedules done ({p.SchedulesPerSecond:F0}/s); " +
             (farmCluster is null
                 ? $"{p.UnitsLeft} first deviations and {p.Frontier} schedules queued; "
                 : $"{p.UnitsLeft} first deviations (units) left; ") +
@@ -68,6 +80,7 @@ public sealed partial class Cli
         var explorer = new SystematicExplorer(scenario, variant, bound, workers)
         {
             Seed = firstSeed,
+            SeedCount = seedCount,
             FaultInjection = injecting,
             MaxSchedules = max,
             Orders = orders,
@@ -76,7 +89,9 @@ public sealed partial class Cli
             Progress = progress,
         };
         stdout.WriteLine($"  systematic: every schedule with at most {bound} delay(s) against the default " +
-                         $"({string.Join(" and ", orders.Select(Describe))}), fewest delays first; {workers} worker(s)" +
+                         $"({string.Join(" and ", orders.Select(Describe))}), fewest delays first" +
+                         (seedCount > 1 ? $", for each of seeds {firstSeed}..{lastSeed} (depth by depth across them)" : "") +
+                         $"; {workers} worker(s)" +
                          (farmCluster is null
                              ? ""
                              : $" per member, a seed farm on {(farmCluster.Join is { } j ? $"the cluster at {j}" : $"{farmCluster.Nodes} member(s)")}, " +
@@ -91,7 +106,8 @@ public sealed partial class Cli
             ("strategy", Deterministic.Strategies.Systematic), ("bound", bound.ToString(CultureInfo.InvariantCulture)),
             ("order", orderName),
             ("max-schedules", max < long.MaxValue ? max.ToString(CultureInfo.InvariantCulture) : null),
-            ("seed", firstSeed.ToString(CultureInfo.InvariantCulture)), ("workers", workers.ToString(CultureInfo.InvariantCulture)),
+            ("seed", firstSeed.ToString(CultureInfo.InvariantCulture)),
+            ("seeds", seedCount > 1 ? seedCount.ToString(CultureInfo.InvariantCulture) : null), ("workers", workers.ToString(CultureInfo.InvariantCulture)),
             ("fault-injection", injecting ? "true" : null));
         SystematicResult outcome;
         SystematicFarmResult? farmed = null;
@@ -113,7 +129,7 @@ public sealed partial class Cli
             $"{outcome.Deliveries / seconds / 1e6:F2} M messages/s); by delays: {string.Join(", ", outcome.ByDelays)}; " +
             $"{outcome.Reruns} run(s) again to extend schedules; {outcome.Schedules - outcome.Complete - outcome.Slept} cut short at a state already reached" +
             (outcome.SleepSets ? $", {outcome.Slept} on a sleeping delivery ({outcome.SleptUnrun} of those not run: their parent's run showed they would stop at once)" : ""));
-        PrintCoverage(outcome.Coverage);
+        PrintCoverage(outcome.Coverage, "schedule");
         var summary = new JObject
         {
             ["strategy"] = Deterministic.Strategies.Systematic,
@@ -129,6 +145,8 @@ public sealed partial class Cli
             ["schedulesByDelays"] = new JArray(outcome.ByDelays),
             ["stoppedBy"] = outcome.StoppedBy,
             ["seed"] = firstSeed,
+            ["seeds"] = seedCount,
+            ["seedsSearched"] = outcome.SeedsSearched,
             ["workers"] = workers,
             ["faultInjection"] = injecting,
             ["schedulesPerSecond"] = Math.Round(outcome.Schedules / seconds, 1),
@@ -152,8 +170,8 @@ public sealed partial class Cli
         if (outcome.FindingDelays is null)
         {
             stdout.WriteLine(outcome.Exhausted
-                ? $"exhausted: {outcome.Schedules} schedules ({outcome.Complete} after reduction) within bound {bound}: clean"
-                : $"not exhausted: stopped by {outcome.StoppedBy} ({outcome.Schedules} schedules run) within bound {bound}: clean so far");
+                ? $"exhausted: {outcome.Schedules} schedules ({outcome.Complete} after reduction) within bound {bound}{seedRange}: clean"
+                : $"not exhausted: stopped by {outcome.StoppedBy} ({outcome.Schedules} schedules run) within bound {bound}{seedRange}: clean so far");
             stdout.WriteLine($"verdict: clean on all {outcome.Schedules} schedules (expected {scenario.Expect.JsonName()})");
             NoTimeline();
             WriteCleanExploreReport(reportPath, scenario, variant, Deterministic.Strategies.Systematic, summary,
@@ -167,17 +185,19 @@ public sealed partial class Cli
         var found = outcome.FindingOrder;
         summary["delays"] = new JArray(delays.Select(d => new JArray(d.Point, d.Position)));
         summary["order"] = found.Name();
+        summary["findingSeed"] = outcome.FindingSeed;
+        var withSeed = seedCount > 1 ? $" with seed {outcome.FindingSeed}" : "";
         var count = delays.Sum(d => d.Position);
         var at = delays.Count == 0
             ? "the default schedule itself"
             : string.Join(", ", delays.Select(d => $"at choice {d.Point}, position {d.Position}"));
-        return ReportExploreFinding(scenario, explorer.Settings(delays, found), farmed?.FindingTraceHash ?? outcome.Finding!.TraceHash,
+        return ReportExploreFinding(scenario, explorer.Settings(delays, found, outcome.FindingSeed), farmed?.FindingTraceHash ?? outcome.Finding!.TraceHash,
             $"the {found.Name()} schedule [{string.Join(", ", delays)}]{(farmed is null ? "" : " (run on a member)")}", reportPath,
             FindingReportPath(scenario.Name, variant.Name(), "systematic"),
-            $"first violating schedule: {count} delay(s) against {found.Name()} order ({at}), " +
+            $"first violating schedule: {count} delay(s) against {found.Name()} order ({at}){withSeed}, " +
             $"after {outcome.Schedules} schedules; not exhausted",
             summary,
-            $"first violating schedule: {count} delay(s) against {found.Name()} order, after {outcome.Schedules} schedules within bound {bound}");
+            $"first violating schedule: {count} delay(s) against {found.Name()} order{withSeed}, after {outcome.Schedules} schedules within bound {bound}{seedRange}");
     }
 
     private static string Describe(DefaultOrder order) =>

@@ -109,7 +109,11 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
         };
 
         var exploreFile = new Argument<string>("FILE") { Description = "Scenario file (JSON)." };
-        var seeds = new Option<long>("--seeds") { Description = "How many seeds to try (random, pct, pos; not systematic)." };
+        var seeds = new Option<long>("--seeds")
+        {
+            Description = "How many seeds to try (random, pct, pos); systematic: how many seeds' draws to search, every " +
+                          "schedule within --bound of each (default 1).",
+        };
         var exploreSeed = new Option<ulong>("--seed") { Description = "The first seed.", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--workers")
         {
@@ -738,9 +742,9 @@ public sealed partial class Cli(TextWriter stdout, TextWriter stderr)
                          $"{plan.Delays.Count} message delay(s)");
     }
 
-    private void PrintCoverage(CoverageTotals coverage)
+    private void PrintCoverage(CoverageTotals coverage, string unit = "seed")
     {
-        stdout.WriteLine($"  coverage over {coverage.Runs} seed(s): times reached, seeds that reached it");
+        stdout.WriteLine($"  coverage over {coverage.Runs} {unit}(s): times reached, {unit}s that reached it");
         foreach (var branch in Coverage.All)
         {
             var runs = coverage.RunsReaching(branch);

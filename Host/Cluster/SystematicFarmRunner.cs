@@ -51,6 +51,11 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
         {
             throw new Cli.InputException($"{scenario.Source}: the cluster runtime needs the scenario's text");
         }
+        if (explorer.SeedCount != 1)
+        {
+            // A unit is an order and a first deviation of one seed's schedules.
+            throw new Cli.InputException("the systematic search on a seed farm searches one seed (--seed): --seeds is not taken with it");
+        }
         var clock = Stopwatch.StartNew();
         var bound = explorer.Bound;
         var byDelays = new long[bound + 1];

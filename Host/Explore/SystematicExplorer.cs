@@ -43,6 +43,12 @@ public sealed record SystematicResult(int Bound, long Schedules, bool Exhausted,
 
     /// <summary>The default orders searched, in the order they were searched at each depth.</summary>
     public IReadOnlyList<DefaultOrder> Orders { get; init; } = [];
+
+    /// <summary>The seed of the finding's run (its random sleeps and draws): one of Seed..Seed+SeedCount-1.</summary>
+    public ulong FindingSeed { get; init; }
+
+    /// <summary>Seeds whose schedules were searched, in full or in part.</summary>
+    public long SeedsSearched { get; init; }
 }
 
 /// <summary>A unit of a systematic search's depth: the schedules that deviate from Order's default first at First.</summary>
@@ -55,6 +61,9 @@ public readonly record struct SystematicUnit(DefaultOrder Order, Delay First)
 public readonly record struct SystematicProgress(int Delays, int Bound, long Schedules, long UnitsLeft, long Frontier,
     long EstimatedLeft, TimeSpan Elapsed)
 {
+    /// <summary>The seed whose schedules of this depth are being searched (<see cref="SystematicExplorer.SeedCount"/>).</summary>
+    public ulong Seed { get; init; }
+
     public double SchedulesPerSecond => Schedules / Math.Max(Elapsed.TotalSeconds, 1e-9);
 }
 
@@ -113,6 +122,13 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
     /// <summary>The seed of everything else a run draws (random sleeps, injected faults): the same for every schedule.</summary>
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>
+    /// How many seeds to search, from <see cref="Seed"/> on: every schedule within the bound of
+    /// each seed's draws, depth by depth across them (each seed's schedules with d delays before
+    /// any seed's with d + 1), so a finding has the fewest delays of any, then the lowest seed.
+    /// </summary>
+    public long SeedCount { get; init; } = 1;
+
     /// <summary>Inject the signals, kills and message delays drawn from <see cref="Seed"/> in every schedule.</summary>
     public bool FaultInjection { get; init; }
 
@@ -158,10 +174,10 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
     /// <summary>Called with every schedule counted and its result, from the worker that ran it (for tests).</summary>
     internal Action<DefaultOrder, IReadOnlyList<Delay>, RunResult>? Observed { get; init; }
 
-    /// <summary>The settings of the schedule with these deviations from <paramref name="order"/>'s default, as the search runs it.</summary>
-    public RunSettings Settings(IReadOnlyList<Delay> delays, DefaultOrder order = DefaultOrder.FirstCome) => new()
+    /// <summary>The settings of the schedule with these deviations from <paramref name="order"/>'s default, as the search runs it (with <paramref name="seed"/>'s draws, default <see cref="Seed"/>).</summary>
+    public RunSettings Settings(IReadOnlyList<Delay> delays, DefaultOrder order = DefaultOrder.FirstCome, ulong? seed = null) => new()
     {
-        Seed = Seed,
+        Seed = seed ?? Seed,
         Variant = variant,
         RecordOps = false,
         RecordSchedule = false,
@@ -184,28 +200,46 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         {
             throw new ArgumentException("the orders must be one or both of first come and last come, each once", nameof(Orders));
         }
+        if (SeedCount < 1 || Seed + (ulong)(SeedCount - 1) < Seed)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SeedCount), SeedCount, "the seeds must be at least one, and the last one at most 2^64 - 1");
+        }
         var clock = Stopwatch.StartNew();
         var search = new Search(this, Math.Max(1, workers), clock);
         using var root = Runtimes.ForOneThread(RuntimeKind.Deterministic);
-        var rootCounts = new IReadOnlyList<int>[Orders.Count];
-        for (var o = 0; o < Orders.Count; o++)
+        // Each seed's default schedules (depth 0), then depth by depth across the seeds.
+        var rootCounts = new IReadOnlyList<int>[SeedCount][];
+        for (var s = 0L; s < SeedCount; s++)
         {
-            var first = search.RunOne(root, Orders[o], [], counted: true, out var counts);
-            rootCounts[o] = counts;
-            if (first.Violation is not null)
+            search.Seed = Seed + (ulong)s;
+            rootCounts[s] = new IReadOnlyList<int>[Orders.Count];
+            for (var o = 0; o < Orders.Count; o++)
             {
-                return search.Result(new Found(first, Orders[o], []), exhausted: false);
+                if (search.LimitReached())
+                {
+                    return search.Result(null, exhausted: false);
+                }
+                var first = search.RunOne(root, Orders[o], [], counted: true, out var counts);
+                rootCounts[s][o] = counts;
+                if (first.Violation is not null)
+                {
+                    return search.Result(new Found(first, Orders[o], [], search.Seed), exhausted: false);
+                }
             }
         }
         for (var d = 1; d <= Bound; d++)
         {
-            if (search.Level(d, rootCounts, root) is { } finding)
+            for (var s = 0L; s < SeedCount; s++)
             {
-                return search.Result(finding, exhausted: false);
-            }
-            if (search.Limited)
-            {
-                return search.Result(null, exhausted: false);
+                search.Seed = Seed + (ulong)s;
+                if (search.Level(d, rootCounts[s], root) is { } finding)
+                {
+                    return search.Result(finding, exhausted: false);
+                }
+                if (search.Limited)
+                {
+                    return search.Result(null, exhausted: false);
+                }
             }
         }
         return search.Result(null, exhausted: true);
@@ -246,7 +280,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         var search = new Search(this, 1, Stopwatch.StartNew());
         var run = search.RunOne(runtime, order, [], counted: true, out var counts);
         readyCounts = counts;
-        return search.Result(run.Violation is null ? null : new Found(run, order, []), exhausted: run.Violation is null);
+        return search.Result(run.Violation is null ? null : new Found(run, order, [], Seed), exhausted: run.Violation is null);
     }
 
     /// <summary>One depth as a farm member runs its units: the depth's table of states reached, shared by those units.</summary>
@@ -307,7 +341,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         return search.Result(found, exhausted: found is null && !search.Limited);
     }
 
-    private sealed record Found(RunResult Run, DefaultOrder Order, IReadOnlyList<Delay> Delays);
+    private sealed record Found(RunResult Run, DefaultOrder Order, IReadOnlyList<Delay> Delays, ulong Seed);
 
     /// <summary>One search's counters and its workers.</summary>
     private sealed class Search(SystematicExplorer owner, int workers, Stopwatch clock)
@@ -333,6 +367,20 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
 
         public bool Limited { get; private set; }
 
+        /// <summary>The seed whose schedules are being run (set between depths: Explore with several seeds).</summary>
+        public ulong Seed
+        {
+            get => _seed;
+            set
+            {
+                _seed = value;
+                _seedsSearched = Math.Max(_seedsSearched, (long)(value - owner.Seed) + 1);
+            }
+        }
+
+        private ulong _seed = owner.Seed;
+        private long _seedsSearched = 1;
+
         /// <summary>
         /// Runs one schedule. With sleep sets, <paramref name="skipped"/> gives, for each of its
         /// delays, the default delivery it puts off (its parent's, at that point), and
@@ -350,7 +398,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             var counts = new List<int>();
             sleep = owner.Sleeps ? new SleepSet(order, skipped ?? [], record) : null;
             var strategy = new SystematicStrategy(delays, order) { ReadyCounts = counts, Sleep = sleep };
-            var settings = owner.Settings(delays, order);
+            var settings = owner.Settings(delays, order, Seed);
             var seen = _seen?[(int)order];
             var last = delays.Count == 0 ? -1 : delays[^1].Point;
             settings = settings with
@@ -459,7 +507,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         }
 
         // The limit of schedules, or a cancelled farm: the search stops, not exhausted.
-        private bool LimitReached()
+        public bool LimitReached()
         {
             if (Interlocked.Read(ref _schedules) >= owner.MaxSchedules || owner.Cancelled?.Invoke() == true)
             {
@@ -592,7 +640,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                     {
                         if (run.Violation is not null)
                         {
-                            return new Found(run, unit.Order, delays);
+                            return new Found(run, unit.Order, delays, Seed);
                         }
                         continue;
                     }
@@ -641,7 +689,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             // Later units (later first deviations) have fewer extensions: an overestimate.
             var estimate = unitsDone == 0 ? 0 : (long)((double)done / unitsDone * unitsLeft);
             return new SystematicProgress(_level, owner.Bound, Interlocked.Read(ref _schedules), unitsLeft,
-                Interlocked.Read(ref _frontier), estimate, clock.Elapsed);
+                Interlocked.Read(ref _frontier), estimate, clock.Elapsed) { Seed = Seed };
         }
 
         public SystematicResult Result(Found? finding, bool exhausted) =>
@@ -649,6 +697,8 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                 Interlocked.Read(ref _deliveries))
             {
                 FindingOrder = finding?.Order ?? DefaultOrder.FirstCome,
+                FindingSeed = finding?.Seed ?? owner.Seed,
+                SeedsSearched = _seedsSearched,
                 Orders = owner.Orders,
                 ByDelays = _byDelays.Take(owner.Bound + 1).ToArray(),
                 StoppedBy = Limited ? $"the limit of {owner.MaxSchedules} schedules" : null,

@@ -207,11 +207,18 @@ public sealed record Simulation
     /// <see cref="SystematicExplorer"/>, workers and reduction): the outcome says whether every
     /// schedule within the bound ran (<see cref="SystematicExploration.Exhausted"/>), or has the
     /// first violating schedule as a <see cref="Finding"/>, written, shrunk and replayed like a
-    /// seed's. <paramref name="maxSchedules"/> stops it early (then not exhausted).
+    /// seed's. <paramref name="maxSchedules"/> stops it early (then not exhausted). With
+    /// <paramref name="seeds"/> above 1, every schedule within the bound of each of the seeds
+    /// <paramref name="firstSeed"/> on (their random sleeps and draws), depth by depth across them,
+    /// as `--seed S --seeds N` does.
     /// </summary>
     public SystematicExploration ExploreSystematic(int bound = 2, long maxSchedules = long.MaxValue, string order = "both",
-        bool? faultInjection = null)
+        bool? faultInjection = null, ulong firstSeed = 1, long seeds = 1)
     {
+        if (seeds < 1 || firstSeed + (ulong)(seeds - 1) < firstSeed)
+        {
+            throw new ArgumentOutOfRangeException(nameof(seeds), seeds, "search at least 1 seed, the last one at most 2^64 - 1");
+        }
         if (bound < 0 || bound > SystematicExplorer.MaxBound)
         {
             throw new ArgumentOutOfRangeException(nameof(bound), bound, $"the bound must be between 0 and {SystematicExplorer.MaxBound}");
@@ -223,11 +230,14 @@ public sealed record Simulation
         var orders = DefaultOrders.ParseSearch(order) ?? throw new ArgumentException(
             $"the order is {DefaultOrders.FirstCome}, {DefaultOrders.LastCome} or both, not '{order}'", nameof(order));
         var inject = faultInjection ?? FaultInjection;
-        var search = $"strategy systematic (bound {bound}, order {order})" + (inject ? ", fault injection" : "");
+        var range = seeds > 1 ? $" for seeds {firstSeed} to {firstSeed + (ulong)(seeds - 1)}" : "";
+        var search = $"strategy systematic (bound {bound}, order {order}{(seeds > 1 ? $", seeds {firstSeed}..{firstSeed + (ulong)(seeds - 1)}" : "")})" +
+                     (inject ? ", fault injection" : "");
         Log?.Invoke($"daxsim explore {Scenario.Name} ({Scenario.Source}): variant {Variant.Name()}, {search}, {Workers} worker(s)");
         var explorer = new SystematicExplorer(Scenario, Variant, bound, Workers)
         {
-            Seed = 1,
+            Seed = firstSeed,
+            SeedCount = seeds,
             FaultInjection = inject,
             MaxSchedules = maxSchedules,
             Orders = orders,
@@ -241,11 +251,11 @@ public sealed record Simulation
             var delays = outcome.FindingDelays!;
             var schedule = $"{delays.Sum(d => d.Position)} delay(s) against {outcome.FindingOrder.Name()} order" +
                            (delays.Count == 0 ? "" : " (" + string.Join(", ", delays.Select(d => $"at choice {d.Point}, position {d.Position}")) + ")");
-            finding = Investigate(explorer.Settings(delays, outcome.FindingOrder), found, search, $"the schedule [{string.Join(", ", delays)}]",
+            finding = Investigate(explorer.Settings(delays, outcome.FindingOrder, outcome.FindingSeed), found, search, $"the schedule [{string.Join(", ", delays)}]",
                 "systematic", schedule);
         }
         Log?.Invoke(finding?.Message ?? (outcome.Exhausted
-            ? $"  exhausted: {outcome.Schedules} schedules ({outcome.Complete} after reduction) within bound {bound}: clean"
+            ? $"  exhausted: {outcome.Schedules} schedules ({outcome.Complete} after reduction) within bound {bound}{range}: clean"
             : $"  not exhausted: stopped by {outcome.StoppedBy}: clean so far"));
         return new SystematicExploration(this, outcome, finding);
     }

@@ -142,7 +142,7 @@ public sealed class SystematicFarmSpecs : CliHarness
         AssertUsageError(Invoke(["explore", punch, "--strategy", "systematic", "--runtime", "cluster", "--unit-seeds", "5"]),
             null, "--unit-seeds is for seeds");
         AssertUsageError(Invoke(["explore", punch, "--strategy", "systematic", "--runtime", "cluster", "--seeds", "10"]),
-            null, "--seeds is for random and pct");
+            null, "--seeds is not taken by the systematic search on a seed farm");
         AssertUsageError(Invoke(["explore", punch, "--strategy", "systematic", "--runtime", "cluster", "--bound", "17"]),
             null, "--bound must be between 0 and 16");
         AssertUsageError(Invoke(["explore", punch, "--strategy", "systematic", "--runtime", "cluster", "--max-schedules", "0"]),

@@ -202,6 +202,58 @@ public sealed class SystematicExplorerSpecs
     }
 
     [Fact]
+    public void Over_several_seeds_the_search_must_go_depth_by_depth_across_them_and_find_what_one_seed_alone_finds()
+    {
+        // gup-fast-no-recheck on 6.15 races fsync's punch only with some seeds' random sleeps
+        // (docs/exploration.md, "What a schedule is"): seed 1 is clean within one delay.
+        var scenario = Scenarios.Shipped("fsync-vs-punch");
+        var variant = Variants.Parse("gup-fast-no-recheck@linux-6.15");
+        SystematicExplorer Search(ulong seed, long seeds) => new(scenario, variant, bound: 1, workers: 2)
+        {
+            Seed = seed,
+            SeedCount = seeds,
+        };
+
+        var result = Search(1, 12).Explore();
+
+        Assert.NotNull(result.Finding);
+        Assert.False(result.Exhausted);
+        var seed = result.FindingSeed;
+        Assert.InRange(seed, 2UL, 12UL);
+        Assert.Equal(1, result.FindingDelays!.Sum(d => d.Position));
+        // Every seed's default schedules (both orders) ran before any schedule with a delay.
+        Assert.Equal(2 * 12, result.ByDelays[0]);
+        Assert.Equal(12, result.SeedsSearched);
+        // The seeds before it are clean within the bound, and the seed alone finds the same schedule.
+        var before = Search(1, (long)seed - 1).Explore();
+        Assert.True(before.Exhausted, $"seeds 1..{seed - 1}: {before.Finding?.Violation}");
+        var alone = Search(seed, 1).Explore();
+        Assert.Equal(result.FindingDelays, alone.FindingDelays);
+        Assert.Equal(result.FindingOrder, alone.FindingOrder);
+        Assert.Equal(result.Finding!.TraceHash, alone.Finding!.TraceHash);
+        using var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic);
+        var again = runtime.Run(scenario, Search(1, 12).Settings(result.FindingDelays!, result.FindingOrder, seed));
+        Assert.Equal(result.Finding.TraceHash, again.TraceHash);
+    }
+
+    [Fact]
+    public void A_clean_search_over_several_seeds_must_count_each_seeds_whole_search()
+    {
+        var scenario = Small();
+        SystematicExplorer Search(ulong seed, long seeds) =>
+            new(scenario, Variant.Mainline, bound: 1, workers: 1) { Seed = seed, SeedCount = seeds, Reduction = false };
+
+        var three = Search(5, 3).Explore();
+
+        Assert.True(three.Exhausted);
+        Assert.Equal(3, three.SeedsSearched);
+        var each = new[] { Search(5, 1).Explore(), Search(6, 1).Explore(), Search(7, 1).Explore() };
+        Assert.Equal(each.Sum(r => r.Schedules), three.Schedules);
+        Assert.Equal(each.Sum(r => r.ByDelays[1]), three.ByDelays[1]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Search(ulong.MaxValue, 2).Explore());
+    }
+
+    [Fact]
     public void A_finding_must_come_with_the_fewest_delays_and_replay_from_its_delays()
     {
         var scenario = Scenarios.Shipped("generic-503-truncate");
@@ -312,7 +364,7 @@ public sealed class SystematicCliSpecs : CliHarness
     [Theory]
     [InlineData("--bound", "99", "--bound must be between 0 and 16")]
     [InlineData("--max-schedules", "0", "--max-schedules must be at least 1")]
-    [InlineData("--seeds", "10", "--seeds is for random and pct")]
+    [InlineData("--seeds", "0", "--seeds must be at least 1, not 0")]
     [InlineData("--pct-depth", "2", "--pct-depth and --pct-steps are for --strategy pct")]
     [InlineData("--order", "fifo", "--order must be first-come, last-come or both, not 'fifo'")]
     public void Bad_systematic_flags_must_exit_2_and_write_nothing(string flag, string value, string message)
@@ -324,6 +376,38 @@ public sealed class SystematicCliSpecs : CliHarness
         Assert.True(r.Code == 2, r.ToString());
         Assert.Contains(message, r.Err);
         Assert.False(File.Exists(report));
+    }
+
+    [Fact]
+    public void Several_seeds_must_each_be_searched_and_a_finding_must_replay_with_its_own_seed()
+    {
+        var scenario = WriteFile("small.json",
+            File.ReadAllText(Shipped("generic-503-punch")).Replace("\"repeat\": 10", "\"repeat\": 1"));
+        var clean = PathIn("clean.json");
+        var r = Invoke("explore", scenario, "--strategy", "systematic", "--bound", "1", "--seed", "3", "--seeds", "2",
+            "--report", clean);
+        Assert.True(r.Code == 0, r.ToString());
+        Assert.Matches(@"exhausted: \d+ schedules \(\d+ after reduction\) within bound 1 for seeds 3 to 4: clean", r.Out);
+        var json = ReadReport(clean);
+        Assert.Equal(2, (int)json["explore"]!["seeds"]!);
+        Assert.Equal(2, (int)json["explore"]!["seedsSearched"]!);
+
+        var found = PathIn("found.json");
+        var f = Invoke("explore", Shipped("fsync-vs-punch"), "--variant", "gup-fast-no-recheck@linux-6.15",
+            "--strategy", "systematic", "--bound", "1", "--seeds", "12", "--report", found, "--no-shrink");
+        Assert.True(f.Code == 1, f.ToString());
+        var m = System.Text.RegularExpressions.Regex.Match(f.Out, @"first violating schedule: 1 delay\(s\) against \S+ order \(.*\) with seed (\d+),");
+        Assert.True(m.Success, f.Out);
+        var report = ReadReport(found);
+        Assert.Equal(ulong.Parse(m.Groups[1].Value), (ulong)report["explore"]!["findingSeed"]!);
+        var replay = Invoke("replay", found);
+        Assert.True(replay.Code == 1, replay.ToString());
+        Assert.Contains($"seed {m.Groups[1].Value}", replay.Out);
+        Assert.Contains("replay: identical to the recorded run", replay.Out);
+
+        var past = Invoke("explore", scenario, "--strategy", "systematic", "--seed", ulong.MaxValue.ToString(), "--seeds", "2");
+        Assert.True(past.Code == 2, past.ToString());
+        Assert.Contains("go past the last seed", past.Err);
     }
 
     [Theory]

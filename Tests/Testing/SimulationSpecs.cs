@@ -277,6 +277,28 @@ public sealed class SimulationSpecs : CliHarness
     }
 
     [Fact]
+    public void A_systematic_search_over_several_seeds_must_find_what_one_seed_misses_and_replay_with_its_seed()
+    {
+        // Seed 1's random sleeps keep gup-fast's race with fsync's punch out of reach within one delay.
+        var simulation = Simulation.Load(Shipped("fsync-vs-punch")).WithVariant("gup-fast-no-recheck@linux-6.15").WithWorkers(2)
+            .WithShrinkBudget(TimeSpan.Zero).WithReportDirectory(Dir);
+
+        simulation.ExploreSystematic(bound: 1, seeds: 1).AssertExhausted();
+        var exploration = simulation.ExploreSystematic(bound: 1, seeds: 12);
+
+        var finding = exploration.AssertFinds("S1");
+        var failure = Assert.Throws<DaxSimFindingException>(() => exploration.AssertClean());
+        Assert.Contains("strategy systematic (bound 1, order both, seeds 1..12)", failure.Message);
+        var seed = ReadReport(finding.ReportPath)["seed"]!.ToString();
+        Assert.NotEqual("1", seed);
+        Assert.Contains($"(seed {seed})", failure.Message);
+        var replay = Invoke("replay", finding.ReportPath);
+        Assert.True(replay.Code == 1, replay.ToString());
+        Assert.Contains("replay: identical to the recorded run", replay.Out);
+        Assert.Throws<ArgumentOutOfRangeException>(() => simulation.ExploreSystematic(seeds: 0));
+    }
+
+    [Fact]
     public void An_unknown_variant_or_strategy_must_be_an_argument_error_that_lists_the_known_ones()
     {
         var simulation = Simulation.Load(Shipped("two-pins"));
