@@ -14,8 +14,11 @@ namespace DaxSim.Bench;
 /// (random, pct, pos) catch is also caught by the systematic search within k delays (the issue
 /// asks k ≤ 3). Each pair gets the samplers first, as the variants table's "every base on every
 /// shipped scenario" does (<see cref="VariantsTable.FirstViolation"/>); a caught pair then gets
-/// one systematic search, both default orders, deepening to the bound, stopped after
-/// <see cref="Options.Seconds"/>. Rewrites the systematic-pairs section of docs/exploration.md.
+/// a systematic search, both default orders, deepening to the bound, stopped after
+/// <see cref="Options.Seconds"/>, with the seed the samplers caught it at: the same random
+/// sleeps and draws, so that the search and the sampler differ only in the schedules they try.
+/// If that search does not catch it and the seed is not 1, a second one with seed 1, the
+/// search's default. Rewrites the systematic-pairs section of docs/exploration.md.
 /// </summary>
 internal static class PairsBench
 {
@@ -89,11 +92,9 @@ internal static class PairsBench
             .Distinct(StringComparer.Ordinal).ToArray();
 
     /// <summary>What the systematic search made of a pair the samplers caught.</summary>
-    private sealed record Searched(SystematicResult Result, TimeSpan Cap)
+    private sealed record Searched(SystematicResult Result, TimeSpan Cap, ulong Seed)
     {
         public bool Found => Result.Finding is not null;
-
-        public bool Unfinished => !Found && !Result.Exhausted;
 
         /// <summary>
         /// For an unfinished search, the deepest depth that ran a schedule: every depth below it
@@ -103,7 +104,14 @@ internal static class PairsBench
         public int Deepest => Array.FindLastIndex(Result.ByDelays.ToArray(), n => n > 0);
     }
 
-    private sealed record Pair(string Variant, string Scenario, VariantsTable.SamplerFinding? Sampled, Searched? Search);
+    /// <summary>A pair: the samplers' first finding, the search with its seed, and the one with seed 1 when that one missed.</summary>
+    private sealed record Pair(string Variant, string Scenario, VariantsTable.SamplerFinding? Sampled, Searched? Search,
+        Searched? SeedOne = null)
+    {
+        public bool Found => Search?.Found == true || SeedOne?.Found == true;
+
+        public bool Clean => !Found && Search!.Result.Exhausted && SeedOne?.Result.Exhausted != false;
+    }
 
     public static int Run(string root, string[] args)
     {
@@ -140,11 +148,12 @@ internal static class PairsBench
                     Console.WriteLine($"  {variantName,-34} {scenario.Name,-22} samplers: clean ({Seconds(samplerTime)})");
                     continue;
                 }
-                var searched = Search(scenario, variant, o);
-                var pair = new Pair(variantName, scenario.Name, sampled, searched);
+                var searched = Search(scenario, variant, o, sampled.Seed);
+                var seedOne = searched.Found || sampled.Seed == 1 ? null : Search(scenario, variant, o, 1);
+                var pair = new Pair(variantName, scenario.Name, sampled, searched, seedOne);
                 pairs.Add(pair);
                 Console.WriteLine($"  {variantName,-34} {scenario.Name,-22} samplers: {sampled} ({Seconds(samplerTime)}); " +
-                                  $"systematic: {Describe(pair)}; {N(searched.Result.Schedules)} schedules in all, {Seconds(searched.Result.Elapsed)}");
+                                  $"systematic: {Describe(pair)}; {N(Schedules(pair))} schedules in all, {Seconds(Elapsed(pair))}");
             }
         }
 
@@ -178,27 +187,38 @@ internal static class PairsBench
         return files.Select(ScenarioLoader.LoadFile).ToList();
     }
 
-    /// <summary>One search of a pair, both default orders, deepening to the bound, stopped by the time cap.</summary>
-    private static Searched Search(Scenario scenario, Variant variant, Options o)
+    /// <summary>One search of a pair with one seed's draws, both default orders, deepening to the bound, stopped by the time cap.</summary>
+    private static Searched Search(Scenario scenario, Variant variant, Options o, ulong seed)
     {
         var cap = TimeSpan.FromSeconds(o.Seconds);
         var clock = Stopwatch.StartNew();
-        var explorer = new SystematicExplorer(scenario, variant, o.Bound, o.Workers) { Cancelled = () => clock.Elapsed > cap };
-        return new Searched(explorer.Explore(), cap);
+        var explorer = new SystematicExplorer(scenario, variant, o.Bound, o.Workers)
+        {
+            Seed = seed,
+            Cancelled = () => clock.Elapsed > cap,
+        };
+        return new Searched(explorer.Explore(), cap, seed);
     }
+
+    private static long Schedules(Pair p) => p.Search!.Result.Schedules + (p.SeedOne?.Result.Schedules ?? 0);
+
+    private static TimeSpan Elapsed(Pair p) => p.Search!.Result.Elapsed + (p.SeedOne?.Result.Elapsed ?? TimeSpan.Zero);
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
     private static string Seconds(TimeSpan t) => t.TotalSeconds < 10 ? $"{t.TotalSeconds:F2} s" : $"{t.TotalSeconds:F1} s";
 
     /// <summary>The systematic result of a caught pair, in words (the same in the table and on stdout).</summary>
-    private static string Describe(Pair p)
+    private static string Describe(Pair p) =>
+        $"seed {p.Search!.Seed}: {Describe(p.Search, p.Sampled!)}" +
+        (p.SeedOne is { } one ? $"; seed 1: {Describe(one, p.Sampled!)}" : "");
+
+    private static string Describe(Searched s, VariantsTable.SamplerFinding sampled)
     {
-        var s = p.Search!;
         var r = s.Result;
         if (r.Finding?.Violation is { } v)
         {
-            var same = v.Invariant == p.Sampled!.Invariant ? "" : $", not the samplers' {p.Sampled.Invariant.Name()}";
+            var same = v.Invariant == sampled.Invariant ? "" : $", not the samplers' {sampled.Invariant.Name()}";
             var k = r.Delays();
             return k == 0
                 ? $"found on the {r.FindingOrder.Name()} default schedule ({v.Invariant.Name()}{same})"
@@ -217,10 +237,13 @@ internal static class PairsBench
     private static string Summary(Options o, List<Pair> pairs)
     {
         var caught = pairs.Where(p => p.Search is not null).ToList();
-        var found = caught.Count(p => p.Search!.Found);
-        var clean = caught.Count(p => p.Search!.Result.Exhausted);
-        var unfinished = caught.Count(p => p.Search!.Unfinished);
-        return $"Caught by the systematic search within k ≤ {o.Bound} on {found} of {caught.Count} pairs the samplers caught; " +
+        var found = caught.Count(p => p.Found);
+        var withSampled = caught.Count(p => p.Search!.Found);
+        var onlySeedOne = caught.Count(p => p.SeedOne?.Found == true);
+        var clean = caught.Count(p => p.Clean);
+        var unfinished = caught.Count - found - clean;
+        return $"Caught by the systematic search within k ≤ {o.Bound} on {found} of {caught.Count} pairs the samplers caught " +
+               $"({withSampled} with the samplers' seed, {onlySeedOne} more with seed 1 only); " +
                $"exhausted clean within k ≤ {o.Bound} (they need more delays) on {clean}; not finished in {o.Seconds:F0} s on {unfinished}. " +
                $"{pairs.Count - caught.Count} of {pairs.Count} pairs are not caught by the samplers.";
     }
@@ -232,8 +255,10 @@ internal static class PairsBench
         s.AppendLine($"Generated by `{command}` on {m.Date}, commit `{m.Commit}` (working tree {m.Dirty}), Release, " +
                      $"{m.Cores} cores ({m.Cpu}), load average {m.Load}; the bench took {wall.TotalMinutes:F0} min. " +
                      $"Samplers: seeds 1 to {o.Seeds} with random, then pct, then pos, one core; the first violation is shown. " +
-                     $"Systematic: `explore --strategy systematic --bound {o.Bound}` (the search's defaults: both default orders, state comparison and sleep sets, seed 1), " +
-                     $"{o.Workers} workers, stopped after {o.Seconds:F0} s. A search deepens from k = 0, so a finding has the fewest delays " +
+                     $"Systematic: `explore --strategy systematic --bound {o.Bound}` (the search's defaults: both default orders, state comparison and sleep sets) " +
+                     "with the seed the samplers caught the pair at (`--seed`: the same random sleeps and draws, so the two differ only in " +
+                     "the schedules they try), then, if that search did not catch it, with seed 1 (the search's default); " +
+                     $"{o.Workers} workers, each search stopped after {o.Seconds:F0} s. A search deepens from k = 0, so a finding has the fewest delays " +
                      "of any. For a search the cap stopped, \"clean within k ≤ j\" means every schedule with j delays or fewer ran clean, " +
                      "and \"stopped in k = j + 1\" names the deepest depth that ran a schedule (had the cap fallen just as the next " +
                      "depth began, that depth was in fact finished: the claim is never more than what ran).");
@@ -242,8 +267,8 @@ internal static class PairsBench
         s.AppendLine("|---|---|---|---|---:|---:|");
         foreach (var p in pairs.Where(p => p.Search is not null))
         {
-            s.AppendLine($"| `{p.Variant}` | `{p.Scenario}` | {p.Sampled} | {Describe(p)} | {N(p.Search!.Result.Schedules)} | " +
-                         $"{Seconds(p.Search.Result.Elapsed)} |");
+            s.AppendLine($"| `{p.Variant}` | `{p.Scenario}` | {p.Sampled} | {Describe(p)} | {N(Schedules(p))} | " +
+                         $"{Seconds(Elapsed(p))} |");
         }
         s.AppendLine();
         s.AppendLine(Summary(o, pairs));
