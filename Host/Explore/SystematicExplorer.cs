@@ -207,12 +207,13 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         var clock = Stopwatch.StartNew();
         var search = new Search(this, Math.Max(1, workers), clock);
         using var root = Runtimes.ForOneThread(RuntimeKind.Deterministic);
-        // Each seed's default schedules (depth 0), then depth by depth across the seeds.
-        var rootCounts = new IReadOnlyList<int>[SeedCount][];
+        // Each seed's default schedules (depth 0), then depth by depth across the seeds. One
+        // seed's ready counts are kept for every depth; with several, each depth runs the seed's
+        // default schedules again for them (reruns), rather than keep thousands of lists.
+        var rootCounts = new IReadOnlyList<int>[Orders.Count];
         for (var s = 0L; s < SeedCount; s++)
         {
             search.Seed = Seed + (ulong)s;
-            rootCounts[s] = new IReadOnlyList<int>[Orders.Count];
             for (var o = 0; o < Orders.Count; o++)
             {
                 if (search.LimitReached())
@@ -220,7 +221,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                     return search.Result(null, exhausted: false);
                 }
                 var first = search.RunOne(root, Orders[o], [], counted: true, out var counts);
-                rootCounts[s][o] = counts;
+                rootCounts[o] = counts;
                 if (first.Violation is not null)
                 {
                     return search.Result(new Found(first, Orders[o], [], search.Seed), exhausted: false);
@@ -232,7 +233,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             for (var s = 0L; s < SeedCount; s++)
             {
                 search.Seed = Seed + (ulong)s;
-                if (search.Level(d, rootCounts[s], root) is { } finding)
+                if (search.Level(d, SeedCount == 1 ? rootCounts : null, root) is { } finding)
                 {
                     return search.Result(finding, exhausted: false);
                 }
@@ -527,11 +528,14 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             Interlocked.Increment(ref _sleptUnrun);
         }
 
-        /// <summary>Every schedule with exactly <paramref name="d"/> delays; the lowest unit's finding, if any.</summary>
-        public Found? Level(int d, IReadOnlyList<IReadOnlyList<int>> rootCounts, IRuntime rootRuntime)
+        /// <summary>
+        /// Every schedule with exactly <paramref name="d"/> delays; the lowest unit's finding, if any.
+        /// <paramref name="rootCounts"/>: the default schedules' ready counts, or null to take them from runs made again.
+        /// </summary>
+        public Found? Level(int d, IReadOnlyList<IReadOnlyList<int>>? rootCounts, IRuntime rootRuntime)
         {
-            var units = Units(d, owner.Orders, rootCounts);
-            BeginLevel(d, rootRuntime);
+            var again = BeginLevel(d, rootRuntime, readyCounts: rootCounts is null);
+            var units = Units(d, owner.Orders, rootCounts ?? again!);
             _unitsDone = 0;
             _unitsLeft = units.Count;
             var found = new Found?[units.Count];
@@ -558,20 +562,26 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
             return lowest is { } l ? found[l] : null;
         }
 
-        /// <summary>Starts depth <paramref name="d"/>: its counters, and its table of states reached (the reduction).</summary>
-        public void BeginLevel(int d, IRuntime rootRuntime)
+        /// <summary>
+        /// Starts depth <paramref name="d"/>: its counters, and its table of states reached (the reduction).
+        /// With <paramref name="readyCounts"/>, returns the default schedules' ready counts (one list per
+        /// order, in the search's order), from their runs made again here.
+        /// </summary>
+        public IReadOnlyList<int>[]? BeginLevel(int d, IRuntime rootRuntime, bool readyCounts = false)
         {
             _level = d;
             _levelDone = 0;
             // States are compared within a depth and an order: "delays left" means left of d.
             _seen = owner.Reduces ? new ConcurrentDictionary<ulong, int>?[2] : null;
             _rootSleep = owner.Sleeps ? new SleepSet?[2] : null;
-            if (_seen is null && _rootSleep is null)
+            if (_seen is null && _rootSleep is null && !readyCounts)
             {
-                return;
+                return null;
             }
-            foreach (var order in owner.Orders)
+            var counts = readyCounts ? new IReadOnlyList<int>[owner.Orders.Count] : null;
+            for (var o = 0; o < owner.Orders.Count; o++)
             {
+                var order = owner.Orders[o];
                 if (_seen is not null)
                 {
                     _seen[(int)order] = new ConcurrentDictionary<ulong, int>();
@@ -579,12 +589,17 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                 // Each default schedule's states first, with all d delays left: its extensions
                 // are this depth's units, so a unit that comes back to one of them is cut there.
                 // With sleep sets, its deliveries too: a unit's first deviation puts one to sleep.
-                RunOne(rootRuntime, order, [], counted: false, out _, out var sleep, remaining: d, record: true);
+                RunOne(rootRuntime, order, [], counted: false, out var ready, out var sleep, remaining: d, record: true);
+                if (counts is not null)
+                {
+                    counts[o] = ready;
+                }
                 if (_rootSleep is not null)
                 {
                     _rootSleep[(int)order] = sleep;
                 }
             }
+            return counts;
         }
 
         /// <summary>Runs at the depth <paramref name="other"/> began, comparing states with its table (a farm member's units of one depth).</summary>
