@@ -121,6 +121,7 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             SleepSets = explorer.SleepSets,
         };
         var ledger = spec.Ledger(farm.LeaseTimeout);
+        var sizes = SystematicExplorer.UnitSizes(units.Select(u => u.Unit).ToArray(), spec.Depths, orders, rootCounts);
 
         var log = cluster.Log ?? TextWriter.Null;
         // The search's time leaves out the members' start (printed apart), as the seed farm's does.
@@ -139,7 +140,6 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
             var records = new List<SystematicUnitRecord>();
             var found = new Dictionary<int, (IReadOnlyList<Delay> Delays, DefaultOrder Order, ulong Hash)>();
             var depthSchedules = new long[bound + 1];
-            var depthUnitsDone = new long[bound + 1];
             var limited = false;
             var loop = new FarmLoop("systematic farm", farmId, members, children, started.Inbox, ledger, Start, farm.StallTimeout, log);
             loop.Run(() => ledger.Finished || limited, u =>
@@ -165,7 +165,6 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
                         byDelays[d] += s.ByDelays[d];
                     }
                     depthSchedules[s.Depth] += s.Schedules;
-                    depthUnitsDone[s.Depth]++;
                     if (unit.Finding is { } delays)
                     {
                         found[u.Unit] = (delays, (DefaultOrder)s.Order, u.TraceHash);
@@ -177,7 +176,7 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
                     AfterUnit?.Invoke(record, children);
                     return true;
                 },
-                () => Progress?.Invoke(Where(ledger, spec, units.Count, schedules, depthSchedules, depthUnitsDone, clock.Elapsed)));
+                () => Progress?.Invoke(Where(ledger, spec, sizes, schedules, depthSchedules, clock.Elapsed)));
             // The lowest unit with a finding (the ledger's StopAt): every unit before it is done
             // clean, those of its depth included, unless the limit stopped the farm first.
             (IReadOnlyList<Delay> Delays, DefaultOrder Order, ulong Hash)? finding =
@@ -191,16 +190,19 @@ public sealed class SystematicFarmRunner(ClusterRunOptions cluster, FarmOptions 
     }
 
     /// <summary>Where the farm stands, as the single-process search reports it: depth, schedules, units left at the depth.</summary>
-    private SystematicProgress Where(FarmLedger ledger, SystematicFarm spec, int count, long schedules, long[] depthSchedules,
-        long[] depthUnitsDone, TimeSpan elapsed)
+    private SystematicProgress Where(FarmLedger ledger, SystematicFarm spec, double[] sizes, long schedules, long[] depthSchedules,
+        TimeSpan elapsed)
     {
         var done = ledger.Done.ToHashSet();
+        var count = sizes.Length;
         var open = Enumerable.Range(0, count).FirstOrDefault(u => !done.Contains(u) && ledger.Wanted(u), -1);
         var depth = open < 0 ? spec.Bound : spec.Depths[open];
-        var left = Enumerable.Range(0, count).Count(u => spec.Depths[u] == depth && !done.Contains(u) && ledger.Wanted(u));
-        var unitsDone = depthUnitsDone[depth];
-        // Later units (later first deviations) have fewer extensions: an overestimate.
-        var estimate = unitsDone == 0 ? 0 : (long)((double)depthSchedules[depth] / unitsDone * left);
+        var atDepth = Enumerable.Range(0, count).Where(u => spec.Depths[u] == depth).ToList();
+        var leftUnits = atDepth.Where(u => !done.Contains(u) && ledger.Wanted(u)).ToList();
+        var left = leftUnits.Count;
+        // As the single-process search estimates it: schedules per unreduced schedule of the units done (UnitSizes).
+        var sizeDone = atDepth.Where(done.Contains).Sum(u => sizes[u]);
+        var estimate = sizeDone <= 0 ? 0 : (long)(depthSchedules[depth] / sizeDone * leftUnits.Sum(u => sizes[u]));
         // Frontier: the members' schedules queued are not known here.
         return new SystematicProgress(depth, spec.Bound, schedules, left, 0, estimate, elapsed);
     }

@@ -108,6 +108,41 @@ public sealed class SystematicExplorerSpecs
     }
 
     [Fact]
+    public void Unit_sizes_estimated_from_the_default_runs_must_match_the_unreduced_search_that_progress_weighs_them_by()
+    {
+        var (explorer, result, seen) = FullSearch.OneRoundWithin2;
+        var orders = result.Orders;
+        var counts = new IReadOnlyList<int>[orders.Count];
+        using (var runtime = Runtimes.ForOneThread(RuntimeKind.Deterministic))
+        {
+            for (var o = 0; o < orders.Count; o++)
+            {
+                var ready = new List<int>();
+                var strategy = new SystematicStrategy([], orders[o]) { ReadyCounts = ready };
+                var settings = explorer.Settings([], orders[o]);
+                runtime.Run(explorer.Scenario, settings with { Deterministic = settings.Deterministic with { WrapStrategy = _ => strategy } });
+                counts[o] = ready;
+            }
+        }
+        var units = SystematicExplorer.Units(2, orders, counts);
+        var sizes = SystematicExplorer.UnitSizes(units, Enumerable.Repeat(2, units.Count).ToArray(), orders, counts);
+        // What each unit held: the unreduced schedules with 2 delays under its first deviation.
+        var actual = seen.Where(s => s.Delays.Contains(':') && s.Delays.Split(':')[1].Length > 0)
+            .Select(s => (Order: s.Delays.Split(':')[0], Delays: s.Delays.Split(':')[1].Split(';')))
+            .Where(s => s.Delays.Sum(d => int.Parse(System.Text.RegularExpressions.Regex.Match(d, @"Position = (\d+)").Groups[1].Value)) == 2)
+            .GroupBy(s => s.Order + ":" + s.Delays[0]).ToDictionary(g => g.Key, g => (double)g.Count());
+        var held = units.Select(u => actual.GetValueOrDefault(u.Order.Name() + ":" + u.First)).ToArray();
+
+        Assert.Equal(result.ByDelays[2], (long)held.Sum());
+        Assert.InRange(sizes.Sum() / held.Sum(), 0.95, 1.05);
+        // The units are far from equal (a later first deviation has fewer points after it), and
+        // the estimate puts the same share of the work in the first half of them.
+        Assert.True(held[0] > 10 * Math.Max(1, held[^1]), $"first unit {held[0]}, last {held[^1]}");
+        var half = units.Count / 2;
+        Assert.InRange(sizes.Take(half).Sum() / sizes.Sum() - held.Take(half).Sum() / held.Sum(), -0.05, 0.05);
+    }
+
+    [Fact]
     public void The_count_and_the_finding_must_not_depend_on_the_number_of_workers()
     {
         var scenario = Small();

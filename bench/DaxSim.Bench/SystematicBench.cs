@@ -317,7 +317,8 @@ internal static class SystematicBench
             s.AppendLine("How many the unreduced k = 3 search would run: with n choices in the default run, each between two " +
                          "ready actors, there are about C(n, d) schedules with exactly d delays; the exact k = 2 counts " +
                          $"bear that out, so C(n, 3) stands for the third delay: {string.Join("; ", estimates)}. (The search's own progress " +
-                         "estimate, which extrapolates from the first deviations done, is several times too high early in a depth.)");
+                         "estimate weighs each first deviation by the schedules this count gives it, unreduced, and scales by the share " +
+                         "the reduction has cut so far; it was up to twice too high midway through a depth, since the reduction cuts more late in one.)");
             s.AppendLine();
         }
         var byK = cells.GroupBy(c => c.K).Select(g =>
