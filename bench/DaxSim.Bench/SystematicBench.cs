@@ -318,7 +318,7 @@ internal static class SystematicBench
                          "ready actors, there are about C(n, d) schedules with exactly d delays; the exact k = 2 counts " +
                          $"bear that out, so C(n, 3) stands for the third delay: {string.Join("; ", estimates)}. (The search's own progress " +
                          "estimate weighs each first deviation by the schedules this count gives it, unreduced, and scales by the share " +
-                         "the reduction has cut so far; it was up to twice too high midway through a depth, since the reduction cuts more late in one.)");
+                         "the reduction has cut so far; midway through a depth it was still up to three times too high, since the reduction cuts more late in one.)");
             s.AppendLine();
         }
         var byK = cells.GroupBy(c => c.K).Select(g =>
