@@ -16,9 +16,10 @@ public static class ClusterConfig
     /// <summary>
     /// The version of DaxSim's cluster protocol (run protocol and entity messages). Members
     /// refuse to join, and down, a member that announces another one. 2: Envelope and Ack
-    /// carry incarnations (docs/cluster.md, "Incarnations").
+    /// carry incarnations (docs/cluster.md, "Incarnations"). 3: the seed farm's messages go
+    /// through Hyperion, not Newtonsoft.Json (WireTypes.Farm).
     /// </summary>
-    public const int ProtocolVersion = 2;
+    public const int ProtocolVersion = 3;
 
     public const string DefaultClusterName = "daxsim";
 
@@ -153,7 +154,8 @@ public static class ClusterConfig
         """;
 
     /// <summary>
-    /// Envelopes, acks and trace batches go through Hyperion (WireTypes explains why and how);
+    /// Envelopes, acks, trace batches, journaled inputs and the seed farm's messages go through
+    /// Hyperion (WireTypes explains why and how);
     /// members and the runner must agree, so both get this block.
     /// </summary>
     public static string Serialization()
