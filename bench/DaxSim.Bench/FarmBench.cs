@@ -22,7 +22,8 @@ namespace DaxSim.Bench;
 /// the FarmCoordinator actor in a member's ActorSystem (cluster provider, the members'
 /// serialization config) leasing units to a bench worker and forwarding each result to a bench
 /// runner, in one process; and the serialization of each farm message as remoting does it
-/// (Akka's default Newtonsoft serializer, as bound today; Hyperion for comparison). From these a
+/// (Hyperion, as bound since protocol version 3; Akka's default Newtonsoft serializer, which they
+/// went through before, for comparison). From these a
 /// model of how the farm would scale with members. Rewrites the farm-bench section of docs/cluster.md.
 /// </summary>
 internal static partial class FarmBench
@@ -397,8 +398,9 @@ internal static partial class FarmBench
     /// <summary>The coordinator's cost per unit, measured in one process.</summary>
     internal static class Coordinator
     {
-        internal sealed record Serialized(string Message, int Bytes, double SerializeUs, double DeserializeUs, int HyperionBytes,
-            double HyperionSerializeUs, double HyperionDeserializeUs, string Serializer);
+        /// <summary>A farm message through its bound serializer (Serializer: its name), and through Newtonsoft.Json (Json*: before protocol version 3).</summary>
+        internal sealed record Serialized(string Message, int Bytes, double SerializeUs, double DeserializeUs, int JsonBytes,
+            double JsonSerializeUs, double JsonDeserializeUs, string Serializer);
 
         internal sealed record Figures(int Units, double LatencyUsPerUnit, double ThroughputUsPerUnit, double CpuUsPerUnit, int Slots,
             double LedgerUsPerUnit, double LedgerUsPerUnitLarge, int LargeUnits, IReadOnlyList<Serialized> Messages, int Branches)
@@ -409,8 +411,9 @@ internal static partial class FarmBench
             public double SerializationUsPerUnit => Of(nameof(RequestUnit)).DeserializeUs + Of(nameof(UnitLease)).SerializeUs +
                                                     Of(nameof(UnitDone)).DeserializeUs + Of(nameof(UnitDone)).SerializeUs;
 
-            public double HyperionUsPerUnit => Of(nameof(RequestUnit)).HyperionDeserializeUs + Of(nameof(UnitLease)).HyperionSerializeUs +
-                                               Of(nameof(UnitDone)).HyperionDeserializeUs + Of(nameof(UnitDone)).HyperionSerializeUs;
+            /// <summary>The same through Newtonsoft.Json, as the farm messages went before protocol version 3.</summary>
+            public double JsonUsPerUnit => Of(nameof(RequestUnit)).JsonDeserializeUs + Of(nameof(UnitLease)).JsonSerializeUs +
+                                           Of(nameof(UnitDone)).JsonDeserializeUs + Of(nameof(UnitDone)).JsonSerializeUs;
 
             public double CoordinatorUsPerUnit => ThroughputUsPerUnit + SerializationUsPerUnit;
 
@@ -423,10 +426,10 @@ internal static partial class FarmBench
                 foreach (var m in Messages)
                 {
                     yield return $"{m.Message}: {m.Serializer} {m.Bytes} B, write {m.SerializeUs:F1} us, read {m.DeserializeUs:F1} us; " +
-                                 $"Hyperion {m.HyperionBytes} B, write {m.HyperionSerializeUs:F1} us, read {m.HyperionDeserializeUs:F1} us";
+                                 $"Newtonsoft.Json {m.JsonBytes} B, write {m.JsonSerializeUs:F1} us, read {m.JsonDeserializeUs:F1} us";
                 }
                 yield return $"per unit on the coordinator's member: {ThroughputUsPerUnit:F1} us handling + {SerializationUsPerUnit:F1} us " +
-                             $"serialization = {CoordinatorUsPerUnit:F0} us (with Hyperion: {ThroughputUsPerUnit + HyperionUsPerUnit:F0} us)";
+                             $"serialization = {CoordinatorUsPerUnit:F0} us (through Newtonsoft.Json, before protocol version 3: {ThroughputUsPerUnit + JsonUsPerUnit:F0} us)";
             }
 
             public string Markdown(int unitSeeds)
@@ -438,8 +441,9 @@ internal static partial class FarmBench
                              $"with a `UnitDone` carrying real coverage arrays of {Branches} branches, from {unitSeeds} seeds of the scenario, " +
                              "and asks again) and one as the runner. In one process nothing is serialized, so each farm message's " +
                              "serialization is timed apart, with the serializer remoting uses for it (`FindSerializerFor`, actor " +
-                             "references written with a remote address as remoting writes them), and with Hyperion (the " +
-                             "serializer the run's envelopes are bound to) for comparison:");
+                             "references written with a remote address as remoting writes them: Hyperion, as envelopes, since " +
+                             "protocol version 3), and with Akka's default Newtonsoft.Json serializer (which the farm messages went " +
+                             "through before) for comparison:");
                 s.AppendLine();
                 s.AppendLine("| | per unit |");
                 s.AppendLine("|---|---:|");
@@ -448,12 +452,12 @@ internal static partial class FarmBench
                 s.AppendLine($"| the same, CPU of the whole process (coordinator, bench worker and runner, dispatcher threads) | {CpuUsPerUnit:F1} us |");
                 s.AppendLine($"| the ledger alone, for comparison (`TryLease` + `Complete`, {Units:N0} units; {LargeUnits:N0} units) | {LedgerUsPerUnit:F2} us; {LedgerUsPerUnitLarge:F2} us |");
                 s.AppendLine();
-                s.AppendLine("| message | serializer today | bytes | write | read | Hyperion: bytes | write | read |");
+                s.AppendLine("| message | serializer today | bytes | write | read | Newtonsoft.Json (before protocol 3): bytes | write | read |");
                 s.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
                 foreach (var m in Messages)
                 {
                     s.AppendLine($"| `{m.Message}` | {m.Serializer} | {m.Bytes:N0} | {m.SerializeUs:F1} us | {m.DeserializeUs:F1} us | " +
-                                 $"{m.HyperionBytes:N0} | {m.HyperionSerializeUs:F1} us | {m.HyperionDeserializeUs:F1} us |");
+                                 $"{m.JsonBytes:N0} | {m.JsonSerializeUs:F1} us | {m.JsonDeserializeUs:F1} us |");
                 }
                 s.AppendLine();
                 s.AppendLine($"Per unit, the coordinator's member reads a `RequestUnit`, writes a `UnitLease`, reads the `UnitDone` and " +
@@ -461,8 +465,8 @@ internal static partial class FarmBench
                              $"of handling, about **{CoordinatorUsPerUnit:F0} us of one core per unit** (an upper bound on the handling: " +
                              "the bench's worker and runner share the cores; each figure is the median of 3 farms, each serialization time the median of 21 batches; not counted: remoting's own framing and socket work per " +
                              "message, which the cluster bench's Akka.Remote ping-pong puts at some tens of microseconds of CPU for a " +
-                             "message and its answer, both sides). With the farm messages bound to Hyperion it would be about " +
-                             $"{ThroughputUsPerUnit + HyperionUsPerUnit:F0} us.");
+                             "message and its answer, both sides). Through Newtonsoft.Json, as before protocol version 3, it would be " +
+                             $"about {ThroughputUsPerUnit + JsonUsPerUnit:F0} us.");
                 return s.ToString();
             }
         }
@@ -570,7 +574,8 @@ internal static partial class FarmBench
 
             // Serialization as remoting does it: each message's bound serializer, actor refs with the member's remote address.
             var serialization = system.Serialization;
-            var hyperion = serialization.FindSerializerForType(WireTypes.Bound[0]);
+            // What the farm messages went through before protocol version 3: the default for plain objects.
+            var json = serialization.FindSerializerForType(typeof(object));
             var never = new TaskCompletionSource();
             var probe = system.ActorOf(Props.Create(() => new CountingRunner(int.MaxValue, never)), "farm-runner");
             var farm = Guid.NewGuid().ToString("N");
@@ -588,8 +593,8 @@ internal static partial class FarmBench
             {
                 var bound = serialization.FindSerializerFor(message);
                 var (bytes, write, read) = Time(system, message, bound);
-                var (hBytes, hWrite, hRead) = Time(system, message, hyperion);
-                measured.Add(new Serialized(message.GetType().Name, bytes, write, read, hBytes, hWrite, hRead,
+                var (jBytes, jWrite, jRead) = Time(system, message, json);
+                measured.Add(new Serialized(message.GetType().Name, bytes, write, read, jBytes, jWrite, jRead,
                     bound.GetType().Name.Replace("Serializer", "", StringComparison.Ordinal)));
             }
             return new Figures(o.CoordinatorUnits, latency, throughput, cpu, slots, ledgerSmall, ledgerLarge, large, measured,
