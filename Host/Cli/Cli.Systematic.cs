@@ -62,11 +62,8 @@ public sealed partial class Cli
         CheckWritable(_html, "--html");
         CheckJUnit(reportPath);
         var firstSeed = parsed.GetValue(seed);
-        if (firstSeed + (ulong)(seedCount - 1) < firstSeed)
-        {
-            throw new InputException($"--seed {firstSeed} and --seeds {seedCount} go past the last seed, {ulong.MaxValue}");
-        }
-        var lastSeed = firstSeed + (ulong)(seedCount - 1);
+        var lastSeed = SystematicExplorer.LastSeed(firstSeed, seedCount) ?? throw new InputException(
+            $"--seed {firstSeed} and --seeds {seedCount} go past the last seed, {ulong.MaxValue}");
         var seedRange = seedCount > 1 ? $" for seeds {firstSeed} to {lastSeed}" : "";
         var injecting = parsed.GetValue(faultInjection);
         PrintHeader("explore", scenario, RuntimeKind.Deterministic, variant, firstSeed, Deterministic.Strategies.Systematic);

@@ -129,6 +129,10 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
     /// </summary>
     public long SeedCount { get; init; } = 1;
 
+    /// <summary>The last of <paramref name="count"/> seeds from <paramref name="first"/> on, or null when there is none (a count below 1) or it is past 2^64 - 1.</summary>
+    public static ulong? LastSeed(ulong first, long count) =>
+        count < 1 || first + (ulong)(count - 1) < first ? null : first + (ulong)(count - 1);
+
     /// <summary>Inject the signals, kills and message delays drawn from <see cref="Seed"/> in every schedule.</summary>
     public bool FaultInjection { get; init; }
 
@@ -200,7 +204,7 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         {
             throw new ArgumentException("the orders must be one or both of first come and last come, each once", nameof(Orders));
         }
-        if (SeedCount < 1 || Seed + (ulong)(SeedCount - 1) < Seed)
+        if (LastSeed(Seed, SeedCount) is null)
         {
             throw new ArgumentOutOfRangeException(nameof(SeedCount), SeedCount, "the seeds must be at least one, and the last one at most 2^64 - 1");
         }
@@ -408,7 +412,6 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         private int _level;
         private long _unitsLeft;
         private long _levelDone;
-        private long _unitsDone;
         // The units of this depth weighed by their estimated sizes (UnitSizes): done, and still to do.
         private double _sizeDone;
         private double _sizeLeft;
@@ -589,13 +592,13 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
         public Found? Level(int d, IReadOnlyList<IReadOnlyList<int>>? rootCounts, IRuntime rootRuntime)
         {
             var again = BeginLevel(d, rootRuntime, readyCounts: rootCounts is null);
-            var units = Units(d, owner.Orders, rootCounts ?? again!);
-            var sizes = UnitSizes(units, Enumerable.Repeat(d, units.Count).ToArray(), owner.Orders, rootCounts ?? again!);
+            var counts = rootCounts ?? again!;
+            var units = Units(d, owner.Orders, counts);
+            var sizes = UnitSizes(units, Enumerable.Repeat(d, units.Count).ToArray(), owner.Orders, counts);
             lock (_gate)
             {
                 (_sizeDone, _sizeLeft) = (0, sizes.Sum());
             }
-            _unitsDone = 0;
             _unitsLeft = units.Count;
             var found = new Found?[units.Count];
             long? lowest;
@@ -607,7 +610,6 @@ public sealed class SystematicExplorer(Scenario scenario, Variant variant, int b
                     {
                         found[u] = Unit(runtime, units[(int)u], d);
                         Interlocked.Decrement(ref _unitsLeft);
-                        Interlocked.Increment(ref _unitsDone);
                         lock (_gate)
                         {
                             _sizeDone += sizes[u];

@@ -215,10 +215,8 @@ public sealed record Simulation
     public SystematicExploration ExploreSystematic(int bound = 2, long maxSchedules = long.MaxValue, string order = "both",
         bool? faultInjection = null, ulong firstSeed = 1, long seeds = 1)
     {
-        if (seeds < 1 || firstSeed + (ulong)(seeds - 1) < firstSeed)
-        {
-            throw new ArgumentOutOfRangeException(nameof(seeds), seeds, "search at least 1 seed, the last one at most 2^64 - 1");
-        }
+        var lastSeed = SystematicExplorer.LastSeed(firstSeed, seeds) ?? throw new ArgumentOutOfRangeException(
+            nameof(seeds), seeds, "search at least 1 seed, the last one at most 2^64 - 1");
         if (bound < 0 || bound > SystematicExplorer.MaxBound)
         {
             throw new ArgumentOutOfRangeException(nameof(bound), bound, $"the bound must be between 0 and {SystematicExplorer.MaxBound}");
@@ -230,8 +228,8 @@ public sealed record Simulation
         var orders = DefaultOrders.ParseSearch(order) ?? throw new ArgumentException(
             $"the order is {DefaultOrders.FirstCome}, {DefaultOrders.LastCome} or both, not '{order}'", nameof(order));
         var inject = faultInjection ?? FaultInjection;
-        var range = seeds > 1 ? $" for seeds {firstSeed} to {firstSeed + (ulong)(seeds - 1)}" : "";
-        var search = $"strategy systematic (bound {bound}, order {order}{(seeds > 1 ? $", seeds {firstSeed}..{firstSeed + (ulong)(seeds - 1)}" : "")})" +
+        var range = seeds > 1 ? $" for seeds {firstSeed} to {lastSeed}" : "";
+        var search = $"strategy systematic (bound {bound}, order {order}{(seeds > 1 ? $", seeds {firstSeed}..{lastSeed}" : "")})" +
                      (inject ? ", fault injection" : "");
         Log?.Invoke($"daxsim explore {Scenario.Name} ({Scenario.Source}): variant {Variant.Name()}, {search}, {Workers} worker(s)");
         var explorer = new SystematicExplorer(Scenario, Variant, bound, Workers)
