@@ -109,10 +109,12 @@ public sealed partial class ClusterRunSpecs : CliHarness
     public void A_page_s_journaled_state_survives_its_host_and_the_truncate_still_waits_for_its_pin()
     {
         // page-2 lives on node 2 (entity n on node (n mod 64) mod 3); task dio on node 1 pins
-        // pages 0-2 for 8 s; node 2 crashes at 4 s. The page comes back on another member
-        // from the journal, pinned: the dio's put brings it to 1, not to 0 (which the checker
-        // would catch as a refcount disagreement, an internal error), and the truncate ends
-        // only after the dio's I/O.
+        // pages 0-2 for 12 s; the truncate starts at 6 s; node 2 crashes at 7 s. The page
+        // comes back on another member from the journal, pinned: the dio's put brings it to
+        // 1, not to 0 (which the checker would catch as a refcount disagreement, an internal
+        // error), and the truncate ends only after the dio's I/O. The margins are wide: with
+        // 3 s and 4 s, on a loaded machine the dio's gup could land after the truncate had
+        // started, and L3 counts waiting for a pin taken after the start as starvation.
         var r = RunCluster(ClusterScenario("crash-page-host"), out var report);
 
         Assert.True(r.Code == 0, r.ToString());
