@@ -233,15 +233,19 @@ public sealed class InvariantChecker
                 w.LeaseBreakOn[m.Task.Value] = null;
                 break;
             case OpStarted m:
+                // A trace made by hand may start an operation over one that never returned.
+                _l3.OpEnded(w.Ops[m.Task.Value]);
                 _l3.OpStarted(m, w.OpStarted(m));
                 break;
             case OpCompleted m:
+                _l3.OpEnded(w.Ops[m.Task.Value]);
                 w.OpCompleted(m);
                 break;
             case ActorFailed m:
                 w.Failed(m);
                 break;
             case TaskLost m:
+                _l3.OpEnded(w.Ops[m.Task.Value]);
                 w.TaskLost(m.Task);
                 break;
             case TaskEnded m:

@@ -552,6 +552,11 @@ public sealed class Operation(TaskId task, OpKind op, FileId? file, int step, in
 
     public long? UnblockedAt { get; set; }
 
+    /// <summary>The file whose pages it pins, and its place in that file's pin line while it runs (L3).</summary>
+    public FileId? PinnedFile { get; set; }
+
+    public LinkedListNode<Place>? PinPlace { get; set; }
+
     /// <summary>Completed: stale wherever it is still indexed.</summary>
     public bool Done { get; set; }
 }

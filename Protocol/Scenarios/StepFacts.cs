@@ -50,6 +50,20 @@ public static class StepFacts
         _ => throw Unknown(step),
     };
 
+    /// <summary>
+    /// The DAX file whose pages the step pins, if any: an O_DIRECT read pins the pages of the
+    /// mapping it reads into, a write those of the mapping it writes from (get_user_pages
+    /// on the buffer). No other step takes a page reference that outlives it.
+    /// </summary>
+    public static FileId? PinnedFile(this Step step) => step switch
+    {
+        DioReadStep s => s.Into,
+        DioWriteStep s => s.From,
+        SleepStep or PaceStep or HoldLeaseStep or FsyncStep or MmapStep or MunmapStep or TouchStep or TruncateStep
+            or FallocateStep => null,
+        _ => throw Unknown(step),
+    };
+
     private static ArgumentException Unknown(Step step) =>
         new($"no step facts for {step.GetType().Name}: add them in StepFacts", nameof(step));
 }

@@ -290,6 +290,36 @@ public sealed class InvariantCheckerSpecs
     }
 
     [Fact]
+    public void L3_must_wait_for_the_pins_of_an_operation_that_started_before_it_even_taken_after_its_start()
+    {
+        // B's O_DIRECT read started first; its gup takes the reference after the truncate has
+        // started (after the fault, outside MMAPLOCK): work that came first, not starvation.
+        Feed(new OpStarted(B, OpKind.DioRead, Dax, 1, 0), new OpStarted(A, OpKind.Truncate, Dax, 0, 0));
+        Feed(new PageGot(P0, B, Dax, 0, 2));
+        var dioDeadline = TimeSpan.FromMilliseconds(11).Ticks; // B's own: 1 ms of I/O and the bound
+        Assert.Equal(dioDeadline, _checker.NextDeadline); // A has none: B is ahead of it
+
+        _now = TimeSpan.FromMilliseconds(5).Ticks;
+        Feed(new OpCompleted(B, OpKind.DioRead, Errno.Ok));
+        Assert.Null(_checker.NextDeadline); // B's pin, which came with it, is still ahead
+
+        _now = TimeSpan.FromMilliseconds(50).Ticks;
+        Feed(new PagePut(P0, B, 1));
+        Assert.Equal(TimeSpan.FromMilliseconds(60).Ticks, _checker.NextDeadline);
+        _checker.CheckDeadlines(TimeSpan.FromMilliseconds(59).Ticks);
+        Assert.Null(_checker.Violation);
+    }
+
+    [Fact]
+    public void L3_must_stop_waiting_for_an_operation_that_started_before_it_once_its_task_is_lost()
+    {
+        Feed(new OpStarted(B, OpKind.DioRead, Dax, 1, 0), new OpStarted(A, OpKind.Truncate, Dax, 0, 0));
+        _now = TimeSpan.FromMilliseconds(20).Ticks;
+        Feed(new TaskLost(B, 1));
+        Assert.Equal(TimeSpan.FromMilliseconds(30).Ticks, _checker.NextDeadline);
+    }
+
+    [Fact]
     public void L3_must_measure_the_bound_from_when_the_lock_holders_and_waiters_ahead_are_gone()
     {
         Feed(new LockRequested(Dax, LockKind.IoLock, LockMode.Shared, B),

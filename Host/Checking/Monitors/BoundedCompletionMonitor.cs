@@ -22,9 +22,11 @@ public sealed class BoundedCompletionMonitor
     private readonly long _l3Slack;
     private readonly long _opBound;
 
-    // Per task and step: its own time in ticks (-1: not bounded), and the files whose locks it takes.
+    // Per task and step: its own time in ticks (-1: not bounded), the files whose locks it
+    // takes, and the file whose pages it pins (or null).
     private readonly long[][] _own;
     private readonly IReadOnlyList<FileId>[][] _lockFiles;
+    private readonly FileId?[][] _pinnedFile;
 
     // What an operation may have to wait for before its bound counts: the pins on each file's
     // pages, and the holders and waiters of each lock, in the order they came (Line); and each
@@ -56,6 +58,7 @@ public sealed class BoundedCompletionMonitor
         _opBound = scenario.Limits.OpBound.Ticks;
         _own = scenario.Tasks.Select(t => t.Steps.Select(s => s.Bounded() ? s.OwnTime(scenario).Ticks : -1).ToArray()).ToArray();
         _lockFiles = scenario.Tasks.Select(t => t.Steps.Select(s => s.LockedFiles()).ToArray()).ToArray();
+        _pinnedFile = scenario.Tasks.Select(t => t.Steps.Select(s => s.PinnedFile()).ToArray()).ToArray();
         var files = scenario.Files.Count;
         _pinLines = new Line[files];
         _lockLines = new Line[files, 2];
@@ -71,8 +74,20 @@ public sealed class BoundedCompletionMonitor
 
     // --- who is ahead -------------------------------------------------------------------------
 
-    /// <summary>A new pin: it joins its file's line.</summary>
-    public LinkedListNode<Place> PinTaken(PageGot m) => _pinLines[m.File.Value].Arrive(_world.Arrival, m.Task);
+    /// <summary>
+    /// A new pin: it joins its file's line. A pin the task's operation takes on the file it
+    /// pins came with that operation: it goes where the operation's place is, ahead of every
+    /// operation that started after it (an O_DIRECT read that started before a truncate can
+    /// take its pins after the truncate has started, and the truncate waits for them without
+    /// starving: the kernel's gup takes the reference after the fault, outside MMAPLOCK).
+    /// </summary>
+    public LinkedListNode<Place> PinTaken(PageGot m)
+    {
+        var line = _pinLines[m.File.Value];
+        return _world.Ops[m.Task.Value] is { PinPlace: { } place } op && op.PinnedFile == m.File
+            ? line.ArriveWith(place)
+            : line.Arrive(_world.Arrival, m.Task);
+    }
 
     /// <summary>A pin went (the task's last reference on the page).</summary>
     public void PinGone(World.Pin pin) => Leave(_pinLines[pin.File.Value], pin.Place!);
@@ -137,6 +152,23 @@ public sealed class BoundedCompletionMonitor
         if (!op.Blocked)
         {
             Unblocked(op, _world.Now);
+        }
+        // An operation that pins pages of a file is ahead, from its start, of every operation
+        // on that file that starts after it, until it has ended: its pins come later.
+        if (_pinnedFile[m.Task.Value][m.Step] is { } pinned)
+        {
+            op.PinnedFile = pinned;
+            op.PinPlace = _pinLines[pinned.Value].Arrive(op.Arrival, m.Task);
+        }
+    }
+
+    /// <summary>Before the world ends the operation (it returned, or its task was lost): its place goes.</summary>
+    public void OpEnded(Operation? op)
+    {
+        if (op is { PinPlace: { } place, PinnedFile: { } file })
+        {
+            op.PinPlace = null;
+            Leave(_pinLines[file.Value], place);
         }
     }
 

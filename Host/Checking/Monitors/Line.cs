@@ -44,6 +44,18 @@ public sealed class Line
         return node;
     }
 
+    /// <summary>Someone who came with <paramref name="with"/>: same arrival and task, right behind it.</summary>
+    public LinkedListNode<Place> ArriveWith(LinkedListNode<Place> with)
+    {
+        if (!_free.TryPop(out var node))
+        {
+            return _here.AddAfter(with, with.Value);
+        }
+        node.Value = with.Value;
+        _here.AddAfter(with, node);
+        return node;
+    }
+
     public bool KeepsOut(Operation op)
     {
         for (var place = _here.First; place is not null && place.Value.Arrival < op.Arrival; place = place.Next)
