@@ -3,8 +3,9 @@ using DaxSim.Protocol;
 namespace DaxSim.Host.Checking;
 
 // L3 counts an operation's bound from when what was ahead of it has gone: the pins that
-// other tasks held on its file's pages when it started, and the holders and waiters of the
-// locks it will take. Each of those resources (a file's pins, one lock) keeps a line: who is
+// other tasks held on its file's pages when it started (and the O_DIRECT transfers then in
+// flight on the file, with the pins they take), and the holders and waiters of the locks it
+// will take. Each of those resources (a file's pins, one lock) keeps a line: who is
 // there, in the order they came, and the operations that came after them and wait for them
 // to leave. Starting an operation looks at the front of a few lines instead of copying
 // everyone ahead of it, and someone leaving lets through the operations at the front of
