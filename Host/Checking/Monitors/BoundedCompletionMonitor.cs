@@ -9,9 +9,8 @@ namespace DaxSim.Host.Checking;
 /// L3 bounded completion: every operation completes within limits.opBound of when it could
 /// run on its own, that is after the pins, O_DIRECT transfers and lock holders ahead of it
 /// have gone and its own I/O or sleep (StepFacts.OwnTime) is done; steps StepFacts does not
-/// bound (a load's pacing)
-/// are never late. The runtime polls the deadlines as time advances (NextDeadline,
-/// CheckDeadlines); the run's limits (virtual time, deliveries) are L3 too. While a crashed
+/// bound (a load's pacing) are never late. The runtime polls the deadlines as time advances
+/// (NextDeadline, CheckDeadlines); the run's limits (virtual time, deliveries) are L3 too. While a crashed
 /// node is not yet removed, or a partition lasts, no operation is held to its bound; once the
 /// cluster settles, every operation in flight gets its bound again, counted from then.
 /// </summary>
