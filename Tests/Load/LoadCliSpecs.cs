@@ -65,7 +65,10 @@ public sealed class LoadCliSpecs : CliHarness
         Assert.True((long)json["throughput"]!["messages"]! > 0);
         AssertWindowMessages(json, simulatedWindow: window);
         Assert.True((long)json["memory"]!["heapPeakBytes"]! > 0);
-        Assert.True((double)json["memory"]!["bytesPerPageActor"]! > 0);
+        // The footprint is a heap difference in this shared test process, where parallel specs
+        // free memory meanwhile: its value is ActorFootprintSpecs' (which runs alone); here, that
+        // the report carries it.
+        Assert.Contains(json["memory"]!["bytesPerPageActor"]!.Type, new[] { JTokenType.Float, JTokenType.Integer });
         // Layout breaks: every measured truncate-like operation has a wait (maybe 0) and retries.
         var breaks = (JObject)json["breakLayouts"]!;
         var breakingOps = new[] { "truncate", "punchHole", "fallocate" }.Sum(op => (long?)byOp[op]?["count"] ?? 0);
