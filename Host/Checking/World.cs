@@ -552,9 +552,7 @@ public sealed class Operation(TaskId task, OpKind op, FileId? file, int step, in
 
     public long? UnblockedAt { get; set; }
 
-    /// <summary>The file whose pages it pins, and its place in that file's pin line while it runs (L3).</summary>
-    public FileId? PinnedFile { get; set; }
-
+    /// <summary>While it runs, its place in the pin line of the file it pins (StepFacts.PinnedFile; L3).</summary>
     public LinkedListNode<Place>? PinPlace { get; set; }
 
     /// <summary>Completed: stale wherever it is still indexed.</summary>

@@ -84,7 +84,7 @@ public sealed class BoundedCompletionMonitor
     public LinkedListNode<Place> PinTaken(PageGot m)
     {
         var line = _pinLines[m.File.Value];
-        return _world.Ops[m.Task.Value] is { PinPlace: { } place } op && op.PinnedFile == m.File
+        return _world.Ops[m.Task.Value] is { PinPlace: { } place } op && _pinnedFile[m.Task.Value][op.Step] == m.File
             ? line.ArriveWith(place)
             : line.Arrive(_world.Arrival, m.Task);
     }
@@ -157,7 +157,6 @@ public sealed class BoundedCompletionMonitor
         // on that file that starts after it, until it has ended: its pins come later.
         if (_pinnedFile[m.Task.Value][m.Step] is { } pinned)
         {
-            op.PinnedFile = pinned;
             op.PinPlace = _pinLines[pinned.Value].Arrive(op.Arrival, m.Task);
         }
     }
@@ -165,7 +164,7 @@ public sealed class BoundedCompletionMonitor
     /// <summary>Before the world ends the operation (it returned, or its task was lost): its place goes.</summary>
     public void OpEnded(Operation? op)
     {
-        if (op is { PinPlace: { } place, PinnedFile: { } file })
+        if (op is { PinPlace: { } place } && _pinnedFile[op.Task.Value][op.Step] is { } file)
         {
             op.PinPlace = null;
             Leave(_pinLines[file.Value], place);
